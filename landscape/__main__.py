@@ -1,0 +1,5 @@
+"""``python -m landscape`` runs the CLI (also under ``torchrun``)."""
+
+from landscape.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""The ``landscape`` command line: one click group, one module per subcommand.
+
+Subcommands are imported only when invoked, so ``landscape --help`` stays fast
+and heavy libraries (torch, matplotlib) load only where needed. Every
+:class:`~landscape.errors.LandscapeError` becomes a one-line message and exit
+status 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from landscape.errors import LandscapeError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "surface": ("landscape.cli.surface", "Compute a 1D/2D loss surface around a checkpoint."),
+    "plot": ("landscape.cli.plot", "Draw a figure from an HDF5 file or a run directory."),
+    "info": ("landscape.cli.info", "Show what an HDF5 file holds and how it was made."),
+}
+"""Subcommand name -> (module defining a click command named ``command``, short help)."""
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LandscapeError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted: completed work is saved; re-run the same command to resume", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="landscape")
+@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or info lines.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Loss surfaces, curvature and training dynamics of PyTorch checkpoints."""
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="landscape")

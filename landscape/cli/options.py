@@ -1,0 +1,68 @@
+"""Option decorators shared by several subcommands (rasterio's ``options.py`` pattern)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        for dec in reversed(decorators):
+            fn = dec(fn)
+        return fn
+
+    return apply
+
+
+model_options = _stack(
+    click.option("--model", "model_spec", required=True,
+                 help="Built-in model (mlp, cnn, resnet, resnet-noskip, ...) or 'module:callable' / 'file.py:callable'."),
+    click.option("--checkpoint", type=click.Path(dir_okay=False), required=True,
+                 help="Checkpoint: state dict (.pt/.pth) or .safetensors."),
+    click.option("--trust-checkpoint", is_flag=True,
+                 help="UNSAFE: fully unpickle the checkpoint, which runs any code inside it. Only for files you trust."),
+)
+"""``--model``, ``--checkpoint``, ``--trust-checkpoint``."""
+
+data_options = _stack(
+    click.option("--data", "data_spec", default="mnist1d", show_default=True,
+                 help="'mnist1d' or 'module:callable' / 'file.py:callable' returning a Dataset, DataLoader, (X, y) or {'train','test'} dict."),
+    click.option("--split", type=click.Choice(["train", "test", "both"]), default="both", show_default=True,
+                 help="Which data split(s) to evaluate."),
+    click.option("--max-samples", type=click.IntRange(min=1), default=None,
+                 help="Evaluate a fixed random subset of at most N samples per split."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+                 help="Samples per forward pass."),
+    click.option("--loss", default="cross_entropy", show_default=True,
+                 help="torch.nn loss name (CrossEntropyLoss, MSELoss, ...), alias (cross_entropy, mse) or 'module:callable'."),
+    click.option("--device", default="auto", show_default=True, help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ..."),
+)
+"""``--data``, ``--split``, ``--max-samples``, ``--batch-size``, ``--loss``, ``--device``."""
+
+output_options = _stack(
+    click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file."),
+    click.option("--overwrite", is_flag=True, help="Replace an output made with different settings."),
+)
+"""``--out``, ``--overwrite``."""
+
+
+def resolve_device(spec: str) -> str:
+    """Turn ``--device`` into a torch device string (``auto``: CUDA when available)."""
+    import torch
+
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise click.BadParameter(f"{spec!r} requested but CUDA is not available", param_hint="--device")
+    return spec
+
+
+def quiet(ctx: click.Context) -> bool:
+    """Whether the group's ``-q`` flag was given."""
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("quiet"))
