@@ -1,0 +1,200 @@
+"""The one-call Python API: ``landscape.surface(...)``, the same path the CLI takes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from landscape import store
+from landscape.data import Data, SplitChoice, as_splits, load_data
+from landscape.directions import (
+    Directions,
+    Norm,
+    directions_from_arrays,
+    interpolation_direction,
+    plane_through,
+    random_directions,
+)
+from landscape.errors import LandscapeError
+from landscape.evaluators import BNMode
+from landscape.grid import parse_grid
+from landscape.loading import build_model, file_sha256, load_checkpoint
+from landscape.objective import Objective
+from landscape.params import ParamDict, model_buffers, model_params
+from landscape.surface import Surface, compute_surface
+
+DirKind = Literal["random", "interp", "plane", "hessian"]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given.
+
+    Raises:
+        LandscapeError: if CUDA is requested but absent.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise LandscapeError(f"device: {device!r} requested but CUDA is not available")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise LandscapeError(f"device: expected auto, cpu, cuda or cuda:N (got {device!r})") from None
+
+
+def surface(
+    model: nn.Module | str,
+    checkpoint: str | Path | None = None,
+    data: str | Data | Any = "mnist1d",
+    *,
+    dirs: DirKind | str = "random",
+    x: str | Sequence[float] = "-1:1:51",
+    y: str | Sequence[float] | None = None,
+    norm: Norm = "filter",
+    keep_1d: bool = False,
+    orthogonal: bool = False,
+    seed: int = 0,
+    targets: Sequence[str | Path] = (),
+    loss: str = "cross_entropy",
+    split: SplitChoice = "both",
+    max_samples: int | None = None,
+    batch_size: int = 1000,
+    bn: BNMode = "eval",
+    device: str = "auto",
+    points_per_pass: int | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    trust_checkpoint: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> Surface:
+    """Compute a 1D or 2D loss surface around a checkpoint.
+
+    Args:
+        model: an ``nn.Module`` (its current weights are the reference unless
+            ``checkpoint`` is given) or a model spec (built-in name,
+            ``module:callable``, ``file.py:callable``).
+        checkpoint: checkpoint file with the reference weights.
+        data: ``mnist1d``, a ``module:callable`` spec, a :class:`~landscape.data.Data`,
+            or anything :func:`~landscape.data.as_splits` accepts.
+        dirs: ``random``; ``interp`` (1D, toward ``targets[0]``); ``plane``
+            (2D, through the checkpoint and ``targets[0:2]``); ``hessian``
+            (top eigenvectors); or a path to an HDF5 file whose directions to reuse.
+        x: grid along the first direction (``START:STOP:NUM`` or a list).
+        y: grid along the second direction; ``None`` for a 1D surface.
+        norm: direction normalization for random directions (Li et al. 2018).
+        keep_1d: keep biases and normalization parameters in random directions.
+        orthogonal: orthogonalize the second random direction against the first.
+        seed: seed of the random directions.
+        targets: other checkpoints for ``interp`` and ``plane``.
+        loss: loss spec (see :func:`~landscape.objective.resolve_loss`).
+        split: ``train``, ``test`` or ``both``.
+        max_samples: evaluate on a fixed random subset of each split.
+        batch_size: samples per forward pass.
+        bn: ``eval`` or ``recompute`` BatchNorm statistics at each point.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+        points_per_pass: grid points per forward pass (``None``: measured).
+        out: HDF5 file to write and resume.
+        overwrite: replace an ``out`` made with different settings.
+        trust_checkpoint: fully unpickle checkpoints (unsafe: runs code).
+        progress: show progress bars.
+        command: command line for provenance.
+
+    Returns:
+        The :class:`~landscape.surface.Surface`.
+    """
+    dev = resolve_device(device)
+    net = build_model(model) if isinstance(model, str) else model
+    config: dict[str, Any] = {
+        "model": model if isinstance(model, str) else type(model).__qualname__,
+        "loss": loss,
+        "batch_size": batch_size,
+        "max_samples": max_samples,
+        "split": split,
+    }
+    if checkpoint is not None:
+        origin, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
+        config["checkpoint"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
+    else:
+        origin, buffers = model_params(net), model_buffers(net)
+    evaluation = _resolve_data(data, split=split, max_samples=max_samples, seed=seed, device=dev)
+    config["data"] = {"source": evaluation.source, "sha256": evaluation.digests()}
+    origin = {k: v.to(dev) for k, v in origin.items()}
+    xs = parse_grid(x, name="x") if isinstance(x, str) else np.asarray(x, dtype=np.float64)
+    ys = None if y is None else (parse_grid(y, name="y") if isinstance(y, str) else np.asarray(y, np.float64))
+    objectives = {
+        name: Objective(net, s, loss=loss, batch_size=batch_size, buffers=buffers)
+        for name, s in evaluation.splits.items()
+    }
+    directions, origin = _directions(
+        dirs, net, origin, objectives, ndim=1 if ys is None else 2, norm=norm, keep_1d=keep_1d,
+        orthogonal=orthogonal, seed=seed, targets=targets, trust=trust_checkpoint,
+    )
+    config["directions"] = {"kind": directions.kind, **{k: str(v) for k, v in directions.attrs.items()}}
+    return compute_surface(
+        objectives, origin, directions, xs, ys, out=out, config=config, overwrite=overwrite,
+        points_per_pass=points_per_pass, bn=bn, progress=progress, command=command,
+    )
+
+
+def _resolve_data(data: Any, *, split: SplitChoice, max_samples: int | None, seed: int, device: torch.device) -> Data:
+    if isinstance(data, str):
+        return load_data(data, split=split, max_samples=max_samples, seed=seed, device=device)
+    if isinstance(data, Data):
+        return data.to(device)
+    splits = as_splits(data, source="python object")
+    return Data(splits, "python object").to(device)
+
+
+def _directions(
+    dirs: str,
+    model: nn.Module,
+    origin: ParamDict,
+    objectives: dict[str, Objective],
+    *,
+    ndim: int,
+    norm: Norm,
+    keep_1d: bool,
+    orthogonal: bool,
+    seed: int,
+    targets: Sequence[str | Path],
+    trust: bool,
+) -> tuple[Directions, ParamDict]:
+    """Build the directions (and, for a plane, the origin) named by ``dirs``."""
+    if dirs == "random":
+        return random_directions(origin, ndim=ndim, seed=seed, norm=norm, keep_1d=keep_1d, orthogonal=orthogonal), origin
+    if dirs in ("interp", "plane"):
+        need = 1 if dirs == "interp" else 2
+        if len(targets) != need or ndim != need:
+            raise LandscapeError(
+                f"dirs {dirs}: needs {need} --target checkpoint(s) and a {need}D grid "
+                f"(got {len(targets)} target(s), {ndim}D grid)"
+            )
+        loaded = [{k: v.to(origin[k].device) for k, v in load_checkpoint(model, t, trust=trust)[0].items()} for t in targets]
+        sources = {"targets": [str(t) for t in targets], "sha256": [file_sha256(t) for t in targets]}
+        if dirs == "interp":
+            return Directions([interpolation_direction(origin, loaded[0])], "interp", sources), origin
+        plane_origin, vectors = plane_through(origin, loaded[0], loaded[1])
+        return Directions(vectors, "plane", sources), plane_origin
+    if dirs == "hessian":
+        from landscape.curvature import hessian_directions
+
+        first = next(iter(objectives.values()))
+        vectors = hessian_directions(first, origin, k=ndim, seed=seed)
+        return Directions(vectors, "hessian", {"seed": seed, "split": next(iter(objectives))}), origin
+    path = Path(dirs)
+    if not path.is_file():
+        raise LandscapeError(f"dirs: expected random, interp, plane, hessian or an HDF5 file (got {dirs!r})")
+    with store.open_read(path) as f:
+        if "directions" not in f:
+            raise LandscapeError(f"dirs: {path} holds no 'directions' group")
+        stored = [store.read_params(f["directions"][k]) for k in sorted(f["directions"]) if k.startswith("d")]
+    if len(stored) < ndim:
+        raise LandscapeError(f"dirs: {path} holds {len(stored)} direction(s), a {ndim}D grid needs {ndim}")
+    vectors = directions_from_arrays(stored[:ndim], origin, source=str(path))
+    return Directions(vectors, "file", {"source": str(path), "sha256": file_sha256(path)}), origin

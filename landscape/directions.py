@@ -1,0 +1,180 @@
+"""Directions in parameter space: random (normalized), interpolation, planes.
+
+All directions are name-keyed ParamDicts shaped like the reference point.
+
+Normalization follows Li et al. 2018, "Visualizing the Loss Landscape of
+Neural Nets" (NeurIPS), Sec. 4: a Gaussian direction ``d`` is rescaled so that
+each *filter* matches the norm of the same filter of the reference weights
+``w``::
+
+    d_{i,j} <- d_{i,j} / ||d_{i,j}|| * ||w_{i,j}||
+
+where a filter is one slice along the output dimension (a conv kernel's
+output channel, a linear layer's output row). Parameters with one dimension
+(biases, normalization scales) are set to zero unless kept; when kept, each
+of their entries is its own filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from landscape.errors import LandscapeError
+from landscape.params import ParamDict, check_same_keys, dot, subtract
+
+Norm = Literal["filter", "layer", "weight", "none"]
+NORMS: tuple[str, ...] = get_args(Norm)
+_EPS = 1e-10
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise LandscapeError(f"norm: expected one of {', '.join(NORMS)} (got {norm!r})")
+
+
+def normalize_direction(
+    direction: Mapping[str, Tensor], reference: Mapping[str, Tensor], *, norm: Norm = "filter", keep_1d: bool = False
+) -> ParamDict:
+    """Rescale a direction by the reference weights.
+
+    Args:
+        direction: the raw direction.
+        reference: the weights the direction is taken around.
+        norm: ``filter`` (per output slice, Li et al. 2018), ``layer`` (per
+            tensor: ``d <- d ||w|| / ||d||``), ``weight`` (elementwise:
+            ``d <- d * w``) or ``none``.
+        keep_1d: keep 1-D parameters (biases, norm layers); zeroed otherwise.
+
+    >>> w = {"w": torch.tensor([[3.0, 4.0], [1.0, 0.0]]), "b": torch.ones(2)}
+    >>> d = normalize_direction({"w": torch.ones(2, 2), "b": torch.ones(2)}, w)
+    >>> d["w"].norm(dim=1).round(decimals=5).tolist(), d["b"].tolist()
+    ([5.0, 1.0], [0.0, 0.0])
+    """
+    _check_norm(norm)
+    check_same_keys(reference, direction, what="direction")
+    out: ParamDict = {}
+    for name, w in reference.items():
+        d = direction[name].to(dtype=w.dtype, device=w.device)
+        if w.dim() <= 1 and not keep_1d:
+            out[name] = torch.zeros_like(w)
+        elif norm == "none":
+            out[name] = d.clone()
+        elif norm == "weight":
+            out[name] = d * w
+        elif norm == "layer":
+            out[name] = d * (w.norm() / (d.norm() + _EPS))
+        else:
+            d2 = d.reshape(d.shape[0], -1) if d.dim() > 0 else d.reshape(1, 1)
+            w2 = w.reshape(w.shape[0], -1) if w.dim() > 0 else w.reshape(1, 1)
+            scale = w2.norm(dim=1, keepdim=True) / (d2.norm(dim=1, keepdim=True) + _EPS)
+            out[name] = (d2 * scale).reshape(w.shape)
+    return out
+
+
+def random_direction(
+    reference: Mapping[str, Tensor], *, seed: int, norm: Norm = "filter", keep_1d: bool = False
+) -> ParamDict:
+    """A Gaussian direction, normalized by ``reference`` (see :func:`normalize_direction`).
+
+    Drawn on the CPU in parameter-name order from ``torch.Generator().manual_seed(seed)``,
+    so the same seed gives the same direction on every device.
+
+    >>> ref = {"w": torch.ones(4, 3)}
+    >>> d = random_direction(ref, seed=0)
+    >>> torch.allclose(d["w"].norm(dim=1), ref["w"].norm(dim=1))
+    True
+    """
+    _check_norm(norm)
+    gen = torch.Generator().manual_seed(seed)
+    raw = {
+        k: torch.randn(v.shape, generator=gen, dtype=torch.float32).to(device=v.device, dtype=v.dtype)
+        for k, v in reference.items()
+    }
+    return normalize_direction(raw, reference, norm=norm, keep_1d=keep_1d)
+
+
+def orthogonalize(direction: Mapping[str, Tensor], against: Mapping[str, Tensor]) -> ParamDict:
+    """Remove from ``direction`` its component along ``against``, keeping its norm.
+
+    ``d' = (d - <d,a>/<a,a> a) * ||d|| / ||d - <d,a>/<a,a> a||`` (one Gram-Schmidt step,
+    rescaled so the axis keeps the scale chosen by its normalization).
+
+    >>> d = orthogonalize({"w": torch.tensor([1.0, 1.0])}, {"w": torch.tensor([1.0, 0.0])})
+    >>> d["w"].tolist()
+    [0.0, 1.4142135381698608]
+    """
+    coef = dot(direction, against) / max(dot(against, against), _EPS)
+    resid = {k: direction[k] - coef * against[k] for k in direction}
+    scale = (dot(direction, direction) / max(dot(resid, resid), _EPS)) ** 0.5
+    return {k: v * scale for k, v in resid.items()}
+
+
+def interpolation_direction(start: Mapping[str, Tensor], end: Mapping[str, Tensor]) -> ParamDict:
+    """The direction ``end - start``: ``start + α d`` is ``end`` at α = 1 (Goodfellow et al. 2015)."""
+    check_same_keys(start, end, what="second checkpoint")
+    return subtract(end, start)
+
+
+def plane_through(
+    a: Mapping[str, Tensor], b: Mapping[str, Tensor], c: Mapping[str, Tensor]
+) -> tuple[ParamDict, list[ParamDict]]:
+    """The plane through three points: origin ``a``, axes ``b - a`` and ``c - a``.
+
+    The three checkpoints sit at coordinates (0, 0), (1, 0) and (0, 1).
+    """
+    check_same_keys(a, b, what="second checkpoint")
+    check_same_keys(a, c, what="third checkpoint")
+    return dict(a), [subtract(b, a), subtract(c, a)]
+
+
+@dataclass(frozen=True)
+class Directions:
+    """Directions of a surface with how they were made.
+
+    Attributes:
+        vectors: one (1D) or two (2D) name-keyed directions.
+        kind: ``random``, ``interp``, ``plane``, ``pca``, ``hessian`` or ``file``.
+        attrs: settings to store with them (norm, seed, keep_1d, sources...).
+    """
+
+    vectors: list[ParamDict]
+    kind: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def numpy(self) -> list[dict[str, np.ndarray]]:
+        """The vectors as numpy arrays (for storage)."""
+        return [{k: v.detach().cpu().numpy() for k, v in d.items()} for d in self.vectors]
+
+
+def random_directions(
+    reference: Mapping[str, Tensor],
+    *,
+    ndim: int,
+    seed: int,
+    norm: Norm = "filter",
+    keep_1d: bool = False,
+    orthogonal: bool = False,
+) -> Directions:
+    """One or two random directions; the second uses ``seed + 1``, optionally orthogonalized."""
+    vectors = [random_direction(reference, seed=seed + i, norm=norm, keep_1d=keep_1d) for i in range(ndim)]
+    if orthogonal and ndim == 2:
+        vectors[1] = orthogonalize(vectors[1], vectors[0])
+    return Directions(vectors, "random", {"norm": norm, "seed": seed, "keep_1d": keep_1d, "orthogonal": orthogonal})
+
+
+def directions_from_arrays(
+    arrays: Sequence[Mapping[str, np.ndarray]], reference: Mapping[str, Tensor], *, source: str
+) -> list[ParamDict]:
+    """Turn stored numpy directions into tensors like ``reference``, checking names and shapes."""
+    out = []
+    for d in arrays:
+        tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in d.items()}
+        check_same_keys(reference, tensors, what=f"directions in {source}")
+        out.append({k: tensors[k].to(device=v.device, dtype=v.dtype) for k, v in reference.items()})
+    return out

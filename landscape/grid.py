@@ -1,0 +1,63 @@
+"""Grid specifications: ``START:STOP:NUM`` ranges or explicit comma lists."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from landscape.errors import LandscapeError
+
+MAX_POINTS = 100_000
+
+
+def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
+    """Parse ``START:STOP:NUM`` (NUM evenly spaced values, ends included) or ``a,b,c``.
+
+    Args:
+        spec: the text given by the user.
+        name: the option name for error messages.
+
+    Returns:
+        A 1-D float64 array of strictly increasing coordinates.
+
+    Raises:
+        LandscapeError: for malformed text, non-finite values, NUM < 1,
+            START >= STOP with NUM > 1, or unsorted/duplicate list entries.
+
+    >>> parse_grid("-1:1:5").tolist()
+    [-1.0, -0.5, 0.0, 0.5, 1.0]
+    >>> parse_grid("0, 0.5,2").tolist()
+    [0.0, 0.5, 2.0]
+    """
+    text = spec.strip()
+    expected = f"{name}: expected START:STOP:NUM (e.g. -1:1:51) or a comma list (e.g. 0,0.5,1); got {spec!r}"
+    if not text:
+        raise LandscapeError(expected)
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise LandscapeError(expected)
+        try:
+            start, stop = float(parts[0]), float(parts[1])
+            num = int(parts[2])
+        except ValueError:
+            raise LandscapeError(expected) from None
+        if not (math.isfinite(start) and math.isfinite(stop)):
+            raise LandscapeError(f"{name}: START and STOP must be finite (got {spec!r})")
+        if num < 1 or num > MAX_POINTS:
+            raise LandscapeError(f"{name}: NUM must be between 1 and {MAX_POINTS} (got {num})")
+        if num > 1 and not start < stop:
+            raise LandscapeError(f"{name}: START must be below STOP (got {spec!r})")
+        return np.linspace(start, stop, num) if num > 1 else np.array([start])
+    try:
+        values = np.array([float(v) for v in text.split(",")], dtype=np.float64)
+    except ValueError:
+        raise LandscapeError(expected) from None
+    if not np.isfinite(values).all():
+        raise LandscapeError(f"{name}: values must be finite (got {spec!r})")
+    if len(values) > MAX_POINTS:
+        raise LandscapeError(f"{name}: at most {MAX_POINTS} values (got {len(values)})")
+    if np.any(np.diff(values) <= 0):
+        raise LandscapeError(f"{name}: list values must be strictly increasing (got {spec!r})")
+    return values
