@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import pickle
 import sys
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,8 @@ def load_state_dict(path: str | Path, *, trust: bool = False) -> dict[str, Tenso
         try:
             obj = torch.load(path, map_location="cpu", weights_only=not trust)
         except pickle.UnpicklingError as exc:
-            if trust:
-                raise LandscapeError(f"checkpoint {path}: cannot unpickle ({_one_line(exc)})") from exc
+            if trust or not _looks_like_torch_file(path):
+                raise LandscapeError(f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})") from exc
             raise LandscapeError(
                 f"checkpoint {path}: refused to unpickle Python objects in it; if you trust the file, "
                 "pass --trust-checkpoint (unsafe: it runs code from the file)"
@@ -135,6 +136,13 @@ def load_state_dict(path: str | Path, *, trust: bool = False) -> dict[str, Tenso
         except (RuntimeError, EOFError, OSError, ValueError) as exc:
             raise LandscapeError(f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})") from exc
     return _extract_state_dict(obj, path)
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """A zip archive (``torch.save``) or a pickle stream (protocol >= 2 starts with 0x80)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return zipfile.is_zipfile(path) or head[:1] == b"\x80"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,1 @@
+"""Training dynamics: the training loop, the Recorder, run directories and diagnosis."""
