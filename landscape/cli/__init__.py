@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "surface": ("landscape.cli.surface", "Compute a 1D/2D loss surface around a checkpoint."),
     "plot": ("landscape.cli.plot", "Draw a figure from an HDF5 file or a run directory."),
     "info": ("landscape.cli.info", "Show what an HDF5 file holds and how it was made."),
+    "train": ("landscape.cli.train", "Train a model with one optimizer, recording its dynamics."),
+    "diagnose": ("landscape.cli.diagnose", "Name the phases and problems of a recorded training run."),
+    "trajectory": ("landscape.cli.trajectory", "PCA plane of optimizer paths with the surface under them."),
 }
 """Subcommand name -> (module defining a click command named ``command``, short help)."""
 

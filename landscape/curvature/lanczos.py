@@ -141,7 +141,9 @@ def lanczos(
         tol: relative residual tolerance.
         max_iter: most Lanczos steps (default ``min(n, max(100, 20 k))``).
         v0: warm start: one ``(n,)`` vector or several ``(m, n)`` (e.g. the
-            previous eigenvectors; their sum starts the Krylov space).
+            previous eigenvectors); the sum of their unit vectors plus a 10%
+            random part starts the Krylov space, so an eigenvalue that is
+            new at the top is still found.
         seed: seed of the random start vector (when ``v0`` is ``None``).
 
     Returns:
@@ -162,7 +164,9 @@ def lanczos(
     max_iter = min(n, max(100, 20 * k)) if max_iter is None else min(n, max_iter)
     if max_iter < k:
         raise LandscapeError(f"lanczos: max_iter should be at least k={k} (got {max_iter})")
-    start = random_unit(n, seed=seed, device=op.device) if v0 is None else _start_vector(v0, n)
+    start = random_unit(n, seed=seed, device=op.device)
+    if v0 is not None:
+        start = _start_vector(v0, n).to(op.device) + 0.1 * start
     state = lanczos_steps(op, 1, v0=start, seed=seed)
     while True:
         theta, s = state.ritz()
@@ -170,7 +174,8 @@ def lanczos(
         res = np.abs(state.beta[-1] * s[-1, idx])
         ok = res <= tol * np.abs(theta[idx])
         steps = len(state.alpha)
-        if (len(idx) == k and ok.all()) or steps >= max_iter:
+        settled = state.beta[-1] > 0.0 or steps == n  # after a breakdown, look further
+        if (len(idx) == k and ok.all() and settled) or steps >= max_iter:
             break
         state = lanczos_steps(op, steps + 1, v0=start, seed=seed, state=state)
     vecs = torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(state.basis.device) @ state.basis[:steps]
@@ -189,6 +194,8 @@ def _start_vector(v0: Tensor, n: int) -> Tensor:
     v = v0.detach().to(torch.float64)
     if v.dim() == 2:
         v = (v / v.norm(dim=1, keepdim=True).clamp_min(1e-300)).sum(0)
-    if v.shape != (n,):
-        raise LandscapeError(f"lanczos: warm start should have shape ({n},) or (m, {n}) (got {tuple(v0.shape)})")
-    return v
+    if v.shape != (n,) or not torch.isfinite(v).all() or float(v.norm()) == 0.0:
+        raise LandscapeError(
+            f"lanczos: warm start should be finite, nonzero, of shape ({n},) or (m, {n}) (got {tuple(v0.shape)})"
+        )
+    return v / v.norm()

@@ -1,0 +1,257 @@
+"""``landscape train``: train a model with one optimizer and record its dynamics."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from landscape.cli.options import quiet, resolve_device
+from landscape.errors import LandscapeError
+
+
+def parse_track_sharpness(spec: str) -> tuple[int, int]:
+    """Parse ``every=N[,subset=M]`` into ``(every, subset)`` (subset defaults to 1000).
+
+    >>> parse_track_sharpness("every=50"), parse_track_sharpness("every=10,subset=200")
+    ((50, 1000), (10, 200))
+    """
+    expected = (
+        "track-sharpness: expected every=N or every=N,subset=M with positive integers "
+        f"(got {spec!r})"
+    )
+    values: dict[str, int] = {}
+    for part in spec.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep or key not in ("every", "subset") or key in values:
+            raise LandscapeError(expected)
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise LandscapeError(expected) from None
+        if values[key] < 1:
+            raise LandscapeError(expected)
+    if "every" not in values:
+        raise LandscapeError(expected)
+    return values["every"], values.get("subset", 1000)
+
+
+@click.command(name="train")
+@click.option(
+    "--data",
+    "data_spec",
+    default="mnist1d",
+    show_default=True,
+    help="'mnist1d' or 'module:callable' / 'file.py:callable' "
+    "(train split trains, test split validates).",
+)
+@click.option(
+    "--model",
+    "model_spec",
+    default="mlp",
+    show_default=True,
+    help="Built-in model (mlp, cnn, resnet, resnet-noskip, resnet-bn, resnet-noskip-bn) "
+    "or 'module:callable'.",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(["sgd", "adagrad", "rmsprop", "adam", "adamw"]),
+    default="sgd",
+    show_default=True,
+    help="Optimizer.",
+)
+@click.option("--lr", type=float, default=0.01, show_default=True, help="Base learning rate.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Passes over the training set.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Mini-batch size.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of initialization and data order."
+)
+@click.option(
+    "--momentum",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Momentum (sgd, rmsprop).",
+)
+@click.option("--nesterov", is_flag=True, help="Nesterov momentum (sgd with --momentum > 0).")
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="L2 penalty (decoupled for adamw).",
+)
+@click.option(
+    "--beta1", type=float, default=0.9, show_default=True, help="Adam/AdamW first-moment decay."
+)
+@click.option(
+    "--beta2", type=float, default=0.999, show_default=True, help="Adam/AdamW second-moment decay."
+)
+@click.option(
+    "--alpha", type=float, default=0.99, show_default=True, help="RMSprop smoothing constant."
+)
+@click.option(
+    "--eps",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Adaptive optimizers' eps [torch default].",
+)
+@click.option(
+    "--schedule",
+    type=click.Choice(["constant", "step", "cosine"]),
+    default="constant",
+    show_default=True,
+    help="Learning-rate schedule.",
+)
+@click.option(
+    "--step-size",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Epochs between decays of the step schedule.",
+)
+@click.option(
+    "--gamma",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Decay factor of the step schedule.",
+)
+@click.option(
+    "--loss",
+    default="cross_entropy",
+    show_default=True,
+    help="Loss name (see 'landscape surface --help').",
+)
+@click.option(
+    "--max-samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train and validate on a fixed random subset of at most N rows per split.",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Save a checkpoint every N epochs (the last epoch is always saved).",
+)
+@click.option(
+    "--checkpoint-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also save a checkpoint every N optimizer steps.",
+)
+@click.option(
+    "--track-sharpness",
+    default=None,
+    metavar="every=N[,subset=M]",
+    help="Record the top Hessian eigenvalue every N steps on M training samples (default 1000).",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="'auto' (CUDA when present), 'cpu', 'cuda', ...",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Run directory (run.h5 and checkpoints/); an unfinished run there is resumed.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a run made with different settings.")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    data_spec: str,
+    model_spec: str,
+    optimizer: str,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    momentum: float,
+    nesterov: bool,
+    weight_decay: float,
+    beta1: float,
+    beta2: float,
+    alpha: float,
+    eps: float | None,
+    schedule: str,
+    step_size: int,
+    gamma: float,
+    loss: str,
+    max_samples: int | None,
+    checkpoint_every: int,
+    checkpoint_steps: int | None,
+    track_sharpness: str | None,
+    device: str,
+    out: str,
+    overwrite: bool,
+) -> None:
+    """Train a model and record its dynamics and checkpoints into the run directory OUT.
+
+    Re-running the same command resumes an interrupted run from its last
+    checkpoint and reaches the same result as an uninterrupted run.
+    """
+    from landscape.dynamics.train import TrainConfig, train
+
+    every, subset = parse_track_sharpness(track_sharpness) if track_sharpness else (None, 1000)
+    config = TrainConfig(
+        data=data_spec,
+        model=model_spec,
+        optimizer=optimizer,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        beta1=beta1,
+        beta2=beta2,
+        alpha=alpha,
+        eps=eps,
+        schedule=schedule,
+        step_size=step_size,
+        gamma=gamma,
+        loss=loss,
+        max_samples=max_samples,
+        checkpoint_every=checkpoint_every,
+        checkpoint_steps=checkpoint_steps,
+        track_sharpness=every,
+        sharpness_subset=subset,
+    )
+    result = train(
+        config,
+        out,
+        device=resolve_device(device),
+        progress=not quiet(ctx),
+        overwrite=overwrite,
+        command=" ".join(["landscape", *sys.argv[1:]]),
+    )
+    if not quiet(ctx):
+        if result.resumed_from is None:
+            start = ""
+        elif result.resumed_from == result.epochs:
+            start = " (already complete)"
+        else:
+            start = f" (resumed from epoch {result.resumed_from})"
+        click.echo(
+            f"{out}: {result.epochs} epochs, {result.steps} steps{start}; "
+            f"train loss {result.train_loss:.4g}, val loss {result.val_loss:.4g}, "
+            f"val acc {result.val_acc:.3g}"
+        )

@@ -1,0 +1,159 @@
+"""Interactive HTML and ParaView (VTK) exports of a 2D surface.
+
+Both come from well-kept libraries rather than hand-written writers: the HTML
+page is a plotly ``Surface`` with plotly.js embedded (it opens offline and
+rotates in any browser); the VTK file is a quad mesh written by meshio,
+``.vtu`` (XML) or ``.vtk`` (legacy), whose height is the chosen metric and
+whose point data holds every metric (NaN where not computed), so ParaView can
+recolour it by any of them. Both libraries are the optional extra ``viz``::
+
+    pip install 'landscape[viz]'
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+
+import numpy as np
+
+from landscape.errors import LandscapeError
+from landscape.plotting.read import SurfaceData, read_surface
+from landscape.plotting.surface import axis_labels, metric_label, use_log, value_range
+
+VTK_FORMATS: dict[str, str] = {".vtu": "vtu", ".vtk": "vtk"}
+"""File suffix -> meshio format name."""
+
+
+def require(module: str) -> ModuleType:
+    """Import an optional dependency of the ``viz`` extra.
+
+    Raises:
+        LandscapeError: naming the install command, if it is missing.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise LandscapeError(
+            f"this export needs the optional package {module!r}; install it with: pip install 'landscape[viz]'"
+        ) from None
+
+
+def surface_height(
+    surface: SurfaceData, metric: str | None, *, log: bool | None, vmin: float | None, vmax: float | None
+) -> tuple[str, np.ndarray]:
+    """The height field of a 2D surface: one metric clipped to ``[vmin, vmax]``, ``log10`` on a log scale.
+
+    Returns:
+        ``(label, height)`` with ``height`` of shape ``(ny, nx)``, NaN where not computed.
+
+    Raises:
+        LandscapeError: for a 1D surface, an unknown metric or an impossible range.
+
+    >>> from pathlib import Path
+    >>> s = SurfaceData(Path("s.h5"), np.arange(2.0), np.arange(1.0), {"train_loss": np.array([[1.0, 100.0]])},
+    ...                 np.ones((1, 2), bool), "landscape")
+    >>> label, h = surface_height(s, None, log=True, vmin=None, vmax=None)
+    >>> label, h.tolist()
+    ('log10 train loss', [[0.0, 2.0]])
+    """
+    if surface.y is None:
+        raise LandscapeError(f"{surface.path}: HTML and VTK exports need a 2D surface (this one is 1D)")
+    name, z = surface.metric(metric)
+    log = use_log(z, log)
+    low, high = value_range(z, vmin, vmax, log=log)
+    height = np.clip(z, low, high)
+    label = metric_label(name)
+    return (f"log10 {label}", np.log10(height)) if log else (label, height)
+
+
+def write_html(
+    path: str | Path,
+    out: str | Path,
+    *,
+    metric: str | None = None,
+    log: bool | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Path:
+    """``landscape plot --kind html``: a rotatable 3D surface in one self-contained HTML file.
+
+    Raises:
+        LandscapeError: if plotly is missing, the suffix is not ``.html``, or
+            the surface cannot be drawn.
+    """
+    out = _check_suffix(out, (".html",))
+    go = require("plotly.graph_objects")
+    surface = read_surface(path)
+    label, height = surface_height(surface, metric, log=log, vmin=vmin, vmax=vmax)
+    xlabel, ylabel = axis_labels(surface)
+    fig = go.Figure(
+        go.Surface(x=surface.x, y=surface.y, z=height, colorscale="Viridis", colorbar={"title": {"text": label}})
+    )
+    fig.update_layout(
+        title={"text": f"{label}: {surface.path.name}"},
+        scene={"xaxis_title": xlabel, "yaxis_title": ylabel, "zaxis_title": label},
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+    )
+    return _atomic(out, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True))
+
+
+def write_vtk(
+    path: str | Path,
+    out: str | Path,
+    *,
+    metric: str | None = None,
+    log: bool | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Path:
+    """``landscape plot --kind vtk``: a ParaView-readable quad mesh of a 2D surface.
+
+    Point ``iy * nx + ix`` sits at ``(x[ix], y[iy], height[iy, ix])``; quads
+    touching a point that is not computed are left out (such points get the
+    lowest height). Every metric is attached as point data.
+
+    Raises:
+        LandscapeError: if meshio is missing, the suffix is not ``.vtu``/``.vtk``,
+            or the surface cannot be drawn.
+    """
+    out = _check_suffix(out, tuple(VTK_FORMATS))
+    meshio = require("meshio")
+    surface = read_surface(path)
+    _, height = surface_height(surface, metric, log=log, vmin=vmin, vmax=vmax)
+    xx, yy = np.meshgrid(surface.x, surface.y)
+    finite = np.isfinite(height)
+    points = np.column_stack([xx.ravel(), yy.ravel(), np.where(finite, height, np.nanmin(height)).ravel()])
+    ny, nx = height.shape
+    index = np.arange(ny * nx).reshape(ny, nx)
+    quads = np.stack([index[:-1, :-1], index[:-1, 1:], index[1:, 1:], index[1:, :-1]], axis=-1)
+    keep = finite[:-1, :-1] & finite[:-1, 1:] & finite[1:, 1:] & finite[1:, :-1]
+    mesh = meshio.Mesh(
+        points,
+        [("quad", quads[keep].reshape(-1, 4))],
+        point_data={name: v.ravel() for name, v in surface.values.items()} | {"height": height.ravel()},
+    )
+    fmt = VTK_FORMATS[out.suffix.lower()]
+    return _atomic(out, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
+
+
+def _check_suffix(out: str | Path, suffixes: tuple[str, ...]) -> Path:
+    out = Path(out)
+    if out.suffix.lower() not in suffixes:
+        raise LandscapeError(f"{out}: expected a file ending in {', '.join(suffixes)} (got {out.suffix or 'no suffix'!r})")
+    return out
+
+
+def _atomic(out: Path, write: Callable[[Path], object]) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
