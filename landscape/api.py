@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape import store
+from landscape import distributed, store
 from landscape.data import Data, SplitChoice, as_splits, load_data
 from landscape.directions import (
     Directions,
@@ -26,7 +26,7 @@ from landscape.grid import parse_grid
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, model_buffers, model_params
-from landscape.surface import Surface, compute_surface
+from landscape.surface import Surface, compute_surface, model_errors
 
 DirKind = Literal["random", "interp", "plane", "hessian"]
 
@@ -36,6 +36,7 @@ def resolve_device(device: str) -> torch.device:
 
     Raises:
         LandscapeError: if CUDA is requested but absent.
+
     """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -44,7 +45,9 @@ def resolve_device(device: str) -> torch.device:
     try:
         return torch.device(device)
     except RuntimeError:
-        raise LandscapeError(f"device: expected auto, cpu, cuda or cuda:N (got {device!r})") from None
+        raise LandscapeError(
+            f"device: expected auto, cpu, cuda or cuda:N (got {device!r})"
+        ) from None
 
 
 def surface(
@@ -107,42 +110,75 @@ def surface(
 
     Returns:
         The :class:`~landscape.surface.Surface`.
+
     """
-    dev = resolve_device(device)
-    net = build_model(model) if isinstance(model, str) else model
-    config: dict[str, Any] = {
-        "model": model if isinstance(model, str) else type(model).__qualname__,
-        "loss": loss,
-        "batch_size": batch_size,
-        "max_samples": max_samples,
-        "split": split,
-    }
-    if checkpoint is not None:
-        origin, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
-        config["checkpoint"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
-    else:
-        origin, buffers = model_params(net), model_buffers(net)
-    evaluation = _resolve_data(data, split=split, max_samples=max_samples, seed=seed, device=dev)
-    config["data"] = {"source": evaluation.source, "sha256": evaluation.digests()}
-    origin = {k: v.to(dev) for k, v in origin.items()}
-    xs = parse_grid(x, name="x") if isinstance(x, str) else np.asarray(x, dtype=np.float64)
-    ys = None if y is None else (parse_grid(y, name="y") if isinstance(y, str) else np.asarray(y, np.float64))
-    objectives = {
-        name: Objective(net, s, loss=loss, batch_size=batch_size, buffers=buffers)
-        for name, s in evaluation.splits.items()
-    }
-    directions, origin = _directions(
-        dirs, net, origin, objectives, ndim=1 if ys is None else 2, norm=norm, keep_1d=keep_1d,
-        orthogonal=orthogonal, seed=seed, targets=targets, trust=trust_checkpoint,
-    )
-    config["directions"] = {"kind": directions.kind, **{k: str(v) for k, v in directions.attrs.items()}}
-    return compute_surface(
-        objectives, origin, directions, xs, ys, out=out, config=config, overwrite=overwrite,
-        points_per_pass=points_per_pass, bn=bn, progress=progress, command=command,
-    )
+    with distributed.session(resolve_device(device)) as (_, dev):
+        net = build_model(model) if isinstance(model, str) else model
+        config: dict[str, Any] = {
+            "model": model if isinstance(model, str) else type(model).__qualname__,
+            "loss": loss,
+            "batch_size": batch_size,
+            "max_samples": max_samples,
+            "split": split,
+        }
+        if checkpoint is not None:
+            origin, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
+            config["checkpoint"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
+        else:
+            origin, buffers = model_params(net), model_buffers(net)
+        evaluation = _resolve_data(
+            data, split=split, max_samples=max_samples, seed=seed, device=dev
+        )
+        config["data"] = {"source": evaluation.source, "sha256": evaluation.digests()}
+        origin = {k: v.to(dev) for k, v in origin.items()}
+        xs = parse_grid(x, name="x") if isinstance(x, str) else np.asarray(x, dtype=np.float64)
+        ys = (
+            None
+            if y is None
+            else (parse_grid(y, name="y") if isinstance(y, str) else np.asarray(y, np.float64))
+        )
+        objectives = {}
+        for name, s in evaluation.splits.items():
+            with model_errors(name):
+                objectives[name] = Objective(
+                    net, s, loss=loss, batch_size=batch_size, buffers=buffers
+                )
+        directions, origin = _directions(
+            dirs,
+            net,
+            origin,
+            objectives,
+            ndim=1 if ys is None else 2,
+            norm=norm,
+            keep_1d=keep_1d,
+            orthogonal=orthogonal,
+            seed=seed,
+            targets=targets,
+            trust=trust_checkpoint,
+        )
+        config["directions"] = {
+            "kind": directions.kind,
+            **{k: str(v) for k, v in directions.attrs.items()},
+        }
+        return compute_surface(
+            objectives,
+            origin,
+            directions,
+            xs,
+            ys,
+            out=out,
+            config=config,
+            overwrite=overwrite,
+            points_per_pass=points_per_pass,
+            bn=bn,
+            progress=progress,
+            command=command,
+        )
 
 
-def _resolve_data(data: Any, *, split: SplitChoice, max_samples: int | None, seed: int, device: torch.device) -> Data:
+def _resolve_data(
+    data: Any, *, split: SplitChoice, max_samples: int | None, seed: int, device: torch.device
+) -> Data:
     if isinstance(data, str):
         return load_data(data, split=split, max_samples=max_samples, seed=seed, device=device)
     if isinstance(data, Data):
@@ -167,7 +203,9 @@ def _directions(
 ) -> tuple[Directions, ParamDict]:
     """Build the directions (and, for a plane, the origin) named by ``dirs``."""
     if dirs == "random":
-        return random_directions(origin, ndim=ndim, seed=seed, norm=norm, keep_1d=keep_1d, orthogonal=orthogonal), origin
+        return random_directions(
+            origin, ndim=ndim, seed=seed, norm=norm, keep_1d=keep_1d, orthogonal=orthogonal
+        ), origin
     if dirs in ("interp", "plane"):
         need = 1 if dirs == "interp" else 2
         if len(targets) != need or ndim != need:
@@ -175,10 +213,21 @@ def _directions(
                 f"dirs {dirs}: needs {need} --target checkpoint(s) and a {need}D grid "
                 f"(got {len(targets)} target(s), {ndim}D grid)"
             )
-        loaded = [{k: v.to(origin[k].device) for k, v in load_checkpoint(model, t, trust=trust)[0].items()} for t in targets]
-        sources = {"targets": [str(t) for t in targets], "sha256": [file_sha256(t) for t in targets]}
+        loaded = [
+            {
+                k: v.to(origin[k].device)
+                for k, v in load_checkpoint(model, t, trust=trust)[0].items()
+            }
+            for t in targets
+        ]
+        sources = {
+            "targets": [str(t) for t in targets],
+            "sha256": [file_sha256(t) for t in targets],
+        }
         if dirs == "interp":
-            return Directions([interpolation_direction(origin, loaded[0])], "interp", sources), origin
+            return Directions(
+                [interpolation_direction(origin, loaded[0])], "interp", sources
+            ), origin
         plane_origin, vectors = plane_through(origin, loaded[0], loaded[1])
         return Directions(vectors, "plane", sources), plane_origin
     if dirs == "hessian":
@@ -186,15 +235,25 @@ def _directions(
 
         first = next(iter(objectives.values()))
         vectors = hessian_directions(first, origin, k=ndim, seed=seed)
-        return Directions(vectors, "hessian", {"seed": seed, "split": next(iter(objectives))}), origin
+        return Directions(
+            vectors, "hessian", {"seed": seed, "split": next(iter(objectives))}
+        ), origin
     path = Path(dirs)
     if not path.is_file():
-        raise LandscapeError(f"dirs: expected random, interp, plane, hessian or an HDF5 file (got {dirs!r})")
+        raise LandscapeError(
+            f"dirs: expected random, interp, plane, hessian or an HDF5 file (got {dirs!r})"
+        )
     with store.open_read(path) as f:
         if "directions" not in f:
             raise LandscapeError(f"dirs: {path} holds no 'directions' group")
-        stored = [store.read_params(f["directions"][k]) for k in sorted(f["directions"]) if k.startswith("d")]
+        stored = [
+            store.read_params(f["directions"][k])
+            for k in sorted(f["directions"])
+            if k.startswith("d")
+        ]
     if len(stored) < ndim:
-        raise LandscapeError(f"dirs: {path} holds {len(stored)} direction(s), a {ndim}D grid needs {ndim}")
+        raise LandscapeError(
+            f"dirs: {path} holds {len(stored)} direction(s), a {ndim}D grid needs {ndim}"
+        )
     vectors = directions_from_arrays(stored[:ndim], origin, source=str(path))
     return Directions(vectors, "file", {"source": str(path), "sha256": file_sha256(path)}), origin

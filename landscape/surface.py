@@ -9,19 +9,20 @@ is killed and started again computes only the missing points.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from landscape import store
+from landscape import distributed, store
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode, PointEvaluator, StackedEvaluator
@@ -47,6 +48,7 @@ class Surface:
         done: which points are computed, same shape as the values.
         origin: metric name -> value at the reference point (the checkpoint itself).
         path: the HDF5 file it lives in, if any.
+
     """
 
     x: np.ndarray
@@ -105,6 +107,13 @@ def compute_surface(
 ) -> Surface:
     """Evaluate every grid point on every split, writing to ``out`` as it goes.
 
+    Inside an active ``torch.distributed`` process group (see
+    :func:`landscape.distributed.session`) the pending points are dealt out
+    round-robin across ranks; rank 0 alone holds the writer lock, decides
+    whether to resume, hands the stored state and the directions to the other
+    ranks, gathers their results after every pass and writes the file. The
+    values equal a single-process run's.
+
     Args:
         objectives: split name (``train``/``test``) -> objective.
         origin: the reference point (the checkpoint's parameters).
@@ -127,54 +136,169 @@ def compute_surface(
 
     Raises:
         LandscapeError: on mismatched directions/grid, or a conflicting file.
+
     """
     ndim = 1 if y is None else 2
     if len(directions.vectors) != ndim:
-        raise LandscapeError(f"surface: {ndim}D grid needs {ndim} direction(s), got {len(directions.vectors)}")
+        raise LandscapeError(
+            f"surface: {ndim}D grid needs {ndim} direction(s), got {len(directions.vectors)}"
+        )
     if points_per_pass is not None and points_per_pass < 1:
-        raise LandscapeError(f"points-per-pass: expected a positive integer (got {points_per_pass})")
+        raise LandscapeError(
+            f"points-per-pass: expected a positive integer (got {points_per_pass})"
+        )
     if not objectives:
         raise LandscapeError("surface: no data split to evaluate")
     metrics = _metric_names(objectives)
     shape = (len(x),) if y is None else (len(y), len(x))
     config = dict(config or {})
     config.update(
-        {"x": [float(v) for v in x], "y": None if y is None else [float(v) for v in y], "metrics": metrics, "bn": bn}
+        {
+            "x": [float(v) for v in x],
+            "y": None if y is None else [float(v) for v in y],
+            "metrics": metrics,
+            "bn": bn,
+        }
     )
     path = Path(out) if out is not None else None
-    values = {m: np.full(shape, np.nan) for m in metrics}
-    done = np.zeros(shape, dtype=bool)
-    vectors = directions.vectors
-    lock = store.writer_lock(path) if path is not None else _null_context()
-    with lock:
-        if path is not None:
-            if store.check_resumable(path, "surface", config, overwrite=overwrite):
-                values, done, stored = _read_state(path, metrics)
-                vectors = directions_from_arrays(stored, origin, source=str(path))
-            else:
-                _create_file(path, directions, x, y, values, done, config, command)
+    ctx = distributed.current()
+    coords = grid_coords(
+        np.asarray(x, np.float64), None if y is None else np.asarray(y, np.float64)
+    )
+    with contextlib.ExitStack() as stack:
+
+        def start() -> _Start:
+            if path is not None:
+                stack.enter_context(store.writer_lock(path))
+            return _start(
+                path, directions, x, y, metrics, shape, config, overwrite, command, ctx.active
+            )
+
+        state = _on_main(ctx, start)
+        values, done = state.values, state.done
+        vectors = directions.vectors
+        if state.directions is not None:
+            vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
         origin_values = _origin_values(objectives, origin)
         evaluators = _evaluators(objectives, origin, vectors, points_per_pass, bn)
-        coords = grid_coords(np.asarray(x, np.float64), None if y is None else np.asarray(y, np.float64))
         pending = np.flatnonzero(~done.ravel())
-        writer = _Writer(path, values, done)
+        writer = _Writer(path if ctx.is_main else None, values, done)
         try:
-            _run(evaluators, coords, pending, values, done, writer, points_per_pass, bn, progress)
+            _run(
+                evaluators,
+                coords,
+                pending,
+                values,
+                done,
+                writer,
+                points_per_pass,
+                bn,
+                progress,
+                ctx,
+            )
         finally:
             writer.flush(final=True)
-        _report(values, done, origin_values, objectives, origin, vectors, evaluators, path)
-        if path is not None:
-            with store.atomic_update(path) as f:
-                f["surface"].attrs["origin"] = store.config_json(origin_values)
-    return Surface(np.asarray(x), None if y is None else np.asarray(y), values, done, origin_values, path)
+        if ctx.is_main:
+            _report(values, done, origin_values, evaluators, len(vectors), path)
+            if path is not None:
+                with store.atomic_update(path) as f:
+                    f["surface"].attrs["origin"] = store.config_json(origin_values)
+    return Surface(
+        np.asarray(x), None if y is None else np.asarray(y), values, done, origin_values, path
+    )
 
 
-class _null_context:
-    def __enter__(self) -> None:
-        return None
+@dataclass(frozen=True)
+class _Start:
+    """Where a run starts: stored or empty results, and directions shared by rank 0."""
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    values: dict[str, np.ndarray]
+    done: np.ndarray
+    directions: list[dict[str, np.ndarray]] | None
+
+
+def _start(
+    path: Path | None,
+    directions: Directions,
+    x: np.ndarray,
+    y: np.ndarray | None,
+    metrics: list[str],
+    shape: tuple[int, ...],
+    config: dict[str, Any],
+    overwrite: bool,
+    command: str | None,
+    share: bool,
+) -> _Start:
+    """Resume ``path`` or create it; ``share``: also return fresh directions (for other ranks)."""
+    values = {m: np.full(shape, np.nan) for m in metrics}
+    done = np.zeros(shape, dtype=bool)
+    if path is not None and not overwrite and path.exists():
+        try:
+            with store.open_read(path):
+                pass
+        except LandscapeError as exc:
+            raise LandscapeError(f"{exc}; pass --overwrite to replace it") from exc
+        with _damaged_as_error(path):
+            if store.group_config(path, "surface") is None:
+                raise LandscapeError(
+                    f"{path} exists but holds no landscape surface (another tool's file?); "
+                    "pass --overwrite to replace it or choose another --out"
+                )
+            if store.check_resumable(path, "surface", config, overwrite=False):
+                return _Start(*_read_state(path, metrics))
+    if path is not None:
+        _create_file(path, directions, x, y, values, done, config, command)
+    return _Start(values, done, directions.numpy() if share else None)
+
+
+@contextlib.contextmanager
+def _damaged_as_error(path: Path) -> Iterator[None]:
+    """Turn h5py's errors about a damaged file's content into one clear line."""
+    try:
+        yield
+    except LandscapeError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LandscapeError(
+            f"{path}: damaged surface file ({reason}); pass --overwrite to start it again"
+        ) from exc
+
+
+@contextlib.contextmanager
+def model_errors(split: str) -> Iterator[None]:
+    """Turn the model's failure on a data split (shape or dtype mismatch) into one clear line."""
+    try:
+        yield
+    except LandscapeError:
+        raise
+    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LandscapeError(
+            f"data split {split!r} does not fit the model ({reason}); "
+            "expected inputs and targets the model and loss accept"
+        ) from exc
+
+
+T = TypeVar("T")
+
+
+def _on_main(ctx: distributed.Context, fn: Callable[[], T]) -> T:
+    """Run ``fn`` on rank 0 only and hand its result, or its LandscapeError, to every rank."""
+    if not ctx.active:
+        return fn()
+    result, error = None, None
+    if ctx.is_main:
+        try:
+            result = fn()
+        except LandscapeError as exc:
+            error = exc
+    result, message = ctx.broadcast((result, None if error is None else str(error)))
+    if error is not None:
+        raise error
+    if message is not None:
+        raise LandscapeError(message)
+    return result
 
 
 def _evaluators(
@@ -187,7 +311,11 @@ def _evaluators(
     out = {}
     for split, obj in objectives.items():
         point = PointEvaluator(obj, origin, vectors, bn=bn)
-        stacked = None if bn == "recompute" or points_per_pass == 1 else StackedEvaluator(obj, origin, vectors)
+        stacked = (
+            None
+            if bn == "recompute" or points_per_pass == 1
+            else StackedEvaluator(obj, origin, vectors)
+        )
         out[split] = (point, stacked)
     return out
 
@@ -200,24 +328,8 @@ def _evaluate(
         if len(coords) == 1 or stacked is None:
             results[split] = point(coords)
         else:
-            results[split] = _stacked_with_fallback(stacked, point, coords)
+            results[split] = stacked(coords)
     return results
-
-
-def _stacked_with_fallback(
-    stacked: StackedEvaluator, point: PointEvaluator, coords: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        return stacked(coords)
-    except torch.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        if len(coords) == 1:
-            return point(coords)
-        half = len(coords) // 2
-        log.warning("out of memory with %d points per pass; retrying with %d", len(coords), half)
-        first = _stacked_with_fallback(stacked, point, coords[:half])
-        second = _stacked_with_fallback(stacked, point, coords[half:])
-        return np.concatenate([first[0], second[0]]), np.concatenate([first[1], second[1]])
 
 
 def _run(
@@ -230,34 +342,82 @@ def _run(
     points_per_pass: int | None,
     bn: BNMode,
     progress: bool,
+    ctx: distributed.Context,
 ) -> None:
-    chunk = points_per_pass or 1
-    tuning = points_per_pass is None and bn == "eval"
-    best_rate = 0.0
-    bar = tqdm(total=len(pending), unit="pt", desc="surface", disable=not progress, dynamic_ncols=True)
+    """Evaluate this rank's share of ``pending`` (every ``world_size``-th point).
+
+    After each pass the ranks exchange what they computed, so every rank's
+    ``values`` and ``done`` stay complete and rank 0 can flush them to disk.
+    """
+    mine = pending[ctx.shard(len(pending))]
+    chunk = _ChunkSize(points_per_pass, bn)
+    bar = tqdm(
+        total=len(pending),
+        unit="pt",
+        desc="surface",
+        disable=not (progress and ctx.is_main),
+        dynamic_ncols=True,
+    )
     with bar:
         i = 0
-        while i < len(pending):
-            idx = pending[i : i + chunk]
-            start = time.perf_counter()
-            results = _evaluate(evaluators, coords[idx])
-            rate = len(idx) / max(time.perf_counter() - start, 1e-9)
-            for split, (loss, acc) in results.items():
-                _store(values, f"{split}_loss", idx, loss)
-                if f"{split}_acc" in values:
-                    _store(values, f"{split}_acc", idx, acc)
-            done.ravel()[idx] = True
-            i += len(idx)
-            bar.update(len(idx))
+        while True:
+            idx = mine[i : i + chunk.size]
+            results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            if len(idx):
+                start = time.perf_counter()
+                try:
+                    results = _evaluate(evaluators, coords[idx])
+                except torch.OutOfMemoryError:
+                    chunk.out_of_memory(len(idx))
+                    continue
+                chunk.observe(len(idx), time.perf_counter() - start)
+                i += len(idx)
+            shares = ctx.all_gather((idx, results, i >= len(mine)))
+            for share_idx, share_results, _ in shares:
+                for split, (loss, acc) in share_results.items():
+                    _store(values, f"{split}_loss", share_idx, loss)
+                    if f"{split}_acc" in values:
+                        _store(values, f"{split}_acc", share_idx, acc)
+                done.ravel()[share_idx] = True
+                bar.update(len(share_idx))
             writer.maybe_flush()
-            if tuning and len(idx) == chunk:
-                if rate > 1.1 * best_rate and chunk < 256:
-                    best_rate = max(best_rate, rate)
-                    chunk *= 2
-                else:
-                    chunk = max(1, chunk // 2) if rate < best_rate else chunk
-                    tuning = False
-                    log.info("points per pass: %d", chunk)
+            if all(finished for _, _, finished in shares):
+                return
+
+
+class _ChunkSize:
+    """Points per pass: fixed, or doubled while the time per point keeps falling by > 10%."""
+
+    def __init__(self, points_per_pass: int | None, bn: BNMode):
+        self.size = points_per_pass or 1
+        self.tuning = points_per_pass is None and bn == "eval"
+        self.best_rate = 0.0
+
+    def observe(self, points: int, seconds: float) -> None:
+        if not self.tuning or points != self.size:
+            return
+        rate = points / max(seconds, 1e-9)
+        if rate > 1.1 * self.best_rate and self.size < 256:
+            self.best_rate = max(self.best_rate, rate)
+            self.size *= 2
+        else:
+            self.size = max(1, self.size // 2) if rate < self.best_rate else self.size
+            self.tuning = False
+            log.info("points per pass: %d", self.size)
+
+    def out_of_memory(self, points: int) -> None:
+        """Halve the points per pass after a pass of ``points`` ran out of memory, and stop tuning.
+
+        Raises:
+            LandscapeError: if a single point does not fit.
+
+        """
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if points == 1:
+            raise LandscapeError("out of memory evaluating a single point; lower --batch-size")
+        self.size, self.tuning = max(1, points // 2), False
+        log.warning("out of memory with %d points per pass; continuing with %d", points, self.size)
 
 
 def _store(values: dict[str, np.ndarray], name: str, idx: np.ndarray, v: np.ndarray) -> None:
@@ -309,7 +469,9 @@ def _create_file(
         d = f.create_group("directions")
         d.attrs["kind"] = directions.kind
         for key, val in directions.attrs.items():
-            d.attrs[key] = val if isinstance(val, (int, float, str, bool)) else store.config_json(val)
+            d.attrs[key] = (
+                val if isinstance(val, (int, float, str, bool)) else store.config_json(val)
+            )
         for i, vec in enumerate(directions.numpy()):
             store.write_params(d, f"d{i}", vec)
         f.create_dataset("xcoordinates", data=np.asarray(x, np.float64))
@@ -325,18 +487,25 @@ def _create_file(
             g[name] = f[name]
 
 
-def _read_state(path: Path, metrics: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, np.ndarray]]]:
+def _read_state(
+    path: Path, metrics: list[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, np.ndarray]]]:
     with store.open_read(path) as f:
         done = f["surface/done"][()]
         values = {m: f[m][()] for m in metrics}
-        stored = [store.read_params(f["directions"][k]) for k in sorted(f["directions"]) if k.startswith("d")]
+        stored = [
+            store.read_params(f["directions"][k])
+            for k in sorted(f["directions"])
+            if k.startswith("d")
+        ]
     return values, done, stored
 
 
 def _origin_values(objectives: Mapping[str, Objective], origin: ParamDict) -> dict[str, float]:
     out = {}
     for split, obj in objectives.items():
-        loss, acc = obj.evaluate(origin)
+        with model_errors(split):
+            loss, acc = obj.evaluate(origin)
         out[f"{split}_loss"] = loss
         if obj.has_accuracy:
             out[f"{split}_acc"] = acc
@@ -347,25 +516,31 @@ def _report(
     values: dict[str, np.ndarray],
     done: np.ndarray,
     origin_values: dict[str, float],
-    objectives: Mapping[str, Objective],
-    origin: ParamDict,
-    vectors: Sequence[ParamDict],
     evaluators: Mapping[str, tuple[PointEvaluator, StackedEvaluator | None]],
+    ndim: int,
     path: Path | None,
 ) -> None:
     """Log the origin sanity check and any non-finite points."""
-    zero = np.zeros((1, len(vectors)))
+    zero = np.zeros((1, ndim))
     for split, (point, _) in evaluators.items():
         at_zero = float(point(zero)[0][0])
         own = origin_values[f"{split}_loss"]
         if not math.isclose(at_zero, own, rel_tol=ORIGIN_RTOL, abs_tol=1e-7):
             log.warning(
-                "ORIGIN CHECK FAILED (%s): loss at the origin %.6g != checkpoint loss %.6g; the model may be "
-                "nondeterministic or depend on state outside its parameters and buffers",
-                split, at_zero, own,
+                "ORIGIN CHECK FAILED (%s): loss at the origin %.6g != checkpoint loss %.6g; "
+                "the model may be nondeterministic or depend on state outside its parameters "
+                "and buffers",
+                split,
+                at_zero,
+                own,
             )
         else:
-            log.info("origin check (%s): surface loss at (0,0) %.6g = checkpoint loss %.6g", split, at_zero, own)
+            log.info(
+                "origin check (%s): surface loss at (0,0) %.6g = checkpoint loss %.6g",
+                split,
+                at_zero,
+                own,
+            )
     bad = sum(int(np.sum(done & ~np.isfinite(v))) for k, v in values.items() if k.endswith("_loss"))
     if bad:
         log.warning("%d point(s) gave a non-finite loss; stored as NaN", bad)

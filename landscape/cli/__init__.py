@@ -22,7 +22,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("landscape.cli.info", "Show what an HDF5 file holds and how it was made."),
     "train": ("landscape.cli.train", "Train a model with one optimizer, recording its dynamics."),
     "diagnose": ("landscape.cli.diagnose", "Name the phases and problems of a recorded training run."),
+    "compare": ("landscape.cli.compare", "Compare training runs and write a report explaining the differences."),
+    "demo": ("landscape.cli.demo", "Train five optimizers on MNIST-1D and write the comparison report (CPU, minutes)."),
     "trajectory": ("landscape.cli.trajectory", "PCA plane of optimizer paths with the surface under them."),
+    "hessian": ("landscape.cli.hessian", "Hessian eigenvalues, trace and spectral density at a checkpoint."),
+    "sharpness": ("landscape.cli.sharpness", "Sharpness measures, incl. optimizer-preconditioned, at a checkpoint."),
+    "curvature-map": ("landscape.cli.curvature_map", "Taylor model and λ_max/λ_min map over a stored surface."),
 }
 """Subcommand name -> (module defining a click command named ``command``, short help)."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
-import sys
 
 import click
 
@@ -11,28 +11,94 @@ from landscape.cli import logs
 from landscape.cli.options import data_options, model_options, output_options
 
 
+def command_line(ctx: click.Context) -> str:
+    """Rebuild the command line from what click parsed (for provenance).
+
+    Taken from the parsed options rather than ``sys.argv``, so it is right
+    however the command was invoked (console script, ``python -m``, torchrun,
+    or click's test runner); options left at their defaults are omitted.
+    """
+    words = ["landscape", str(ctx.info_name)]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name) if param.name else None
+        if not isinstance(param, click.Option) or value in (None, False, ()):
+            continue
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            words.append(flag)
+        elif value != param.get_default(ctx):
+            words += [f"{flag}={v}" for v in (value if param.multiple else (value,))]
+    return shlex.join(words)
+
+
 @click.command("surface")
 @model_options
 @data_options
 @output_options
-@click.option("--dirs", default="random", show_default=True,
-              help="random | interp (toward --target) | plane (through --target x2) | hessian | FILE.h5 to reuse its directions.")
-@click.option("--target", "targets", multiple=True, type=click.Path(dir_okay=False),
-              help="Other checkpoint(s) for --dirs interp (one) or plane (two).")
-@click.option("--norm", type=click.Choice(["filter", "layer", "weight", "none"]), default="filter", show_default=True,
-              help="Normalization of random directions (filter: Li et al. 2018).")
-@click.option("--keep-1d", is_flag=True, help="Keep biases and norm-layer parameters in random directions (zeroed by default).")
-@click.option("--orthogonal", is_flag=True, help="Orthogonalize the second random direction against the first.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random directions and of --max-samples.")
-@click.option("--x", "x", default="-1:1:51", show_default=True, help="Grid along the first direction: START:STOP:NUM or a,b,c.")
-@click.option("--y", "y", default=None, help="Grid along the second direction (omit for a 1D surface).")
-@click.option("--bn", type=click.Choice(["eval", "recompute"]), default="eval", show_default=True,
-              help="BatchNorm: keep the checkpoint's statistics, or re-estimate them at every point.")
-@click.option("--points-per-pass", type=click.IntRange(min=1), default=None,
-              help="Grid points per forward pass [default: chosen by measurement].")
+@click.option(
+    "--dirs",
+    default="random",
+    show_default=True,
+    help="random | interp (toward --target) | plane (through --target x2) | hessian | "
+    "FILE.h5 to reuse its directions.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Other checkpoint(s) for --dirs interp (one) or plane (two).",
+)
+@click.option(
+    "--norm",
+    type=click.Choice(["filter", "layer", "weight", "none"]),
+    default="filter",
+    show_default=True,
+    help="Normalization of random directions (filter: Li et al. 2018).",
+)
+@click.option(
+    "--keep-1d",
+    is_flag=True,
+    help="Keep biases and norm-layer parameters in random directions (zeroed by default).",
+)
+@click.option(
+    "--orthogonal",
+    is_flag=True,
+    help="Orthogonalize the second random direction against the first.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of random directions and of --max-samples.",
+)
+@click.option(
+    "--x",
+    "x",
+    default="-1:1:51",
+    show_default=True,
+    help="Grid along the first direction: START:STOP:NUM or a,b,c.",
+)
+@click.option(
+    "--y", "y", default=None, help="Grid along the second direction (omit for a 1D surface)."
+)
+@click.option(
+    "--bn",
+    type=click.Choice(["eval", "recompute"]),
+    default="eval",
+    show_default=True,
+    help="BatchNorm: keep the checkpoint's statistics, or re-estimate them at every point.",
+)
+@click.option(
+    "--points-per-pass",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Grid points per forward pass [default: chosen by measurement].",
+)
 @click.pass_context
 def command(ctx: click.Context, **kw: object) -> None:
-    """Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
+    r"""Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
 
     Re-running the same command resumes: only missing points are computed.
 
@@ -43,15 +109,39 @@ def command(ctx: click.Context, **kw: object) -> None:
     """
     progress = logs.configure(ctx)
     from landscape.api import surface
+    from landscape.distributed import env_context
+
+    rank = env_context()
+    main = rank is None or rank.is_main
+    if not main:  # under torchrun, only rank 0 reports
+        logging.getLogger("landscape").setLevel(logging.WARNING)
+        progress = False
 
     result = surface(
-        kw["model_spec"], kw["checkpoint"], kw["data_spec"],
-        dirs=kw["dirs"], x=kw["x"], y=kw["y"], norm=kw["norm"], keep_1d=kw["keep_1d"],
-        orthogonal=kw["orthogonal"], seed=kw["seed"], targets=kw["targets"], loss=kw["loss"],
-        split=kw["split"], max_samples=kw["max_samples"], batch_size=kw["batch_size"], bn=kw["bn"],
-        device=kw["device"], points_per_pass=kw["points_per_pass"], out=kw["out"],
-        overwrite=kw["overwrite"], trust_checkpoint=kw["trust_checkpoint"], progress=progress,
-        command=shlex.join(["landscape", *sys.argv[1:]]),
+        kw["model_spec"],
+        kw["checkpoint"],
+        kw["data_spec"],
+        dirs=kw["dirs"],
+        x=kw["x"],
+        y=kw["y"],
+        norm=kw["norm"],
+        keep_1d=kw["keep_1d"],
+        orthogonal=kw["orthogonal"],
+        seed=kw["seed"],
+        targets=kw["targets"],
+        loss=kw["loss"],
+        split=kw["split"],
+        max_samples=kw["max_samples"],
+        batch_size=kw["batch_size"],
+        bn=kw["bn"],
+        device=kw["device"],
+        points_per_pass=kw["points_per_pass"],
+        out=kw["out"],
+        overwrite=kw["overwrite"],
+        trust_checkpoint=kw["trust_checkpoint"],
+        progress=progress,
+        command=command_line(ctx),
     )
     done, total = int(result.done.sum()), result.done.size
-    click.echo(f"{kw['out']}: {done}/{total} points", err=not progress)
+    if main:
+        click.echo(f"{kw['out']}: {done}/{total} points", err=not progress)

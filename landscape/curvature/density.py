@@ -50,17 +50,21 @@ def slq_density(
     >>> d = slq_density(A, num_runs=4, num_steps=4)
     >>> round(float(np.trapezoid(d.density, d.grid)), 6)
     1.0
+
     """
     if num_runs < 1 or num_steps < 1 or num_points < 2:
         raise LandscapeError(
-            f"density: expected num_runs >= 1, num_steps >= 1, num_points >= 2 (got {num_runs}, {num_steps}, {num_points})"
+            "density: expected num_runs >= 1, num_steps >= 1, num_points >= 2 "
+            f"(got {num_runs}, {num_steps}, {num_points})"
         )
     if not sigma > 0:
         raise LandscapeError(f"density: sigma should be positive (got {sigma})")
     n = int(op.shape[0])
     nodes, weights, hvps = [], [], 0
     for r in range(num_runs):
-        state = lanczos_steps(op, num_steps, v0=random_unit(n, seed=seed + r, device=op.device), seed=seed + r)
+        state = lanczos_steps(
+            op, num_steps, v0=random_unit(n, seed=seed + r, device=op.device), seed=seed + r
+        )
         theta, s = state.ritz()
         nodes.append(theta)
         weights.append(s[0] ** 2)
@@ -73,7 +77,9 @@ def slq_density(
     return SpectralDensity(grid, density, node_arr, weight_arr, width, hvps)
 
 
-def gaussian_mixture(grid: np.ndarray, nodes: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian_mixture(
+    grid: np.ndarray, nodes: np.ndarray, weights: np.ndarray, sigma: float
+) -> np.ndarray:
     """``sum_j w_j N(t; θ_j, σ²)`` on ``grid``.
 
     >>> gaussian_mixture(np.array([0.0]), np.array([0.0]), np.array([1.0]), 1.0).round(6).tolist()
@@ -82,4 +88,3 @@ def gaussian_mixture(grid: np.ndarray, nodes: np.ndarray, weights: np.ndarray, s
     t, w = nodes.ravel(), weights.ravel()
     z = (grid[:, None] - t[None, :]) / sigma
     return (np.exp(-0.5 * z**2) * w[None, :]).sum(1) / (sigma * np.sqrt(2 * np.pi))
-

@@ -2,7 +2,10 @@
 
 ``H v`` is computed forward-over-reverse (Pearlmutter 1994; ``torch.func.jvp``
 of ``torch.func.grad``), one data pass for a whole block of vectors through
-``torch.func.vmap``. The loss is the objective's mean over its fixed batches,
+``torch.func.vmap``; a single vector (Lanczos, power iteration) goes by double
+backward instead, which measured 2-3x faster than an unbatched ``jvp`` on CPU
+(and reuses the gradient graph when the data is one batch).
+The loss is the objective's mean over its fixed batches,
 ``L(w) = (1/N) sum_b sum_{i in b} l_i(w)``, so batches are weighted by their
 size. The objective holds an eval-mode private copy of the model, so its
 buffers (BatchNorm statistics) are never modified.
@@ -17,8 +20,9 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 from torch import Tensor
-from torch.func import grad, grad_and_value, jvp, vmap
+from torch.func import grad, jvp, vmap
 
+from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.params import ParamDict, flatten, unflatten
 
@@ -29,16 +33,46 @@ class BatchObjective(Protocol):
     num_samples: int
 
     def batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """The data batches of one full pass."""
+        """Yield the data batches of one full pass."""
         ...
 
     def batch_loss_sum(self, params: ParamDict, x: Tensor, y: Tensor) -> Tensor:
-        """The summed loss of one batch (differentiable in ``params``)."""
+        """Return the summed loss of one batch (differentiable in ``params``)."""
         ...
 
 
-def loss_and_gradient(objective: BatchObjective, params: ParamDict) -> tuple[float, ParamDict]:
+def shard_batches(objective: BatchObjective, context: Context) -> list[tuple[Tensor, Tensor]]:
+    """Return the calling rank's rows of every batch (all of them in a single process).
+
+    Each batch is split into ``world_size`` nearly equal row chunks and rank
+    ``r`` keeps chunk ``r``, so even one big batch is shared; the summed losses
+    of the chunks add up to the batch's (the objective's loss is a sum over rows).
+
+    >>> from landscape.data import Split
+    >>> from landscape.objective import Objective
+    >>> data = Split(torch.arange(5.0)[:, None], torch.zeros(5, 1))
+    >>> obj = Objective(torch.nn.Linear(1, 1), data, loss="mse")
+    >>> [x.flatten().tolist() for x, _ in shard_batches(obj, Context(rank=1, world_size=2))]
+    [[3.0, 4.0]]
+    """
+    batches = list(objective.batches())
+    if context.world_size == 1:
+        return batches
+    out = []
+    for x, y in batches:
+        xs, ys = x.tensor_split(context.world_size), y.tensor_split(context.world_size)
+        if xs[context.rank].shape[0]:
+            out.append((xs[context.rank], ys[context.rank]))
+    return out
+
+
+def loss_and_gradient(
+    objective: BatchObjective, params: ParamDict, *, context: Context | None = None
+) -> tuple[float, ParamDict]:
     """Full-data mean loss and its gradient ``∇L(w) = (1/N) sum_i ∇l_i(w)``.
+
+    With a distributed ``context``, every rank sums over its rows
+    (:func:`shard_batches`) and the sums are all-reduced.
 
     >>> from landscape.data import Split
     >>> from landscape.objective import Objective
@@ -48,19 +82,32 @@ def loss_and_gradient(objective: BatchObjective, params: ParamDict) -> tuple[flo
     >>> loss, g["weight"].item()   # L = w^2, dL/dw = 2w
     (9.0, 6.0)
     """
-    params = {k: v.detach() for k, v in params.items()}
-    total = 0.0
-    acc = {k: torch.zeros_like(v) for k, v in params.items()}
-    for x, y in objective.batches():
-        g, value = grad_and_value(lambda p, x=x, y=y: objective.batch_loss_sum(p, x, y))(params)
-        total += float(value)
-        for k in acc:
-            acc[k] += g[k]
+    context = context or Context()
+    p = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+    ref = next(iter(p.values()))
+    total = torch.zeros((), dtype=ref.dtype, device=ref.device)
+    acc = {k: torch.zeros_like(v) for k, v in p.items()}
+    with torch.enable_grad():
+        for x, y in shard_batches(objective, context):
+            value = objective.batch_loss_sum(p, x, y)
+            grads = torch.autograd.grad(value, list(p.values()), materialize_grads=True)
+            total += value.detach()
+            for k, g in zip(acc, grads, strict=True):
+                acc[k] += g
+    if context.active:
+        packed = context.all_reduce_sum(torch.cat([total.reshape(1), flatten(acc)]))
+        total, acc = packed[0], unflatten(packed[1:], acc)
     n = objective.num_samples
-    return total / n, {k: v / n for k, v in acc.items()}
+    return float(total) / n, {k: v / n for k, v in acc.items()}
 
 
-def check_deterministic(objective: BatchObjective, params: ParamDict, *, rtol: float | None = None) -> tuple[float, ParamDict]:
+def check_deterministic(
+    objective: BatchObjective,
+    params: ParamDict,
+    *,
+    rtol: float | None = None,
+    context: Context | None = None,
+) -> tuple[float, ParamDict]:
     """Evaluate loss and gradient twice and raise if the two passes differ.
 
     Lanczos, power iteration and every trace estimator assume that ``H`` is one
@@ -72,15 +119,17 @@ def check_deterministic(objective: BatchObjective, params: ParamDict, *, rtol: f
         params: the point.
         rtol: allowed relative difference (default ``1e-5`` in float32,
             ``1e-10`` in float64).
+        context: distributed context (see :class:`HessianLinearOperator`).
 
     Returns:
         ``(loss, gradient)`` of the first pass.
 
     Raises:
         LandscapeError: naming the likely causes when the passes differ.
+
     """
-    loss1, g1 = loss_and_gradient(objective, params)
-    loss2, g2 = loss_and_gradient(objective, params)
+    loss1, g1 = loss_and_gradient(objective, params, context=context)
+    loss2, g2 = loss_and_gradient(objective, params, context=context)
     dtype = next(iter(params.values())).dtype
     if rtol is None:
         rtol = 1e-10 if dtype == torch.float64 else 1e-5
@@ -89,7 +138,8 @@ def check_deterministic(objective: BatchObjective, params: ParamDict, *, rtol: f
     ldiff = abs(loss1 - loss2) / max(abs(loss1), 1e-300)
     if ldiff > rtol or gdiff > rtol or not np.isfinite(loss1):
         raise LandscapeError(
-            f"hessian: the loss is not deterministic (two passes gave loss {loss1:.6g} and {loss2:.6g}, "
+            "hessian: the loss is not deterministic "
+            f"(two passes gave loss {loss1:.6g} and {loss2:.6g}, "
             f"gradients differ by {gdiff:.2g} relative); expected fixed data with no augmentation, "
             "shuffling, subsampling, active dropout or train-mode BatchNorm"
         )
@@ -108,6 +158,10 @@ class HessianLinearOperator:
         params: the point ``w`` (name-keyed; not modified).
         max_vectors: columns per vmapped pass (bounds memory).
         check: run :func:`check_deterministic` first.
+        context: a distributed context (``landscape.distributed.current()``
+            under torchrun): each rank then works on its rows of the data and
+            the products are all-reduced, so every rank holds the same ``H v``.
+            Default: a single process (never communicates).
 
     Attributes:
         shape: ``(n, n)``.
@@ -125,6 +179,7 @@ class HessianLinearOperator:
         >>> H = HessianLinearOperator(obj, {"weight": torch.ones(1, 2)})
         >>> (H @ torch.tensor([1.0, 0.0])).tolist()   # L = (w1^2 + w2^2)/2
         [1.0, 0.0]
+
     """
 
     def __init__(
@@ -134,6 +189,7 @@ class HessianLinearOperator:
         *,
         max_vectors: int = 32,
         check: bool = True,
+        context: Context | None = None,
     ):
         if not params:
             raise LandscapeError("hessian: expected at least one parameter (got none)")
@@ -150,15 +206,27 @@ class HessianLinearOperator:
         self.num_matvecs = 0
         self.loss: float | None = None
         self.gradient: ParamDict | None = None
+        self._graph: tuple[list[Tensor], list[Tensor]] | None = None
+        self.context = context or Context()
         if check:
-            self.loss, self.gradient = check_deterministic(objective, self.params)
+            self.loss, self.gradient = check_deterministic(
+                objective, self.params, context=self.context
+            )
 
     def __matmul__(self, v: Tensor) -> Tensor:
         """``H v`` for ``v`` of shape ``(n,)`` or ``(n, m)``, in ``v``'s dtype and device."""
         if v.dim() not in (1, 2) or v.shape[0] != self.shape[0]:
-            raise LandscapeError(f"hessian: expected a vector of shape ({self.shape[0]},) or ({self.shape[0]}, m); got {tuple(v.shape)}")
+            raise LandscapeError(
+                f"hessian: expected a vector of shape ({self.shape[0]},) or ({self.shape[0]}, m); "
+                f"got {tuple(v.shape)}"
+            )
         block = v.reshape(self.shape[0], -1).T.to(device=self.device, dtype=self.dtype)
-        out = torch.cat([self._block(block[i : i + self.max_vectors]) for i in range(0, block.shape[0], self.max_vectors)])
+        out = torch.cat(
+            [
+                self._block(block[i : i + self.max_vectors])
+                for i in range(0, block.shape[0], self.max_vectors)
+            ]
+        )
         out = out.T.to(device=v.device, dtype=v.dtype)
         return out.reshape(v.shape)
 
@@ -175,27 +243,73 @@ class HessianLinearOperator:
             tangents[k] = rows[:, i : i + p.numel()].reshape(m, *p.shape)
             i += p.numel()
         acc = torch.zeros_like(rows)
-        for x, y in self.objective.batches():
+        batches = shard_batches(self.objective, self.context)
+        for x, y in batches:
+
             def batch_grad(p: ParamDict, x: Tensor = x, y: Tensor = y) -> ParamDict:
                 return grad(lambda q: self.objective.batch_loss_sum(q, x, y))(p)
 
             def hvp(t: ParamDict, batch_grad=batch_grad) -> ParamDict:
                 return jvp(batch_grad, (self.params,), (t,))[1]
 
-            out = vmap(hvp)(tangents)
+            if m == 1:
+                graph = self._graph if len(batches) == 1 else None
+                if graph is None:
+                    graph = self._gradient_graph(x, y)
+                    if len(batches) == 1:
+                        self._graph = graph
+                out = self._reverse_over_reverse(graph, {k: t[0] for k, t in tangents.items()})
+            else:
+                out = vmap(hvp)(tangents)
             acc += torch.cat([out[k].reshape(m, -1) for k in self.params], dim=1)
+        self.context.all_reduce_sum(acc)
         self.num_matvecs += m
         return acc / self.objective.num_samples
 
+    def _gradient_graph(self, x: Tensor, y: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """Leaves and differentiable gradient of one batch's summed loss."""
+        leaves = [t.detach().requires_grad_(True) for t in self.params.values()]
+        p = dict(zip(self.params, leaves, strict=True))
+        with torch.enable_grad():
+            loss = self.objective.batch_loss_sum(p, x, y)
+            g = torch.autograd.grad(loss, leaves, create_graph=True, materialize_grads=True)
+        return leaves, list(g)
+
+    def _reverse_over_reverse(
+        self, graph: tuple[list[Tensor], list[Tensor]], v: ParamDict
+    ) -> ParamDict:
+        """``H_b v`` by a second backward through a gradient graph (Pearlmutter 1994).
+
+        For one vector this measured 2-3x faster than an unbatched ``jvp`` on
+        CPU. A single-batch objective keeps its gradient graph between
+        products (as PyHessian does), so each product is one backward pass.
+        """
+        leaves, g = graph
+        keys = list(self.params)
+        live = [i for i, t in enumerate(g) if t.requires_grad]
+        if not live:
+            return {k: torch.zeros_like(t) for k, t in self.params.items()}
+        with torch.enable_grad():
+            hv = torch.autograd.grad(
+                [g[i] for i in live],
+                leaves,
+                grad_outputs=[v[keys[i]] for i in live],
+                retain_graph=True,
+                materialize_grads=True,
+            )
+        return {k: t.detach() for k, t in zip(keys, hv, strict=True)}
+
     def to_scipy(self) -> LinearOperator:
-        """A ``scipy.sparse.linalg.LinearOperator`` (float64 numpy in and out) for ``eigsh`` & co."""
+        """Return a scipy ``LinearOperator`` (float64 numpy in and out) for ``eigsh`` & co."""
 
         def matmat(x: np.ndarray) -> np.ndarray:
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
             return (self @ t).numpy()
 
-        return LinearOperator(self.shape, matvec=matmat, matmat=matmat, rmatvec=matmat, dtype=np.float64)
+        return LinearOperator(
+            self.shape, matvec=matmat, matmat=matmat, rmatvec=matmat, dtype=np.float64
+        )
 
     def dense(self) -> Tensor:
-        """The full ``(n, n)`` matrix, column by column (only for small models)."""
+        """Return the full ``(n, n)`` matrix, column by column (only for small models)."""
         return self @ torch.eye(self.shape[0], dtype=self.dtype, device=self.device)

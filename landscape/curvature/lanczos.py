@@ -31,7 +31,7 @@ WHICH: tuple[str, ...] = get_args(Which)
 
 
 def random_unit(n: int, *, seed: int, device: torch.device | str = "cpu") -> Tensor:
-    """A float64 unit vector drawn from a seeded Gaussian on the CPU (same on every device)."""
+    """Draw a float64 unit vector from a seeded Gaussian on the CPU (same on every device)."""
     v = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     return (v / v.norm()).to(device)
 
@@ -45,6 +45,7 @@ class LanczosState:
         alpha: diagonal of ``T``.
         beta: off-diagonal of ``T`` plus the last ``β_j`` (``len(alpha)`` entries).
         num_hvps: operator applications spent.
+
     """
 
     basis: Tensor
@@ -57,7 +58,9 @@ class LanczosState:
         return eigh_tridiagonal(np.array(self.alpha), np.array(self.beta[:-1]))
 
 
-def lanczos_steps(op: Operator, num_steps: int, *, v0: Tensor, seed: int = 0, state: LanczosState | None = None) -> LanczosState:
+def lanczos_steps(
+    op: Operator, num_steps: int, *, v0: Tensor, seed: int = 0, state: LanczosState | None = None
+) -> LanczosState:
     """Run (or continue) the Lanczos recurrence with full reorthogonalization.
 
     ``β_j q_{j+1} = H q_j - α_j q_j - β_{j-1} q_{j-1}`` with ``α_j = q_jᵀ H q_j``
@@ -80,6 +83,7 @@ def lanczos_steps(op: Operator, num_steps: int, *, v0: Tensor, seed: int = 0, st
     >>> s = lanczos_steps(A, 3, v0=torch.ones(3, dtype=torch.float64))
     >>> np.round(s.ritz()[0], 10).tolist()
     [1.0, 2.0, 3.0]
+
     """
     n = int(op.shape[0])
     num_steps = min(num_steps, n)
@@ -93,7 +97,7 @@ def lanczos_steps(op: Operator, num_steps: int, *, v0: Tensor, seed: int = 0, st
     while len(state.alpha) < num_steps:
         j = len(state.alpha)
         q = state.basis[j]
-        w = (op @ q).to(torch.float64)
+        w = (op @ q.to(op.dtype)).to(torch.float64)
         state.num_hvps += 1
         a = float(q @ w)
         w = w - a * q
@@ -123,11 +127,12 @@ def lanczos(
     *,
     which: Which = "largest",
     tol: float = 1e-3,
+    atol: float = 0.0,
     max_iter: int | None = None,
     v0: Tensor | None = None,
     seed: int = 0,
 ) -> EigenResult:
-    """The ``k`` largest or smallest (algebraic) eigenpairs of a symmetric operator.
+    """Find the ``k`` largest or smallest (algebraic) eigenpairs of a symmetric operator.
 
     Lanczos with full reorthogonalization (see :func:`lanczos_steps`); after
     every step the Ritz pairs ``(θ_i, y_i)`` of ``T_j`` are checked, and the
@@ -139,6 +144,9 @@ def lanczos(
         k: number of eigenpairs.
         which: ``largest`` or ``smallest``.
         tol: relative residual tolerance.
+        atol: absolute residual floor, ``||H y - θ y|| <= max(tol |θ|, atol)``;
+            e.g. ``tol * λ_max`` for eigenvalues near zero, which a purely
+            relative rule may never accept.
         max_iter: most Lanczos steps (default ``min(n, max(100, 20 k))``).
         v0: warm start: one ``(n,)`` vector or several ``(m, n)`` (e.g. the
             previous eigenvectors); the sum of their unit vectors plus a 10%
@@ -153,14 +161,15 @@ def lanczos(
     >>> A = torch.diag(torch.arange(1.0, 11.0, dtype=torch.float64))
     >>> lanczos(A, 2, tol=1e-8).eigenvalues.round(8).tolist()
     [10.0, 9.0]
+
     """
     n = int(op.shape[0])
     if which not in WHICH:
         raise LandscapeError(f"lanczos: which should be one of {', '.join(WHICH)} (got {which!r})")
     if not 1 <= k <= n:
         raise LandscapeError(f"lanczos: k should be between 1 and {n} (got {k})")
-    if not tol > 0:
-        raise LandscapeError(f"lanczos: tol should be positive (got {tol})")
+    if not tol > 0 or not atol >= 0:
+        raise LandscapeError(f"lanczos: expected tol > 0 and atol >= 0 (got {tol}, {atol})")
     max_iter = min(n, max(100, 20 * k)) if max_iter is None else min(n, max_iter)
     if max_iter < k:
         raise LandscapeError(f"lanczos: max_iter should be at least k={k} (got {max_iter})")
@@ -172,13 +181,16 @@ def lanczos(
         theta, s = state.ritz()
         idx = np.argsort(-theta if which == "largest" else theta)[: min(k, len(theta))]
         res = np.abs(state.beta[-1] * s[-1, idx])
-        ok = res <= tol * np.abs(theta[idx])
+        ok = res <= np.maximum(tol * np.abs(theta[idx]), atol)
         steps = len(state.alpha)
         settled = state.beta[-1] > 0.0 or steps == n  # after a breakdown, look further
         if (len(idx) == k and ok.all() and settled) or steps >= max_iter:
             break
         state = lanczos_steps(op, steps + 1, v0=start, seed=seed, state=state)
-    vecs = torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(state.basis.device) @ state.basis[:steps]
+    vecs = (
+        torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(state.basis.device)
+        @ state.basis[:steps]
+    )
     vecs = vecs / vecs.norm(dim=1, keepdim=True)
     return EigenResult(
         eigenvalues=theta[idx].copy(),
@@ -196,6 +208,7 @@ def _start_vector(v0: Tensor, n: int) -> Tensor:
         v = (v / v.norm(dim=1, keepdim=True).clamp_min(1e-300)).sum(0)
     if v.shape != (n,) or not torch.isfinite(v).all() or float(v.norm()) == 0.0:
         raise LandscapeError(
-            f"lanczos: warm start should be finite, nonzero, of shape ({n},) or (m, {n}) (got {tuple(v0.shape)})"
+            f"lanczos: warm start should be finite, nonzero, of shape ({n},) or (m, {n}) "
+            f"(got {tuple(v0.shape)})"
         )
     return v / v.norm()

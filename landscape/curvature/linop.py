@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -11,8 +11,8 @@ from torch import Tensor
 class Operator(Protocol):
     """Anything symmetric with ``shape``, ``dtype``, ``device`` and ``@``.
 
-    A dense ``torch.Tensor`` qualifies, so do :class:`~landscape.curvature.hvp.HessianLinearOperator`
-    and :class:`DiagonalSandwich`.
+    A dense ``torch.Tensor`` qualifies, so do
+    :class:`~landscape.curvature.hvp.HessianLinearOperator` and :class:`DiagonalSandwich`.
     """
 
     shape: tuple[int, ...] | torch.Size
@@ -47,4 +47,28 @@ class DiagonalSandwich:
         """``D A D v``."""
         d = self.diagonal.to(device=v.device, dtype=v.dtype)
         d = d if v.dim() == 1 else d[:, None]
-        return d * (self.inner @ (d * v))
+        return d * (self.inner @ (d * v).to(self.inner.dtype)).to(v.dtype)
+
+
+class Progress:
+    """Forward every product to ``inner`` and advance a progress bar by the number of vectors.
+
+    ``bar`` is anything with ``update(n)`` (a ``tqdm`` bar). Other attributes
+    (``gradient``, ``loss``, ``num_matvecs``) are read from ``inner``.
+    """
+
+    def __init__(self, inner: Operator, bar: Any):
+        self.inner = inner
+        self.bar = bar
+        self.shape = tuple(inner.shape)
+        self.dtype = inner.dtype
+        self.device = inner.device
+
+    def __matmul__(self, v: Tensor) -> Tensor:
+        """``inner @ v``, counting ``v``'s columns."""
+        out = self.inner @ v
+        self.bar.update(1 if v.dim() == 1 else v.shape[1])
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -24,7 +24,7 @@ def power_iteration(
     max_iter: int = 1000,
     seed: int = 0,
 ) -> EigenResult:
-    """The ``k`` eigenpairs of largest magnitude by power iteration with deflation.
+    """Find the ``k`` eigenpairs of largest magnitude by power iteration with deflation.
 
     For the ``i``-th pair the iterate is kept orthogonal to the pairs already
     found (projection deflation, Saad 2011, Sec. 4.2), ``v <- H v / ||H v||``,
@@ -42,6 +42,7 @@ def power_iteration(
     >>> A = torch.diag(torch.tensor([1.0, 4.0], dtype=torch.float64))
     >>> power_iteration(A, 1, tol=1e-10).eigenvalues.round(6).tolist()
     [4.0]
+
     """
     n = int(op.shape[0])
     if not 1 <= k <= n:
@@ -54,14 +55,18 @@ def power_iteration(
         lam, res, ok = 0.0, float("inf"), False
         for _ in range(max_iter):
             v = v / v.norm()
-            hv = _deflate((op @ v).to(torch.float64), found)
+            hv = _deflate((op @ v.to(op.dtype)).to(torch.float64), found)
             hvps += 1
             lam = float(v @ hv)
             res = float((hv - lam * v).norm())
             if res <= tol * abs(lam):
                 ok = True
                 break
-            v = hv if float(hv.norm()) > 0 else _deflate(random_unit(n, seed=seed + 1000 + hvps, device=op.device), found)
+            v = (
+                hv
+                if float(hv.norm()) > 0
+                else _deflate(random_unit(n, seed=seed + 1000 + hvps, device=op.device), found)
+            )
         found.append(v / v.norm())
         values.append(lam)
         residuals.append(res)

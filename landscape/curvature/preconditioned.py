@@ -45,7 +45,8 @@ from landscape.curvature.results import EigenResult
 from landscape.errors import LandscapeError
 from landscape.params import ParamDict, flatten
 
-KNOWN = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
+"""Optimizers with a diagonal preconditioner."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class OptimizerState:
         hparams: hyperparameters of the first parameter group (``lr``, ``betas``, ...).
         state: per-parameter state tensors (``exp_avg_sq``, ``momentum_buffer``, ...).
         lr_scale: per-parameter ``lr_group / lr_first_group`` (1 for one group).
+
     """
 
     name: str
@@ -81,13 +83,17 @@ def from_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> Optimi
     for group in optimizer.param_groups:
         for p in group["params"]:
             if id(p) not in names:
-                raise LandscapeError("optimizer state: the optimizer holds a parameter that is not in the model")
+                raise LandscapeError(
+                    "optimizer state: the optimizer holds a parameter that is not in the model"
+                )
             index_names[i] = names[id(p)]
             i += 1
     return from_state_dict(optimizer.state_dict(), type(optimizer).__name__, index_names)
 
 
-def from_state_dict(state_dict: Mapping[str, Any], name: str, index_names: Mapping[int, str]) -> OptimizerState:
+def from_state_dict(
+    state_dict: Mapping[str, Any], name: str, index_names: Mapping[int, str]
+) -> OptimizerState:
     """Turn ``optimizer.state_dict()`` into an :class:`OptimizerState`.
 
     Args:
@@ -98,9 +104,16 @@ def from_state_dict(state_dict: Mapping[str, Any], name: str, index_names: Mappi
     Raises:
         LandscapeError: if the state dict is malformed or its indices do not
             fit the names.
+
     """
-    if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict or "state" not in state_dict:
-        raise LandscapeError("optimizer state: expected an optimizer state_dict with 'state' and 'param_groups'")
+    if (
+        not isinstance(state_dict, Mapping)
+        or "param_groups" not in state_dict
+        or "state" not in state_dict
+    ):
+        raise LandscapeError(
+            "optimizer state: expected an optimizer state_dict with 'state' and 'param_groups'"
+        )
     groups = state_dict["param_groups"]
     if not groups:
         raise LandscapeError("optimizer state: 'param_groups' is empty")
@@ -122,13 +135,14 @@ def from_state_dict(state_dict: Mapping[str, Any], name: str, index_names: Mappi
 
 
 def stability_threshold(opt: OptimizerState) -> float:
-    """The largest (preconditioned) sharpness at which the optimizer is stable on a quadratic.
+    """Return the largest (preconditioned) sharpness at which the optimizer is stable.
 
     See the module table; NaN for an optimizer not in it.
 
     >>> round(stability_threshold(OptimizerState("sgd", {"lr": 0.1, "momentum": 0.9}, {}, {})), 9)
     38.0
-    >>> round(stability_threshold(OptimizerState("adam", {"lr": 1e-3, "betas": (0.9, 0.999)}, {}, {})), 6)
+    >>> adam = OptimizerState("adam", {"lr": 1e-3, "betas": (0.9, 0.999)}, {}, {})
+    >>> round(stability_threshold(adam), 6)
     38000.0
     """
     h = opt.hparams
@@ -152,7 +166,7 @@ def stability_threshold(opt: OptimizerState) -> float:
 
 
 def preconditioner(opt: OptimizerState, like: ParamDict) -> ParamDict | None:
-    """The diagonal ``P`` of an adaptive optimizer (see the module table), or ``None`` for SGD/unknown.
+    """Return the diagonal ``P`` of an adaptive optimizer, or ``None`` for SGD/unknown.
 
     Learning rates of later parameter groups are folded in (``P / lr_scale``),
     so the first group's threshold applies to all.
@@ -160,20 +174,27 @@ def preconditioner(opt: OptimizerState, like: ParamDict) -> ParamDict | None:
     Raises:
         LandscapeError: if an adaptive optimizer's state lacks a parameter's
             second moment (e.g. the state was saved before the first step).
+
     """
-    if opt.name not in ("adam", "adamw", "rmsprop", "adagrad"):
+    if opt.name not in ADAPTIVE:
         return None
     h = opt.hparams
     eps = float(h.get("eps", 1e-10 if opt.name == "adagrad" else 1e-8))
     out: ParamDict = {}
     for name, ref in like.items():
         s = opt.state.get(name, {})
-        key = {"adam": "exp_avg_sq", "adamw": "exp_avg_sq", "rmsprop": "square_avg", "adagrad": "sum"}[opt.name]
+        key = {
+            "adam": "exp_avg_sq",
+            "adamw": "exp_avg_sq",
+            "rmsprop": "square_avg",
+            "adagrad": "sum",
+        }[opt.name]
         if opt.name in ("adam", "adamw") and h.get("amsgrad", False):
             key = "max_exp_avg_sq"
         if key not in s:
             raise LandscapeError(
-                f"optimizer state: {opt.name} state of {name!r} has no {key!r}; expected a state saved after at least one step"
+                f"optimizer state: {opt.name} state of {name!r} has no {key!r}; "
+                "expected a state saved after at least one step"
             )
         v = torch.as_tensor(s[key]).to(device=ref.device, dtype=torch.float64)
         if opt.name in ("adam", "adamw"):
@@ -182,7 +203,10 @@ def preconditioner(opt: OptimizerState, like: ParamDict) -> ParamDict | None:
             p = (1.0 - beta1**t) * (torch.sqrt(v / (1.0 - beta2**t)) + eps)
         elif opt.name == "rmsprop":
             if h.get("centered", False) and "grad_avg" in s:
-                v = v - torch.as_tensor(s["grad_avg"]).to(device=ref.device, dtype=torch.float64) ** 2
+                v = (
+                    v
+                    - torch.as_tensor(s["grad_avg"]).to(device=ref.device, dtype=torch.float64) ** 2
+                )
             p = torch.sqrt(v.clamp_min(0.0)) + eps
         else:
             p = torch.sqrt(v) + eps
@@ -190,13 +214,22 @@ def preconditioner(opt: OptimizerState, like: ParamDict) -> ParamDict | None:
     return out
 
 
-def preconditioned_operator(hessian: Operator, p: ParamDict, names: Sequence[str]) -> DiagonalSandwich:
+def preconditioned_operator(
+    hessian: Operator, p: ParamDict, names: Sequence[str]
+) -> DiagonalSandwich:
     """``P^{-1/2} H P^{-1/2}`` for a diagonal ``P`` given by name (flattened in ``names`` order)."""
     return DiagonalSandwich(hessian, flatten(p, names).rsqrt())
 
 
 def preconditioned_sharpness(
-    hessian: Operator, p: ParamDict, names: Sequence[str], *, k: int = 1, tol: float = 1e-3, v0: Tensor | None = None, seed: int = 0
+    hessian: Operator,
+    p: ParamDict,
+    names: Sequence[str],
+    *,
+    k: int = 1,
+    tol: float = 1e-3,
+    v0: Tensor | None = None,
+    seed: int = 0,
 ) -> EigenResult:
     """Top eigenpairs of ``P^{-1/2} H P^{-1/2}`` (same eigenvalues as ``P^{-1} H``) by Lanczos.
 
@@ -209,7 +242,7 @@ def preconditioned_sharpness(
 
 
 def update_direction(opt: OptimizerState, gradient: ParamDict) -> ParamDict:
-    """The unit direction of the optimizer's next step, from its state and the full-batch gradient ``g``.
+    """Return the unit direction of the next step, from the state and the full-batch gradient ``g``.
 
     Adam/AdamW: ``-P^{-1} m`` with ``m`` the ``exp_avg`` state (``P`` includes
     the bias correction ``1 - β1^t``); SGD and RMSprop with momentum: their
@@ -244,4 +277,4 @@ def directional_curvature(hessian: Operator, d: Tensor) -> float:
     2.0
     """
     d = d.to(torch.float64)
-    return float(d @ (hessian @ d).to(torch.float64)) / float(d @ d)
+    return float(d @ (hessian @ d.to(hessian.dtype)).to(torch.float64)) / float(d @ d)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from landscape.params import ParamDict, unflatten
@@ -23,6 +22,7 @@ class EigenResult:
         num_hvps: operator applications (Hessian-vector products) spent.
         converged: ``(k,)`` whether ``residuals[i] <= tol * |λ_i|``.
         tol: the relative residual tolerance used.
+
     """
 
     eigenvalues: np.ndarray
@@ -33,7 +33,7 @@ class EigenResult:
     tol: float
 
     def vectors_as_params(self, like: ParamDict) -> list[ParamDict]:
-        """The eigenvectors as name-keyed ParamDicts shaped (and typed) like ``like``."""
+        """Return the eigenvectors as ParamDicts shaped (and typed) like ``like``."""
         ref = next(iter(like.values()))
         return [unflatten(v.to(device=ref.device), like) for v in self.eigenvectors]
 
@@ -48,6 +48,7 @@ class TraceEstimate:
             stochastic part over the square root of its sample count).
         num_hvps: operator applications spent.
         method: ``hutchinson`` or ``hutch++``.
+
     """
 
     estimate: float
@@ -67,6 +68,7 @@ class SpectralDensity:
         weights: ``(num_runs, num_steps)`` quadrature weights (each row sums to 1).
         sigma: the Gaussian smoothing width (in eigenvalue units).
         num_hvps: operator applications spent.
+
     """
 
     grid: np.ndarray
@@ -75,8 +77,3 @@ class SpectralDensity:
     weights: np.ndarray
     sigma: float
     num_hvps: int
-
-
-def empty_vectors(n: int) -> Tensor:
-    """A ``(0, n)`` float64 tensor, the eigenvectors of an empty result."""
-    return torch.zeros(0, n, dtype=torch.float64)

@@ -23,7 +23,10 @@ def probes(n: int, m: int, *, seed: int, distribution: Distribution = "rademache
     [1.0]
     """
     if distribution not in DISTRIBUTIONS:
-        raise LandscapeError(f"trace: distribution should be one of {', '.join(DISTRIBUTIONS)} (got {distribution!r})")
+        raise LandscapeError(
+            f"trace: distribution should be one of {', '.join(DISTRIBUTIONS)} "
+            f"(got {distribution!r})"
+        )
     gen = torch.Generator().manual_seed(seed)
     if distribution == "gaussian":
         return torch.randn(n, m, generator=gen, dtype=torch.float64)
@@ -43,10 +46,12 @@ def hutchinson_trace(
     4.0
     """
     if num_hvps < 2:
-        raise LandscapeError(f"trace: Hutchinson needs at least 2 products for a standard error (got {num_hvps})")
+        raise LandscapeError(
+            f"trace: Hutchinson needs at least 2 products for a standard error (got {num_hvps})"
+        )
     n = int(op.shape[0])
     z = probes(n, num_hvps, seed=seed, distribution=distribution).to(op.device)
-    samples = ((op @ z).to(torch.float64) * z).sum(0).cpu().numpy()
+    samples = ((op @ z.to(op.dtype)).to(torch.float64) * z).sum(0).cpu().numpy()
     return TraceEstimate(float(samples.mean()), _std_error(samples), num_hvps, "hutchinson")
 
 
@@ -72,11 +77,11 @@ def hutchpp_trace(
     s = num_hvps // 3
     g = num_hvps - 2 * s
     sketch = probes(n, s, seed=seed, distribution=distribution).to(op.device)
-    q, _ = torch.linalg.qr((op @ sketch).to(torch.float64))
-    low_rank = float(((op @ q).to(torch.float64) * q).sum())
+    q, _ = torch.linalg.qr((op @ sketch.to(op.dtype)).to(torch.float64))
+    low_rank = float(((op @ q.to(op.dtype)).to(torch.float64) * q).sum())
     z = probes(n, g, seed=seed + 1, distribution=distribution).to(op.device)
     z = z - q @ (q.T @ z)
-    samples = ((op @ z).to(torch.float64) * z).sum(0).cpu().numpy()
+    samples = ((op @ z.to(op.dtype)).to(torch.float64) * z).sum(0).cpu().numpy()
     return TraceEstimate(low_rank + float(samples.mean()), _std_error(samples), num_hvps, "hutch++")
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-
 import numpy as np
 
 from landscape.errors import LandscapeError
@@ -34,19 +33,26 @@ def require(module: str) -> ModuleType:
 
     Raises:
         LandscapeError: naming the install command, if it is missing.
+
     """
     try:
         return importlib.import_module(module)
     except ImportError:
         raise LandscapeError(
-            f"this export needs the optional package {module!r}; install it with: pip install 'landscape[viz]'"
+            f"this export needs the optional package {module!r}; "
+            "install it with: pip install 'landscape[viz]'"
         ) from None
 
 
 def surface_height(
-    surface: SurfaceData, metric: str | None, *, log: bool | None, vmin: float | None, vmax: float | None
+    surface: SurfaceData,
+    metric: str | None,
+    *,
+    log: bool | None,
+    vmin: float | None,
+    vmax: float | None,
 ) -> tuple[str, np.ndarray]:
-    """The height field of a 2D surface: one metric clipped to ``[vmin, vmax]``, ``log10`` on a log scale.
+    """Compute the height of a 2D surface: a metric clipped to ``[vmin, vmax]``, log10 if log.
 
     Returns:
         ``(label, height)`` with ``height`` of shape ``(ny, nx)``, NaN where not computed.
@@ -55,14 +61,18 @@ def surface_height(
         LandscapeError: for a 1D surface, an unknown metric or an impossible range.
 
     >>> from pathlib import Path
-    >>> s = SurfaceData(Path("s.h5"), np.arange(2.0), np.arange(1.0), {"train_loss": np.array([[1.0, 100.0]])},
+    >>> z = {"train_loss": np.array([[1.0, 100.0]])}
+    >>> s = SurfaceData(Path("s.h5"), np.arange(2.0), np.arange(1.0), z,
     ...                 np.ones((1, 2), bool), "landscape")
     >>> label, h = surface_height(s, None, log=True, vmin=None, vmax=None)
     >>> label, h.tolist()
     ('log10 train loss', [[0.0, 2.0]])
+
     """
     if surface.y is None:
-        raise LandscapeError(f"{surface.path}: HTML and VTK exports need a 2D surface (this one is 1D)")
+        raise LandscapeError(
+            f"{surface.path}: HTML and VTK exports need a 2D surface (this one is 1D)"
+        )
     name, z = surface.metric(metric)
     log = use_log(z, log)
     low, high = value_range(z, vmin, vmax, log=log)
@@ -85,6 +95,7 @@ def write_html(
     Raises:
         LandscapeError: if plotly is missing, the suffix is not ``.html``, or
             the surface cannot be drawn.
+
     """
     out = _check_suffix(out, (".html",))
     go = require("plotly.graph_objects")
@@ -92,7 +103,13 @@ def write_html(
     label, height = surface_height(surface, metric, log=log, vmin=vmin, vmax=vmax)
     xlabel, ylabel = axis_labels(surface)
     fig = go.Figure(
-        go.Surface(x=surface.x, y=surface.y, z=height, colorscale="Viridis", colorbar={"title": {"text": label}})
+        go.Surface(
+            x=surface.x,
+            y=surface.y,
+            z=height,
+            colorscale="Viridis",
+            colorbar={"title": {"text": label}},
+        )
     )
     fig.update_layout(
         title={"text": f"{label}: {surface.path.name}"},
@@ -120,6 +137,7 @@ def write_vtk(
     Raises:
         LandscapeError: if meshio is missing, the suffix is not ``.vtu``/``.vtk``,
             or the surface cannot be drawn.
+
     """
     out = _check_suffix(out, tuple(VTK_FORMATS))
     meshio = require("meshio")
@@ -127,7 +145,9 @@ def write_vtk(
     _, height = surface_height(surface, metric, log=log, vmin=vmin, vmax=vmax)
     xx, yy = np.meshgrid(surface.x, surface.y)
     finite = np.isfinite(height)
-    points = np.column_stack([xx.ravel(), yy.ravel(), np.where(finite, height, np.nanmin(height)).ravel()])
+    points = np.column_stack(
+        [xx.ravel(), yy.ravel(), np.where(finite, height, np.nanmin(height)).ravel()]
+    )
     ny, nx = height.shape
     index = np.arange(ny * nx).reshape(ny, nx)
     quads = np.stack([index[:-1, :-1], index[:-1, 1:], index[1:, 1:], index[1:, :-1]], axis=-1)
@@ -135,7 +155,8 @@ def write_vtk(
     mesh = meshio.Mesh(
         points,
         [("quad", quads[keep].reshape(-1, 4))],
-        point_data={name: v.ravel() for name, v in surface.values.items()} | {"height": height.ravel()},
+        point_data={name: v.ravel() for name, v in surface.values.items()}
+        | {"height": height.ravel()},
     )
     fmt = VTK_FORMATS[out.suffix.lower()]
     return _atomic(out, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
@@ -144,7 +165,10 @@ def write_vtk(
 def _check_suffix(out: str | Path, suffixes: tuple[str, ...]) -> Path:
     out = Path(out)
     if out.suffix.lower() not in suffixes:
-        raise LandscapeError(f"{out}: expected a file ending in {', '.join(suffixes)} (got {out.suffix or 'no suffix'!r})")
+        raise LandscapeError(
+            f"{out}: expected a file ending in {', '.join(suffixes)} "
+            f"(got {out.suffix or 'no suffix'!r})"
+        )
     return out
 
 

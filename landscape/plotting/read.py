@@ -53,6 +53,7 @@ class SurfaceData:
         attrs: root attributes (provenance); empty for Li et al. files.
         config: the ``surface/`` configuration; empty if absent.
         directions: attributes of ``directions/`` (kind, norm, seed, ...).
+
     """
 
     path: Path
@@ -81,16 +82,19 @@ class SurfaceData:
         return list(self.values)
 
     def metric(self, name: str | None = None) -> tuple[str, np.ndarray]:
-        """A metric by name; ``None`` picks ``train_loss`` or the first loss held.
+        """Look up a metric by name; ``None`` picks ``train_loss`` or the first loss held.
 
         Raises:
             LandscapeError: if the file has no such metric.
+
         """
         if name is None:
             losses = [m for m in self.values if m.endswith("loss")]
             name = losses[0] if losses else next(iter(self.values))
         if name not in self.values:
-            raise LandscapeError(f"{self.path}: no metric {name!r} (expected one of {', '.join(self.values)})")
+            raise LandscapeError(
+                f"{self.path}: no metric {name!r} (expected one of {', '.join(self.values)})"
+            )
         return name, self.values[name]
 
 
@@ -112,16 +116,22 @@ def read_surface(path: str | Path) -> SurfaceData:
     Raises:
         LandscapeError: if the file is unreadable, holds no surface, or a
             metric's shape does not match the coordinates.
+
     """
     path = Path(path)
     with open_read(path) as f:
         if not is_surface_file(f):
             raise LandscapeError(
-                f"{path}: holds no surface (expected dataset 'xcoordinates'; found {', '.join(sorted(f)) or 'nothing'})"
+                f"{path}: holds no surface (expected dataset 'xcoordinates'; "
+                f"found {', '.join(sorted(f)) or 'nothing'})"
             )
         source: Source = "landscape" if "surface" in f or "schema_version" in f.attrs else "li2018"
         x = np.asarray(f["xcoordinates"][()], dtype=np.float64).reshape(-1)
-        y = np.asarray(f["ycoordinates"][()], dtype=np.float64).reshape(-1) if "ycoordinates" in f else None
+        y = (
+            np.asarray(f["ycoordinates"][()], dtype=np.float64).reshape(-1)
+            if "ycoordinates" in f
+            else None
+        )
         shape = (len(x),) if y is None else (len(y), len(x))
         names = _metric_names(f, shape, source)
         if not names:
@@ -130,12 +140,16 @@ def read_surface(path: str | Path) -> SurfaceData:
         if source == "landscape" and isinstance(f.get("surface/done"), h5py.Dataset):
             done = np.asarray(f["surface/done"][()], dtype=bool)
             if done.shape != shape:
-                raise LandscapeError(f"{path}: surface/done has shape {done.shape}, expected {shape}")
+                raise LandscapeError(
+                    f"{path}: surface/done has shape {done.shape}, expected {shape}"
+                )
         else:
             done = np.logical_and.reduce([~np.isnan(v) for v in values.values()])
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
         config = _json_attr(f["surface"].attrs.get("config")) if "surface" in f else {}
-        directions = {k: _attr(v) for k, v in f["directions"].attrs.items()} if "directions" in f else {}
+        directions = (
+            {k: _attr(v) for k, v in f["directions"].attrs.items()} if "directions" in f else {}
+        )
     return SurfaceData(path, x, y, values, done, source, attrs, config, directions)
 
 
@@ -152,17 +166,23 @@ def _metric_names(f: h5py.File, shape: tuple[int, ...], source: Source) -> list[
         and v.shape in accepted
         and np.issubdtype(v.dtype, np.number)
     ]
-    return [m for m in KNOWN_METRICS if m in found] + sorted(m for m in found if m not in KNOWN_METRICS)
+    return [m for m in KNOWN_METRICS if m in found] + sorted(
+        m for m in found if m not in KNOWN_METRICS
+    )
 
 
-def _read_metric(path: Path, ds: h5py.Dataset, shape: tuple[int, ...], source: Source) -> np.ndarray:
+def _read_metric(
+    path: Path, ds: h5py.Dataset, shape: tuple[int, ...], source: Source
+) -> np.ndarray:
     z = np.asarray(ds[()], dtype=np.float64)
     if source == "li2018":
         if z.shape != shape and z.size == int(np.prod(shape)):
             z = z.reshape(shape)  # their (nx, ny) array is filled in [iy, ix] flat order
         z = np.where(z == LI_MISSING, np.nan, z)
     if z.shape != shape:
-        raise LandscapeError(f"{path}: {ds.name.lstrip('/')} has shape {z.shape}, expected {shape} ([iy, ix])")
+        raise LandscapeError(
+            f"{path}: {ds.name.lstrip('/')} has shape {z.shape}, expected {shape} ([iy, ix])"
+        )
     return z
 
 

@@ -89,7 +89,7 @@ RC: dict[str, Any] = {
 
 
 def style_context() -> contextlib.AbstractContextManager[None]:
-    """The project style as a matplotlib ``rc_context``.
+    """Apply the project style: a matplotlib ``rc_context``.
 
     >>> import matplotlib as mpl
     >>> with style_context():
@@ -99,8 +99,10 @@ def style_context() -> contextlib.AbstractContextManager[None]:
     return mpl.rc_context(RC)
 
 
-def figure(width: Width = "single", height: float | None = None, **subplot_kw: Any) -> tuple[Figure, Axes]:
-    """A new styled figure with one ``Axes``, not registered with pyplot.
+def figure(
+    width: Width = "single", height: float | None = None, **subplot_kw: Any
+) -> tuple[Figure, Axes]:
+    """Make a styled figure with one ``Axes``, not registered with pyplot.
 
     Args:
         width: ``single`` (3.3 in) or ``double`` (6.9 in) column width.
@@ -113,6 +115,7 @@ def figure(width: Width = "single", height: float | None = None, **subplot_kw: A
     >>> fig, ax = figure("double", 2.0)
     >>> fig.get_size_inches().tolist()
     [6.9, 2.0]
+
     """
     if width not in WIDTHS:
         raise LandscapeError(f"width: expected one of {', '.join(get_args(Width))} (got {width!r})")
@@ -130,10 +133,14 @@ def check_figure_path(path: str | Path) -> Path:
 
     Raises:
         LandscapeError: for any other suffix.
+
     """
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
-        raise LandscapeError(f"{path}: expected a figure file ending in {', '.join(FORMATS)} (got {path.suffix or 'no suffix'!r})")
+        raise LandscapeError(
+            f"{path}: expected a figure file ending in {', '.join(FORMATS)} "
+            f"(got {path.suffix or 'no suffix'!r})"
+        )
     return path
 
 
@@ -146,17 +153,21 @@ def save(fig: Figure, path: str | Path) -> Path:
 
     Raises:
         LandscapeError: for an unsupported suffix.
+
     """
     path = check_figure_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lower()[1:]
-    metadata: dict[str, Any] = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}[fmt]
+    metadata: dict[str, Any] = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}[
+        fmt
+    ]
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
         with style_context():
-            fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else "figure", metadata=metadata)
+            fig.savefig(
+                tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else "figure", metadata=metadata
+            )
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
-

@@ -35,7 +35,13 @@ DEFAULT_LEVELS = 15
 """Number of contour levels when none are given."""
 MAX_LABELLED_LEVELS = 8
 """Contour lines beyond this many get labels on every other level only."""
-_LOG_MANTISSAS = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0), tuple(range(1, 10)))
+_LOG_MANTISSAS = (
+    (1.0,),
+    (1.0, 3.0),
+    (1.0, 2.0, 5.0),
+    (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+    tuple(range(1, 10)),
+)
 
 Levels = int | Sequence[float] | None
 
@@ -57,19 +63,24 @@ def use_log(z: np.ndarray, log: bool | None) -> bool:
 
     >>> use_log(np.array([0.1, 50.0]), None), use_log(np.array([1.0, 2.0]), None)
     (True, False)
+
     """
     finite = z[np.isfinite(z)]
     positive = finite.size > 0 and bool(np.all(finite > 0))
     if log is None:
-        return positive and finite.max() / finite.min() >= AUTO_LOG_RATIO
+        return positive and bool(finite.max() / finite.min() >= AUTO_LOG_RATIO)
     if log and not positive:
         low = finite.min() if finite.size else float("nan")
-        raise LandscapeError(f"log scale: expected positive values (the smallest is {low:.4g}); leave out --log")
+        raise LandscapeError(
+            f"log scale: expected positive values (the smallest is {low:.4g}); leave out --log"
+        )
     return log
 
 
-def value_range(z: np.ndarray, vmin: float | None, vmax: float | None, *, log: bool) -> tuple[float, float]:
-    """The colour range: the finite data's range unless ``vmin``/``vmax`` are given.
+def value_range(
+    z: np.ndarray, vmin: float | None, vmax: float | None, *, log: bool
+) -> tuple[float, float]:
+    """Find the colour range: the finite data's range unless ``vmin``/``vmax`` are given.
 
     A constant surface gets a range around its value so it still draws.
 
@@ -79,29 +90,38 @@ def value_range(z: np.ndarray, vmin: float | None, vmax: float | None, *, log: b
 
     >>> value_range(np.array([[1.0, np.nan], [3.0, 2.0]]), None, 2.5, log=False)
     (1.0, 2.5)
+
     """
     finite = z[np.isfinite(z)]
     if finite.size == 0 and (vmin is None or vmax is None):
-        raise LandscapeError("no computed points to draw (every value is NaN); finish the surface first")
+        raise LandscapeError(
+            "no computed points to draw (every value is NaN); finish the surface first"
+        )
     low = float(finite.min()) if vmin is None else float(vmin)
     high = float(finite.max()) if vmax is None else float(vmax)
     if vmin is None and vmax is None and low == high:
         low, high = (low / 2, high * 2) if log else (low - 0.5, high + 0.5)
     if not low < high:
-        raise LandscapeError(f"value range: expected vmin < vmax (got vmin={low:.4g}, vmax={high:.4g})")
+        raise LandscapeError(
+            f"value range: expected vmin < vmax (got vmin={low:.4g}, vmax={high:.4g})"
+        )
     if log and low <= 0:
         raise LandscapeError(f"log scale: expected vmin > 0 (got {low:.4g})")
     return low, high
 
 
-def contour_levels(vmin: float, vmax: float, levels: Levels = None, *, log: bool = False) -> np.ndarray:
+def contour_levels(
+    vmin: float, vmax: float, levels: Levels = None, *, log: bool = False
+) -> np.ndarray:
     """Contour levels between ``vmin`` and ``vmax``, at round values where possible.
 
-    An explicit sequence is used as given (sorted). A count ``n`` gives up to
+    An explicit sequence is used as given (sorted). A count ``n`` gives about
     ``n`` round linear levels, or on a log scale round values ``m * 10^k``
     with mantissas ``m`` from the sparsest of the sets 1 / 1,3 / 1,2,5 /
-    1,1.5,2,3,5,7 / 1..9 that yields ``n`` levels (``n`` log-spaced values if
-    none yields two).
+    1,1.5,2,3,5,7 / 1..9 that yields ``n`` levels inside the range (``n``
+    log-spaced values if none yields two). Round levels extend one step past
+    ``vmin`` and ``vmax`` when those are not round, so filled contours cover
+    the whole range.
 
     Raises:
         LandscapeError: for fewer than one level, or non-positive log levels.
@@ -110,12 +130,15 @@ def contour_levels(vmin: float, vmax: float, levels: Levels = None, *, log: bool
     [1.0, 10.0, 100.0]
     >>> contour_levels(0.0, 1.0, 5).tolist()
     [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
     """
     if levels is None:
         levels = DEFAULT_LEVELS
     if isinstance(levels, int):
         if levels < 1:
-            raise LandscapeError(f"levels: expected a positive count or a list of values (got {levels})")
+            raise LandscapeError(
+                f"levels: expected a positive count or a list of values (got {levels})"
+            )
         return _log_levels(vmin, vmax, levels) if log else _linear_levels(vmin, vmax, levels)
     out = np.unique(np.asarray(levels, dtype=np.float64))
     if out.size == 0:
@@ -131,17 +154,24 @@ def _inside(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
 
 
 def _linear_levels(vmin: float, vmax: float, n: int) -> np.ndarray:
-    return _inside(MaxNLocator(nbins=n).tick_values(vmin, vmax), vmin, vmax)
+    ticks = MaxNLocator(nbins=n).tick_values(vmin, vmax)  # round values that bracket the range
+    return np.array([float(f"{v:.12g}") for v in ticks])
 
 
 def _log_levels(vmin: float, vmax: float, n: int) -> np.ndarray:
-    decades = np.arange(np.floor(np.log10(vmin)), np.ceil(np.log10(vmax)) + 1)
-    found = np.empty(0)
+    decades = np.arange(np.floor(np.log10(vmin)) - 1, np.ceil(np.log10(vmax)) + 2)
     for mantissas in _LOG_MANTISSAS:
-        found = _inside(np.round(np.outer(10.0**decades, mantissas).ravel(), 12), vmin, vmax)
-        if len(found) >= n:
+        candidates = np.unique(
+            [float(f"{v:.6g}") for v in np.outer(10.0**decades, mantissas).ravel()]
+        )
+        inside = _inside(candidates, vmin, vmax)
+        if len(inside) >= n:
             break
-    return found if len(found) >= 2 else np.geomspace(vmin, vmax, n)
+    if len(inside) < 2:
+        return np.geomspace(vmin, vmax, n)
+    below = candidates[candidates < inside[0]][-1:] if inside[0] > vmin * (1 + 1e-9) else []
+    above = candidates[candidates > inside[-1]][:1] if inside[-1] < vmax * (1 - 1e-9) else []
+    return np.concatenate([below, inside, above])
 
 
 def plot_curve(
@@ -152,7 +182,7 @@ def plot_curve(
     log: bool | None = None,
     xlabel: str = "α",
 ) -> Axes:
-    """A 1D profile: losses on ``ax``, accuracies on a twin axis at the right.
+    """Draw a 1D profile: losses on ``ax``, accuracies on a twin axis at the right.
 
     Train metrics are solid, test metrics dashed; loss is blue and accuracy
     vermillion (Okabe-Ito), each axis labelled in its colour.
@@ -171,6 +201,7 @@ def plot_curve(
 
     Raises:
         LandscapeError: if a metric's shape differs from ``x``.
+
     """
     for name, v in values.items():
         if np.shape(v) != np.shape(x):
@@ -194,14 +225,24 @@ def plot_curve(
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.set_xlim(float(np.min(x)), float(np.max(x)))
         ax.legend(
-            handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, borderaxespad=0.2
+            handles=handles,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=2,
+            borderaxespad=0.2,
         )
     return ax
 
 
 def _lines(ax: Axes, x: np.ndarray, values: Mapping[str, np.ndarray], color: str) -> list[Line2D]:
     return [
-        ax.plot(x, v, color=color, linestyle="--" if k.startswith("test") else "-", label=metric_label(k))[0]
+        ax.plot(
+            x,
+            v,
+            color=color,
+            linestyle="--" if k.startswith("test") else "-",
+            label=metric_label(k),
+        )[0]
         for k, v in values.items()
     ]
 
@@ -241,6 +282,7 @@ def plot_contour(
 
     Raises:
         LandscapeError: for mismatched shapes or an impossible range/scale.
+
     """
     _check_grid(x, y, z)
     log = use_log(z, log)
@@ -252,16 +294,18 @@ def plot_contour(
         if filled:
             finite = z[np.isfinite(z)]
             below, above = bool(finite.min() < lv[0]), bool(finite.max() > lv[-1])
-            extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get((below, above), "both")
+            extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
+                (below, above), "both"
+            )
             cs = ax.contourf(x, y, zm, levels=lv, cmap=CMAP, norm=norm, extend=extend)
         else:
             cs = ax.contour(x, y, zm, levels=lv, cmap=CMAP, norm=norm, linewidths=0.8)
             shown = cs.levels if len(cs.levels) <= MAX_LABELLED_LEVELS else cs.levels[::2]
-            ax.clabel(cs, levels=shown, inline=True, fontsize=6, fmt=_format_level)
+            ax.clabel(cs, levels=shown, inline=True, fontsize=6, fmt=format_level)
         if colorbar:
             bar = ax.figure.colorbar(cs, ax=ax, label=label)
             bar.set_ticks(cs.levels if len(cs.levels) <= MAX_LABELLED_LEVELS else cs.levels[::2])
-            bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _format_level(v)))
+            bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_level(v)))
             bar.minorticks_off()
         ax.set_xlim(float(x.min()), float(x.max()))
         ax.set_ylim(float(y.min()), float(y.max()))
@@ -280,7 +324,7 @@ def plot_surface_3d(
     label: str = "loss",
     colorbar: bool = False,
 ) -> Axes:
-    """A 3D surface of ``z[iy, ix]`` on an axes made with ``projection="3d"``.
+    """Draw a 3D surface of ``z[iy, ix]`` on axes made with ``projection="3d"``.
 
     Values are clipped to ``[vmin, vmax]`` so a few huge losses at the edge do
     not flatten the basin; on a log scale the height is ``log10(z)``.
@@ -302,6 +346,7 @@ def plot_surface_3d(
     Raises:
         LandscapeError: if ``ax`` is not 3D, for mismatched shapes or an
             impossible range/scale.
+
     """
     if getattr(ax, "name", "") != "3d":
         raise LandscapeError("3D surface: expected axes made with projection='3d'")
@@ -314,7 +359,14 @@ def plot_surface_3d(
     xx, yy = np.meshgrid(x, y)
     with style_context():
         surf = ax.plot_surface(
-            xx, yy, np.ma.masked_invalid(height), cmap=CMAP, vmin=low, vmax=high, linewidth=0, antialiased=False
+            xx,
+            yy,
+            np.ma.masked_invalid(height),
+            cmap=CMAP,
+            vmin=low,
+            vmax=high,
+            linewidth=0,
+            antialiased=False,
         )
         ax.set_zlim(low, high)
         ax.set_zlabel(label)
@@ -327,11 +379,26 @@ def plot_surface_3d(
 def _check_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
     expected = (len(y), len(x))
     if np.shape(z) != expected:
-        raise LandscapeError(f"surface: expected z of shape (ny, nx) = {expected} (got {np.shape(z)})")
+        raise LandscapeError(
+            f"surface: expected z of shape (ny, nx) = {expected} (got {np.shape(z)})"
+        )
 
 
-def _format_level(value: float) -> str:
-    return f"{value:.3g}"
+def format_level(value: float) -> str:
+    """Label a contour level with the fewest digits (up to 6) that give it back exactly.
+
+    Round levels keep every digit that tells them apart; others get 4
+    significant digits. Exponents only outside ``[1e-4, 1e5)``.
+
+    >>> format_level(1.425), format_level(20.0), format_level(1.0 / 3.0), format_level(2e-6)
+    ('1.425', '20', '0.3333', '2e-06')
+    """
+    fixed = value == 0 or 1e-4 <= abs(value) < 1e5
+    for digits in range(7):
+        text = f"{value:.{digits}f}" if fixed else f"{value:.{digits + 1}g}"
+        if abs(float(text) - value) <= 1e-9 * abs(value):
+            return text
+    return f"{value:.4g}"
 
 
 def axis_labels(surface: SurfaceData, *, short: bool = False) -> tuple[str, str]:
@@ -362,15 +429,19 @@ def _axis_labels(surface: SurfaceData) -> tuple[str, str]:
         return "PCA direction 1", "PCA direction 2"
     if kind == "hessian":
         return "Hessian eigenvector 1", "Hessian eigenvector 2"
-    detail = ", ".join(str(p) for p in (kind, f"{norm}-normalized" if norm and norm != "none" else None) if p)
+    detail = ", ".join(
+        str(p) for p in (kind, f"{norm}-normalized" if norm and norm != "none" else None) if p
+    )
     suffix = f" ({detail})" if detail else ""
     return f"direction 1{suffix}", f"direction 2{suffix}"
 
 
-def _require_2d(surface: SurfaceData, kind: str) -> tuple[np.ndarray, str]:
+def _require_2d(surface: SurfaceData, kind: str) -> np.ndarray:
     if surface.y is None:
-        raise LandscapeError(f"--kind {kind} needs a 2D surface; {surface.path} holds a 1D one (use --kind 1d)")
-    return surface.y, kind
+        raise LandscapeError(
+            f"--kind {kind} needs a 2D surface; {surface.path} holds a 1D one (use --kind 1d)"
+        )
+    return surface.y
 
 
 def _progress_title(ax: Axes, surface: SurfaceData) -> None:
@@ -386,11 +457,15 @@ def _setup_2d(ax: Axes, surface: SurfaceData) -> None:
     _progress_title(ax, surface)
 
 
-def draw_1d(path: str | Path, ax: Axes, *, metric: str | None = None, log: bool | None = None) -> Axes:
+def draw_1d(
+    path: str | Path, ax: Axes, *, metric: str | None = None, log: bool | None = None
+) -> Axes:
     """``landscape plot --kind 1d``: every metric of a 1D surface file (or one ``metric``)."""
     surface = read_surface(path)
     if surface.y is not None:
-        raise LandscapeError(f"--kind 1d needs a 1D surface; {surface.path} holds a 2D one (use --kind contour)")
+        raise LandscapeError(
+            f"--kind 1d needs a 1D surface; {surface.path} holds a 2D one (use --kind contour)"
+        )
     values = surface.values if metric is None else dict([surface.metric(metric)])
     plot_curve(ax, surface.x, values, log=log, xlabel=axis_labels(surface)[0])
     with style_context():
@@ -400,12 +475,25 @@ def draw_1d(path: str | Path, ax: Axes, *, metric: str | None = None, log: bool 
 
 def _draw_2d(path: str | Path, ax: Axes, kind: str, filled: bool, options: dict[str, Any]) -> Axes:
     surface = read_surface(path)
-    y, _ = _require_2d(surface, kind)
+    y = _require_2d(surface, kind)
     name, z = surface.metric(options.pop("metric"))
     plot_contour(ax, surface.x, y, z, filled=filled, label=metric_label(name), **options)
     with style_context():
         _setup_2d(ax, surface)
+        if centred_on_checkpoint(surface):
+            ax.plot([0.0], [0.0], marker="+", color="black", markersize=6, linestyle="none")
     return ax
+
+
+def centred_on_checkpoint(surface: SurfaceData) -> bool:
+    """Whether ``(0, 0)`` is the checkpoint and inside the grid (marked ``+`` on contours).
+
+    True for directions taken around one checkpoint (random, PCA, Hessian,
+    from a file, or a Li et al. file), false for planes through several.
+    """
+    if surface.y is None or surface.directions.get("kind") in ("interp", "plane"):
+        return False
+    return bool(surface.x.min() <= 0 <= surface.x.max() and surface.y.min() <= 0 <= surface.y.max())
 
 
 def draw_contour(
@@ -419,7 +507,13 @@ def draw_contour(
     levels: Levels = None,
 ) -> Axes:
     """``landscape plot --kind contour``: labelled contour lines of one metric."""
-    return _draw_2d(path, ax, "contour", False, dict(metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels))
+    return _draw_2d(
+        path,
+        ax,
+        "contour",
+        False,
+        dict(metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels),
+    )
 
 
 def draw_filled(
@@ -433,7 +527,9 @@ def draw_filled(
     levels: Levels = None,
 ) -> Axes:
     """``landscape plot --kind filled``: filled contours of one metric."""
-    return _draw_2d(path, ax, "filled", True, dict(metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels))
+    return _draw_2d(
+        path, ax, "filled", True, dict(metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels)
+    )
 
 
 def draw_3d(
@@ -447,7 +543,7 @@ def draw_3d(
 ) -> Figure:
     """``landscape plot --kind 3d``: a 3D surface of one metric, on its own figure."""
     surface = read_surface(path)
-    y, _ = _require_2d(surface, "3d")
+    y = _require_2d(surface, "3d")
     name, z = surface.metric(metric)
     fig, ax = figure(width, projection="3d")
     plot_surface_3d(ax, surface.x, y, z, log=log, vmin=vmin, vmax=vmax, label=metric_label(name))

@@ -1,0 +1,120 @@
+"""``landscape curvature-map``: Taylor model and λ_max/λ_min map over a stored surface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import numpy as np
+
+from landscape.cli import logs
+from landscape.cli.hessian import dtype_option, seed_option
+from landscape.cli.options import data_options, model_options
+
+
+@click.command("curvature-map")
+@click.argument("surface", type=click.Path(exists=True, dir_okay=False))
+@model_options
+@data_options
+@click.option(
+    "--tol",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-2,
+    show_default=True,
+    help="Lanczos residual tolerance at each grid point (λ_min: absolute, tol·|λ_max|).",
+)
+@click.option(
+    "--max-iter",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Most Lanczos steps per end.",
+)
+@click.option(
+    "--taylor/--no-taylor",
+    default=True,
+    show_default=True,
+    help="Store the second-order Taylor model and its residual.",
+)
+@click.option(
+    "--map/--no-map",
+    "do_map",
+    default=True,
+    show_default=True,
+    help="Compute λ_max, λ_min, |λ_min/λ_max| per point.",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace a curvature map made with different settings."
+)
+@seed_option
+@dtype_option
+@click.pass_context
+def command(ctx: click.Context, **kw: Any) -> None:
+    r"""Curvature over an existing surface, stored in the same file.
+
+    The quadratic model L + g·d + ½dᵀHd on the surface's grid goes to
+    curvature/taylor (with its residual against train_loss); λ_max, λ_min
+    and |λ_min/λ_max| (Li et al. 2018) at every grid point go to
+    curvature/map, committed as they are computed. Re-running resumes.
+    The checkpoint must be the one the surface was computed around.
+
+    \b
+    Example:
+      landscape curvature-map surf.h5 --model mlp --checkpoint final.pt --data mnist1d
+    """
+    progress = logs.configure(ctx)
+    from landscape import distributed
+    from landscape.cli.hessian import rank_session, setup_from
+    from landscape.curvature.surface_map import (
+        check_origin,
+        curvature_map,
+        read_grid,
+        taylor_model,
+        write_taylor,
+    )
+
+    if not kw["taylor"] and not kw["do_map"]:
+        raise click.UsageError("nothing to do: both --no-taylor and --no-map given")
+    grid = read_grid(kw["surface"])
+    with rank_session(kw) as main:
+        progress = progress and main
+        context = distributed.current()
+        setup = setup_from(kw)
+        check_origin(grid, setup.identity)
+        config = {**setup.identity, "surface": kw["surface"]}
+        if kw["taylor"]:
+            model = taylor_model(setup.objective, setup.params, grid, context=context)
+            if main:
+                write_taylor(kw["surface"], model, config)
+            if progress:
+                worst = (
+                    float(np.nanmax(np.abs(model.residual)))
+                    if np.isfinite(model.residual).any()
+                    else np.nan
+                )
+                click.echo(
+                    f"taylor: largest |residual| {worst:.4g} (loss at origin {model.loss0:.4g})"
+                )
+        if kw["do_map"]:
+            result = curvature_map(
+                setup.objective,
+                setup.params,
+                grid,
+                tol=kw["tol"],
+                max_iter=kw["max_iter"],
+                seed=kw["seed"],
+                out=kw["surface"],
+                config=config,
+                overwrite=kw["overwrite"],
+                progress=progress,
+                context=context,
+            )
+            if progress:
+                click.echo(
+                    f"map: {int(result.done.sum())}/{result.done.size} points, "
+                    f"λ_max {float(np.nanmax(result.lambda_max)):.4g}, "
+                    f"max |λ_min/λ_max| {float(np.nanmax(result.ratio)):.3g}"
+                )
+        if main:
+            parts = [name for name, on in (("taylor", kw["taylor"]), ("map", kw["do_map"])) if on]
+            click.echo(f"{kw['surface']}: curvature/" + "+".join(parts), err=not progress)

@@ -1,0 +1,67 @@
+"""``landscape demo``: five optimizers on MNIST-1D, compared in a report (CPU, minutes)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from landscape.cli import logs
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="demo",
+    show_default=True,
+    help="Demo folder (runs/, resnet/, surfaces/, report/).",
+)
+@click.option(
+    "--quick", "size", flag_value="quick", help="Tiny version, under a minute (for tests)."
+)
+@click.option(
+    "--full", "size", flag_value="full", help="Larger version (longer training, finer grids)."
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="'auto' (CUDA when present), 'cpu', 'cuda', ...",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a demo of another size in --out.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="torch CPU threads (1 is fastest for the demo's tiny models).",
+)
+@click.pass_context
+def command(
+    ctx: click.Context, out: str, size: str | None, device: str, overwrite: bool, threads: int
+) -> None:
+    """Train SGD, SGD+momentum, Adagrad, RMSprop and Adam on MNIST-1D and explain the differences.
+
+    Needs no download (MNIST-1D is generated locally). The default size takes
+    a few minutes on 2 CPU cores; re-running reuses what is finished.
+
+    Example: landscape demo --out demo/
+    """
+    progress = logs.configure(ctx)
+    from landscape.demo import run_demo
+
+    result = run_demo(
+        out,
+        size=size or "default",
+        device=device,
+        progress=progress,
+        overwrite=overwrite,
+        threads=threads,  # type: ignore[arg-type]
+        command=shlex.join(["landscape", *sys.argv[1:]]),
+    )
+    if progress:
+        for sentence in result.report.sentences:
+            click.echo(f"- {sentence}")
+    click.echo(f"report: {result.report.html}")

@@ -1,0 +1,268 @@
+"""``landscape plot``: draw a figure (or an HTML/VTK export) from an HDF5 file or a run.
+
+Kinds are dispatched through :data:`KINDS`; a kind's function is called by
+the convention its signature shows:
+
+* a parameter named ``ax``: ``fn(path, ax, **options) -> Axes``; the command
+  makes the styled figure (``--width``, ``--height``) and saves it;
+* a parameter named ``out``: ``fn(path, out, **options)`` writes ``out`` itself
+  (interactive and mesh exports);
+* otherwise: ``fn(path, **options) -> Figure``; the command saves it.
+
+Only the options a user gives are passed (``metric``, ``log``, ``vmin``,
+``vmax``, ``levels``, and ``width``/``height`` for figure-making functions);
+an option the kind's function does not take is refused with one line.
+This module imports neither torch nor the model code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from landscape.errors import LandscapeError
+
+KINDS: dict[str, tuple[str, str]] = {
+    "1d": (
+        "landscape.plotting.surface:draw_1d",
+        "1D profile: loss and accuracy, train and test, twin axes",
+    ),
+    "contour": ("landscape.plotting.surface:draw_contour", "2D contour lines with labelled levels"),
+    "filled": ("landscape.plotting.surface:draw_filled", "2D filled contours with a colour bar"),
+    "3d": ("landscape.plotting.surface:draw_3d", "3D surface"),
+    "html": (
+        "landscape.plotting.export:write_html",
+        "interactive rotatable 3D surface, .html (needs [viz])",
+    ),
+    "vtk": ("landscape.plotting.export:write_vtk", "ParaView mesh, .vtu or .vtk (needs [viz])"),
+    "spectrum": (
+        "landscape.plotting.spectrum:plot_spectrum",
+        "Hessian eigenvalues and spectral density",
+    ),
+    "contour+path": (
+        "landscape.plotting.trajectory:plot_trajectory",
+        "optimizer path over a 2D contour",
+    ),
+    "dynamics": (
+        "landscape.plotting.dynamics:plot_dynamics",
+        "training dynamics of a run directory",
+    ),
+}
+"""Kind -> (``module:function``, help). Other subcommands' plots register here."""
+
+DEFAULT_SUFFIX: dict[str, str] = {"html": ".html", "vtk": ".vtu"}
+"""Suffix of the default output of kinds that write their own format (others: ``.KIND.pdf``)."""
+
+
+def default_kind(path: Path) -> str:
+    """Choose the kind that fits what ``path`` holds.
+
+    A directory is a run (``dynamics``); in an HDF5 file a ``trajectory/``
+    group means ``contour+path``, a 2D surface ``contour``, a 1D one ``1d``,
+    a ``curvature/`` group ``spectrum`` and a ``dynamics/`` group ``dynamics``.
+
+    Raises:
+        LandscapeError: if the file is unreadable or holds none of these.
+
+    """
+    if path.is_dir():
+        return "dynamics"
+    from landscape.plotting.read import is_surface_file
+    from landscape.store import open_read
+
+    with open_read(path) as f:
+        if "trajectory" in f:
+            return "contour+path"
+        if is_surface_file(f):
+            return "contour" if "ycoordinates" in f else "1d"
+        if "curvature" in f:
+            return "spectrum"
+        if "dynamics" in f:
+            return "dynamics"
+        held = ", ".join(sorted(f)) or "nothing"
+    raise LandscapeError(
+        f"{path}: cannot tell what to draw (it holds {held}); pass --kind ({', '.join(KINDS)})"
+    )
+
+
+def default_out(path: Path, kind: str) -> Path:
+    """Name the output beside the input: ``surf.h5`` -> ``surf.contour.pdf``, ``surf.html``.
+
+    >>> default_out(Path("runs/surf.h5"), "contour+path").as_posix()
+    'runs/surf.contour-path.pdf'
+    >>> default_out(Path("surf.h5"), "vtk").as_posix()
+    'surf.vtu'
+    """
+    stem = path.name if path.is_dir() else path.stem
+    if kind in DEFAULT_SUFFIX:
+        return path.parent / f"{stem}{DEFAULT_SUFFIX[kind]}"
+    return path.parent / f"{stem}.{kind.replace('+', '-')}.pdf"
+
+
+def resolve_kind(kind: str) -> Callable[..., Any]:
+    """Import the function registered for ``kind``.
+
+    Raises:
+        LandscapeError: for an unknown kind, or one whose module is not installed.
+
+    """
+    if kind not in KINDS:
+        raise LandscapeError(f"--kind: expected one of {', '.join(KINDS)} (got {kind!r})")
+    module_name, _, attr = KINDS[kind][0].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise
+        raise LandscapeError(
+            f"--kind {kind} is not available: module {module_name} is missing"
+        ) from None
+    return getattr(module, attr)
+
+
+def parse_levels(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> int | list[float] | None:
+    """``--levels``: a count (``20``) or explicit values (``0.1,0.5,1``)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if "," not in text:
+            count = int(text)
+            if count < 1:
+                raise ValueError
+            return count
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a positive count (20) or comma-separated values (0.1,0.5,1); got {value!r}"
+        ) from None
+
+
+def draw(
+    path: Path,
+    kind: str,
+    out: Path,
+    options: dict[str, Any],
+    *,
+    width: str | None,
+    height: float | None,
+) -> Path:
+    """Dispatch ``kind`` on ``path`` by its function's convention and write ``out``.
+
+    Raises:
+        LandscapeError: for an option the kind does not take, a bad output
+            suffix, or any error of the kind's function.
+
+    """
+    fn = resolve_kind(kind)
+    params = inspect.signature(fn).parameters
+    given = {k: v for k, v in options.items() if v is not None}
+    layout = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
+    if "ax" in params:
+        from landscape.plotting.style import check_figure_path, figure, save
+
+        _check_accepted(kind, params, given)
+        check_figure_path(out)
+        fig, ax = figure(layout.get("width", "single"), layout.get("height"))
+        fn(path, ax, **given)
+        return save(fig, out)
+    if "out" in params:
+        _check_accepted(kind, params, given | layout)
+        fn(path, out, **given)
+        return out
+    from landscape.plotting.style import check_figure_path, save
+
+    _check_accepted(kind, params, given | layout)
+    check_figure_path(out)
+    return save(fn(path, **given, **layout), out)
+
+
+def _check_accepted(kind: str, params: Any, given: dict[str, Any]) -> None:
+    refused = [k for k in given if k not in params]
+    if refused:
+        flags = ", ".join("--" + k for k in refused)
+        raise LandscapeError(f"{flags}: does not apply to --kind {kind}; leave it out")
+
+
+@click.command(
+    help="Draw a figure from an HDF5 file (surface, trajectory, curvature) or a run directory.\n\n"
+    "\b\nKinds:\n" + "\n".join(f"  {k:<14}{h}" for k, (_, h) in KINDS.items())
+)
+@click.argument("source", metavar="FILE_OR_RUN", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--kind",
+    default=None,
+    help="What to draw (one of the kinds above); default: chosen from what the file holds.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output .pdf/.svg/.png (.html for html, .vtu/.vtk for vtk); default: beside the input.",
+)
+@click.option(
+    "--metric",
+    default=None,
+    help="Dataset to draw (train_loss, test_loss, train_acc, ...); default train_loss.",
+)
+@click.option(
+    "--log/--no-log",
+    default=None,
+    help="Log colour scale and levels; default: when values span two decades.",
+)
+@click.option("--vmin", type=float, default=None, help="Lower end of the colour/height range.")
+@click.option("--vmax", type=float, default=None, help="Upper end of the colour/height range.")
+@click.option(
+    "--levels",
+    callback=parse_levels,
+    default=None,
+    help="Contour levels: a count (20) or values (0.1,0.5,1).",
+)
+@click.option(
+    "--width",
+    type=click.Choice(["single", "double"]),
+    default=None,
+    help="Column width: single (3.3 in, default) or double (6.9 in).",
+)
+@click.option(
+    "--height",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Figure height in inches.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    source: Path,
+    kind: str | None,
+    out: Path | None,
+    metric: str | None,
+    log: bool | None,
+    vmin: float | None,
+    vmax: float | None,
+    levels: int | list[float] | None,
+    width: str | None,
+    height: float | None,
+    overwrite: bool,
+) -> None:
+    """Draw ``source`` as ``kind`` into ``out``."""
+    from landscape.cli.options import quiet
+
+    kind = kind or default_kind(source)
+    out = out or default_out(source, kind)
+    if out.exists() and not overwrite:
+        raise LandscapeError(
+            f"{out} exists; pass --overwrite to replace it or choose another --out"
+        )
+    options = {"metric": metric, "log": log, "vmin": vmin, "vmax": vmax, "levels": levels}
+    written = draw(source, kind, out, options, width=width, height=height)
+    if not quiet(ctx):
+        click.echo(f"wrote {written}")

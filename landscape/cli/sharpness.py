@@ -1,0 +1,155 @@
+"""``landscape sharpness``: flatness and optimizer-aware curvature into ``curvature/sharpness``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from landscape.cli import logs
+from landscape.cli.hessian import (
+    command_line,
+    dtype_option,
+    rank_session,
+    seed_option,
+    setup_from,
+    tol_option,
+)
+from landscape.cli.options import data_options, model_options, output_options
+
+ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,filter_width"
+
+
+@click.command("sharpness")
+@model_options
+@data_options
+@output_options
+@click.option(
+    "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."
+)
+@tol_option
+@click.option(
+    "--trace-hvps",
+    type=click.IntRange(min=4),
+    default=99,
+    show_default=True,
+    help="Hessian-vector products for the trace (Hutch++).",
+)
+@click.option(
+    "--epsilon",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-3,
+    show_default=True,
+    help="Keskar et al. 2017 box size ε.",
+)
+@click.option(
+    "--rho",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Radius of adaptive sharpness (scale c = |w|).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Ascent steps of adaptive worst-case sharpness.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="Noise draws for average-case and PAC-Bayes.",
+)
+@click.option(
+    "--pac-target",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Allowed deviation for the PAC-Bayes σ' (Jiang et al. 2019).",
+)
+@click.option(
+    "--pac-metric", type=click.Choice(["error", "loss"]), default="error", show_default=True
+)
+@click.option(
+    "--width-increase",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Loss increase at which the filter-normalized 1D width is measured.",
+)
+@click.option(
+    "--width-radius", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+)
+@click.option(
+    "--optimizer-state",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Checkpoint holding an 'optimizer' state dict (as landscape train saves) "
+    "for preconditioned sharpness.",
+)
+@click.option(
+    "--optimizer-name",
+    type=click.Choice(["sgd", "adam", "adamw", "rmsprop", "adagrad"]),
+    default=None,
+    help="Optimizer of --optimizer-state when the file does not name it.",
+)
+@seed_option
+@dtype_option
+@click.pass_context
+def command(ctx: click.Context, **kw: Any) -> None:
+    r"""Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
+
+    With --optimizer-state, also the preconditioned sharpness λ_max(P^-1 H)
+    of Adam/AdamW/RMSprop/Adagrad, the optimizer's stability threshold and
+    the curvature along its next update. Re-running resumes.
+
+    \b
+    Example:
+      landscape sharpness --model mlp --checkpoint final.pt --data mnist1d \\
+          --optimizer-state final.pt --out curv.h5
+    """
+    progress = logs.configure(ctx)
+    from landscape.curvature.api import load_optimizer_state, sharpness
+
+    with rank_session(kw) as main:
+        progress = progress and main
+
+        measures = [m.strip() for m in kw["measures"].split(",") if m.strip()]
+        setup = setup_from(kw)
+        opt = None
+        if kw["optimizer_state"] is not None:
+            opt = load_optimizer_state(
+                kw["optimizer_state"],
+                kw["model_spec"],
+                name=kw["optimizer_name"],
+                trust=kw["trust_checkpoint"],
+            )
+        report = sharpness(
+            setup,
+            measures=measures,
+            tol=kw["tol"],
+            trace_hvps=kw["trace_hvps"],
+            epsilon=kw["epsilon"],
+            rho=kw["rho"],
+            steps=kw["steps"],
+            samples=kw["samples"],
+            pac_target=kw["pac_target"],
+            pac_metric=kw["pac_metric"],
+            width_increase=kw["width_increase"],
+            width_radius=kw["width_radius"],
+            optimizer_state=opt,
+            seed=kw["seed"],
+            out=kw["out"],
+            overwrite=kw["overwrite"],
+            progress=progress,
+            command=command_line(),
+        )
+        if progress:
+            for name, s in report.measures.items():
+                err = "" if s.std_error != s.std_error else f" ± {s.std_error:.2g}"
+                click.echo(f"{name}: {s.value:.6g}{err}")
+        if main:
+            click.echo(f"{kw['out']}: curvature/sharpness", err=not progress)

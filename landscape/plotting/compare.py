@@ -1,0 +1,381 @@
+"""Figures that compare several training runs (numpy and matplotlib only).
+
+Pure functions: arrays keyed by run label and an ``Axes`` in, the ``Axes``
+out. Runs keep one Okabe-Ito colour (in the order given) across every panel
+of a report, so a run is recognized at a glance.
+
+- :func:`plot_loss_curves`: loss per epoch of every run, with the target level;
+- :func:`plot_stability`: sharpness over the optimizer's stability threshold;
+- :func:`plot_profiles`: 1D filter-normalized loss profiles overlaid;
+- :func:`plot_paths`: paths on a shared plane, coloured by λ_max at the checkpoints;
+- :func:`plot_surface_pair`: two 2D surfaces side by side on one colour scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from landscape.errors import LandscapeError
+from landscape.plotting.style import CMAP, COLORS, style_context
+from landscape.plotting.surface import contour_levels, plot_contour, use_log, value_range
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+"""End-point markers of the runs, in order."""
+
+
+def run_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One palette colour per run label, in order (cycling after eight).
+
+    >>> run_colors(["SGD", "Adam"])
+    {'SGD': '#0072B2', 'Adam': '#D55E00'}
+    """
+    return {label: COLORS[i % len(COLORS)] for i, label in enumerate(labels)}
+
+
+def _check(x: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]) -> None:
+    for k, v in y.items():
+        if k not in x or np.shape(x[k]) != np.shape(v):
+            raise LandscapeError(
+                f"{k}: expected x and y of the same shape "
+                f"(got {np.shape(x.get(k))} and {np.shape(v)})"
+            )
+
+
+def _span_log(values: Sequence[np.ndarray]) -> bool:
+    finite = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
+    finite = finite[np.isfinite(finite)]
+    return finite.size > 0 and bool(np.all(finite > 0)) and finite.max() / finite.min() >= 10
+
+
+def _legend_above(ax: Axes, handles: list[Line2D] | None = None) -> None:
+    """Put the legend above the axes, clear of the data: 3 columns on wide figures, else 2."""
+    ncols = 3 if ax.figure.get_size_inches()[0] > 4 else 2
+    ax.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=ncols,
+        borderaxespad=0.2,
+    )
+
+
+def plot_loss_curves(
+    ax: Axes,
+    epochs: Mapping[str, np.ndarray],
+    losses: Mapping[str, np.ndarray],
+    *,
+    target: float | None = None,
+    ylabel: str = "loss",
+    colors: Mapping[str, str] | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Loss per epoch of every run, with the target level as a dotted line.
+
+    The y axis is logarithmic when the losses span a decade or more.
+
+    Args:
+        ax: the axes to draw on.
+        epochs: run label -> epochs.
+        losses: run label -> loss at those epochs (NaN points are skipped).
+        target: the loss level of the convergence-speed measure.
+        ylabel: y-axis label.
+        colors: run label -> colour (default :func:`run_colors`).
+        legend: draw a legend.
+
+    Returns:
+        ``ax``.
+
+    Raises:
+        LandscapeError: if a run's epochs and losses differ in shape.
+
+    """
+    _check(epochs, losses)
+    colors = colors or run_colors(list(losses))
+    with style_context():
+        for k, v in losses.items():
+            ax.plot(epochs[k], v, color=colors[k], label=k)
+        if target is not None and np.isfinite(target):
+            ax.axhline(target, color="0.4", linestyle=":", linewidth=0.8, label="target")
+        if _span_log(list(losses.values())):
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(ylabel)
+        if legend:
+            _legend_above(ax)
+    return ax
+
+
+def plot_stability(
+    ax: Axes,
+    epochs: Mapping[str, np.ndarray],
+    ratios: Mapping[str, np.ndarray],
+    *,
+    colors: Mapping[str, str] | None = None,
+) -> Axes:
+    """Sharpness over the stability threshold per run; 1 (dashed) is the edge of stability.
+
+    Args:
+        ax: the axes to draw on.
+        epochs: run label -> (fractional) epochs of the measurements.
+        ratios: run label -> sharpness / threshold (``λ_max·η/2`` for plain SGD).
+        colors: run label -> colour.
+
+    Returns:
+        ``ax`` (log-scaled y axis).
+
+    Raises:
+        LandscapeError: if a run's epochs and ratios differ in shape.
+
+    """
+    _check(epochs, ratios)
+    colors = colors or run_colors(list(ratios))
+    with style_context():
+        for k, v in ratios.items():
+            ok = np.isfinite(v) & (v > 0)
+            if ok.any():
+                ax.plot(epochs[k][ok], v[ok], color=colors[k], marker="o", markersize=2, label=k)
+        ax.axhline(1.0, color="0.2", linestyle="--", linewidth=0.8, label="stability threshold")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("sharpness / threshold")
+        _legend_above(ax)
+    return ax
+
+
+def plot_profiles(
+    ax: Axes,
+    x: Mapping[str, np.ndarray],
+    losses: Mapping[str, np.ndarray],
+    *,
+    colors: Mapping[str, str] | None = None,
+    xlabel: str = "α (filter-normalized step)",
+) -> Axes:
+    """1D loss profiles around each run's final point, overlaid.
+
+    Args:
+        ax: the axes to draw on.
+        x: run label -> step sizes ``α`` along the run's random direction.
+        losses: run label -> training loss at ``w_T + α d``.
+        colors: run label -> colour.
+        xlabel: x-axis label.
+
+    Returns:
+        ``ax`` (log-scaled y axis when the losses span a decade).
+
+    Raises:
+        LandscapeError: if a run's ``x`` and losses differ in shape.
+
+    """
+    _check(x, losses)
+    colors = colors or run_colors(list(losses))
+    with style_context():
+        for k, v in losses.items():
+            ax.plot(x[k], v, color=colors[k], label=k)
+        if _span_log(list(losses.values())):
+            ax.set_yscale("log")
+        ax.axvline(0.0, color="0.6", linewidth=0.5)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("training loss")
+        _legend_above(ax)
+    return ax
+
+
+def plot_paths(
+    ax: Axes,
+    coords: Mapping[str, np.ndarray],
+    values: Mapping[str, np.ndarray],
+    *,
+    label: str = "λ_max",
+    axis_labels: tuple[str, str] = ("PC 1", "PC 2"),
+) -> Axes:
+    """Paths on a shared plane, each segment coloured by the curvature at its checkpoints.
+
+    One colour scale (log when the values span a decade) serves every run;
+    runs are told apart by the marker at their end point, the common start
+    is a cross. Segments between checkpoints without a value are grey.
+
+    Args:
+        ax: the axes to draw on.
+        coords: run label -> ``(k, 2)`` plane coordinates of its checkpoints in order.
+        values: run label -> ``(k,)`` value at each checkpoint (NaN: not measured).
+        label: colour-bar label.
+        axis_labels: labels of the plane's axes.
+
+    Returns:
+        ``ax``.
+
+    Raises:
+        LandscapeError: for coordinates that are not ``(k, 2)`` or values of another length.
+
+    """
+    for k, c in coords.items():
+        if np.ndim(c) != 2 or np.shape(c)[1] != 2 or np.shape(values.get(k)) != (len(c),):
+            raise LandscapeError(
+                f"{k}: expected (k, 2) coordinates and (k,) values "
+                f"(got {np.shape(c)}, {np.shape(values.get(k))})"
+            )
+    allv = np.concatenate([np.ravel(v) for v in values.values()]) if values else np.zeros(0)
+    finite = allv[np.isfinite(allv)]
+    norm: Normalize | None = None
+    if finite.size:
+        log = use_log(finite, None) if np.all(finite > 0) else False
+        low, high = value_range(finite, None, None, log=log)
+        norm = LogNorm(low, high) if log else Normalize(low, high)
+    handles = []
+    with style_context():
+        for i, (k, c) in enumerate(coords.items()):
+            v = np.asarray(values[k], dtype=np.float64)
+            seg_v = (v[:-1] + v[1:]) / 2
+            seg_v = np.where(np.isfinite(seg_v), seg_v, np.where(np.isfinite(v[1:]), v[1:], v[:-1]))
+            segs = np.stack([c[:-1], c[1:]], axis=1)
+            ok = np.isfinite(seg_v)
+            if (~ok).any():
+                ax.add_collection(LineCollection(segs[~ok], colors="0.6", linewidths=1.0))
+            if ok.any() and norm is not None:
+                ax.add_collection(
+                    LineCollection(segs[ok], cmap=CMAP, norm=norm, array=seg_v[ok], linewidths=1.6)
+                )
+            m = MARKERS[i % len(MARKERS)]
+            color = "0.6" if norm is None or not np.isfinite(v[-1]) else _color(norm, v[-1])
+            ax.plot(
+                *c[-1],
+                marker=m,
+                markersize=5,
+                markerfacecolor=color,
+                markeredgecolor="black",
+                linestyle="none",
+            )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker=m,
+                    color="black",
+                    markerfacecolor="white",
+                    linestyle="none",
+                    label=k,
+                )
+            )
+        starts = np.array([c[0] for c in coords.values()])
+        if len(starts):
+            ax.plot(
+                starts[:, 0],
+                starts[:, 1],
+                marker="x",
+                color="black",
+                linestyle="none",
+                markersize=4,
+            )
+            handles.append(
+                Line2D([], [], marker="x", color="black", linestyle="none", label="start")
+            )
+        ax.autoscale_view()
+        ax.set_xlabel(axis_labels[0])
+        ax.set_ylabel(axis_labels[1])
+        _legend_above(ax, handles)
+        if norm is not None:
+            ax.figure.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax, label=label)
+    return ax
+
+
+def _color(norm: Normalize, value: float) -> tuple[float, float, float, float]:
+    return tuple(mpl.colormaps[CMAP](float(norm(value))))  # type: ignore[return-value]
+
+
+def plot_background_contours(
+    ax: Axes, x: np.ndarray, y: np.ndarray, z: np.ndarray, *, levels: int = 10
+) -> Axes:
+    """Light grey, labelled contour lines of ``z[iy, ix]`` to draw other data on top of.
+
+    Levels are log-spaced when the values are positive and span a decade or
+    more; NaN points are left blank.
+
+    Returns:
+        ``ax``.
+
+    Raises:
+        LandscapeError: if ``z`` is not ``(len(y), len(x))``.
+
+    """
+    if np.shape(z) != (len(y), len(x)):
+        raise LandscapeError(
+            f"contours: expected z of shape {(len(y), len(x))} (got {np.shape(z)})"
+        )
+    log = _span_log([z])
+    low, high = value_range(z, None, None, log=log)
+    with style_context():
+        cs = ax.contour(
+            x,
+            y,
+            np.ma.masked_invalid(z),
+            levels=contour_levels(low, high, levels, log=log),
+            colors="0.7",
+            linewidths=0.5,
+            zorder=0,
+        )
+        ax.clabel(cs, inline=True, fontsize=5, fmt=lambda v: f"{v:.3g}")
+    return ax
+
+
+def plot_surface_pair(
+    axes: Sequence[Axes],
+    surfaces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    titles: Sequence[str],
+    *,
+    label: str = "training loss",
+    log: bool | None = None,
+) -> Sequence[Axes]:
+    """Two (or more) 2D surfaces side by side, filled contours on one colour scale and level set.
+
+    Args:
+        axes: one ``Axes`` per surface.
+        surfaces: ``(x, y, z)`` with ``z`` of shape ``(ny, nx)`` per surface.
+        titles: a title per surface.
+        label: colour-bar label (one bar, on the last axes).
+        log: log scale (``None``: when the values span two decades).
+
+    Returns:
+        ``axes``.
+
+    Raises:
+        LandscapeError: if the numbers of axes, surfaces and titles differ.
+
+    """
+    if not (len(axes) == len(surfaces) == len(titles)) or not surfaces:
+        raise LandscapeError(
+            "surface pair: expected as many axes as surfaces and titles "
+            f"(got {len(axes)}, {len(surfaces)}, {len(titles)})"
+        )
+    allz = np.concatenate([np.ravel(z) for _, _, z in surfaces])
+    log = use_log(allz, log)
+    low, high = value_range(allz, None, None, log=log)
+    with style_context():
+        for i, (ax, (x, y, z), title) in enumerate(zip(axes, surfaces, titles, strict=True)):
+            plot_contour(
+                ax,
+                x,
+                y,
+                z,
+                filled=True,
+                log=log,
+                vmin=low,
+                vmax=high,
+                label=label,
+                colorbar=i == len(axes) - 1,
+            )
+            ax.set_title(title)
+            ax.set_xlabel("α (direction 1)")
+            ax.set_ylabel("β (direction 2)" if i == 0 else "")
+            ax.set_aspect("equal", adjustable="box")
+    return axes

@@ -1,0 +1,156 @@
+"""Optimizer paths over the loss contour of their PCA plane (numpy and matplotlib only).
+
+The contour is the loss *on the plane*; the checkpoints themselves lie off
+it (by the stored residual), so the loss under a drawn point is not that
+checkpoint's loss. Every figure says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from landscape.dynamics.paths import Trajectory, read_trajectory
+from landscape.plotting.read import is_surface_file, read_surface
+from landscape.plotting.style import COLORS, style_context
+from landscape.plotting.surface import Levels, metric_label, plot_contour
+from landscape.store import open_read
+
+NOTE = (
+    "contours: loss on the plane, not at the checkpoints\n"
+    "(their off-plane residual is up to {:.0%}; numbers: epochs)"
+)
+MAX_EPOCH_LABELS = 5
+
+
+def epoch_label_indices(n: int, most: int = MAX_EPOCH_LABELS) -> list[int]:
+    """Return at most ``most`` evenly spread indices to label, first and last included.
+
+    >>> epoch_label_indices(11, 3), epoch_label_indices(2, 5)
+    ([0, 5, 10], [0, 1])
+    """
+    if n <= most:
+        return list(range(n))
+    return sorted({round(float(i)) for i in np.linspace(0, n - 1, most)})
+
+
+def draw_paths(ax: Axes, traj: Trajectory, *, note: bool = True) -> Axes:
+    """Draw every run's path: a marker per checkpoint, start (circle) and end (star), epoch labels.
+
+    Args:
+        ax: the axes to draw on.
+        traj: the projected checkpoints.
+        note: add the note that the surface is not the checkpoints' loss.
+
+    Returns:
+        ``ax``.
+
+    """
+    evr = traj.explained_variance_ratio
+    with style_context():
+        for r, label in enumerate(traj.labels):
+            sel = traj.run == r
+            xy, epochs = traj.coords[sel], traj.epochs[sel]
+            color = COLORS[r % len(COLORS)]
+            ax.plot(
+                xy[:, 0], xy[:, 1], "-o", color=color, markersize=2.5, linewidth=1.0, label=label
+            )
+            ax.plot(
+                *xy[0], "o", color=color, markersize=6, markerfacecolor="white", markeredgewidth=1.2
+            )
+            ax.plot(
+                *xy[-1],
+                "*",
+                color=color,
+                markersize=9,
+                markeredgecolor="black",
+                markeredgewidth=0.4,
+            )
+            for i in epoch_label_indices(len(xy)):
+                if epochs[i] >= 0:
+                    ax.annotate(
+                        str(int(epochs[i])),
+                        xy[i],
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                        fontsize=6,
+                        color=color,
+                    )
+        ax.set_xlabel(f"PCA direction 1 ({100 * evr[0]:.1f}% of variance)")
+        ax.set_ylabel(f"PCA direction 2 ({100 * evr[1]:.1f}% of variance)")
+        handles, labels = ax.get_legend_handles_labels()
+        start = ax.plot([], [], "o", color="grey", markerfacecolor="white")[0]
+        end = ax.plot([], [], "*", color="grey", markeredgecolor="black", markersize=8)[0]
+        ax.legend(
+            [*handles, start, end],
+            [*labels, "start", "end"],
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.01),
+            ncol=min(len(labels) + 2, 4),
+            borderaxespad=0.0,
+            handlelength=1.5,
+            columnspacing=1.0,
+        )
+        if note:
+            ax.text(
+                0.01,
+                0.01,
+                NOTE.format(float(traj.residual.max())),
+                transform=ax.transAxes,
+                fontsize=5.5,
+                va="bottom",
+                ha="left",
+                color="0.3",
+            )
+    return ax
+
+
+def plot_trajectory(
+    path: str | Path,
+    ax: Axes,
+    *,
+    metric: str | None = None,
+    log: bool | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    levels: Levels = None,
+) -> Axes:
+    """``landscape plot --kind contour+path``: the paths of a trajectory file over its surface.
+
+    Args:
+        path: a file written by ``landscape trajectory``.
+        ax: the axes to draw on.
+        metric: surface metric for the contour (default ``train_loss``).
+        log: log colour scale (default: automatic).
+        vmin: lower end of the colour range.
+        vmax: upper end of the colour range.
+        levels: contour level count or values.
+
+    Returns:
+        ``ax``.
+
+    Raises:
+        LandscapeError: if the file holds no trajectory or no such metric.
+
+    """
+    traj = read_trajectory(path)
+    with open_read(path) as f:
+        has_surface = is_surface_file(f)
+    if has_surface:
+        surface = read_surface(path)
+        name, z = surface.metric(metric)
+        if surface.y is not None and np.isfinite(z).any():
+            plot_contour(
+                ax,
+                surface.x,
+                surface.y,
+                z,
+                log=log,
+                vmin=vmin,
+                vmax=vmax,
+                levels=levels,
+                label=metric_label(name),
+            )
+    return draw_paths(ax, traj)

@@ -1,0 +1,70 @@
+"""Write the report of a comparison: ``index.html``, ``report.md`` and ``figures/``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from landscape.report.explain import explain
+from landscape.report.figures import ReportFigure, SurfacePair, write_figures
+from landscape.report.html import html_report
+from landscape.report.markdown import markdown_report
+from landscape.report.results import Comparison
+from landscape.report.table import summary_table
+
+FIGURE_DIR = "figures"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What :func:`write_report` wrote.
+
+    Attributes:
+        html: the self-contained page.
+        markdown: the Markdown version.
+        figures: every figure (PDF and PNG) with its caption.
+        sentences: the explanation.
+
+    """
+
+    html: Path
+    markdown: Path
+    figures: tuple[ReportFigure, ...]
+    sentences: tuple[str, ...]
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(
+    c: Comparison,
+    folder: str | Path,
+    *,
+    pair: SurfacePair | None = None,
+    run_dirs: Sequence[str | Path] = (),
+    title: str = "Why the runs converged differently",
+) -> ReportFiles:
+    """Write ``index.html``, ``report.md`` and ``figures/*.{png,pdf}`` into ``folder``.
+
+    Args:
+        c: the comparison (as read back from ``compare.h5``).
+        folder: the report folder.
+        pair: two 2D surfaces to show side by side.
+        run_dirs: run directories whose dynamics panels to add.
+        title: the report's title.
+
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = write_figures(c, folder / FIGURE_DIR, pair=pair, run_dirs=run_dirs)
+    sentences = explain(c)
+    table = summary_table(c)
+    html, md = folder / "index.html", folder / "report.md"
+    _write_text(html, html_report(c, sentences, table, figures, title=title))
+    _write_text(md, markdown_report(c, sentences, table, figures, folder=folder, title=title))
+    return ReportFiles(html, md, tuple(figures), tuple(sentences))

@@ -1,0 +1,297 @@
+"""The report's figures, drawn from ``compare.h5`` and surface files alone, with captions.
+
+Each ``*_figure`` function returns a matplotlib ``Figure`` (not registered
+with pyplot) or ``None`` when the comparison holds nothing to draw;
+:func:`write_figures` saves every one as PDF (vector) and PNG (300 dpi) in
+one folder and returns what it wrote with a caption for each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from landscape.errors import LandscapeError
+from landscape.plotting.compare import (
+    plot_background_contours,
+    plot_loss_curves,
+    plot_paths,
+    plot_profiles,
+    plot_stability,
+    plot_surface_pair,
+    run_colors,
+)
+from landscape.plotting.read import read_surface
+from landscape.plotting.style import HEIGHTS, WIDTHS, save, style_context
+from landscape.report.results import Comparison
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """A saved figure of the report.
+
+    Attributes:
+        name: file stem (``convergence``, ``stability``, ...).
+        title: short title.
+        caption: what it shows, in words a reader who did not run it follows.
+        png: the PNG file (300 dpi).
+        pdf: the PDF file (vector).
+        size: ``(width, height)`` in inches; the PNG is ``300 *`` that in pixels.
+
+    """
+
+    name: str
+    title: str
+    caption: str
+    png: Path
+    pdf: Path
+    size: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class SurfacePair:
+    """Two surface files to show side by side (e.g. a ResNet with and without skip connections)."""
+
+    paths: tuple[Path, Path]
+    titles: tuple[str, str]
+    caption: str
+
+
+def _figure(width: str, height: float, ncols: int = 1) -> tuple[Figure, list]:
+    with style_context():
+        fig = Figure(figsize=(WIDTHS[width], height), layout="constrained")
+        axes = fig.subplots(1, ncols, squeeze=False).ravel().tolist()
+    return fig, axes
+
+
+def _labels(c: Comparison) -> list[str]:
+    labels = [r.summary.label for r in c.runs]
+    return labels if len(set(labels)) == len(labels) else [r.summary.name for r in c.runs]
+
+
+def convergence_figure(c: Comparison) -> Figure:
+    """Training and validation loss per epoch of every run, side by side, with the target levels."""
+    labels = _labels(c)
+    colors = run_colors(labels)
+    fig, (left, right) = _figure("double", HEIGHTS["double"], 2)
+    epochs = {k: r.series.epoch for k, r in zip(labels, c.runs, strict=True)}
+    plot_loss_curves(
+        left,
+        epochs,
+        {k: r.series.train_loss for k, r in zip(labels, c.runs, strict=True)},
+        target=c.train_target,
+        ylabel="training loss (surrogate J)",
+        colors=colors,
+        legend=False,
+    )
+    plot_loss_curves(
+        right,
+        epochs,
+        {k: r.series.val_loss for k, r in zip(labels, c.runs, strict=True)},
+        target=c.val_target,
+        ylabel="validation loss (held-out)",
+        colors=colors,
+        legend=False,
+    )
+    with style_context():
+        handles, names = right.get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 6))
+    return fig
+
+
+def stability_figure(c: Comparison) -> Figure | None:
+    """Each run's sharpness over its optimizer's stability threshold along training."""
+    labels = _labels(c)
+    ratios = {
+        k: r.stability.sharpness / r.stability.threshold
+        for k, r in zip(labels, c.runs, strict=True)
+    }
+    if not any(np.isfinite(v).any() for v in ratios.values()):
+        return None
+    fig, (ax,) = _figure("single", HEIGHTS["single"])
+    plot_stability(
+        ax,
+        {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)},
+        ratios,
+        colors=run_colors(labels),
+    )
+    return fig
+
+
+def profiles_figure(c: Comparison) -> Figure | None:
+    """Overlay the 1D filter-normalized training-loss profiles around every final point."""
+    labels = _labels(c)
+    have = [(k, r.profile) for k, r in zip(labels, c.runs, strict=True) if r.profile is not None]
+    if not have:
+        return None
+    fig, (ax,) = _figure("single", HEIGHTS["single"])
+    plot_profiles(
+        ax, {k: p.x for k, p in have}, {k: p.train_loss for k, p in have}, colors=run_colors(labels)
+    )
+    return fig
+
+
+def paths_figure(c: Comparison) -> Figure | None:
+    """Every run's path on the shared PCA plane, coloured by λ_max at the checkpoints."""
+    p = c.plane
+    if p is None:
+        return None
+    labels = _labels(c)
+    coords = {labels[i]: p.coords[p.run == i] for i in range(len(labels))}
+    values = {labels[i]: p.lambda_max[p.run == i] for i in range(len(labels))}
+    ev = 100 * p.explained_variance_ratio
+    fig, (ax,) = _figure("single", 3.4)
+    if p.surface is not None:
+        s = read_surface(c.path.parent / p.surface)
+        if s.y is not None:
+            plot_background_contours(ax, s.x, s.y, s.metric("train_loss")[1])
+    plot_paths(
+        ax,
+        coords,
+        values,
+        label="λ_max at checkpoint",
+        axis_labels=(f"PC 1 ({ev[0]:.1f} %)", f"PC 2 ({ev[1]:.1f} %)"),
+    )
+    return fig
+
+
+def surface_pair_figure(pair: SurfacePair) -> Figure:
+    """Two surfaces side by side on one colour scale (training loss).
+
+    Raises:
+        LandscapeError: if a file holds a 1D surface or no training loss.
+
+    """
+    data = []
+    for path in pair.paths:
+        s = read_surface(path)
+        if s.y is None:
+            raise LandscapeError(
+                f"{path}: expected a 2D surface for the side-by-side figure (got 1D)"
+            )
+        _, z = s.metric("train_loss")
+        data.append((s.x, s.y, z))
+    fig, axes = _figure("double", 3.0, 2)
+    plot_surface_pair(axes, data, pair.titles)
+    return fig
+
+
+def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
+    stab = {r.stability.source for r in c.runs}
+    when = (
+        "measured during training by the sharpness probe"
+        if stab == {"probe"}
+        else "measured at the epoch checkpoints"
+    )
+    plane = c.plane
+    caps = {
+        "convergence": (
+            "Convergence",
+            "Training (left) and validation (right) loss per epoch of every run: full-split means "
+            "in evaluation mode, epoch 0 is the initialization. Dotted lines: the target levels "
+            f"({c.train_target:.3g} training, {c.val_target:.3g} validation) whose first crossing "
+            "measures convergence speed in the table.",
+        ),
+        "stability": (
+            "Sharpness against the stability threshold",
+            f"Sharpness divided by the optimizer's stability threshold over training ({when}; log "
+            "scale). For SGD the sharpness is λ_max of the training-loss Hessian and the threshold "
+            "2/η (2(1+β)/η with momentum β); for Adam, RMSprop and Adagrad it is λ_max of the "
+            "preconditioned Hessian P⁻¹H against (2+2β₁)/((1−β₁)η) for Adam and 2/η otherwise "
+            "(Cohen et al. 2021, 2022). A ratio near 1 (dashed) is the edge of stability; above 1 "
+            "the optimizer is unstable on the local quadratic.",
+        ),
+        "profiles": (
+            "1D loss profiles around the minima",
+            "Training loss along one random filter-normalized direction d through each run's final "
+            "point w_T, L(w_T + α d) (Li et al. 2018; biases and normalization parameters not "
+            "moved). α = 0 is the final point, α = ±1 a step as large as each filter's weights. "
+            "Steeper walls mean a sharper minimum.",
+        ),
+    }
+    if plane is not None:
+        ev = 100 * plane.explained_variance_ratio
+        off = 100 * float(np.max(plane.residual))
+        caps["paths"] = (
+            "Optimizer paths on a shared plane",
+            "Every run's checkpoints projected onto one plane spanned by the two principal "
+            f"directions of all checkpoints (PC 1 and PC 2 explain {ev[0]:.1f} % and "
+            f"{ev[1]:.1f} % of their spread; origin at the end of {plane.origin_label}). "
+            "Segment colour: λ_max of the training-loss Hessian at the checkpoints (grey where "
+            "not measured); markers: end points, cross: start. "
+            + (
+                "Grey contours: training loss on the plane; it is the loss at the projected "
+                "points, not at the checkpoints, which lie off the plane. "
+                if plane.surface is not None
+                else ""
+            )
+            + "Projections are approximate: "
+            f"checkpoints lie off the plane by up to {off:.0f} % of their distance from the "
+            "origin.",
+        )
+    return caps
+
+
+def _save(fig: Figure, folder: Path, name: str, title: str, caption: str) -> ReportFigure:
+    png, pdf = save(fig, folder / f"{name}.png"), save(fig, folder / f"{name}.pdf")
+    w, h = fig.get_size_inches()
+    return ReportFigure(name, title, caption, png, pdf, (float(w), float(h)))
+
+
+def write_figures(
+    c: Comparison,
+    folder: str | Path,
+    *,
+    pair: SurfacePair | None = None,
+    run_dirs: Sequence[str | Path] = (),
+) -> list[ReportFigure]:
+    """Draw and save every figure of the report (PDF and PNG) in ``folder``.
+
+    Args:
+        c: the comparison.
+        folder: where the files go (created if needed).
+        pair: two 2D surfaces to show side by side.
+        run_dirs: run directories whose dynamics panels to add (``dynamics_<name>``).
+
+    Returns:
+        The figures written, in report order.
+
+    """
+    from landscape.plotting.dynamics import plot_dynamics
+
+    folder = Path(folder)
+    caps = _captions(c)
+    out = []
+    for name, make in (
+        ("convergence", convergence_figure),
+        ("stability", stability_figure),
+        ("profiles", profiles_figure),
+        ("paths", paths_figure),
+    ):
+        fig = make(c)
+        if fig is not None:
+            out.append(_save(fig, folder, name, *caps[name]))
+    if pair is not None:
+        out.append(
+            _save(
+                surface_pair_figure(pair), folder, "surface_pair", "Skip connections", pair.caption
+            )
+        )
+    for d in run_dirs:
+        name = Path(d).resolve().name
+        out.append(
+            _save(
+                plot_dynamics(d),
+                folder,
+                f"dynamics_{name}",
+                f"Training dynamics of {name}",
+                f"Training dynamics of {name}: training and validation loss, accuracy, per-layer "
+                "gradient norms, weight norms, update-to-weight ratios and effective step sizes "
+                "per epoch; shaded: the detected phases of training, marks: detected problems.",
+            )
+        )
+    return out

@@ -1,0 +1,92 @@
+"""``index.html``: the report as one self-contained page, figures embedded as base64 PNG.
+
+The page needs no network and no other file: styles are inline and every
+figure is a ``data:image/png;base64`` URI, so it opens offline and can be
+mailed as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from html import escape
+
+from landscape.report.figures import ReportFigure
+from landscape.report.results import Comparison
+from landscape.report.table import Table, findings_lines
+
+CSS = """
+body { font-family: -apple-system, "DejaVu Sans", Arial, sans-serif; max-width: 70rem;
+       margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 1rem 0; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+figure { margin: 2rem 0; } figure img { max-width: 100%; height: auto; }
+figcaption { font-size: 0.9rem; color: #444; }
+.notes { font-size: 0.8rem; color: #555; }
+"""
+
+
+def png_data_uri(png: bytes) -> str:
+    """Encode PNG bytes as a ``data:`` URI.
+
+    >>> png_data_uri(b"abc")
+    'data:image/png;base64,YWJj'
+    """
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def html_table(table: Table) -> str:
+    """Render a table as HTML (every cell escaped).
+
+    >>> html_table(Table(("run", "loss"), (("A<1>", "0.5"),), ()))
+    '<table><thead><tr><th>run</th><th>loss</th></tr></thead><tbody><tr><td>A&lt;1&gt;</td><td>0.5</td></tr></tbody></table>'
+    """
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(
+    c: Comparison,
+    sentences: Sequence[str],
+    table: Table,
+    figures: Sequence[ReportFigure],
+    *,
+    title: str = "Why the runs converged differently",
+) -> str:
+    """Render the whole report as one HTML page with the figures embedded."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        "<h2>In short</h2><ul>",
+        *(f"<li>{escape(s)}</li>" for s in sentences),
+        "</ul><h2>The numbers</h2>",
+        html_table(table),
+        '<ul class="notes">',
+        *(f"<li>{escape(n)}</li>" for n in table.notes),
+        "</ul>",
+        f"<p>Targets: training loss {c.train_target:.4g}, validation loss {c.val_target:.4g}.</p>",
+        "<h2>Phases and problems</h2>",
+    ]
+    for r in c.runs:
+        parts.append(f"<h3>{escape(r.summary.label)} ({escape(r.summary.name)})</h3><ul>")
+        parts += [f"<li>{escape(line)}</li>" for line in findings_lines(r.summary)]
+        parts.append("</ul>")
+    parts.append("<h2>Figures</h2>")
+    for i, f in enumerate(figures, 1):
+        uri = png_data_uri(f.png.read_bytes())
+        parts.append(
+            f'<figure id="{escape(f.name)}"><img src="{uri}" alt="{escape(f.title)}">'
+            f"<figcaption><b>Figure {i}. {escape(f.title)}.</b> {escape(f.caption)} "
+            f"(vector version: figures/{escape(f.pdf.name)})</figcaption></figure>"
+        )
+    parts.append(
+        f'<hr><p class="notes">Numbers from {escape(c.path.name)}; every figure was drawn from the '
+        "HDF5 files alone.</p></body></html>"
+    )
+    return "\n".join(parts)

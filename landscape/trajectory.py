@@ -1,0 +1,428 @@
+"""Optimizer trajectories: a PCA plane of the checkpoints, the path on it, the surface under it.
+
+Following Li et al. 2018 ("Visualizing the Loss Landscape of Neural Nets",
+section 7), the plane is spanned by the two leading principal directions of
+the matrix ``M`` whose rows are ``theta_i - theta_origin``, the differences of
+every checkpoint from the final one. With the SVD ``M = U S V^T`` the
+directions are the first two rows of ``V^T`` (orthonormal, name-keyed) and the
+explained variance ratio of direction ``k`` is ``s_k^2 / sum_j s_j^2``. The
+SVD is not centred: the plane must pass through the origin checkpoint, so the
+best plane *through that point* is wanted (the reference code's scikit-learn
+PCA centres on the mean instead).
+
+Each checkpoint is projected by least squares, ``c = argmin ||G^T c - x||``
+with ``G`` the stacked directions, i.e. ``(G G^T) c = G x``, which is exact
+for points on the plane even when the directions are not orthogonal.
+
+Several runs can share one plane: PCA over the union of their checkpoints,
+origin at the end of a chosen run, so different optimizers' paths are drawn
+on one surface. The loss under a projected path is the loss *on the plane*,
+not the loss of the checkpoints, which lie off it by the stored residual.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from landscape import store
+from landscape.data import SplitChoice, load_data
+from landscape.directions import Directions
+from landscape.dynamics.paths import Trajectory, write_trajectory
+from landscape.dynamics.runs import Run, read_run
+from landscape.errors import LandscapeError
+from landscape.loading import build_model, load_checkpoint
+from landscape.objective import Objective
+from landscape.params import ParamDict, check_same_keys, dot, flatten, unflatten
+from landscape.surface import Surface, compute_surface
+
+
+@dataclass(frozen=True)
+class PCAPlane:
+    """A plane through ``origin`` spanned by the two leading principal directions.
+
+    Attributes:
+        origin: the point the plane passes through (the final checkpoint).
+        directions: two orthonormal name-keyed directions.
+        explained_variance_ratio: ``s_k^2 / sum_j s_j^2`` of the two directions.
+        singular_values: every singular value of the difference matrix.
+
+    """
+
+    origin: ParamDict
+    directions: tuple[ParamDict, ParamDict]
+    explained_variance_ratio: np.ndarray
+    singular_values: np.ndarray
+
+
+def pca_directions(points: Sequence[ParamDict], origin: ParamDict) -> PCAPlane:
+    """Two leading principal directions of ``points - origin`` (uncentred SVD, float64).
+
+    Args:
+        points: the checkpoints, name-keyed like ``origin``.
+        origin: the point the plane passes through.
+
+    Raises:
+        LandscapeError: if names or shapes differ, or the differences span
+            fewer than two dimensions.
+
+    >>> o = {"w": torch.zeros(3)}
+    >>> pts = [{"w": torch.tensor([2.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])}, o]
+    >>> plane = pca_directions(pts, o)
+    >>> plane.explained_variance_ratio.tolist(), plane.directions[0]["w"].abs().tolist()
+    ([0.8, 0.2], [1.0, 0.0, 0.0])
+
+    """
+    for i, p in enumerate(points):
+        check_same_keys(origin, p, what=f"checkpoint {i}")
+    names = list(origin)
+    o = flatten(origin, names).double().cpu()
+    m = torch.stack([flatten(p, names).double().cpu() - o for p in points])
+    _, s, vt = torch.linalg.svd(m, full_matrices=False)
+    if len(s) < 2 or not s[1] > 1e-12 * max(float(s[0]), 1e-300):
+        raise LandscapeError(
+            f"trajectory: the checkpoints span fewer than 2 directions around the origin "
+            f"({len(points)} checkpoints); expected at least 3 distinct checkpoints"
+        )
+    total = float((s**2).sum())
+    dirs = []
+    for k in range(2):
+        v = vt[k]
+        if float(m[0] @ v) > 0:
+            v = -v
+        dirs.append({n: t.to(origin[n].dtype) for n, t in unflatten(v, origin).items()})
+    return PCAPlane(
+        origin=dict(origin),
+        directions=(dirs[0], dirs[1]),
+        explained_variance_ratio=(s[:2] ** 2 / total).numpy(),
+        singular_values=s.numpy(),
+    )
+
+
+def project(
+    points: Sequence[ParamDict], origin: ParamDict, directions: Sequence[ParamDict]
+) -> np.ndarray:
+    """Least-squares coordinates of each point on the plane ``origin + span(directions)``.
+
+    Solves ``(D D^T) c = D (theta - origin)`` in float64, exact for points on
+    the plane whether or not the directions are orthogonal.
+
+    >>> o = {"w": torch.zeros(2)}
+    >>> d = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([1.0, 1.0])}]
+    >>> project([{"w": torch.tensor([3.0, 2.0])}], o, d).tolist()
+    [[1.0, 2.0]]
+    """
+    gram = np.array([[dot(a, b) for b in directions] for a in directions])
+    if abs(np.linalg.det(gram)) <= 1e-300:
+        raise LandscapeError("trajectory: the plane's directions are linearly dependent")
+    out = np.empty((len(points), len(directions)))
+    for i, p in enumerate(points):
+        x = {k: p[k].double() - origin[k].double() for k in origin}
+        out[i] = np.linalg.solve(
+            gram, np.array([dot({k: d[k].double() for k in d}, x) for d in directions])
+        )
+    return out
+
+
+def _residuals(
+    points: Sequence[ParamDict], origin: ParamDict, plane: PCAPlane, coords: np.ndarray
+) -> np.ndarray:
+    res = np.zeros(len(points))
+    for i, p in enumerate(points):
+        x = {k: p[k].double() - origin[k].double() for k in origin}
+        size = dot(x, x) ** 0.5
+        if size == 0:
+            continue
+        for k in x:
+            x[k] = (
+                x[k]
+                - coords[i, 0] * plane.directions[0][k].double()
+                - coords[i, 1] * plane.directions[1][k].double()
+            )
+        res[i] = dot(x, x) ** 0.5 / size
+    return res
+
+
+@dataclass(frozen=True)
+class RunPath:
+    """The checkpoints of one run, loaded for a model.
+
+    Attributes:
+        run: the run directory's contents.
+        params: parameters of each checkpoint, ordered by step.
+        epochs: epoch of each checkpoint (-1 if unknown).
+        steps: step of each checkpoint (-1 if unknown).
+        buffers: buffers (BatchNorm statistics) of the last checkpoint.
+
+    """
+
+    run: Run
+    params: tuple[ParamDict, ...]
+    epochs: np.ndarray
+    steps: np.ndarray
+    buffers: ParamDict
+
+
+def load_run_path(run_dir: str | Path, model: nn.Module, *, trust: bool = False) -> RunPath:
+    """Load every checkpoint of a run directory for ``model`` (ordered by step).
+
+    Raises:
+        LandscapeError: if the run has fewer than two checkpoints or they do not fit the model.
+
+    """
+    run = read_run(run_dir)
+    if len(run.checkpoints) < 2:
+        raise LandscapeError(
+            f"{run_dir}: {len(run.checkpoints)} checkpoint(s) found; a trajectory needs at least 2 "
+            "(train with --checkpoint-every 1)"
+        )
+    loaded = [load_checkpoint(model, c.path, trust=trust) for c in run.checkpoints]
+    return RunPath(
+        run=run,
+        params=tuple(p for p, _ in loaded),
+        epochs=np.array(
+            [-1 if c.epoch is None else c.epoch for c in run.checkpoints], dtype=np.int64
+        ),
+        steps=np.array([-1 if c.step is None else c.step for c in run.checkpoints], dtype=np.int64),
+        buffers=loaded[-1][1],
+    )
+
+
+def trajectory_plane(paths: Sequence[RunPath], *, origin: int = -1) -> tuple[PCAPlane, Trajectory]:
+    """PCA plane of the union of the runs' checkpoints, origin at the end of ``paths[origin]``.
+
+    Returns:
+        The plane and every checkpoint projected onto it.
+
+    """
+    if not paths:
+        raise LandscapeError("trajectory: expected at least one run")
+    ref = paths[origin]
+    center = ref.params[-1]
+    points = [p for path in paths for p in path.params]
+    plane = pca_directions(points, center)
+    coords = project(points, center, plane.directions)
+    labels = _unique_labels([p.run for p in paths])
+    traj = Trajectory(
+        coords=coords,
+        epochs=np.concatenate([p.epochs for p in paths]),
+        steps=np.concatenate([p.steps for p in paths]),
+        run=np.concatenate(
+            [np.full(len(p.params), i, dtype=np.int64) for i, p in enumerate(paths)]
+        ),
+        labels=labels,
+        residual=_residuals(points, center, plane, coords),
+        explained_variance_ratio=plane.explained_variance_ratio,
+        origin_label=labels[origin],
+    )
+    return plane, traj
+
+
+def _unique_labels(runs: Sequence[Run]) -> tuple[str, ...]:
+    names = [r.name for r in runs]
+    return tuple(
+        n if names.count(n) == 1 else str(r.path) for n, r in zip(names, runs, strict=True)
+    )
+
+
+def surface_grid(
+    coords: np.ndarray, *, margin: float = 0.25, resolution: int = 21
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid coordinates enclosing every point with a margin.
+
+    Each axis spans the points' range widened on both sides by ``margin`` times
+    the larger of the two ranges (so a nearly straight path still gets a
+    useful band around it).
+
+    >>> pts = np.array([[-2.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    >>> x, y = surface_grid(pts, margin=0.5, resolution=3)
+    >>> x.tolist(), y.tolist()
+    ([-3.0, -1.0, 1.0], [-1.0, 0.5, 2.0])
+    """
+    if resolution < 2:
+        raise LandscapeError(f"resolution: expected at least 2 points per axis (got {resolution})")
+    if margin < 0:
+        raise LandscapeError(f"margin: expected a value >= 0 (got {margin})")
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    pad = margin * float(max((high - low).max(), 1e-12))
+    return (
+        np.linspace(low[0] - pad, high[0] + pad, resolution),
+        np.linspace(low[1] - pad, high[1] + pad, resolution),
+    )
+
+
+@dataclass(frozen=True)
+class TrajectoryResult:
+    """What :func:`compute_trajectory` wrote.
+
+    Attributes:
+        path: the HDF5 file.
+        trajectory: the projected checkpoints.
+        surface: the surface on the plane (``None`` when skipped).
+
+    """
+
+    path: Path
+    trajectory: Trajectory
+    surface: Surface | None
+
+
+def compute_trajectory(
+    run_dirs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    origin: str | Path | None = None,
+    model: str | None = None,
+    data: str | None = None,
+    split: SplitChoice = "train",
+    max_samples: int | None = None,
+    loss: str | None = None,
+    batch_size: int | None = 1000,
+    resolution: int = 21,
+    margin: float = 0.25,
+    surface: bool = True,
+    device: str = "cpu",
+    trust: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> TrajectoryResult:
+    """PCA plane of one or more runs, the projected paths and the surface on the plane, in one file.
+
+    Args:
+        run_dirs: run directories (from ``landscape train`` or a Recorder).
+        out: the HDF5 file to write (resumed if made with the same settings).
+        origin: the run whose final checkpoint is the origin (default: the last).
+        model: model spec (default: the one in the runs' config).
+        data: data spec for the surface (default: the runs' config, else mnist1d).
+        split: splits the surface evaluates.
+        max_samples: rows per split for the surface (default: as trained).
+        loss: loss spec (default: as trained, else cross entropy).
+        batch_size: rows per forward pass.
+        resolution: grid points per axis.
+        margin: grid margin around the path, as a fraction of its extent.
+        surface: compute the surface (otherwise only plane and path).
+        device: torch device.
+        trust: fully unpickle checkpoints (unsafe).
+        overwrite: replace a file made with other settings.
+        progress: show progress bars.
+        command: command line for provenance.
+
+    Raises:
+        LandscapeError: for missing runs or checkpoints, mismatched models, or
+            an output made with other settings (without ``overwrite``).
+
+    """
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise LandscapeError("trajectory: expected at least one run directory")
+    runs = [read_run(d) for d in dirs]
+    origin_index = len(dirs) - 1
+    if origin is not None:
+        matches = [i for i, d in enumerate(dirs) if d.resolve() == Path(origin).resolve()]
+        if not matches:
+            raise LandscapeError(
+                f"origin: expected one of the runs given ({', '.join(map(str, dirs))}); "
+                f"got {origin}"
+            )
+        origin_index = matches[0]
+    cfg = runs[origin_index].config
+    model_spec = model or cfg.get("model")
+    if not model_spec:
+        raise LandscapeError(f"{dirs[origin_index]}: the run does not name its model; pass --model")
+    torch_model = build_model(model_spec)
+    paths = [load_run_path(d, torch_model, trust=trust) for d in dirs]
+    plane, traj = trajectory_plane(paths, origin=origin_index)
+    data_spec = data or cfg.get("data") or "mnist1d"
+    loss_spec = loss or cfg.get("loss") or "cross_entropy"
+    samples = max_samples if max_samples is not None else cfg.get("max_samples")
+    config = {
+        "runs": [str(d.resolve()) for d in dirs],
+        "checkpoints": [[c.path.name for c in p.run.checkpoints] for p in paths],
+        "origin": str(dirs[origin_index].resolve()),
+        "model": model_spec,
+        "data": data_spec,
+        "split": split,
+        "max_samples": samples,
+        "loss": loss_spec,
+        "resolution": resolution,
+        "margin": margin,
+        "surface": surface,
+    }
+    _check_output(Path(out), config, overwrite=overwrite)
+    directions = Directions(
+        list(plane.directions),
+        "pca",
+        {
+            "norm": "none",
+            "keep_1d": True,
+            "seed": -1,
+            "explained_variance_ratio": plane.explained_variance_ratio.tolist(),
+            "origin_run": str(dirs[origin_index]),
+        },
+    )
+    result_surface = None
+    if surface:
+        x, y = surface_grid(traj.coords, margin=margin, resolution=resolution)
+        dataset = load_data(
+            data_spec, split=split, max_samples=samples, seed=int(cfg.get("seed", 0)), device=device
+        )
+        center = {k: v.to(device) for k, v in plane.origin.items()}
+        buffers = {k: v.to(device) for k, v in paths[origin_index].buffers.items()}
+        objectives = {
+            name: Objective(torch_model, s, loss=loss_spec, batch_size=batch_size, buffers=buffers)
+            for name, s in dataset.splits.items()
+        }
+        result_surface = compute_surface(
+            objectives,
+            center,
+            directions,
+            x,
+            y,
+            out=out,
+            config=config,
+            overwrite=overwrite,
+            progress=progress,
+            command=command,
+        )
+        with store.writer_lock(out), store.atomic_update(out) as f:
+            _write(f, traj, plane, config)
+    else:
+        with store.writer_lock(out), store.atomic_update(out, new=True, command=command) as f:
+            d = f.create_group("directions")
+            d.attrs["kind"] = "pca"
+            for key, val in directions.attrs.items():
+                d.attrs[key] = (
+                    val if isinstance(val, (int, float, str, bool)) else store.config_json(val)
+                )
+            for i, vec in enumerate(directions.numpy()):
+                store.write_params(d, f"d{i}", vec)
+            _write(f, traj, plane, config)
+    return TrajectoryResult(Path(out), traj, result_surface)
+
+
+def _check_output(out: Path, config: dict[str, Any], *, overwrite: bool) -> None:
+    """Refuse to replace a file that is neither this trajectory nor its unfinished surface."""
+    if overwrite or not out.exists():
+        return
+    if store.check_resumable(out, "trajectory", config, overwrite=False):
+        return
+    stored = store.group_config(out, "surface")
+    partial = stored is not None and all(json.loads(stored).get(k) == v for k, v in config.items())
+    if not partial:
+        raise LandscapeError(
+            f"{out} exists and holds something else; "
+            "pass --overwrite to replace it or choose another --out"
+        )
+
+
+def _write(f: Any, traj: Trajectory, plane: PCAPlane, config: dict[str, Any]) -> None:
+    origin = {k: v.detach().cpu().numpy() for k, v in plane.origin.items()}
+    write_trajectory(f, traj, config=config, singular_values=plane.singular_values, origin=origin)

@@ -1,0 +1,124 @@
+"""Recorder overhead per training step: a bare loop vs the same loop with a Recorder.
+
+All variants train the same model (MLP on MNIST-1D by default) in the same
+process; every trial runs one epoch of each variant back to back (order
+reversed every other trial), so machine load affects them alike. A trial's
+time for a recorded variant includes its ``rec.step`` calls and the
+end-of-epoch ``rec.epoch()`` (per-epoch statistics, checkpoints, run.h5
+writes). Reported per variant: median time per step, the median of the
+per-trial (paired) ratios to the bare loop, and the same ratio with the run.h5
+writes left out. Writes are throttled by wall time (``write_share``, 2% of the
+run by default), which back-to-back variants distort (the bare epochs in
+between count as elapsed time), so the write-free ratio plus ``write_share``
+is the figure that carries over to a real run.
+
+    python scripts/bench_recorder.py [--trials 40] [--batch-size 128] [--model mlp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from landscape.data import load_data
+from landscape.dynamics.recorder import Recorder
+from landscape.loading import build_model
+
+
+class TimedRecorder(Recorder):
+    """A Recorder that adds up the time spent writing run.h5."""
+
+    write_time = 0.0
+
+    def flush(self) -> None:
+        start = time.perf_counter()
+        super().flush()
+        self.write_time += time.perf_counter() - start
+
+
+def epoch(model, opt, x, y, batch_size, order, rec: TimedRecorder | None) -> tuple[float, float]:
+    before = rec.write_time if rec is not None else 0.0
+    start = time.perf_counter()
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        opt.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        if rec is not None:
+            rec.step(loss)
+    if rec is not None:
+        rec.epoch()
+    elapsed = time.perf_counter() - start
+    return elapsed, (rec.write_time - before if rec is not None else 0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads [torch default]")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    split = load_data("mnist1d", split="train").splits["train"]
+    x, y = split.x, split.y
+    steps = -(-len(x) // args.batch_size)
+    variants = {
+        "bare loop": None,
+        "recorder (defaults)": {},
+        "as landscape train": {"checkpoint_every": 1, "write_share": 1.0},
+    }
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        states = {}
+        for i, (name, kwargs) in enumerate(variants.items()):
+            torch.manual_seed(0)
+            model = build_model(args.model)
+            cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.SGD
+            opt = cls(model.parameters(), lr=1e-3)
+            rec = (
+                None
+                if kwargs is None
+                else TimedRecorder(Path(tmp) / f"run{i}", model, opt, **kwargs)
+            )
+            if rec is not None:
+                rec.epoch()
+            states[name] = (model, opt, rec)
+        g = torch.Generator().manual_seed(0)
+        for trial in range(args.trials + 2):  # the first two are warm-up
+            order = torch.randperm(len(x), generator=g)
+            names = list(states) if trial % 2 else list(states)[::-1]
+            for name in names:
+                model, opt, rec = states[name]
+                result = epoch(model, opt, x, y, args.batch_size, order, rec)
+                if trial >= 2:
+                    times[name].append(result)
+        for _, _, rec in states.values():
+            if rec is not None:
+                rec.close()
+    bare = [t for t, _ in times["bare loop"]]
+    print(
+        f"model={args.model} optimizer={args.optimizer} batch={args.batch_size} "
+        f"steps/epoch={steps} trials={args.trials} threads={torch.get_num_threads()}"
+    )
+    for name, rows in times.items():
+        total = statistics.median(t for t, _ in rows) / steps
+        paired = statistics.median(t / b for (t, _), b in zip(rows, bare, strict=True))
+        no_write = statistics.median((t - w) / b for (t, w), b in zip(rows, bare, strict=True))
+        print(
+            f"{name:<22} {1e6 * total:8.1f} us/step   paired ratio {paired:.3f}   "
+            f"without run.h5 writes {no_write:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

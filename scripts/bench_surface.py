@@ -1,0 +1,180 @@
+"""Surface speed, measured side by side in one run and printed as ratios.
+
+For each case (model, batch size) on the same data and the same steps x steps
+grid it times:
+
+* ``plain``: one plain forward pass + loss over the data, in batches (the floor);
+* ``ours``: ``landscape.surface.compute_surface`` (points per pass chosen by measurement,
+  or as given by --points-per-pass);
+* ``loss_landscapes``: ``loss_landscapes.random_plane`` (PyPI ``loss-landscapes``), with a
+  metric that loops the same batches;
+* ``li_et_al``: a per-point loop in the style of the Li et al. 2018 scripts (weights copied into
+  the model, a DataLoader over the data, ``.item()`` per batch).
+
+Each ratio is a time divided by ``points x plain``. Usage::
+
+    python scripts/bench_surface.py [--device cuda] [--steps 11] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections.abc import Callable
+
+import loss_landscapes
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from loss_landscapes.metrics import Metric
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from landscape.data import mnist1d
+from landscape.directions import random_directions
+from landscape.models import CNN1d, MLP, ResNet1d
+from landscape.objective import Objective
+from landscape.params import model_params
+from landscape.surface import compute_surface
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def best_of(fn: Callable[[], object], repeats: int, device: str) -> float:
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+class BatchedLoss(Metric):
+    """A loss_landscapes metric over the same batches as ours (their Loss takes one batch)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int):
+        super().__init__()
+        self.x, self.y, self.bs = x, y, batch_size
+
+    def __call__(self, model_wrapper) -> float:
+        total = 0.0
+        for i in range(0, len(self.x), self.bs):
+            total += F.cross_entropy(model_wrapper.forward(self.x[i : i + self.bs]), self.y[i : i + self.bs], reduction="sum").item()
+        return total / len(self.x)
+
+
+def li_et_al_loop(model: nn.Module, origin, dirs, coords, loader: DataLoader, device: str) -> None:
+    params = [p for _, p in model.named_parameters()]
+    names = [n for n, _ in model.named_parameters()]
+    model.eval()
+    for a, b in coords:
+        for p, n in zip(params, names, strict=True):
+            p.data = origin[n] + a * dirs[0][n] + b * dirs[1][n]
+        total, correct, seen = 0.0, 0, 0
+        with torch.no_grad():
+            for x, y in loader:
+                x, y = x.to(device), y.to(device)
+                out = model(x)
+                total += F.cross_entropy(out, y).item() * len(y)
+                correct += (out.argmax(1) == y).sum().item()
+                seen += len(y)
+
+
+def run_case(name: str, model: nn.Module, x, y, batch_size: int, steps: int, repeats: int, device: str, ppp):
+    model = model.to(device).eval()
+    x, y = x.to(device), y.to(device)
+    split = landscape_split(x, y)
+    obj = Objective(model, split, batch_size=batch_size)
+    origin = model_params(model)
+    dirs = random_directions(origin, ndim=2, seed=0)
+    grid = np.linspace(-1, 1, steps)
+    points = steps * steps
+
+    @torch.inference_mode()
+    def plain() -> None:
+        total = torch.zeros((), device=device, dtype=torch.float64)
+        for i in range(0, len(x), batch_size):
+            total += F.cross_entropy(model(x[i : i + batch_size]), y[i : i + batch_size], reduction="sum")
+        float(total)
+
+    t_plain = best_of(plain, max(repeats, 20), device)
+    t_ours = best_of(
+        lambda: compute_surface({"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False),
+        repeats, device,
+    )
+    wrapped = copy.deepcopy(model)
+    metric = BatchedLoss(x, y, batch_size)
+    t_ll = best_of(
+        lambda: loss_landscapes.random_plane(wrapped, metric, distance=1, steps=steps, normalization="filter"),
+        repeats, device,
+    )
+    loader = DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=batch_size, shuffle=False)
+    li_model = copy.deepcopy(model)
+    coords = [(a, b) for b in grid for a in grid]
+    t_li = best_of(lambda: li_et_al_loop(li_model, origin, dirs.vectors, coords, loader, device), repeats, device)
+    floor = points * t_plain
+    print(
+        f"{name:<28} points={points:<5} ours/plain={t_ours / floor:5.2f}  "
+        f"loss_landscapes/plain={t_ll / floor:5.2f}  li_et_al/plain={t_li / floor:5.2f}  "
+        f"ours_speedup_vs_ll={t_ll / t_ours:5.2f}x  vs_li={t_li / t_ours:5.2f}x"
+    )
+
+
+def landscape_split(x, y):
+    from landscape.data import Split
+
+    return Split(x, y)
+
+
+def gpu_batching(device: str, steps: int, repeats: int) -> None:
+    torch.manual_seed(0)
+    model = CNN1d().to(device)
+    d = mnist1d()["train"]
+    x, y = d.x.to(device), d.y.to(device)
+    obj = Objective(model, landscape_split(x, y), batch_size=4000)
+    origin = model_params(model)
+    dirs = random_directions(origin, ndim=2, seed=0)
+    grid = np.linspace(-1, 1, steps)
+    times = {}
+    for ppp in (1, 8, 32, 128):
+        times[ppp] = best_of(
+            lambda ppp=ppp: compute_surface({"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False),
+            repeats, device,
+        )
+    t_auto = best_of(lambda: compute_surface({"train": obj}, origin, dirs, grid, grid, progress=False), repeats, device)
+    base = times[1]
+    row = "  ".join(f"ppp={k}: {base / v:5.2f}x" for k, v in times.items())
+    print(f"GPU batched-point speed-up over one point per pass (CNN1d, 4000 rows, {steps}x{steps}): {row}  auto: {base / t_auto:5.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=11)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--points-per-pass", type=int, default=None)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    d = mnist1d()["train"]
+    cases = [
+        ("MLP, one batch of 4000", MLP(), 4000),
+        ("MLP, batches of 1000", MLP(), 1000),
+        ("MLP, batches of 128", MLP(), 128),
+        ("CNN1d, batches of 1000", CNN1d(), 1000),
+        ("ResNet1d, batches of 1000", ResNet1d(), 1000),
+    ]
+    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
+    for name, model, bs in cases:
+        run_case(name, model, d.x, d.y, bs, args.steps, args.repeats, args.device, args.points_per_pass)
+    if args.device.startswith("cuda"):
+        gpu_batching(args.device, 21, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""The README's "Bad input and what you get" table, row by row, through ``landscape surface``.
+
+Every row: a non-zero exit, one line of output naming the problem, no
+traceback, and the existing output file byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from landscape import store
+from landscape.cli import cli
+from tests.conftest import tiny_net
+
+MODEL = ["--model", "tests.helpers_specs:tiny_net"]
+DATA = ["--data", "tests.helpers_specs:tiny_data"]
+GRID = ["--x=-1:1:3"]
+
+SPECS = """
+import torch
+
+def empty():
+    return {"train": (torch.zeros(0, 8), torch.zeros(0, dtype=torch.long))}
+
+def bad_labels():
+    return {"train": (torch.randn(6, 8), torch.tensor([0, 1, 2, 3, 9, 0]))}
+
+def wrong_width():
+    return {"train": (torch.randn(6, 5), torch.zeros(6, dtype=torch.long))}
+"""
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Case:
+    """One table row: how to break the input, and the words the error must contain."""
+
+    def __init__(self, tmp: Path, ckpt: Path, out: Path, monkeypatch: pytest.MonkeyPatch):
+        self.tmp, self.ckpt, self.out, self.monkeypatch = tmp, ckpt, out, monkeypatch
+        (tmp / "specs.py").write_text(SPECS)
+
+    def surface(self, *extra: str, ckpt: Path | None = None, data: list[str] = DATA) -> list[str]:
+        """The arguments of a valid run with ``extra`` appended."""
+        return ["surface", *MODEL, "--checkpoint", str(ckpt or self.ckpt), *data, *GRID, *extra]
+
+    def spec(self, name: str) -> list[str]:
+        return ["--data", f"{self.tmp / 'specs.py'}:{name}"]
+
+
+def missing_checkpoint(c: Case) -> list[str]:
+    return c.surface("--out", str(c.out), ckpt=c.tmp / "nope.pt")
+
+
+def corrupt_checkpoint(c: Case) -> list[str]:
+    bad = c.tmp / "bad.pt"
+    bad.write_bytes(b"\x00not a checkpoint")
+    return c.surface("--out", str(c.out), ckpt=bad)
+
+
+def wrong_model(c: Case) -> list[str]:
+    return [
+        "surface",
+        "--model",
+        "mlp",
+        "--checkpoint",
+        str(c.ckpt),
+        *DATA,
+        *GRID,
+        "--out",
+        str(c.out),
+    ]
+
+
+def non_finite_weights(c: Case) -> list[str]:
+    state = tiny_net().state_dict()
+    state["fc.weight"][0, 0] = float("nan")
+    path = c.tmp / "nan.pt"
+    torch.save(state, path)
+    return c.surface("--out", str(c.out), ckpt=path)
+
+
+def empty_data(c: Case) -> list[str]:
+    return c.surface("--out", str(c.out), data=c.spec("empty"))
+
+
+def labels_out_of_range(c: Case) -> list[str]:
+    return c.surface("--out", str(c.out), data=c.spec("bad_labels"))
+
+
+def data_of_wrong_width(c: Case) -> list[str]:
+    return c.surface("--out", str(c.out), data=c.spec("wrong_width"))
+
+
+def wrong_grid_syntax(c: Case) -> list[str]:
+    return c.surface("--y=-1:1", "--out", str(c.out))
+
+
+def reversed_grid(c: Case) -> list[str]:
+    return c.surface("--y=1:-1:5", "--out", str(c.out))
+
+
+def directions_of_another_model(c: Case) -> list[str]:
+    other = c.tmp / "other.h5"
+    with h5py.File(other, "w") as f:
+        store.write_params(f.create_group("directions"), "d0", {"layer.weight": np.zeros((2, 2))})
+    return c.surface("--dirs", str(other), "--out", str(c.out))
+
+
+def truncated_directions_file(c: Case) -> list[str]:
+    cut = c.tmp / "cut.h5"
+    cut.write_bytes(c.out.read_bytes()[:1000])
+    return c.surface("--dirs", str(cut), "--out", str(c.out))
+
+
+def truncated_output_file(c: Case) -> list[str]:
+    c.out.write_bytes(c.out.read_bytes()[:1000])
+    return c.surface("--out", str(c.out))
+
+
+def li2018_file_with_holes_as_output(c: Case) -> list[str]:
+    with h5py.File(c.out, "w") as f:
+        f["xcoordinates"] = np.linspace(-1, 1, 3)
+        f["train_loss"] = np.array([0.5, -1.0, 0.7])
+    return c.surface("--out", str(c.out))
+
+
+def li2018_file_as_directions(c: Case) -> list[str]:
+    li = c.tmp / "li.h5"
+    with h5py.File(li, "w") as f:
+        f["xcoordinates"] = np.linspace(-1, 1, 3)
+        f["train_loss"] = np.array([0.5, -1.0, 0.7])
+    return c.surface("--dirs", str(li), "--out", str(c.out))
+
+
+def _no_space(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def disk_full(c: Case) -> list[str]:
+    c.monkeypatch.setattr(h5py.Dataset, "__setitem__", _no_space)  # the results' write fails
+    return c.surface("--out", str(c.out))
+
+
+def disk_full_while_copying(c: Case) -> list[str]:
+    c.monkeypatch.setattr(shutil, "copyfile", _no_space)  # the transaction's copy fails
+    return c.surface("--out", str(c.out))
+
+
+ROWS: list[tuple[Callable[[Case], list[str]], str]] = [
+    (missing_checkpoint, "checkpoint not found"),
+    (corrupt_checkpoint, "not a readable PyTorch file"),
+    (wrong_model, "does not fit the model"),
+    (non_finite_weights, "holds NaN or infinity"),
+    (empty_data, "is empty"),
+    (labels_out_of_range, "labels out of range: found 0..9 but the model has 4 outputs"),
+    (data_of_wrong_width, "data split 'train' does not fit the model"),
+    (wrong_grid_syntax, "y: expected START:STOP:NUM"),
+    (reversed_grid, "y: START must be below STOP"),
+    (directions_of_another_model, "directions in"),
+    (truncated_directions_file, "not a readable HDF5 file"),
+    (truncated_output_file, "not a readable HDF5 file (truncated or corrupt?); pass --overwrite"),
+    (li2018_file_with_holes_as_output, "holds no landscape surface"),
+    (li2018_file_as_directions, "holds no 'directions' group"),
+    (disk_full, "disk full while writing; the previous file is kept"),
+]
+
+
+CASES = [pytest.param(make, message, id=make.__name__) for make, message in ROWS] + [
+    pytest.param(
+        disk_full_while_copying,
+        "disk full while writing; the previous file is kept",
+        id="disk_full_while_copying",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="store.atomic_update copies the file before its try block, so ENOSPC "
+            "there escapes unmapped (and leaves a partial .tmp file); fix proposed to the lead",
+        ),
+    )
+]
+
+
+@pytest.mark.parametrize(("make", "message"), CASES)
+def test_bad_input_one_line_nonzero_exit_file_unchanged(
+    tmp_path: Path,
+    ckpt: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[[Case], list[str]],
+    message: str,
+) -> None:
+    out = tmp_path / "s.h5"
+    assert run(*Case(tmp_path, ckpt, out, monkeypatch).surface("--out", str(out))).exit_code == 0
+    args = make(Case(tmp_path, ckpt, out, monkeypatch))
+    before = digest(out)
+    res = run(*args)
+    assert res.exit_code != 0
+    assert message in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and res.output.startswith("Error: ")
+    assert "Traceback" not in res.output
+    assert digest(out) == before
+    assert list(tmp_path.glob("*.tmp-*")) == []
+
+
+def test_damaged_output_is_replaced_with_overwrite(tmp_path: Path, ckpt: Path) -> None:
+    out = tmp_path / "s.h5"
+    out.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
+    args = ["surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, "--out", str(out)]
+    assert run(*args).exit_code == 1
+    assert run(*args, "--overwrite").exit_code == 0
+    with h5py.File(out, "r") as f:
+        assert f["surface/done"][()].all()
+
+
+class Payload:
+    """Unpickling this runs code: it creates the file named by ``marker``."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[[Path], None], tuple[Path]]:
+        return (Path.touch, (self.marker,))
+
+
+def test_malicious_pickle_does_not_run_without_trust(tmp_path: Path, net: torch.nn.Module) -> None:
+    marker, ckpt, out = tmp_path / "pwned", tmp_path / "evil.pt", tmp_path / "s.h5"
+    torch.save({"model": net.state_dict(), "payload": Payload(marker)}, ckpt)
+    res = run("surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, "--out", str(out))
+    assert res.exit_code == 1 and "--trust-checkpoint" in res.output
+    assert not marker.exists() and not out.exists()
+    trusted = ["--trust-checkpoint", "--out", str(out)]
+    assert run("surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, *trusted).exit_code == 0
+    assert marker.exists()  # what --trust-checkpoint's help warns about

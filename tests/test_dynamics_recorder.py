@@ -1,0 +1,319 @@
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscape.dynamics.diagnose import Diagnosis, store_diagnosis
+from landscape.dynamics.recorder import (
+    Recorder,
+    effective_step_size,
+    optimizer_hparams,
+    percentiles,
+)
+from landscape.dynamics.runs import list_checkpoints, read_run
+from landscape.errors import LandscapeError
+from landscape.models import MLP
+
+
+def tiny(seed=0):
+    torch.manual_seed(seed)
+    model = MLP(4, 3, hidden=(5,))
+    x = torch.randn(16, 4)
+    y = torch.randint(0, 3, (16,))
+    return model, x, y
+
+
+def one_step(model, opt, x, y):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def test_recorder_values_equal_independent_norms(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    init = {n: p.detach().clone().double() for n, p in model.named_parameters()}
+    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None)
+    rec.epoch(train=(2.0, 0.25), val=3.0)
+    expected = []
+    for _ in range(3):
+        before = {n: p.detach().clone().double() for n, p in model.named_parameters()}
+        loss = one_step(model, opt, x, y)
+        grads = {n: p.grad.detach().double() for n, p in model.named_parameters()}
+        after = {n: p.detach().clone().double() for n, p in model.named_parameters()}
+        rec.step(loss)
+        rec.epoch(train=(loss, 0.5))
+        expected.append((float(loss.detach()), grads, before, after))
+    rec.close()
+    run = read_run(tmp_path / "run")
+    names = [n for n, _ in model.named_parameters()]
+    assert run.layers == tuple(names)
+    assert run.optimizer == "sgd" and run.hparams["momentum"] == 0.9
+    ep, st = run.epochs, run.steps
+    assert ep["epoch"].tolist() == [0, 1, 2, 3]
+    assert ep["step"].tolist() == [0, 1, 2, 3]
+    assert ep["train_loss"][0] == 2.0 and ep["train_acc"][0] == 0.25 and ep["val_loss"][0] == 3.0
+    assert np.isnan(ep["val_acc"][0]) and np.isnan(ep["layer_grad_norm"][0]).all()
+    assert np.isnan(ep["eff_step_p50"]).all()  # SGD is not adaptive
+    for i, (loss, grads, before, after) in enumerate(expected, start=1):
+        layer = [float(grads[n].norm()) for n in names]
+        np.testing.assert_allclose(ep["layer_grad_norm"][i], layer, rtol=1e-6)
+        total = float(torch.sqrt(sum((grads[n] ** 2).sum() for n in names)))
+        np.testing.assert_allclose(st["grad_norm"][i - 1], total, rtol=1e-6)
+        np.testing.assert_allclose(ep["grad_norm"][i], total, rtol=1e-6)
+        np.testing.assert_allclose(st["loss"][i - 1], loss, rtol=1e-7)
+        np.testing.assert_allclose(
+            ep["weight_norm"][i], [float(after[n].norm()) for n in names], rtol=1e-6
+        )
+        ratio = [float((after[n] - before[n]).norm() / before[n].norm()) for n in names]
+        np.testing.assert_allclose(ep["update_ratio"][i], ratio, rtol=1e-5)
+        dist = float(torch.sqrt(sum(((after[n] - init[n]) ** 2).sum() for n in names)))
+        np.testing.assert_allclose(ep["distance_from_init"][i], dist, rtol=1e-6)
+    assert st["lr"].tolist() == [0.1, 0.1, 0.1]
+    assert st["epoch"].tolist() == [1, 2, 3]
+
+
+def test_epoch_grad_norm_is_rms_over_steps(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None)
+    sq = []
+    for _ in range(4):
+        loss = one_step(model, opt, x, y)
+        sq.append([float(p.grad.double().norm()) ** 2 for p in model.parameters()])
+        rec.step(loss)
+    rec.epoch()
+    run = read_run(tmp_path / "run")
+    assert run.epochs["epoch"].tolist() == [1]
+    np.testing.assert_allclose(
+        run.epochs["layer_grad_norm"][0], np.sqrt(np.mean(sq, axis=0)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        run.epochs["mean_step_loss"][0], run.steps["loss"].mean(), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: torch.optim.Adam([p], lr=0.1, eps=1e-3), lambda g: 0.1 / (g.abs() + 1e-3)),
+        (lambda p: torch.optim.AdamW([p], lr=0.1, eps=1e-3), lambda g: 0.1 / (g.abs() + 1e-3)),
+        (
+            lambda p: torch.optim.RMSprop([p], lr=0.1, alpha=0.9, eps=1e-3),
+            lambda g: 0.1 / ((0.1 * g**2).sqrt() + 1e-3),
+        ),
+        (lambda p: torch.optim.Adagrad([p], lr=0.1, eps=1e-3), lambda g: 0.1 / (g.abs() + 1e-3)),
+    ],
+    ids=["adam", "adamw", "rmsprop", "adagrad"],
+)
+def test_effective_step_size_closed_form_after_one_step(make, expected):
+    p = nn.Parameter(torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))
+    opt = make(p)
+    g = torch.tensor([0.5, -3.0, 2.0], dtype=torch.float64)
+    p.grad = g.clone()
+    opt.step()
+    torch.testing.assert_close(effective_step_size(opt, p), expected(g))
+
+
+def test_effective_step_size_none_for_sgd_and_fresh_state():
+    p = nn.Parameter(torch.zeros(2))
+    assert effective_step_size(torch.optim.Adam([p]), p) is None
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = torch.ones(2)
+    opt.step()
+    assert effective_step_size(opt, p) is None
+
+
+def test_recorder_effective_step_percentiles_for_adam(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None)
+    for _ in range(2):
+        rec.step(one_step(model, opt, x, y))
+    rec.epoch()
+    run = read_run(tmp_path / "run")
+    assert run.adaptive
+    for i, p in enumerate(model.parameters()):
+        st = opt.state[p]
+        eff = 0.01 / ((st["exp_avg_sq"].double() / (1 - 0.999**2)).sqrt() + 1e-8)
+        np.testing.assert_allclose(
+            [run.epochs[f"eff_step_p{q}"][0, i] for q in (10, 50, 90)],
+            np.percentile(eff.numpy(), [10, 50, 90]),
+            rtol=1e-6,
+        )
+
+
+def test_probe_hook_called_every_n_steps_and_stored(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    calls = []
+
+    def probe(params, optimizer):
+        assert optimizer is opt and set(params) == {n for n, _ in model.named_parameters()}
+        calls.append(len(calls))
+        return {"lambda_max": 10.0 + len(calls), "trace": float(len(calls))}
+
+    rec = Recorder(tmp_path / "run", model, opt, probe=probe, probe_every=2, checkpoint_every=None)
+    for _ in range(5):
+        rec.step(one_step(model, opt, x, y))
+    rec.epoch()
+    run = read_run(tmp_path / "run")
+    assert run.probes["step"].tolist() == [2.0, 4.0]
+    assert run.probes["lambda_max"].tolist() == [11.0, 12.0]
+    assert run.probes["trace"].tolist() == [1.0, 2.0]
+
+
+def test_checkpoints_saved_with_documented_keys(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=2, checkpoint_steps=3)
+    rec.epoch()
+    for _ in range(2):
+        for _ in range(2):
+            rec.step(one_step(model, opt, x, y))
+        rec.epoch()
+    names = [
+        c.path.name for c in list_checkpoints(tmp_path / "run", epoch_steps={0: 0, 1: 2, 2: 4})
+    ]
+    assert names == ["init.pt", "step_00000003.pt", "epoch_0002.pt"]
+    ck = torch.load(tmp_path / "run" / "checkpoints" / "epoch_0002.pt", weights_only=True)
+    assert {"model", "optimizer", "optimizer_name", "optimizer_hparams", "epoch", "step"} <= set(ck)
+    assert ck["epoch"] == 2 and ck["step"] == 4 and ck["optimizer_name"] == "adam"
+    for n, p in model.state_dict().items():
+        assert torch.equal(ck["model"][n], p)
+
+
+def test_steps_reach_disk_before_the_epoch_ends(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = Recorder(tmp_path / "run", model, opt, flush_seconds=0.0, write_share=1.0)
+    rec.step(one_step(model, opt, x, y))
+    rec.step(one_step(model, opt, x, y))
+    with h5py.File(tmp_path / "run" / "run.h5", "r") as f:
+        assert f["dynamics/step/step"][()].tolist() == [1, 2]
+    rec.close()
+
+
+def test_throttled_epochs_are_written_by_close(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Recorder(tmp_path / "run", model, opt, write_share=1e-6) as rec:
+        rec.epoch()  # the first write is due at once; later ones wait ~1e6 x its duration
+        for _ in range(3):
+            rec.step(one_step(model, opt, x, y))
+            rec.epoch()
+        assert read_run(tmp_path / "run").epochs["epoch"].tolist() == [0]
+    assert read_run(tmp_path / "run").epochs["epoch"].tolist() == [0, 1, 2, 3]
+
+
+def test_first_epoch_after_steps_is_epoch_one(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Recorder(tmp_path / "run", model, opt) as rec:
+        rec.step(one_step(model, opt, x, y))
+        rec.epoch()
+    run = read_run(tmp_path / "run")
+    assert run.epochs["epoch"].tolist() == [1] and run.steps["epoch"].tolist() == [1]
+
+
+def test_second_writer_is_refused(tmp_path):
+    model = tiny()[0]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with (
+        Recorder(tmp_path / "run", model, opt),
+        pytest.raises(LandscapeError, match="being written by another process"),
+    ):
+        Recorder(tmp_path / "run", model, opt, resume=True)
+
+
+def test_existing_run_refused_without_resume_or_overwrite(tmp_path):
+    model = tiny()[0]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Recorder(tmp_path / "run", model, opt) as rec:
+        rec.epoch()
+    before = (tmp_path / "run" / "run.h5").read_bytes()
+    with pytest.raises(LandscapeError, match="already holds this run"):
+        Recorder(tmp_path / "run", model, opt)
+    other = torch.optim.SGD(model.parameters(), lr=0.5)
+    with pytest.raises(LandscapeError, match="different settings"):
+        Recorder(tmp_path / "run", model, other, resume=True)
+    assert (tmp_path / "run" / "run.h5").read_bytes() == before
+    with Recorder(tmp_path / "run", model, other, overwrite=True) as rec:
+        assert rec.epochs_done == -1
+    assert read_run(tmp_path / "run").hparams["lr"] == 0.5
+
+
+def test_resume_restores_state_and_drops_later_records(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    with Recorder(tmp_path / "run", model, opt, checkpoint_every=2, write_share=1.0) as rec:
+        rec.epoch()
+        for _ in range(3):
+            rec.step(one_step(model, opt, x, y))
+            rec.epoch()
+    store_diagnosis(tmp_path / "run", Diagnosis((), ()))
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "epoch_0002.pt", weights_only=True)
+    fresh, _, _ = tiny(seed=1)
+    fresh_opt = torch.optim.Adam(fresh.parameters(), lr=0.01)
+    rec2 = Recorder(tmp_path / "run", fresh, fresh_opt, checkpoint_every=2, resume=True)
+    assert (rec2.epochs_done, rec2.step_count) == (2, 2)
+    for n, p in fresh.state_dict().items():
+        assert torch.equal(p, saved["model"][n])
+    assert fresh_opt.state_dict()["state"][0]["step"] == 2
+    run = read_run(tmp_path / "run")
+    assert run.epochs["epoch"].tolist() == [0, 1, 2] and run.steps["step"].tolist() == [1, 2]
+    assert run.diagnosis is None  # epoch 3 was dropped, so was the diagnosis of it
+
+
+def test_bad_arguments_and_misuse(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(LandscapeError, match="checkpoint_every"):
+        Recorder(tmp_path / "a", model, opt, checkpoint_every=0)
+    with pytest.raises(LandscapeError, match="probe_every"):
+        Recorder(tmp_path / "b", model, opt, probe=lambda p, o: {}, probe_every=0)
+    with pytest.raises(LandscapeError, match="write_share"):
+        Recorder(tmp_path / "c", model, opt, write_share=0.0)
+    with Recorder(tmp_path / "d", model, opt) as rec:
+        rec.step(one_step(model, opt, x, y))
+        rec.epoch()
+        with pytest.raises(LandscapeError, match="twice without a step"):
+            rec.epoch()
+
+
+def test_optimizer_hparams_json_friendly():
+    p = nn.Parameter(torch.zeros(1))
+    h = optimizer_hparams(torch.optim.Adam([p], lr=0.1, betas=(0.8, 0.99)))
+    assert h["betas"] == [0.8, 0.99] and h["lr"] == 0.1 and "params" not in h
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100, 10_001])
+def test_percentiles_equal_numpy(n):
+    values = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    q = (0.0, 0.1, 0.5, 0.9, 1.0)
+    np.testing.assert_allclose(
+        percentiles(values, q),
+        np.percentile(values.astype(np.float64), [100 * v for v in q]),
+        rtol=1e-12,
+    )
+
+
+def test_resume_from_init_when_no_recorded_epoch_has_a_checkpoint(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    with Recorder(tmp_path / "run", model, opt, checkpoint_every=5, write_share=1.0) as rec:
+        for _ in range(2):
+            rec.step(one_step(model, opt, x, y))
+            rec.epoch()
+    fresh = tiny(seed=1)[0]
+    fresh_opt = torch.optim.SGD(fresh.parameters(), lr=0.1)
+    with Recorder(tmp_path / "run", fresh, fresh_opt, checkpoint_every=5, resume=True) as rec:
+        assert (rec.epochs_done, rec.step_count) == (-1, 0)
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, start[k])
+    run = read_run(tmp_path / "run")
+    assert run.epochs["epoch"].size == 0 and run.steps["step"].size == 0
