@@ -1,12 +1,32 @@
 """landscape: loss surfaces, curvature and training dynamics of PyTorch checkpoints.
 
+The public names are loaded on first use (PEP 562), so that importing a
+torch-free part of the package (``landscape.plotting``, ``landscape.store``)
+does not import torch.
+
 >>> import landscape
 >>> callable(landscape.surface)
 True
 """
 
-from landscape.errors import LandscapeError
-from landscape.surface import Surface, compute_surface
-from landscape.api import surface  # noqa: I001  (binds ``landscape.surface`` to the function, after the module)
+from __future__ import annotations
 
-__all__ = ["LandscapeError", "Surface", "compute_surface", "surface"]
+import importlib
+from typing import Any
+
+from landscape.errors import LandscapeError
+
+_EXPORTS = {
+    "surface": "landscape.api",
+    "Surface": "landscape.engine",
+    "compute_surface": "landscape.engine",
+    "Recorder": "landscape.dynamics.recorder",
+}
+
+__all__ = ["LandscapeError", "Recorder", "Surface", "compute_surface", "surface"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'landscape' has no attribute {name!r}")

@@ -20,13 +20,13 @@ from landscape.directions import (
     plane_through,
     random_directions,
 )
+from landscape.engine import Surface, compute_surface, model_errors
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode
 from landscape.grid import parse_grid
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, model_buffers, model_params
-from landscape.surface import Surface, compute_surface, model_errors
 
 DirKind = Literal["random", "interp", "plane", "hessian"]
 
@@ -109,7 +109,7 @@ def surface(
         command: command line for provenance.
 
     Returns:
-        The :class:`~landscape.surface.Surface`.
+        The :class:`~landscape.engine.Surface`.
 
     """
     with distributed.session(resolve_device(device)) as (_, dev):

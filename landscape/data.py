@@ -87,13 +87,16 @@ def mnist1d() -> dict[str, Split]:
 
     Raises:
         LandscapeError: if the ``mnist1d`` package is not installed.
+
     """
     path = cache_dir() / "mnist1d-default.npz"
     if not path.exists():
         try:
             from mnist1d.data import get_dataset_args, make_dataset
         except ImportError as exc:
-            raise LandscapeError("data 'mnist1d' needs the mnist1d package: pip install 'landscape[demo]'") from exc
+            raise LandscapeError(
+                "data 'mnist1d' needs the mnist1d package: pip install 'landscape[demo]'"
+            ) from exc
         d = make_dataset(get_dataset_args())
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
@@ -102,7 +105,9 @@ def mnist1d() -> dict[str, Split]:
     with np.load(path) as d:
         return {
             "train": Split(torch.from_numpy(d["x"]).float(), torch.from_numpy(d["y"]).long()),
-            "test": Split(torch.from_numpy(d["x_test"]).float(), torch.from_numpy(d["y_test"]).long()),
+            "test": Split(
+                torch.from_numpy(d["x_test"]).float(), torch.from_numpy(d["y_test"]).long()
+            ),
         }
 
 
@@ -127,6 +132,7 @@ def load_data(
     Raises:
         LandscapeError: for an unknown spec, an unsupported return type, an
             empty split or a requested split that does not exist.
+
     """
     if split not in ("train", "test", "both"):
         raise LandscapeError(f"split: expected train, test or both (got {split!r})")
@@ -165,18 +171,25 @@ def as_splits(obj: Any, *, source: str) -> dict[str, Split]:
 
     Raises:
         LandscapeError: for any other type.
+
     """
     if isinstance(obj, Mapping):
         unknown = [k for k in obj if k not in SPLITS]
         if unknown:
-            raise LandscapeError(f"data {source!r}: unknown split names {unknown}; expected 'train' and/or 'test'")
+            raise LandscapeError(
+                f"data {source!r}: unknown split names {unknown}; expected 'train' and/or 'test'"
+            )
         return {k: as_split(v, source=f"{source}[{k}]") for k, v in obj.items()}
     return {"train": as_split(obj, source=source)}
 
 
 def as_split(obj: Any, *, source: str) -> Split:
     """Materialize one split into tensors, in the order the object yields them."""
-    if isinstance(obj, (tuple, list)) and len(obj) == 2 and all(isinstance(t, (Tensor, np.ndarray)) for t in obj):
+    if (
+        isinstance(obj, (tuple, list))
+        and len(obj) == 2
+        and all(isinstance(t, (Tensor, np.ndarray)) for t in obj)
+    ):
         x, y = (torch.as_tensor(t) for t in obj)
         if x.shape[0] != y.shape[0]:
             raise LandscapeError(f"data {source!r}: X has {x.shape[0]} rows but y has {y.shape[0]}")

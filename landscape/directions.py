@@ -39,7 +39,11 @@ def _check_norm(norm: str) -> None:
 
 
 def normalize_direction(
-    direction: Mapping[str, Tensor], reference: Mapping[str, Tensor], *, norm: Norm = "filter", keep_1d: bool = False
+    direction: Mapping[str, Tensor],
+    reference: Mapping[str, Tensor],
+    *,
+    norm: Norm = "filter",
+    keep_1d: bool = False,
 ) -> ParamDict:
     """Rescale a direction by the reference weights.
 
@@ -55,6 +59,7 @@ def normalize_direction(
     >>> d = normalize_direction({"w": torch.ones(2, 2), "b": torch.ones(2)}, w)
     >>> d["w"].norm(dim=1).round(decimals=5).tolist(), d["b"].tolist()
     ([5.0, 1.0], [0.0, 0.0])
+
     """
     _check_norm(norm)
     check_same_keys(reference, direction, what="direction")
@@ -93,7 +98,9 @@ def random_direction(
     _check_norm(norm)
     gen = torch.Generator().manual_seed(seed)
     raw = {
-        k: torch.randn(v.shape, generator=gen, dtype=torch.float32).to(device=v.device, dtype=v.dtype)
+        k: torch.randn(v.shape, generator=gen, dtype=torch.float32).to(
+            device=v.device, dtype=v.dtype
+        )
         for k, v in reference.items()
     }
     return normalize_direction(raw, reference, norm=norm, keep_1d=keep_1d)
@@ -141,6 +148,7 @@ class Directions:
         vectors: one (1D) or two (2D) name-keyed directions.
         kind: ``random``, ``interp``, ``plane``, ``pca``, ``hessian`` or ``file``.
         attrs: settings to store with them (norm, seed, keep_1d, sources...).
+
     """
 
     vectors: list[ParamDict]
@@ -162,10 +170,16 @@ def random_directions(
     orthogonal: bool = False,
 ) -> Directions:
     """One or two random directions; the second uses ``seed + 1``, optionally orthogonalized."""
-    vectors = [random_direction(reference, seed=seed + i, norm=norm, keep_1d=keep_1d) for i in range(ndim)]
+    vectors = [
+        random_direction(reference, seed=seed + i, norm=norm, keep_1d=keep_1d) for i in range(ndim)
+    ]
     if orthogonal and ndim == 2:
         vectors[1] = orthogonalize(vectors[1], vectors[0])
-    return Directions(vectors, "random", {"norm": norm, "seed": seed, "keep_1d": keep_1d, "orthogonal": orthogonal})
+    return Directions(
+        vectors,
+        "random",
+        {"norm": norm, "seed": seed, "keep_1d": keep_1d, "orthogonal": orthogonal},
+    )
 
 
 def directions_from_arrays(

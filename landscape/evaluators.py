@@ -1,7 +1,7 @@
 """Evaluate the loss (and accuracy) at many points ``origin + a d0 + b d1``.
 
 Two strategies, chosen per device by measurement (see
-:func:`landscape.surface.compute_surface`):
+:func:`landscape.engine.compute_surface`):
 
 * :class:`PointEvaluator`, one point per pass: writes the point's weights into
   a private copy of the model with fused ``torch.add(..., out=)`` and calls the
@@ -43,6 +43,7 @@ class PointEvaluator:
             split (cumulative average, as in mode-connectivity studies), on a
             copy of the buffers.
         bn_samples: rows used to re-estimate BatchNorm statistics.
+
     """
 
     def __init__(
@@ -64,7 +65,9 @@ class PointEvaluator:
         self.origin = {k: origin[k].to(dev) for k in self.params}
         self.directions = [{k: d[k].to(dev) for k in self.params} for d in directions]
         self.bn = bn
-        self.bn_modules = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self.bn_modules = [
+            m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
         for m in self.bn_modules:
             m.momentum = None
         self.bn_x = objective.split.x[:bn_samples]

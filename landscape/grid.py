@@ -29,6 +29,7 @@ def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
     [-1.0, -0.5, 0.0, 0.5, 1.0]
     >>> parse_grid("0, 0.5,2").tolist()
     [0.0, 0.5, 2.0]
+
     """
     text = spec.strip()
     expected = f"{name}: expected START:STOP:NUM (e.g. -1:1:51) or a comma list (e.g. 0,0.5,1); got {spec!r}"

@@ -37,12 +37,17 @@ def import_object(spec: str, *, what: str = "object") -> Any:
     Raises:
         LandscapeError: if the spec is malformed, the module is missing or the
             attribute does not exist.
+
     """
     if ":" not in spec:
-        raise LandscapeError(f"{what} spec: expected 'module:callable' or 'file.py:callable' (got {spec!r})")
+        raise LandscapeError(
+            f"{what} spec: expected 'module:callable' or 'file.py:callable' (got {spec!r})"
+        )
     mod_name, _, attr = spec.rpartition(":")
     if not mod_name or not attr:
-        raise LandscapeError(f"{what} spec: expected 'module:callable' or 'file.py:callable' (got {spec!r})")
+        raise LandscapeError(
+            f"{what} spec: expected 'module:callable' or 'file.py:callable' (got {spec!r})"
+        )
     if mod_name.endswith(".py"):
         path = Path(mod_name)
         if not path.is_file():
@@ -57,11 +62,15 @@ def import_object(spec: str, *, what: str = "object") -> Any:
         try:
             module = importlib.import_module(mod_name)
         except ModuleNotFoundError as exc:
-            raise LandscapeError(f"{what} spec {spec!r}: cannot import module {mod_name!r} ({exc})") from exc
+            raise LandscapeError(
+                f"{what} spec {spec!r}: cannot import module {mod_name!r} ({exc})"
+            ) from exc
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise LandscapeError(f"{what} spec {spec!r}: module {mod_name!r} has no attribute {attr!r}") from None
+        raise LandscapeError(
+            f"{what} spec {spec!r}: module {mod_name!r} has no attribute {attr!r}"
+        ) from None
 
 
 def build_model(spec: str, **kwargs: Any) -> nn.Module:
@@ -69,6 +78,7 @@ def build_model(spec: str, **kwargs: Any) -> nn.Module:
 
     Raises:
         LandscapeError: if the spec does not produce an ``nn.Module``.
+
     """
     from landscape.models import MODELS
 
@@ -81,9 +91,13 @@ def build_model(spec: str, **kwargs: Any) -> nn.Module:
         factory: Callable[..., Any] = MODELS[spec]
     else:
         factory = import_object(spec, what="model")
-    model = factory(**kwargs) if callable(factory) and not isinstance(factory, nn.Module) else factory
+    model = (
+        factory(**kwargs) if callable(factory) and not isinstance(factory, nn.Module) else factory
+    )
     if not isinstance(model, nn.Module):
-        raise LandscapeError(f"model spec {spec!r} returned {type(model).__name__}, expected torch.nn.Module")
+        raise LandscapeError(
+            f"model spec {spec!r} returned {type(model).__name__}, expected torch.nn.Module"
+        )
     return model
 
 
@@ -111,6 +125,7 @@ def load_state_dict(path: str | Path, *, trust: bool = False) -> dict[str, Tenso
     Raises:
         LandscapeError: if the file is missing, corrupt, unsafe to unpickle
             (without ``trust``) or holds no state dict.
+
     """
     path = Path(path)
     if not path.is_file():
@@ -122,19 +137,25 @@ def load_state_dict(path: str | Path, *, trust: bool = False) -> dict[str, Tenso
         try:
             obj: Any = load_file(str(path))
         except (SafetensorError, OSError) as exc:
-            raise LandscapeError(f"checkpoint {path}: not a readable safetensors file ({exc})") from exc
+            raise LandscapeError(
+                f"checkpoint {path}: not a readable safetensors file ({exc})"
+            ) from exc
     else:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=not trust)
         except pickle.UnpicklingError as exc:
             if trust or not _looks_like_torch_file(path):
-                raise LandscapeError(f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})") from exc
+                raise LandscapeError(
+                    f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})"
+                ) from exc
             raise LandscapeError(
                 f"checkpoint {path}: refused to unpickle Python objects in it; if you trust the file, "
                 "pass --trust-checkpoint (unsafe: it runs code from the file)"
             ) from exc
         except (RuntimeError, EOFError, OSError, ValueError) as exc:
-            raise LandscapeError(f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})") from exc
+            raise LandscapeError(
+                f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})"
+            ) from exc
     return _extract_state_dict(obj, path)
 
 
@@ -170,7 +191,9 @@ def _extract_state_dict(obj: Any, path: Path) -> dict[str, Tensor]:
 
 
 def _is_state_dict(obj: Mapping[Any, Any]) -> bool:
-    return len(obj) > 0 and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+    return len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    )
 
 
 def _strip_prefixes(key: str) -> str:
@@ -184,7 +207,9 @@ def _strip_prefixes(key: str) -> str:
     return key
 
 
-def split_state(model: nn.Module, state: Mapping[str, Tensor], *, source: str) -> tuple[ParamDict, ParamDict]:
+def split_state(
+    model: nn.Module, state: Mapping[str, Tensor], *, source: str
+) -> tuple[ParamDict, ParamDict]:
     """Check ``state`` against ``model`` and split it into parameters and buffers.
 
     The model is not modified.
@@ -195,6 +220,7 @@ def split_state(model: nn.Module, state: Mapping[str, Tensor], *, source: str) -
     Raises:
         LandscapeError: naming the first missing, unexpected or misshapen keys,
             or the first parameter holding NaN or infinity.
+
     """
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]

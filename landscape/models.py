@@ -21,7 +21,9 @@ class MLP(nn.Module):
     torch.Size([3, 10])
     """
 
-    def __init__(self, in_features: int = 40, num_classes: int = 10, hidden: tuple[int, ...] = (100, 100)):
+    def __init__(
+        self, in_features: int = 40, num_classes: int = 10, hidden: tuple[int, ...] = (100, 100)
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         width = in_features
@@ -95,7 +97,9 @@ class ResNet1d(nn.Module):
     ):
         super().__init__()
         self.stem = nn.Conv1d(1, channels, 5, padding=2)
-        self.blocks = nn.Sequential(*[_Block(channels, skip=skip, batchnorm=batchnorm) for _ in range(blocks)])
+        self.blocks = nn.Sequential(
+            *[_Block(channels, skip=skip, batchnorm=batchnorm) for _ in range(blocks)]
+        )
         self.head = nn.Linear(channels, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -68,6 +68,7 @@ def resolve_loss(spec: str) -> tuple[SumLoss, Task]:
         )
     module = cls(reduction="sum")
     if name in _REGRESSION:
+
         def regression_sum(out: Tensor, y: Tensor) -> Tensor:
             return module(out, y.reshape(out.shape).to(out.dtype))
 
@@ -103,6 +104,7 @@ class Objective:
         >>> loss, acc = obj.evaluate(model_params(m))
         >>> 0.0 <= acc <= 1.0
         True
+
     """
 
     def __init__(
@@ -125,7 +127,9 @@ class Objective:
             p.requires_grad_(False)
         self.buffers: ParamDict = {
             k: v.detach().clone().to(self.device)
-            for k, v in (buffers if buffers is not None else dict(self.model.named_buffers())).items()
+            for k, v in (
+                buffers if buffers is not None else dict(self.model.named_buffers())
+            ).items()
         }
         for name, buf in self.model.named_buffers():
             if name in self.buffers:
@@ -153,7 +157,9 @@ class Objective:
 
     def forward(self, params: ParamDict, x: Tensor, buffers: ParamDict | None = None) -> Tensor:
         """Model output for ``x`` at ``params`` via ``functional_call`` (differentiable)."""
-        return functional_call(self.model, (params, self.buffers if buffers is None else buffers), (x,))
+        return functional_call(
+            self.model, (params, self.buffers if buffers is None else buffers), (x,)
+        )
 
     def batch_loss_sum(self, params: ParamDict, x: Tensor, y: Tensor) -> Tensor:
         """Summed loss of one batch at ``params`` (differentiable; divide by ``num_samples``)."""
@@ -176,4 +182,3 @@ class Objective:
                 correct += correct_count(out, y)
         acc = float(correct) / self.num_samples if self.has_accuracy else float("nan")
         return float(loss) / self.num_samples, acc
-

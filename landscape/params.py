@@ -47,6 +47,7 @@ def check_same_keys(
 
     Raises:
         LandscapeError: naming the first few missing, unexpected or misshapen keys.
+
     """
     missing = [k for k in expected if k not in got]
     unexpected = [k for k in got if k not in expected]
@@ -71,7 +72,9 @@ def _first(items: list[str], n: int = 3) -> str:
     return shown + (f" (+{len(items) - n} more)" if len(items) > n else "")
 
 
-def combine(origin: Mapping[str, Tensor], terms: Iterable[tuple[float, Mapping[str, Tensor]]]) -> ParamDict:
+def combine(
+    origin: Mapping[str, Tensor], terms: Iterable[tuple[float, Mapping[str, Tensor]]]
+) -> ParamDict:
     """Return ``origin + sum_i c_i d_i`` as a new ParamDict.
 
     >>> o = {"w": torch.zeros(2)}
@@ -137,9 +140,13 @@ def num_params(p: Mapping[str, Tensor]) -> int:
     return sum(t.numel() for t in p.values())
 
 
-def to_device(p: Mapping[str, Tensor], device: torch.device | str, dtype: torch.dtype | None = None) -> ParamDict:
+def to_device(
+    p: Mapping[str, Tensor], device: torch.device | str, dtype: torch.dtype | None = None
+) -> ParamDict:
     """Move every tensor of ``p`` to ``device`` (and ``dtype`` for floating tensors)."""
     return {
-        k: v.to(device=device, dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype)
+        k: v.to(
+            device=device, dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype
+        )
         for k, v in p.items()
     }

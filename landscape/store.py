@@ -79,6 +79,7 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
 
     Raises:
         LandscapeError: if the file is missing, truncated or not HDF5.
+
     """
     path = Path(path)
     if not path.is_file():
@@ -89,6 +90,11 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
         raise LandscapeError(f"{path}: not a readable HDF5 file (truncated or corrupt?)") from exc
     try:
         yield f
+    except LandscapeError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LandscapeError(f"{path}: damaged HDF5 content ({reason})") from exc
     finally:
         f.close()
 
@@ -99,6 +105,7 @@ def writer_lock(path: str | Path) -> Iterator[None]:
 
     Raises:
         LandscapeError: if another process holds the lock.
+
     """
     lock_path = Path(str(path) + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +114,9 @@ def writer_lock(path: str | Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LandscapeError(f"{path} is being written by another process; wait for it or choose another --out") from None
+            raise LandscapeError(
+                f"{path} is being written by another process; wait for it or choose another --out"
+            ) from None
         yield
     finally:
         os.close(fd)
@@ -116,7 +125,9 @@ def writer_lock(path: str | Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_update(path: str | Path, *, new: bool = False, command: str | None = None) -> Iterator[h5py.File]:
+def atomic_update(
+    path: str | Path, *, new: bool = False, command: str | None = None
+) -> Iterator[h5py.File]:
     """Edit ``path`` as a transaction: all of the block's writes land, or none do.
 
     The block works on a copy (``path.tmp-PID``) that replaces ``path`` by
@@ -128,20 +139,24 @@ def atomic_update(path: str | Path, *, new: bool = False, command: str | None = 
         new: start from an empty file with fresh root provenance attributes
             instead of the existing content.
         command: the command line for the provenance of a new file.
+
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    if not new and path.exists():
-        shutil.copyfile(path, tmp)
-        mode = "r+"
-    else:
-        mode = "w"
     try:
+        if not new and path.exists():
+            shutil.copyfile(path, tmp)
+            mode = "r+"
+        else:
+            mode = "w"
         try:
             f = h5py.File(tmp, mode, locking=False)
         except OSError as exc:
-            raise LandscapeError(f"{path}: not a readable HDF5 file (truncated or corrupt?)") from exc
+            raise LandscapeError(
+                f"{path}: not a readable HDF5 file (truncated or corrupt?)"
+            ) from exc
         try:
             if mode == "w":
                 f.attrs.update(root_attrs(command))
@@ -155,8 +170,25 @@ def atomic_update(path: str | Path, *, new: bool = False, command: str | None = 
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError) and exc.errno == 28:
-            raise LandscapeError(f"{path}: disk full while writing; the previous file is kept") from exc
+            raise LandscapeError(
+                f"{path}: disk full while writing; the previous file is kept"
+            ) from exc
         raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``path.tmp-PID`` files left by writers that were killed (their PID is gone)."""
+    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        except PermissionError:
+            continue
 
 
 def group_config(path: str | Path, group: str) -> str | None:
@@ -171,7 +203,9 @@ def group_config(path: str | Path, group: str) -> str | None:
         return None if value is None else str(value)
 
 
-def check_resumable(path: str | Path, group: str, config: Mapping[str, Any], *, overwrite: bool) -> bool:
+def check_resumable(
+    path: str | Path, group: str, config: Mapping[str, Any], *, overwrite: bool
+) -> bool:
     """Decide whether a run may write ``group`` of ``path``.
 
     Returns:
@@ -181,6 +215,7 @@ def check_resumable(path: str | Path, group: str, config: Mapping[str, Any], *, 
     Raises:
         LandscapeError: if the group exists with a different config and
             ``overwrite`` is not set (the file is left untouched).
+
     """
     stored = group_config(path, group)
     if stored is None or overwrite:

@@ -37,11 +37,11 @@ from landscape.data import SplitChoice, load_data
 from landscape.directions import Directions
 from landscape.dynamics.paths import Trajectory, write_trajectory
 from landscape.dynamics.runs import Run, read_run
+from landscape.engine import Surface, compute_surface
 from landscape.errors import LandscapeError
 from landscape.loading import build_model, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, check_same_keys, dot, flatten, unflatten
-from landscape.surface import Surface, compute_surface
 
 
 @dataclass(frozen=True)

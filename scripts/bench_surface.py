@@ -4,7 +4,7 @@ For each case (model, batch size) on the same data and the same steps x steps
 grid it times:
 
 * ``plain``: one plain forward pass + loss over the data, in batches (the floor);
-* ``ours``: ``landscape.surface.compute_surface`` (points per pass chosen by measurement,
+* ``ours``: ``landscape.engine.compute_surface`` (points per pass chosen by measurement,
   or as given by --points-per-pass);
 * ``loss_landscapes``: ``loss_landscapes.random_plane`` (PyPI ``loss-landscapes``), with a
   metric that loops the same batches;
@@ -33,10 +33,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from landscape.data import mnist1d
 from landscape.directions import random_directions
-from landscape.models import CNN1d, MLP, ResNet1d
+from landscape.engine import compute_surface
+from landscape.models import MLP, CNN1d, ResNet1d
 from landscape.objective import Objective
 from landscape.params import model_params
-from landscape.surface import compute_surface
 
 
 def sync(device: str) -> None:
@@ -65,7 +65,11 @@ class BatchedLoss(Metric):
     def __call__(self, model_wrapper) -> float:
         total = 0.0
         for i in range(0, len(self.x), self.bs):
-            total += F.cross_entropy(model_wrapper.forward(self.x[i : i + self.bs]), self.y[i : i + self.bs], reduction="sum").item()
+            total += F.cross_entropy(
+                model_wrapper.forward(self.x[i : i + self.bs]),
+                self.y[i : i + self.bs],
+                reduction="sum",
+            ).item()
         return total / len(self.x)
 
 
@@ -86,7 +90,9 @@ def li_et_al_loop(model: nn.Module, origin, dirs, coords, loader: DataLoader, de
                 seen += len(y)
 
 
-def run_case(name: str, model: nn.Module, x, y, batch_size: int, steps: int, repeats: int, device: str, ppp):
+def run_case(
+    name: str, model: nn.Module, x, y, batch_size: int, steps: int, repeats: int, device: str, ppp
+):
     model = model.to(device).eval()
     x, y = x.to(device), y.to(device)
     split = landscape_split(x, y)
@@ -100,24 +106,36 @@ def run_case(name: str, model: nn.Module, x, y, batch_size: int, steps: int, rep
     def plain() -> None:
         total = torch.zeros((), device=device, dtype=torch.float64)
         for i in range(0, len(x), batch_size):
-            total += F.cross_entropy(model(x[i : i + batch_size]), y[i : i + batch_size], reduction="sum")
+            total += F.cross_entropy(
+                model(x[i : i + batch_size]), y[i : i + batch_size], reduction="sum"
+            )
         float(total)
 
     t_plain = best_of(plain, max(repeats, 20), device)
     t_ours = best_of(
-        lambda: compute_surface({"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False),
-        repeats, device,
+        lambda: compute_surface(
+            {"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False
+        ),
+        repeats,
+        device,
     )
     wrapped = copy.deepcopy(model)
     metric = BatchedLoss(x, y, batch_size)
     t_ll = best_of(
-        lambda: loss_landscapes.random_plane(wrapped, metric, distance=1, steps=steps, normalization="filter"),
-        repeats, device,
+        lambda: loss_landscapes.random_plane(
+            wrapped, metric, distance=1, steps=steps, normalization="filter"
+        ),
+        repeats,
+        device,
     )
     loader = DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=batch_size, shuffle=False)
     li_model = copy.deepcopy(model)
     coords = [(a, b) for b in grid for a in grid]
-    t_li = best_of(lambda: li_et_al_loop(li_model, origin, dirs.vectors, coords, loader, device), repeats, device)
+    t_li = best_of(
+        lambda: li_et_al_loop(li_model, origin, dirs.vectors, coords, loader, device),
+        repeats,
+        device,
+    )
     floor = points * t_plain
     print(
         f"{name:<28} points={points:<5} ours/plain={t_ours / floor:5.2f}  "
@@ -144,13 +162,22 @@ def gpu_batching(device: str, steps: int, repeats: int) -> None:
     times = {}
     for ppp in (1, 8, 32, 128):
         times[ppp] = best_of(
-            lambda ppp=ppp: compute_surface({"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False),
-            repeats, device,
+            lambda ppp=ppp: compute_surface(
+                {"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False
+            ),
+            repeats,
+            device,
         )
-    t_auto = best_of(lambda: compute_surface({"train": obj}, origin, dirs, grid, grid, progress=False), repeats, device)
+    t_auto = best_of(
+        lambda: compute_surface({"train": obj}, origin, dirs, grid, grid, progress=False),
+        repeats,
+        device,
+    )
     base = times[1]
     row = "  ".join(f"ppp={k}: {base / v:5.2f}x" for k, v in times.items())
-    print(f"GPU batched-point speed-up over one point per pass (CNN1d, 4000 rows, {steps}x{steps}): {row}  auto: {base / t_auto:5.2f}x")
+    print(
+        f"GPU batched-point speed-up over one point per pass (CNN1d, 4000 rows, {steps}x{steps}): {row}  auto: {base / t_auto:5.2f}x"
+    )
 
 
 def main() -> None:
@@ -171,7 +198,9 @@ def main() -> None:
     ]
     print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
     for name, model, bs in cases:
-        run_case(name, model, d.x, d.y, bs, args.steps, args.repeats, args.device, args.points_per_pass)
+        run_case(
+            name, model, d.x, d.y, bs, args.steps, args.repeats, args.device, args.points_per_pass
+        )
     if args.device.startswith("cuda"):
         gpu_batching(args.device, 21, args.repeats)
 

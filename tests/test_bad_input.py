@@ -186,11 +186,6 @@ CASES = [pytest.param(make, message, id=make.__name__) for make, message in ROWS
         disk_full_while_copying,
         "disk full while writing; the previous file is kept",
         id="disk_full_while_copying",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="store.atomic_update copies the file before its try block, so ENOSPC "
-            "there escapes unmapped (and leaves a partial .tmp file); fix proposed to the lead",
-        ),
     )
 ]
 

@@ -29,7 +29,9 @@ def digest(path: Path) -> str:
 
 def test_surface_cli_writes_li_et_al_names(tmp_path, ckpt):
     out = tmp_path / "s.h5"
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:5", "--y=-1:1:3", "--out", str(out))
+    res = run(
+        "surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:5", "--y=-1:1:3", "--out", str(out)
+    )
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:
         assert f["xcoordinates"].shape == (5,) and f["ycoordinates"].shape == (3,)
@@ -55,8 +57,34 @@ def test_rerun_resumes_and_different_settings_refused(tmp_path, ckpt):
 
 def test_reuse_directions_from_file(tmp_path, ckpt):
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
-    assert run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:3", "--seed", "4", "--out", str(a)).exit_code == 0
-    assert run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:3", "--dirs", str(a), "--out", str(b)).exit_code == 0
+    assert (
+        run(
+            "surface",
+            *SPEC,
+            "--checkpoint",
+            str(ckpt),
+            "--x=-1:1:3",
+            "--seed",
+            "4",
+            "--out",
+            str(a),
+        ).exit_code
+        == 0
+    )
+    assert (
+        run(
+            "surface",
+            *SPEC,
+            "--checkpoint",
+            str(ckpt),
+            "--x=-1:1:3",
+            "--dirs",
+            str(a),
+            "--out",
+            str(b),
+        ).exit_code
+        == 0
+    )
     with h5py.File(a) as fa, h5py.File(b) as fb:
         np.testing.assert_array_equal(fa["train_loss"][()], fb["train_loss"][()])
 
@@ -75,7 +103,10 @@ def test_reuse_directions_from_file(tmp_path, ckpt):
 )
 def test_bad_input_one_line_and_file_untouched(tmp_path, ckpt, extra, message):
     out = tmp_path / "s.h5"
-    assert run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:3", "--out", str(out)).exit_code == 0
+    assert (
+        run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:3", "--out", str(out)).exit_code
+        == 0
+    )
     before = digest(out)
     res = run("surface", *SPEC, "--checkpoint", str(ckpt), *extra, "--out", str(out))
     assert res.exit_code != 0
@@ -88,8 +119,13 @@ def test_bad_input_one_line_and_file_untouched(tmp_path, ckpt, extra, message):
 def test_missing_and_corrupt_checkpoint(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00garbage")
-    for ck, msg in ((tmp_path / "none.pt", "checkpoint not found"), (bad, "not a readable PyTorch file")):
-        res = run("surface", *SPEC, "--checkpoint", str(ck), "--x=-1:1:3", "--out", str(tmp_path / "o.h5"))
+    for ck, msg in (
+        (tmp_path / "none.pt", "checkpoint not found"),
+        (bad, "not a readable PyTorch file"),
+    ):
+        res = run(
+            "surface", *SPEC, "--checkpoint", str(ck), "--x=-1:1:3", "--out", str(tmp_path / "o.h5")
+        )
         assert res.exit_code == 1 and msg in res.output
     assert not (tmp_path / "o.h5").exists()
 
@@ -116,7 +152,9 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, ckpt):
     script = tmp_path / "slow.py"
     script.write_text(KILL_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
-    proc = subprocess.Popen([sys.executable, str(script), "-q", "surface", *args, "--out", str(out)], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "-q", "surface", *args, "--out", str(out)], env=env
+    )
     deadline = time.time() + 60
     partial = 0
     while time.time() < deadline:
@@ -157,5 +195,14 @@ def test_unsafe_checkpoint_needs_trust(tmp_path, net):
     out = tmp_path / "o.h5"
     res = run("surface", *SPEC, "--checkpoint", str(path), "--x=-1:1:3", "--out", str(out))
     assert res.exit_code == 1 and "--trust-checkpoint" in res.output and not out.exists()
-    res = run("surface", *SPEC, "--checkpoint", str(path), "--trust-checkpoint", "--x=-1:1:3", "--out", str(out))
+    res = run(
+        "surface",
+        *SPEC,
+        "--checkpoint",
+        str(path),
+        "--trust-checkpoint",
+        "--x=-1:1:3",
+        "--out",
+        str(out),
+    )
     assert res.exit_code == 0 and out.exists()

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from landscape.directions import normalize_direction, orthogonalize, random_direction, random_directions
+from landscape.directions import (
+    normalize_direction,
+    orthogonalize,
+    random_direction,
+    random_directions,
+)
 from landscape.errors import LandscapeError
 from landscape.params import dot, model_params
 

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from landscape.directions import Directions
+from landscape.engine import _create_file, _start
 from landscape.errors import LandscapeError
 from landscape.grid import parse_grid
 from landscape.plotting.read import read_surface
-from landscape.surface import _create_file, _start
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
@@ -93,11 +93,6 @@ def test_resume_reader_on_damaged_file(blob: bytes) -> None:
     _check(_resume, blob)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.open_read lets h5py's KeyError/OSError from damaged content escape "
-    "its block; fix proposed to the lead (map them to LandscapeError in open_read)",
-)
 @FUZZ
 @given(damaged())
 def test_plot_reader_on_damaged_file(blob: bytes) -> None:

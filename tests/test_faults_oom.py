@@ -55,11 +55,11 @@ def test_batched_pass_falls_back_to_fewer_points(
     )
     monkeypatch.setattr(StackedEvaluator, "__call__", tight_memory(3, StackedEvaluator.__call__))
     warnings = Collect()
-    logging.getLogger("landscape.surface").addHandler(warnings)
+    logging.getLogger("landscape.engine").addHandler(warnings)
     try:
         res = CliRunner().invoke(cli, ["-q", *base, "--points-per-pass", "16", "--out", str(out)])
     finally:
-        logging.getLogger("landscape.surface").removeHandler(warnings)
+        logging.getLogger("landscape.engine").removeHandler(warnings)
     assert res.exit_code == 0, res.output
     assert warnings.messages == [
         "out of memory with 16 points per pass; continuing with 8",

@@ -15,7 +15,9 @@ def test_ranges_and_lists():
     np.testing.assert_allclose(parse_grid("1,2.5,4"), [1, 2.5, 4])
 
 
-@pytest.mark.parametrize("spec", ["", "1:2", "a:b:3", "1:0:5", "0:1:0", "1,1", "2,1", "nan,1", "0:inf:3", "1:2:3:4"])
+@pytest.mark.parametrize(
+    "spec", ["", "1:2", "a:b:3", "1:0:5", "0:1:0", "1,1", "2,1", "nan,1", "0:inf:3", "1:2:3:4"]
+)
 def test_bad_specs(spec):
     with pytest.raises(LandscapeError, match="x: "):
         parse_grid(spec, name="x")

@@ -50,7 +50,9 @@ def test_mismatch_names_first_keys(tmp_path, net):
     del sd["conv.bias"]
     path = tmp_path / "c.pt"
     torch.save(sd, path)
-    with pytest.raises(LandscapeError, match=r"missing keys conv\.bias; unexpected keys extra\.weight"):
+    with pytest.raises(
+        LandscapeError, match=r"missing keys conv\.bias; unexpected keys extra\.weight"
+    ):
         load_checkpoint(net, path)
 
 
@@ -80,5 +82,5 @@ def test_model_specs(tmp_path):
         import_object("no_such_module_xyz:f")
     with pytest.raises(LandscapeError, match="has no attribute"):
         import_object(f"{f}:nothing")
-    with pytest.raises(LandscapeError, match="expected torch.nn.Module"):
+    with pytest.raises(LandscapeError, match=r"expected torch\.nn\.Module"):
         build_model("math:pi")

@@ -111,8 +111,5 @@ def test_plotting_package_never_imports_torch():
     subprocess.run([sys.executable, "-c", BARE_PACKAGE + NO_TORCH], check=True)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="landscape/__init__.py imports landscape.surface (torch) eagerly"
-)
 def test_plot_cli_never_imports_torch_through_the_package():
     subprocess.run([sys.executable, "-c", NO_TORCH], check=True, capture_output=True)

@@ -8,9 +8,9 @@ import torch
 
 import landscape
 from landscape.directions import Directions, random_directions
+from landscape.engine import compute_surface, grid_coords
 from landscape.objective import Objective
 from landscape.params import combine, model_params
-from landscape.surface import compute_surface, grid_coords
 from tests.conftest import tiny_data
 
 
@@ -18,7 +18,7 @@ def oracle(net, splits, origin, vectors, coords):
     out = {}
     for name, s in splits.items():
         obj = Objective(net, s, batch_size=7)
-        vals = [obj.evaluate(combine(origin, list(zip(c, vectors)))) for c in coords]
+        vals = [obj.evaluate(combine(origin, list(zip(c, vectors, strict=True)))) for c in coords]
         out[f"{name}_loss"] = np.array([v[0] for v in vals])
         out[f"{name}_acc"] = np.array([v[1] for v in vals])
     return out
@@ -48,7 +48,9 @@ def test_non_square_orientation(net, splits):
     d0["fc.bias"][0] = 10.0  # logit 0 grows with a: CE loss is not linear, so check via the weights
     d1["fc.bias"][0] = 1.0
     x, y = np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 0.5])
-    objectives = {"train": Objective(net, splits["train"], loss="tests.test_surface_values:bias0_loss")}
+    objectives = {
+        "train": Objective(net, splits["train"], loss="tests.test_surface_values:bias0_loss")
+    }
     surf = compute_surface(objectives, origin, Directions([d0, d1], "test"), x, y, progress=False)
     assert surf.values["train_loss"].shape == (2, 4)
     np.testing.assert_allclose(surf.values["train_loss"], 10 * x[None, :] + y[:, None], atol=1e-5)
@@ -66,9 +68,15 @@ def test_public_api_and_interpolation(tmp_path, net):
     other = type(net)()
     torch.save({"model": other.state_dict(), "epoch": 3}, b)
     data = tiny_data()
-    surf = landscape.surface(net, a, data, dirs="interp", targets=[b], x=[-0.5, 0.0, 1.0, 1.5], progress=False)
-    loss_a = Objective(net, landscape.data.Split(*data["train"]), batch_size=1000).evaluate(model_params(net))[0]
-    loss_b = Objective(net, landscape.data.Split(*data["train"]), batch_size=1000).evaluate(model_params(other))[0]
+    surf = landscape.surface(
+        net, a, data, dirs="interp", targets=[b], x=[-0.5, 0.0, 1.0, 1.5], progress=False
+    )
+    loss_a = Objective(net, landscape.data.Split(*data["train"]), batch_size=1000).evaluate(
+        model_params(net)
+    )[0]
+    loss_b = Objective(net, landscape.data.Split(*data["train"]), batch_size=1000).evaluate(
+        model_params(other)
+    )[0]
     np.testing.assert_allclose(surf.values["train_loss"][[1, 2]], [loss_a, loss_b], rtol=1e-5)
 
 
@@ -83,9 +91,20 @@ def test_plane_through_three_checkpoints(tmp_path, net):
         torch.save(m.state_dict(), paths[-1])
     data = tiny_data()
     surf = landscape.surface(
-        nets[0], paths[0], data, dirs="plane", targets=paths[1:], x="0:1:2", y="0:1:2", split="train", progress=False
+        nets[0],
+        paths[0],
+        data,
+        dirs="plane",
+        targets=paths[1:],
+        x="0:1:2",
+        y="0:1:2",
+        split="train",
+        progress=False,
     )
-    losses = [Objective(nets[0], landscape.data.Split(*data["train"])).evaluate(model_params(m))[0] for m in nets]
+    losses = [
+        Objective(nets[0], landscape.data.Split(*data["train"])).evaluate(model_params(m))[0]
+        for m in nets
+    ]
     z = surf.values["train_loss"]
     np.testing.assert_allclose([z[0, 0], z[0, 1], z[1, 0]], losses, rtol=1e-5)
 
@@ -124,7 +143,9 @@ def test_bn_recompute_matches_train_mode_statistics():
         ref(x)
     ref.eval()
     expected = torch.nn.functional.cross_entropy(ref(x), y).item()
-    surf = landscape.surface(net, None, {"train": (x, y)}, x=[0.0], bn="recompute", batch_size=1000, progress=False)
+    surf = landscape.surface(
+        net, None, {"train": (x, y)}, x=[0.0], bn="recompute", batch_size=1000, progress=False
+    )
     assert surf.values["train_loss"][0] == pytest.approx(expected, rel=1e-5)
 
 

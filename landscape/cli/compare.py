@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 import click
 
 from landscape.cli import logs
+from landscape.cli.options import command_line
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -148,7 +146,7 @@ def command(
         profiles=not kw["no_profiles"],
         overwrite=bool(kw["overwrite"]),
         progress=progress,
-        command=shlex.join(["landscape", *sys.argv[1:]]),
+        command=command_line(),
     )
     files = write_report(comparison, out, run_dirs=runs)
     if progress:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 import click
 
 from landscape.cli import logs
+from landscape.cli.options import command_line
 
 
 @click.command("demo")
@@ -59,7 +57,7 @@ def command(
         progress=progress,
         overwrite=overwrite,
         threads=threads,  # type: ignore[arg-type]
-        command=shlex.join(["landscape", *sys.argv[1:]]),
+        command=command_line(),
     )
     if progress:
         for sentence in result.report.sentences:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import shlex
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import data_options, model_options, output_options
+from landscape.cli.options import command_line, data_options, model_options, output_options
 
 seed_option = click.option(
     "--seed",
@@ -67,11 +65,6 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
     with distributed.session(resolve_device(kw["device"])) as (ctx, device):
         kw["device"] = str(device)
         yield ctx.is_main
-
-
-def command_line() -> str:
-    """Return the command line as typed, for provenance."""
-    return shlex.join(["landscape", *sys.argv[1:]])
 
 
 @click.command("hessian")

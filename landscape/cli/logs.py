@@ -17,7 +17,9 @@ def configure(ctx: click.Context) -> bool:
     logger.setLevel(level)
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(levelname)s %(message)s" if verbose else "%(message)s")
+        )
         logger.addHandler(handler)
     logger.propagate = False
     return not quiet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,33 +21,74 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 
 model_options = _stack(
-    click.option("--model", "model_spec", required=True,
-                 help="Built-in model (mlp, cnn, resnet, resnet-noskip, ...) or 'module:callable' / 'file.py:callable'."),
-    click.option("--checkpoint", type=click.Path(dir_okay=False), required=True,
-                 help="Checkpoint: state dict (.pt/.pth) or .safetensors."),
-    click.option("--trust-checkpoint", is_flag=True,
-                 help="UNSAFE: fully unpickle the checkpoint, which runs any code inside it. Only for files you trust."),
+    click.option(
+        "--model",
+        "model_spec",
+        required=True,
+        help="Built-in model (mlp, cnn, resnet, resnet-noskip, ...) or 'module:callable' / 'file.py:callable'.",
+    ),
+    click.option(
+        "--checkpoint",
+        type=click.Path(dir_okay=False),
+        required=True,
+        help="Checkpoint: state dict (.pt/.pth) or .safetensors.",
+    ),
+    click.option(
+        "--trust-checkpoint",
+        is_flag=True,
+        help="UNSAFE: fully unpickle the checkpoint, which runs any code inside it. Only for files you trust.",
+    ),
 )
 """``--model``, ``--checkpoint``, ``--trust-checkpoint``."""
 
 data_options = _stack(
-    click.option("--data", "data_spec", default="mnist1d", show_default=True,
-                 help="'mnist1d' or 'module:callable' / 'file.py:callable' returning a Dataset, DataLoader, (X, y) or {'train','test'} dict."),
-    click.option("--split", type=click.Choice(["train", "test", "both"]), default="both", show_default=True,
-                 help="Which data split(s) to evaluate."),
-    click.option("--max-samples", type=click.IntRange(min=1), default=None,
-                 help="Evaluate a fixed random subset of at most N samples per split."),
-    click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
-                 help="Samples per forward pass."),
-    click.option("--loss", default="cross_entropy", show_default=True,
-                 help="torch.nn loss name (CrossEntropyLoss, MSELoss, ...), alias (cross_entropy, mse) or 'module:callable'."),
-    click.option("--device", default="auto", show_default=True, help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ..."),
+    click.option(
+        "--data",
+        "data_spec",
+        default="mnist1d",
+        show_default=True,
+        help="'mnist1d' or 'module:callable' / 'file.py:callable' returning a Dataset, DataLoader, (X, y) or {'train','test'} dict.",
+    ),
+    click.option(
+        "--split",
+        type=click.Choice(["train", "test", "both"]),
+        default="both",
+        show_default=True,
+        help="Which data split(s) to evaluate.",
+    ),
+    click.option(
+        "--max-samples",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Evaluate a fixed random subset of at most N samples per split.",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=1000,
+        show_default=True,
+        help="Samples per forward pass.",
+    ),
+    click.option(
+        "--loss",
+        default="cross_entropy",
+        show_default=True,
+        help="torch.nn loss name (CrossEntropyLoss, MSELoss, ...), alias (cross_entropy, mse) or 'module:callable'.",
+    ),
+    click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...",
+    ),
 )
 """``--data``, ``--split``, ``--max-samples``, ``--batch-size``, ``--loss``, ``--device``."""
 
 output_options = _stack(
     click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file."),
-    click.option("--overwrite", is_flag=True, help="Replace an output made with different settings."),
+    click.option(
+        "--overwrite", is_flag=True, help="Replace an output made with different settings."
+    ),
 )
 """``--out``, ``--overwrite``."""
 
@@ -58,7 +100,9 @@ def resolve_device(spec: str) -> str:
     if spec == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise click.BadParameter(f"{spec!r} requested but CUDA is not available", param_hint="--device")
+        raise click.BadParameter(
+            f"{spec!r} requested but CUDA is not available", param_hint="--device"
+        )
     return spec
 
 
@@ -66,3 +110,24 @@ def quiet(ctx: click.Context) -> bool:
     """Whether the group's ``-q`` flag was given."""
     root = ctx.find_root()
     return bool(root.obj and root.obj.get("quiet"))
+
+
+def command_line() -> str:
+    """Rebuild the command line from what click parsed (for provenance).
+
+    Taken from the parsed options rather than ``sys.argv``, so it is right
+    however the command was invoked (console script, ``python -m``, torchrun,
+    or click's test runner); options left at their defaults are omitted.
+    """
+    ctx = click.get_current_context()
+    words = ["landscape", str(ctx.info_name)]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name) if param.name else None
+        if not isinstance(param, click.Option) or value in (None, False, ()):
+            continue
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            words.append(flag)
+        elif value != param.get_default(ctx):
+            words += [f"{flag}={v}" for v in (value if param.multiple else (value,))]
+    return shlex.join(words)

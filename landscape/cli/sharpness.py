@@ -8,14 +8,13 @@ import click
 
 from landscape.cli import logs
 from landscape.cli.hessian import (
-    command_line,
     dtype_option,
     rank_session,
     seed_option,
     setup_from,
     tol_option,
 )
-from landscape.cli.options import data_options, model_options, output_options
+from landscape.cli.options import command_line, data_options, model_options, output_options
 
 ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,filter_width"
 

@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 import logging
-import shlex
 
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import data_options, model_options, output_options
-
-
-def command_line(ctx: click.Context) -> str:
-    """Rebuild the command line from what click parsed (for provenance).
-
-    Taken from the parsed options rather than ``sys.argv``, so it is right
-    however the command was invoked (console script, ``python -m``, torchrun,
-    or click's test runner); options left at their defaults are omitted.
-    """
-    words = ["landscape", str(ctx.info_name)]
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name) if param.name else None
-        if not isinstance(param, click.Option) or value in (None, False, ()):
-            continue
-        flag = max(param.opts, key=len)
-        if param.is_flag:
-            words.append(flag)
-        elif value != param.get_default(ctx):
-            words += [f"{flag}={v}" for v in (value if param.multiple else (value,))]
-    return shlex.join(words)
+from landscape.cli.options import command_line, data_options, model_options, output_options
 
 
 @click.command("surface")
@@ -140,7 +119,7 @@ def command(ctx: click.Context, **kw: object) -> None:
         overwrite=kw["overwrite"],
         trust_checkpoint=kw["trust_checkpoint"],
         progress=progress,
-        command=command_line(ctx),
+        command=command_line(),
     )
     done, total = int(result.done.sum()), result.done.size
     if main:
