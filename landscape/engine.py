@@ -313,7 +313,9 @@ def _evaluators(
         point = PointEvaluator(obj, origin, vectors, bn=bn)
         stacked = (
             None
-            if bn == "recompute" or points_per_pass == 1
+            if bn == "recompute"
+            or points_per_pass == 1
+            or (points_per_pass is None and obj.device.type == "cpu")
             else StackedEvaluator(obj, origin, vectors)
         )
         out[split] = (point, stacked)
@@ -350,7 +352,8 @@ def _run(
     ``values`` and ``done`` stay complete and rank 0 can flush them to disk.
     """
     mine = pending[ctx.shard(len(pending))]
-    chunk = _ChunkSize(points_per_pass, bn)
+    device = next(iter(evaluators.values()))[0].objective.device
+    chunk = _ChunkSize(points_per_pass, bn, tune=device.type != "cpu")
     bar = tqdm(
         total=len(pending),
         unit="pt",
@@ -386,11 +389,16 @@ def _run(
 
 
 class _ChunkSize:
-    """Points per pass: fixed, or doubled while the time per point keeps falling by > 10%."""
+    """Points per pass: fixed, or doubled while the time per point keeps falling by > 10%.
 
-    def __init__(self, points_per_pass: int | None, bn: BNMode):
+    Tuning runs on accelerators only: on CPUs one point per pass was measured
+    fastest (``scripts/bench_surface.py``; vmap ran at 0.2-0.8x), so the CPU
+    default is 1 without spending passes on the measurement.
+    """
+
+    def __init__(self, points_per_pass: int | None, bn: BNMode, *, tune: bool = True):
         self.size = points_per_pass or 1
-        self.tuning = points_per_pass is None and bn == "eval"
+        self.tuning = points_per_pass is None and bn == "eval" and tune
         self.best_rate = 0.0
 
     def observe(self, points: int, seconds: float) -> None:

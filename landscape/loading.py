@@ -57,7 +57,11 @@ def import_object(spec: str, *, what: str = "object") -> Any:
         assert module_spec is not None and module_spec.loader is not None
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[name]
+            raise LandscapeError(f"{what} spec {spec!r}: importing {path} failed ({type(exc).__name__}: {_one_line(exc)})") from exc
     else:
         try:
             module = importlib.import_module(mod_name)

@@ -3,7 +3,7 @@
 For each case (model, batch size) on the same data and the same steps x steps
 grid it times:
 
-* ``plain``: one plain forward pass + loss over the data, in batches (the floor);
+* ``plain``: one plain forward pass + loss + accuracy over the data, in batches (the floor);
 * ``ours``: ``landscape.engine.compute_surface`` (points per pass chosen by measurement,
   or as given by --points-per-pass);
 * ``loss_landscapes``: ``loss_landscapes.random_plane`` (PyPI ``loss-landscapes``), with a
@@ -56,7 +56,7 @@ def best_of(fn: Callable[[], object], repeats: int, device: str) -> float:
 
 
 class BatchedLoss(Metric):
-    """A loss_landscapes metric over the same batches as ours (their Loss takes one batch)."""
+    """A loss_landscapes metric computing what ours does (loss and accuracy) over the same batches."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int):
         super().__init__()

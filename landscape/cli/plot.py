@@ -40,6 +40,10 @@ KINDS: dict[str, tuple[str, str]] = {
         "interactive rotatable 3D surface, .html (needs [viz])",
     ),
     "vtk": ("landscape.plotting.export:write_vtk", "ParaView mesh, .vtu or .vtk (needs [viz])"),
+    "curvature-map": (
+        "landscape.plotting.spectrum:plot_curvature_map",
+        "|λ_min/λ_max| over a surface (curvature-map output), with loss contours",
+    ),
     "spectrum": (
         "landscape.plotting.spectrum:plot_spectrum",
         "Hessian eigenvalues and spectral density",
