@@ -61,7 +61,9 @@ def import_object(spec: str, *, what: str = "object") -> Any:
             module_spec.loader.exec_module(module)
         except Exception as exc:
             del sys.modules[name]
-            raise LandscapeError(f"{what} spec {spec!r}: importing {path} failed ({type(exc).__name__}: {_one_line(exc)})") from exc
+            raise LandscapeError(
+                f"{what} spec {spec!r}: importing {path} failed ({type(exc).__name__}: {_one_line(exc)})"
+            ) from exc
     else:
         try:
             module = importlib.import_module(mod_name)
