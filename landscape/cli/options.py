@@ -93,19 +93,6 @@ output_options = _stack(
 """``--out``, ``--overwrite``."""
 
 
-def resolve_device(spec: str) -> str:
-    """Turn ``--device`` into a torch device string (``auto``: CUDA when available)."""
-    import torch
-
-    if spec == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise click.BadParameter(
-            f"{spec!r} requested but CUDA is not available", param_hint="--device"
-        )
-    return spec
-
-
 def quiet(ctx: click.Context) -> bool:
     """Whether the group's ``-q`` flag was given."""
     root = ctx.find_root()

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from landscape.cli.options import quiet, resolve_device
+from landscape.api import resolve_device
+from landscape.cli.options import quiet
 from landscape.errors import LandscapeError
 
 
@@ -238,7 +239,7 @@ def command(
     result = train(
         config,
         out,
-        device=resolve_device(device),
+        device=str(resolve_device(device)),
         progress=not quiet(ctx),
         overwrite=overwrite,
         command=" ".join(["landscape", *sys.argv[1:]]),

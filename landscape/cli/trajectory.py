@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from landscape.cli.options import quiet, resolve_device
+from landscape.api import resolve_device
+from landscape.cli.options import quiet
 
 
 @click.command(name="trajectory")
@@ -116,7 +117,7 @@ def command(
         resolution=resolution,
         margin=margin,
         surface=not no_surface,
-        device=resolve_device(device),
+        device=str(resolve_device(device)),
         trust=trust_checkpoint,
         overwrite=overwrite,
         progress=not quiet(ctx),
