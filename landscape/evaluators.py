@@ -4,9 +4,12 @@ Two strategies, chosen per device by measurement (see
 :func:`landscape.engine.compute_surface`):
 
 * :class:`PointEvaluator`, one point per pass: writes the point's weights into
-  a private copy of the model with fused ``torch.add(..., out=)`` and calls the
-  module directly, so the per-point overhead over a plain forward pass is a
-  handful of tensor adds (no ``functional_call``, no ``.item()`` per batch).
+  a private copy of the model whose parameters are views of one flat buffer
+  (:class:`FlatWeights`: one fused op per direction), calls the module
+  directly, and keeps each batch's arg-max predictions in a preallocated buffer
+  (one op per batch, compared with the labels once per point), so the per-point
+  overhead over a plain forward pass is a few tensor ops (no
+  ``functional_call``, no ``.item()`` per batch).
 * :class:`StackedEvaluator`, several points per pass: ``torch.func.vmap`` over
   stacked weights through ``functional_call``, which pays off on GPUs.
 
@@ -61,9 +64,7 @@ class PointEvaluator:
         for name, buf in self.model.named_buffers():
             if name in objective.buffers:
                 buf.copy_(objective.buffers[name])
-        dev = objective.device
-        self.origin = {k: origin[k].to(dev) for k in self.params}
-        self.directions = [{k: d[k].to(dev) for k in self.params} for d in directions]
+        self.weights = FlatWeights(self.params, origin, directions)
         self.bn = bn
         self.bn_modules = [
             m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
@@ -71,24 +72,37 @@ class PointEvaluator:
         for m in self.bn_modules:
             m.momentum = None
         self.bn_x = objective.split.x[:bn_samples]
+        self._pred = self._prediction_buffer()
+
+    def _prediction_buffer(self) -> Tensor | None:
+        """Room for every row's arg-max prediction, or ``None`` without accuracy or class axis."""
+        obj = self.objective
+        if not obj.has_accuracy:
+            return None
+        with torch.inference_mode():
+            out = self.model(obj.split.x[:1])
+        if out.dim() < 2:
+            return None
+        shape = (obj.num_samples, *out.shape[1:-1])
+        return torch.empty(shape, dtype=torch.int64, device=obj.device)
 
     @torch.inference_mode()
     def __call__(self, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(loss, acc)`` arrays for ``coords`` of shape ``(P, ndim)``."""
-        losses = torch.empty(len(coords), dtype=torch.float64, device=self.objective.device)
-        accs = torch.empty_like(losses)
+        obj = self.objective
+        losses = torch.zeros(len(coords), dtype=torch.float64, device=obj.device)
+        correct = torch.zeros(len(coords), dtype=torch.int64, device=obj.device)
         for i, point in enumerate(coords):
-            self._set_weights(point)
+            self.weights.set(point)
             if self.bn == "recompute" and self.bn_modules:
                 self._recompute_bn()
-            losses[i], accs[i] = self._loss_acc()
-        return losses.cpu().numpy(), accs.cpu().numpy()
-
-    def _set_weights(self, point: np.ndarray) -> None:
-        for k, p in self.params.items():
-            torch.add(self.origin[k], self.directions[0][k], alpha=float(point[0]), out=p)
-            for c, d in zip(point[1:], self.directions[1:], strict=True):
-                p.add_(d[k], alpha=float(c))
+            self._accumulate(losses[i], correct[i])
+        acc = (
+            correct.double() / obj.num_samples
+            if obj.has_accuracy
+            else torch.full_like(losses, float("nan"))
+        )
+        return (losses / obj.num_samples).cpu().numpy(), acc.cpu().numpy()
 
     def _recompute_bn(self) -> None:
         for m in self.bn_modules:
@@ -98,17 +112,75 @@ class PointEvaluator:
             self.model(self.bn_x[i : i + self.objective.batch_size])
         self.model.eval()
 
-    def _loss_acc(self) -> tuple[Tensor, Tensor]:
+    def _accumulate(self, loss: Tensor, correct: Tensor) -> None:
+        """Add the summed loss and the number of correct rows at the current weights, in place."""
         obj = self.objective
-        loss = torch.zeros((), dtype=torch.float64, device=obj.device)
-        correct = torch.zeros((), dtype=torch.int64, device=obj.device)
+        row = 0
         for x, y in obj.batches():
             out = self.model(x)
             loss += obj.loss_sum(out, y)
-            if obj.has_accuracy:
+            if self._pred is not None:
+                torch.argmax(out, dim=-1, out=self._pred[row : row + len(x)])
+            elif obj.has_accuracy:
                 correct += correct_count(out, y)
-        acc = correct.double() / obj.num_samples if obj.has_accuracy else torch.tensor(float("nan"))
-        return loss / obj.num_samples, acc
+            row += len(x)
+        if self._pred is not None:
+            correct += (self._pred == obj.split.y).sum()
+
+
+class FlatWeights:
+    """A model's parameters as views into one flat buffer per dtype, for fast point writes.
+
+    Writing the point ``origin + sum_i c_i d_i`` then costs one fused
+    ``torch.add`` per direction on the flat buffer, whatever the number of
+    parameter tensors (a loop over the tensors costs a few microseconds per
+    tensor and direction). The flat copies of the origin and the directions live
+    on the parameters' device.
+
+    Args:
+        params: a private model's parameters by name, without duplicates (as
+            ``named_parameters()`` gives them); their storage is replaced by views.
+        origin: the reference point.
+        directions: one or two directions.
+
+    Example:
+        >>> lin = nn.Linear(2, 1)
+        >>> origin = {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}
+        >>> w = FlatWeights(dict(lin.named_parameters()), origin, [{"weight": torch.ones(1, 2),
+        ...     "bias": torch.ones(1)}])
+        >>> w.set(np.array([0.5]))
+        >>> lin.weight.tolist(), lin.bias.tolist()
+        ([[1.5, 1.5]], [0.5])
+
+    """
+
+    def __init__(
+        self, params: dict[str, nn.Parameter], origin: ParamDict, directions: Sequence[ParamDict]
+    ):
+        groups: dict[tuple[torch.dtype, torch.device], list[str]] = {}
+        for name, p in params.items():
+            groups.setdefault((p.dtype, p.device), []).append(name)
+        self.groups: list[tuple[Tensor, Tensor, list[Tensor]]] = []
+        for (dtype, device), names in groups.items():
+            buffer = _flatten(origin, names, dtype, device)
+            offset = 0
+            for k in names:
+                n = params[k].numel()
+                params[k].data = buffer[offset : offset + n].view(params[k].shape)
+                offset += n
+            flat_directions = [_flatten(d, names, dtype, device) for d in directions]
+            self.groups.append((buffer, buffer.clone(), flat_directions))
+
+    def set(self, point: np.ndarray) -> None:
+        """Write ``origin + sum_i point[i] d_i`` into the parameters."""
+        for buffer, origin, directions in self.groups:
+            torch.add(origin, directions[0], alpha=float(point[0]), out=buffer)
+            for c, d in zip(point[1:], directions[1:], strict=True):
+                buffer.add_(d, alpha=float(c))
+
+
+def _flatten(d: ParamDict, names: list[str], dtype: torch.dtype, device: torch.device) -> Tensor:
+    return torch.cat([d[k].to(device, dtype).reshape(-1) for k in names])
 
 
 class StackedEvaluator:

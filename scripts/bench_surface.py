@@ -1,9 +1,10 @@
 """Surface speed, measured side by side in one run and printed as ratios.
 
 For each case (model, batch size) on the same data and the same steps x steps
-grid it times:
+grid it times, every contender computing the loss and the accuracy at every point:
 
-* ``plain``: one plain forward pass + loss + accuracy over the data, in batches (the floor);
+* ``plain``: ``points`` plain forward passes + loss + accuracy over the data, in batches (the
+  floor: the same model and weights each time, nothing else);
 * ``ours``: ``landscape.engine.compute_surface`` (points per pass chosen by measurement,
   or as given by --points-per-pass);
 * ``loss_landscapes``: ``loss_landscapes.random_plane`` (PyPI ``loss-landscapes``), with a
@@ -11,15 +12,19 @@ grid it times:
 * ``li_et_al``: a per-point loop in the style of the Li et al. 2018 scripts (weights copied into
   the model, a DataLoader over the data, ``.item()`` per batch).
 
-Each ratio is a time divided by ``points x plain``. Usage::
+Each ratio is a time divided by the floor's. The contenders run one after the
+other in rounds (after one warm-up round, order rotated every round), so that
+the drift of a shared machine's speed hits them alike; a ratio printed is the
+median over rounds of that round's ratio. Usage::
 
-    python scripts/bench_surface.py [--device cuda] [--steps 11] [--repeats 3]
+    python scripts/bench_surface.py [--device cuda] [--steps 11] [--repeats 3] [--only MLP]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import time
 from collections.abc import Callable
 
@@ -44,32 +49,51 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def best_of(fn: Callable[[], object], repeats: int, device: str) -> float:
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        t = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return min(times)
+def rounds(contenders: dict[str, Callable[[], object]], repeats: int, device: str) -> dict:
+    """Time every contender once per round, after a warm-up round; order rotated every round.
+
+    Returns:
+        contender name -> list of its times, one per timed round.
+
+    """
+    names = list(contenders)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(repeats + 1):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            sync(device)
+            t = time.perf_counter()
+            contenders[name]()
+            sync(device)
+            if r:
+                times[name].append(time.perf_counter() - t)
+    return times
+
+
+def median_ratio(times: dict[str, list[float]], name: str, base: str) -> float:
+    """Median over rounds of ``times[name] / times[base]`` (paired by round)."""
+    return statistics.median(a / b for a, b in zip(times[name], times[base], strict=True))
 
 
 class BatchedLoss(Metric):
-    """A loss_landscapes metric computing what ours does (loss and accuracy) over the same batches."""
+    """A loss_landscapes metric doing the work ours does (loss and accuracy) over the same batches.
+
+    ``random_plane`` stores one number per point, so the loss is returned and the
+    accuracy computed alongside it.
+    """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int):
         super().__init__()
         self.x, self.y, self.bs = x, y, batch_size
 
     def __call__(self, model_wrapper) -> float:
-        total = 0.0
+        total, correct = 0.0, 0
         for i in range(0, len(self.x), self.bs):
-            total += F.cross_entropy(
-                model_wrapper.forward(self.x[i : i + self.bs]),
-                self.y[i : i + self.bs],
-                reduction="sum",
-            ).item()
+            out = model_wrapper.forward(self.x[i : i + self.bs])
+            y = self.y[i : i + self.bs]
+            total += F.cross_entropy(out, y, reduction="sum").item()
+            correct += int((out.argmax(1) == y).sum())
+        self.accuracy = correct / len(self.x)
         return total / len(self.x)
 
 
@@ -105,44 +129,43 @@ def run_case(
     @torch.inference_mode()
     def plain() -> None:
         total = torch.zeros((), device=device, dtype=torch.float64)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
         for i in range(0, len(x), batch_size):
-            total += F.cross_entropy(
-                model(x[i : i + batch_size]), y[i : i + batch_size], reduction="sum"
-            )
-        float(total)
+            out, target = model(x[i : i + batch_size]), y[i : i + batch_size]
+            total += F.cross_entropy(out, target, reduction="sum")
+            correct += (out.argmax(1) == target).sum()
+        float(total), int(correct)
 
-    # The floor is timed like the others: ``points`` passes in one measurement, best of ``repeats``
-    # (a best-of-many single pass would pick the luckiest millisecond and bias the ratios up).
-    t_plain = best_of(lambda: [plain() for _ in range(points)], repeats, device) / points
-    t_ours = best_of(
-        lambda: compute_surface(
-            {"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False
-        ),
-        repeats,
-        device,
-    )
     wrapped = copy.deepcopy(model)
     metric = BatchedLoss(x, y, batch_size)
-    t_ll = best_of(
-        lambda: loss_landscapes.random_plane(
-            wrapped, metric, distance=1, steps=steps, normalization="filter"
-        ),
-        repeats,
-        device,
-    )
     loader = DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=batch_size, shuffle=False)
     li_model = copy.deepcopy(model)
     coords = [(a, b) for b in grid for a in grid]
-    t_li = best_of(
-        lambda: li_et_al_loop(li_model, origin, dirs.vectors, coords, loader, device),
+    times = rounds(
+        {
+            "plain": lambda: [plain() for _ in range(points)],
+            "ours": lambda: compute_surface(
+                {"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False
+            ),
+            "loss_landscapes": lambda: loss_landscapes.random_plane(
+                wrapped, metric, distance=1, steps=steps, normalization="filter"
+            ),
+            "li_et_al": lambda: li_et_al_loop(
+                li_model, origin, dirs.vectors, coords, loader, device
+            ),
+        },
         repeats,
         device,
     )
-    floor = points * t_plain
+    ours, ll, li = (
+        median_ratio(times, k, "plain") for k in ("ours", "loss_landscapes", "li_et_al")
+    )
     print(
-        f"{name:<28} points={points:<5} ours/plain={t_ours / floor:5.2f}  "
-        f"loss_landscapes/plain={t_ll / floor:5.2f}  li_et_al/plain={t_li / floor:5.2f}  "
-        f"ours_speedup_vs_ll={t_ll / t_ours:5.2f}x  vs_li={t_li / t_ours:5.2f}x"
+        f"{name:<28} points={points:<5} ours/plain={ours:5.2f}  "
+        f"loss_landscapes/plain={ll:5.2f}  li_et_al/plain={li:5.2f}  "
+        f"ours_speedup_vs_ll={median_ratio(times, 'loss_landscapes', 'ours'):5.2f}x  "
+        f"vs_li={median_ratio(times, 'li_et_al', 'ours'):5.2f}x",
+        flush=True,
     )
 
 
@@ -161,24 +184,20 @@ def gpu_batching(device: str, steps: int, repeats: int) -> None:
     origin = model_params(model)
     dirs = random_directions(origin, ndim=2, seed=0)
     grid = np.linspace(-1, 1, steps)
-    times = {}
-    for ppp in (1, 8, 32, 128):
-        times[ppp] = best_of(
-            lambda ppp=ppp: compute_surface(
-                {"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False
-            ),
-            repeats,
-            device,
+    contenders: dict[str, Callable[[], object]] = {
+        str(ppp): lambda ppp=ppp: compute_surface(
+            {"train": obj}, origin, dirs, grid, grid, points_per_pass=ppp, progress=False
         )
-    t_auto = best_of(
-        lambda: compute_surface({"train": obj}, origin, dirs, grid, grid, progress=False),
-        repeats,
-        device,
+        for ppp in (1, 8, 32, 128)
+    }
+    contenders["auto"] = lambda: compute_surface(
+        {"train": obj}, origin, dirs, grid, grid, progress=False
     )
-    base = times[1]
-    row = "  ".join(f"ppp={k}: {base / v:5.2f}x" for k, v in times.items())
+    times = rounds(contenders, repeats, device)
+    row = "  ".join(f"ppp={k}: {median_ratio(times, '1', k):5.2f}x" for k in times)
     print(
-        f"GPU batched-point speed-up over one point per pass (CNN1d, 4000 rows, {steps}x{steps}): {row}  auto: {base / t_auto:5.2f}x"
+        "GPU batched-point speed-up over one point per pass "
+        f"(CNN1d, 4000 rows, {steps}x{steps}): {row}"
     )
 
 
@@ -188,6 +207,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=11)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--points-per-pass", type=int, default=None)
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = ap.parse_args()
     torch.manual_seed(0)
     d = mnist1d()["train"]
@@ -200,6 +220,8 @@ def main() -> None:
     ]
     print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
     for name, model, bs in cases:
+        if args.only not in name:
+            continue
         run_case(
             name, model, d.x, d.y, bs, args.steps, args.repeats, args.device, args.points_per_pass
         )
