@@ -32,6 +32,8 @@ from landscape.objective import Objective, correct_count
 from landscape.params import ParamDict
 
 BNMode = Literal["eval", "recompute"]
+ALIGN_BYTES = 64
+"""Each parameter's view in :class:`FlatWeights` starts on a 64-byte (cache line, AVX-512) boundary."""
 
 
 class PointEvaluator:
@@ -134,8 +136,10 @@ class FlatWeights:
     Writing the point ``origin + sum_i c_i d_i`` then costs one fused
     ``torch.add`` per direction on the flat buffer, whatever the number of
     parameter tensors (a loop over the tensors costs a few microseconds per
-    tensor and direction). The flat copies of the origin and the directions live
-    on the parameters' device.
+    tensor and direction). Each parameter starts at a multiple of
+    :data:`ALIGN_BYTES`, as freshly allocated tensors do, so that vectorized
+    kernels see the alignment they would otherwise. The flat copies of the
+    origin and the directions live on the parameters' device.
 
     Args:
         params: a private model's parameters by name, without duplicates (as
@@ -162,13 +166,16 @@ class FlatWeights:
             groups.setdefault((p.dtype, p.device), []).append(name)
         self.groups: list[tuple[Tensor, Tensor, list[Tensor]]] = []
         for (dtype, device), names in groups.items():
-            buffer = _flatten(origin, names, dtype, device)
-            offset = 0
+            align = max(1, ALIGN_BYTES // dtype.itemsize)
+            offsets, end = {}, 0
+            for k in names:
+                offsets[k] = end
+                end += -(-params[k].numel() // align) * align
+            buffer = _flatten(origin, offsets, end, dtype, device)
             for k in names:
                 n = params[k].numel()
-                params[k].data = buffer[offset : offset + n].view(params[k].shape)
-                offset += n
-            flat_directions = [_flatten(d, names, dtype, device) for d in directions]
+                params[k].data = buffer[offsets[k] : offsets[k] + n].view(params[k].shape)
+            flat_directions = [_flatten(d, offsets, end, dtype, device) for d in directions]
             self.groups.append((buffer, buffer.clone(), flat_directions))
 
     def set(self, point: np.ndarray) -> None:
@@ -179,8 +186,14 @@ class FlatWeights:
                 buffer.add_(d, alpha=float(c))
 
 
-def _flatten(d: ParamDict, names: list[str], dtype: torch.dtype, device: torch.device) -> Tensor:
-    return torch.cat([d[k].to(device, dtype).reshape(-1) for k in names])
+def _flatten(
+    d: ParamDict, offsets: dict[str, int], size: int, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """``d``'s tensors laid out at ``offsets`` in one zero-padded buffer of ``size`` entries."""
+    flat = torch.zeros(size, dtype=dtype, device=device)
+    for k, start in offsets.items():
+        flat[start : start + d[k].numel()] = d[k].reshape(-1)
+    return flat
 
 
 class StackedEvaluator:

@@ -15,7 +15,9 @@ grid it times, every contender computing the loss and the accuracy at every poin
 Each ratio is a time divided by the floor's. The contenders run one after the
 other in rounds (after one warm-up round, order rotated every round), so that
 the drift of a shared machine's speed hits them alike; a ratio printed is the
-median over rounds of that round's ratio. Usage::
+median over rounds of that round's ratio. glibc's malloc thresholds are fixed
+first, as the ``landscape`` CLI does (:mod:`landscape.allocator`), for every
+contender alike; ``--default-malloc`` leaves them alone. Usage::
 
     python scripts/bench_surface.py [--device cuda] [--steps 11] [--repeats 3] [--only MLP]
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -36,6 +39,7 @@ from loss_landscapes.metrics import Metric
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from landscape.allocator import tune_malloc
 from landscape.data import mnist1d
 from landscape.directions import random_directions
 from landscape.engine import compute_surface
@@ -208,7 +212,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--points-per-pass", type=int, default=None)
     ap.add_argument("--only", default="", help="run only the cases whose name contains this")
+    ap.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="leave glibc's malloc thresholds as they are (the landscape CLI tunes them)",
+    )
     args = ap.parse_args()
+    malloc = "glibc defaults" if args.default_malloc or not tune_malloc() else "tuned"
     torch.manual_seed(0)
     d = mnist1d()["train"]
     cases = [
@@ -218,13 +228,20 @@ def main() -> None:
         ("CNN1d, batches of 1000", CNN1d(), 1000),
         ("ResNet1d, batches of 1000", ResNet1d(), 1000),
     ]
-    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
+    print(
+        f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
+        f"malloc={malloc}"
+    )
     for name, model, bs in cases:
         if args.only not in name:
             continue
+        before = os.times()
         run_case(
             name, model, d.x, d.y, bs, args.steps, args.repeats, args.device, args.points_per_pass
         )
+        after = os.times()
+        user, system = after.user - before.user, after.system - before.system
+        print(f"{'':<28} system time {system:.1f} s = {system / (user + system):.1%} of CPU time")
     if args.device.startswith("cuda"):
         gpu_batching(args.device, 21, args.repeats)
 

@@ -135,7 +135,7 @@ import sys, time
 import landscape.evaluators as ev
 orig = ev.PointEvaluator.__call__
 def slow(self, coords):
-    time.sleep(0.05)
+    time.sleep(0.05 * len(coords))
     return orig(self, coords)
 ev.PointEvaluator.__call__ = slow
 from landscape.cli import main

@@ -3,7 +3,8 @@
 Subcommands are imported only when invoked, so ``landscape --help`` stays fast
 and heavy libraries (torch, matplotlib) load only where needed. Every
 :class:`~landscape.errors.LandscapeError` becomes a one-line message and exit
-status 1, without a traceback.
+status 1, without a traceback. At start the group fixes glibc's malloc
+thresholds (:func:`landscape.allocator.tune_malloc`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import click
 
+from landscape.allocator import tune_malloc
 from landscape.errors import LandscapeError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -94,6 +96,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Loss surfaces, curvature and training dynamics of PyTorch checkpoints."""
     ctx.obj = {"verbose": verbose, "quiet": quiet}
+    tune_malloc()
 
 
 def main() -> None:

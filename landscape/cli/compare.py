@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line
+from landscape.cli.options import command_line, device_option
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -110,12 +110,7 @@ CONFIG_OPTIONS = (
     show_default=True,
     help="Seed of Lanczos, trace probes and profile directions.",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="'auto' (CUDA when present), 'cpu', 'cuda', ...",
-)
+@device_option
 @click.option("--overwrite", is_flag=True, help="Replace cached results made with other settings.")
 @click.pass_context
 def command(

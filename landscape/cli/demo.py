@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line
+from landscape.cli.options import command_line, device_option
 
 
 @click.command("demo")
@@ -22,12 +22,7 @@ from landscape.cli.options import command_line
 @click.option(
     "--full", "size", flag_value="full", help="Larger version (longer training, finer grids)."
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="'auto' (CUDA when present), 'cpu', 'cuda', ...",
-)
+@device_option
 @click.option("--overwrite", is_flag=True, help="Replace a demo of another size in --out.")
 @click.option(
     "--threads",

@@ -20,6 +20,22 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+device_option = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...",
+)
+"""``--device``."""
+
+trust_checkpoint_option = click.option(
+    "--trust-checkpoint",
+    is_flag=True,
+    help="UNSAFE: fully unpickle checkpoints, which runs any code inside them. "
+    "Only for files you trust.",
+)
+"""``--trust-checkpoint``."""
+
 model_options = _stack(
     click.option(
         "--model",
@@ -33,11 +49,7 @@ model_options = _stack(
         required=True,
         help="Checkpoint: state dict (.pt/.pth) or .safetensors.",
     ),
-    click.option(
-        "--trust-checkpoint",
-        is_flag=True,
-        help="UNSAFE: fully unpickle the checkpoint, which runs any code inside it. Only for files you trust.",
-    ),
+    trust_checkpoint_option,
 )
 """``--model``, ``--checkpoint``, ``--trust-checkpoint``."""
 
@@ -75,12 +87,7 @@ data_options = _stack(
         show_default=True,
         help="torch.nn loss name (CrossEntropyLoss, MSELoss, ...), alias (cross_entropy, mse) or 'module:callable'.",
     ),
-    click.option(
-        "--device",
-        default="auto",
-        show_default=True,
-        help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...",
-    ),
+    device_option,
 )
 """``--data``, ``--split``, ``--max-samples``, ``--batch-size``, ``--loss``, ``--device``."""
 

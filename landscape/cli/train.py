@@ -7,7 +7,7 @@ import sys
 import click
 
 from landscape.api import resolve_device
-from landscape.cli.options import quiet
+from landscape.cli.options import device_option, quiet
 from landscape.errors import LandscapeError
 
 
@@ -161,12 +161,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     metavar="every=N[,subset=M]",
     help="Record the top Hessian eigenvalue every N steps on M training samples (default 1000).",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="'auto' (CUDA when present), 'cpu', 'cuda', ...",
-)
+@device_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False),

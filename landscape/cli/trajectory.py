@@ -7,7 +7,7 @@ import sys
 import click
 
 from landscape.api import resolve_device
-from landscape.cli.options import quiet
+from landscape.cli.options import device_option, quiet, trust_checkpoint_option
 
 
 @click.command(name="trajectory")
@@ -63,18 +63,8 @@ from landscape.cli.options import quiet
 @click.option(
     "--no-surface", is_flag=True, help="Only the plane and the projected path, no surface."
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="'auto' (CUDA when present), 'cpu', 'cuda', ...",
-)
-@click.option(
-    "--trust-checkpoint",
-    is_flag=True,
-    help="UNSAFE: fully unpickle checkpoints, which runs any code inside them. "
-    "Only for files you trust.",
-)
+@device_option
+@trust_checkpoint_option
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.pass_context
 def command(

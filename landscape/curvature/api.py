@@ -246,14 +246,12 @@ def hessian(
         config,
         stages,
         writers,
+        io.read_hessian,
         out=out,
         overwrite=overwrite,
         progress=progress,
         command=command,
     )
-    if out is not None and distributed.current().is_main:
-        with store.open_read(out) as f:
-            results = {**io.read_hessian(f[f"{io.GROUP}/hessian"]), **results}
     return HessianReport(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
 
 
@@ -363,14 +361,12 @@ def sharpness(
         config,
         stages,
         writers,
+        io.read_sharpness,
         out=out,
         overwrite=overwrite,
         progress=progress,
         command=command,
     )
-    if out is not None and distributed.current().is_main:
-        with store.open_read(out) as f:
-            results = {**io.read_sharpness(f[f"{io.GROUP}/sharpness"]), **results}
     return SharpnessReport({name: results[name] for name in stages if name in results})
 
 
@@ -496,17 +492,19 @@ def _run_stages(
     config: dict[str, Any],
     stages: dict[str, Callable[[Any], Any]],
     writers: dict[str, Callable[[Any, Any], None]],
+    reader: Callable[[Any], dict[str, Any]],
     *,
     out: str | Path | None,
     overwrite: bool,
     progress: bool,
     command: str | None,
 ) -> dict[str, Any]:
-    """Compute the stages not yet in ``out`` and commit each one as it finishes.
+    """Compute the stages not yet in ``out``, commit each one as it finishes, return them all.
 
     Under torchrun (an active default process group) every rank computes on
     its share of the data and holds the same results; rank 0 alone touches
-    the file and shows progress.
+    the file, shows progress, and returns the stages read back from ``out``
+    (by ``reader``) along with those computed now.
     """
     ctx = distributed.current()
     main = ctx.is_main
@@ -516,23 +514,27 @@ def _run_stages(
             raise LandscapeError(done)
         todo = [s for s in stages if s not in done]
         results: dict[str, Any] = {}
-        if not todo:
-            return results
-        bar = tqdm(
-            desc=f"{kind}: Hessian-vector products", unit="hvp", disable=not (progress and main)
-        )
-        op = Progress(HessianLinearOperator(setup.objective, setup.params, context=ctx), bar)
-        try:
-            for name in todo:
-                bar.set_postfix_str(name)
-                results[name] = stages[name](op)
-                if out is not None and main:
-                    with store.atomic_update(out) as f:
-                        writers[name](f[f"{io.GROUP}/{kind}"], results[name])
-        finally:
-            bar.close()
-        ctx.barrier()
-        return results
+        if todo:
+            bar = tqdm(
+                desc=f"{kind}: Hessian-vector products",
+                unit="hvp",
+                disable=not (progress and main),
+            )
+            op = Progress(HessianLinearOperator(setup.objective, setup.params, context=ctx), bar)
+            try:
+                for name in todo:
+                    bar.set_postfix_str(name)
+                    results[name] = stages[name](op)
+                    if out is not None and main:
+                        with store.atomic_update(out) as f:
+                            writers[name](f[f"{io.GROUP}/{kind}"], results[name])
+            finally:
+                bar.close()
+            ctx.barrier()
+    if out is not None and main:
+        with store.open_read(out) as f:
+            results = {**reader(f[f"{io.GROUP}/{kind}"]), **results}
+    return results
 
 
 def _open_stages(
