@@ -7,7 +7,7 @@ time for a recorded variant includes its ``rec.step`` calls and the
 end-of-epoch ``rec.epoch()`` (per-epoch statistics, checkpoints, run.h5
 writes). Reported per variant: median time per step, the median of the
 per-trial (paired) ratios to the bare loop, and the same ratio with the run.h5
-writes left out. Writes are throttled by wall time (``write_share``, 2% of the
+writes left out. Writes are throttled by wall time (``write_share``, 1% of the
 run by default), which back-to-back variants distort (the bare epochs in
 between count as elapsed time), so the write-free ratio plus ``write_share``
 is the figure that carries over to a real run.
@@ -75,7 +75,8 @@ def main() -> None:
     variants = {
         "bare loop": None,
         "recorder (defaults)": {},
-        "as landscape train": {"checkpoint_every": 1, "write_share": 1.0},
+        "grad norms every step": {"grad_every": 1},
+        "as landscape train": {"checkpoint_every": 1, "write_share": 1.0, "grad_every": 1},
     }
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,12 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from landscape.dynamics.diagnose import Diagnosis, store_diagnosis
+from landscape.dynamics.diagnose import Diagnosis, diagnose, store_diagnosis
 from landscape.dynamics.recorder import (
     Recorder,
     effective_step_size,
     optimizer_hparams,
     percentiles,
+    step_size_percentiles,
 )
 from landscape.dynamics.runs import list_checkpoints, read_run
 from landscape.errors import LandscapeError
@@ -36,7 +37,7 @@ def test_recorder_values_equal_independent_norms(tmp_path):
     model, x, y = tiny()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     init = {n: p.detach().clone().double() for n, p in model.named_parameters()}
-    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None)
+    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None, grad_every=1)
     rec.epoch(train=(2.0, 0.25), val=3.0)
     expected = []
     for _ in range(3):
@@ -79,7 +80,7 @@ def test_recorder_values_equal_independent_norms(tmp_path):
 def test_epoch_grad_norm_is_rms_over_steps(tmp_path):
     model, x, y = tiny()
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None)
+    rec = Recorder(tmp_path / "run", model, opt, checkpoint_every=None, grad_every=1)
     sq = []
     for _ in range(4):
         loss = one_step(model, opt, x, y)
@@ -317,3 +318,55 @@ def test_resume_from_init_when_no_recorded_epoch_has_a_checkpoint(tmp_path):
         assert torch.equal(v, start[k])
     run = read_run(tmp_path / "run")
     assert run.epochs["epoch"].size == 0 and run.steps["step"].size == 0
+
+
+def test_gradient_norms_every_k_steps(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    rec = Recorder(tmp_path / "run", model, opt, grad_every=3)
+    sq, totals = [], {}
+    for step in range(1, 8):
+        loss = one_step(model, opt, x, y)
+        layer = [float(p.grad.double().norm()) ** 2 for p in model.parameters()]
+        if step % 3 == 0:
+            sq.append(layer)
+            totals[step] = float(np.sqrt(sum(layer)))
+        rec.step(loss)
+    rec.epoch()
+    rec.close()
+    run = read_run(tmp_path / "run")
+    assert run.grad_every == 3
+    g = run.steps["grad_norm"]
+    assert np.flatnonzero(np.isfinite(g)).tolist() == [2, 5]  # steps 3 and 6
+    np.testing.assert_allclose(g[[2, 5]], [totals[3], totals[6]], rtol=1e-6)
+    np.testing.assert_allclose(
+        run.epochs["layer_grad_norm"][0], np.sqrt(np.mean(sq, axis=0)), rtol=1e-6
+    )
+    assert np.isfinite(run.steps["loss"]).all() and len(run.steps["loss"]) == 7
+    names = [f.kind for f in diagnose(run).findings]
+    assert "exploding gradients" not in names  # the unsampled steps' NaN is not an explosion
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: torch.optim.Adam([p], lr=0.1, amsgrad=True),
+        lambda p: torch.optim.AdamW([p], lr=0.1, eps=1e-3),
+        lambda p: torch.optim.RMSprop([p], lr=0.1, centered=True, momentum=0.5),
+        lambda p: torch.optim.Adagrad([p], lr=0.1, lr_decay=0.1),
+    ],
+    ids=["adam-amsgrad", "adamw", "rmsprop-centered", "adagrad-decay"],
+)
+def test_step_size_percentiles_equal_numpy_on_the_full_tensor(make):
+    torch.manual_seed(0)
+    p = nn.Parameter(torch.randn(1001, dtype=torch.float64))
+    opt = make(p)
+    for _ in range(3):
+        p.grad = torch.randn_like(p)
+        opt.step()
+    q = (0.0, 0.1, 0.5, 0.9, 1.0)
+    np.testing.assert_allclose(
+        step_size_percentiles(opt, p, q),
+        np.percentile(effective_step_size(opt, p).numpy(), [100 * v for v in q]),
+        rtol=1e-12,
+    )

@@ -391,7 +391,8 @@ def diagnose(run: Run, thresholds: Thresholds | None = None) -> Diagnosis:
         ),
     ]
     if "grad_norm" in run.steps:
-        st = run.steps
+        sampled = run.steps["step"] % run.grad_every == 0
+        st = {k: v[sampled] for k, v in run.steps.items()}
         found.append(
             detect_exploding_gradients(
                 st["epoch"],

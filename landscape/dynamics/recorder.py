@@ -12,9 +12,10 @@ Use it inside your own loop (``landscape train`` uses the same code)::
         rec.epoch(train=(train_loss, train_acc), val=(val_loss, val_acc))
     rec.close()
 
-Per step it keeps the loss, the learning rate and the global gradient norm
-(on the device, no ``.item()`` sync); per epoch it adds per-layer gradient
-norms, weight norms, update-to-weight ratios, the distance from
+Per step it keeps the loss and the learning rate, and every ``grad_every``-th
+step the global and per-layer gradient norms (on the device, no ``.item()``
+sync); per epoch it adds the per-layer gradient norms (RMS over the sampled
+steps), weight norms, update-to-weight ratios, the distance from
 initialization and, for adaptive optimizers, percentiles of the effective
 per-parameter step size. Everything is written to ``RUN/run.h5`` by
 :func:`landscape.store.atomic_update` (a crash-safe transaction), throttled so
@@ -213,9 +214,10 @@ def percentiles(
     hi = np.minimum(lo + 1, n - 1)
     at_lo, at_hi = (lo, hi) if decreasing is None else (n - 1 - lo, n - 1 - hi)
     ordered = np.sort(x)
-    low, high = ordered[at_lo].astype(np.float64), ordered[at_hi].astype(np.float64)
+    ends = ordered[np.concatenate([at_lo, at_hi])].astype(np.float64)
     if decreasing is not None:
-        low, high = decreasing(low), decreasing(high)
+        ends = decreasing(ends)
+    low, high = ends[: len(h)], ends[len(h) :]
     return low + (h - lo) * (high - low)
 
 
@@ -235,6 +237,11 @@ class Recorder:
             once (``None``, the default: no checkpoints).
         checkpoint_steps: also save ``checkpoints/step_NNNNNNNN.pt`` every this
             many optimizer steps (``None``: never).
+        grad_every: compute the gradient norms at every this many steps (the
+            steps whose number is a multiple of it; the others' ``grad_norm`` is
+            NaN). They touch every gradient tensor, the largest per-step cost:
+            the default 10 keeps the recorder within 5% of a bare MNIST-1D MLP
+            loop (``scripts/bench_recorder.py``); ``landscape train`` uses 1.
         probe: a callable ``probe(params, optimizer) -> {name: float}``, e.g.
             ``landscape.curvature.tracking.SharpnessProbe``; its values are
             stored under ``dynamics/probe/<name>``.
@@ -265,6 +272,7 @@ class Recorder:
         config: Mapping[str, Any] | None = None,
         checkpoint_every: int | None = None,
         checkpoint_steps: int | None = None,
+        grad_every: int = 10,
         probe: Probe | None = None,
         probe_every: int = 0,
         flush_seconds: float = 30.0,
@@ -276,6 +284,7 @@ class Recorder:
         for name, value in (
             ("checkpoint_every", checkpoint_every),
             ("checkpoint_steps", checkpoint_steps),
+            ("grad_every", grad_every),
         ):
             if value is not None and value < 1:
                 raise LandscapeError(
@@ -293,6 +302,7 @@ class Recorder:
         self.optimizer = optimizer
         self.checkpoint_every = checkpoint_every
         self.checkpoint_steps = checkpoint_steps
+        self.grad_every = grad_every
         self.probe = probe
         self.probe_every = probe_every
         self.flush_seconds = flush_seconds
@@ -310,7 +320,7 @@ class Recorder:
         )
         self._named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.layers = [n for n, _ in self._named]
-        self._pending_steps: list[tuple[int, int, Tensor, float, Tensor]] = []
+        self._pending_steps: list[tuple[int, int, Tensor, float, Tensor | None]] = []
         self._pending_epochs: list[dict[str, np.ndarray]] = []
         self._pending_probes: list[dict[str, float]] = []
         self._epoch_norms: list[Tensor] = []
@@ -336,10 +346,12 @@ class Recorder:
                 g.attrs["hparams"] = json.dumps(self.hparams)
                 g.attrs["layers"] = json.dumps(self.layers)
                 g.attrs["shapes"] = json.dumps([list(p.shape) for _, p in self._named])
+                g.attrs["grad_every"] = grad_every
                 write_params(g, "init", {k: v.cpu().numpy() for k, v in self._init.items()})
             if checkpoint_every is not None:
                 self._save(checkpoint_filename(epoch=0), 0)
         self._prev = model_params(model)
+        self._prev_norms = self._weight_norms(self._prev)
 
     # ------------------------------------------------------------------ setup
     def _prepare(self, *, resume: bool, overwrite: bool, command: str | None) -> bool:
@@ -399,6 +411,12 @@ class Recorder:
                 del g["diagnosis"]
         return True
 
+    def _weight_norms(self, params: ParamDict) -> np.ndarray:
+        """Per-layer norms of ``params``, in :attr:`layers` order."""
+        with torch.no_grad():
+            norms = torch._foreach_norm([params[n] for n in self.layers])
+            return torch.stack(norms).double().cpu().numpy()
+
     # ------------------------------------------------------------- recording
     def step(self, loss: Tensor | float) -> None:
         """Record one optimizer step: call after ``optimizer.step()``, before ``zero_grad()``.
@@ -410,13 +428,15 @@ class Recorder:
         """
         self.step_count += 1
         self._steps_since_epoch += 1
-        grads = [
-            p.grad if p.grad is not None else torch.zeros((), device=p.device)
-            for _, p in self._named
-        ]
-        norms = torch.stack(torch._foreach_norm(grads))
+        norms = None
+        if self.step_count % self.grad_every == 0:
+            grads = [
+                p.grad if p.grad is not None else torch.zeros((), device=p.device)
+                for _, p in self._named
+            ]
+            norms = torch.stack(torch._foreach_norm(grads))
+            self._epoch_norms.append(norms)
         value = loss.detach() if isinstance(loss, Tensor) else torch.tensor(float(loss))
-        self._epoch_norms.append(norms)
         self._epoch_losses.append(value)
         lr = float(self.optimizer.param_groups[0]["lr"])
         self._pending_steps.append(
@@ -458,24 +478,24 @@ class Recorder:
             init = [self._init[n] for n in self.layers]
             norms = torch.stack(
                 [
-                    torch.stack(torch._foreach_norm(cur)),
-                    torch.stack(torch._foreach_norm(torch._foreach_sub(cur, prev))),
-                    torch.stack(torch._foreach_norm(prev)),
-                    torch.stack(torch._foreach_norm(torch._foreach_sub(cur, init))),
+                    *torch._foreach_norm(cur),
+                    *torch._foreach_norm(torch._foreach_sub(cur, prev)),
+                    *torch._foreach_norm(torch._foreach_sub(cur, init)),
                 ]
             )
-            weight, delta, before, from_init = norms.double().cpu().numpy()
+            weight, delta, from_init = norms.double().view(3, -1).cpu().numpy()
+        before, self._prev_norms = self._prev_norms, weight
         nan = np.full(len(self.layers), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):  # zero-initialized tensors
             ratio = delta / before if self.epochs_done > 0 else nan
         dist = float(np.sqrt(np.square(from_init).sum()))
-        if self._epoch_norms:
-            sq = torch.stack(self._epoch_norms).double().square()
-            layer_grad = sq.mean(0).sqrt().cpu().numpy()
-            grad = float(sq.sum(1).mean().sqrt())
-            mean_loss = float(torch.stack(self._epoch_losses).double().mean())
-        else:
-            layer_grad, grad, mean_loss = nan, float("nan"), float("nan")
+        layer_grad, grad, mean_loss = nan, float("nan"), float("nan")
+        if self._epoch_norms:  # small arrays: numpy, not a torch op (and dispatch) each
+            sq = np.square(torch.stack(self._epoch_norms).double().cpu().numpy())
+            layer_grad = np.sqrt(sq.mean(0))
+            grad = float(np.sqrt(sq.sum(1).mean()))
+        if self._epoch_losses:
+            mean_loss = float(torch.stack(self._epoch_losses).double().cpu().numpy().mean())
         pct = np.full((3, len(self.layers)), np.nan)
         groups = {id(q): g for g in self.optimizer.param_groups for q in g["params"]}
         for i, (_, p) in enumerate(self._named):
@@ -552,7 +572,11 @@ class Recorder:
         with atomic_update(self.path) as f:
             g = f[GROUP]
             if steps:
-                norms = torch.stack([s[4] for s in steps]).double()
+                grad_norm = np.full(len(steps), np.nan)
+                sampled = [i for i, s in enumerate(steps) if s[4] is not None]
+                if sampled:
+                    norms = torch.stack([steps[i][4] for i in sampled]).double()
+                    grad_norm[sampled] = norms.square().sum(1).sqrt().cpu().numpy()
                 _append(
                     g,
                     "step",
@@ -561,7 +585,7 @@ class Recorder:
                         "epoch": np.array([s[1] for s in steps], dtype=np.int64),
                         "loss": torch.stack([s[2].double() for s in steps]).cpu().numpy(),
                         "lr": np.array([s[3] for s in steps]),
-                        "grad_norm": norms.square().sum(1).sqrt().cpu().numpy(),
+                        "grad_norm": grad_norm,
                     },
                 )
             if self._pending_epochs:

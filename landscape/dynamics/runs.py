@@ -86,6 +86,8 @@ class Run:
         probes: ``step`` and one array per probe scalar (e.g. ``lambda_max``).
         checkpoints: the checkpoint files, ordered by step.
         diagnosis: the stored diagnosis (JSON) or ``None``.
+        grad_every: the steps whose number is a multiple of it carry gradient
+            norms; the others' ``grad_norm`` is NaN (1 in files without it).
 
     """
 
@@ -101,6 +103,7 @@ class Run:
     probes: dict[str, np.ndarray]
     checkpoints: tuple[Checkpoint, ...]
     diagnosis: dict[str, Any] | None
+    grad_every: int = 1
 
     @property
     def num_epochs(self) -> int:
@@ -191,6 +194,7 @@ def read_run(run_dir: str | Path) -> Run:
         diagnosis = json.loads(g["diagnosis"].attrs["result"]) if "diagnosis" in g else None
         optimizer = str(attrs.get("optimizer", ""))
         hparams = json.loads(attrs.get("hparams", "{}"))
+        grad_every = int(attrs.get("grad_every", 1))
     epoch_steps = (
         {int(e): int(s) for e, s in zip(epochs["epoch"], epochs["step"], strict=True)}
         if "epoch" in epochs
@@ -209,6 +213,7 @@ def read_run(run_dir: str | Path) -> Run:
         probes=probes,
         checkpoints=list_checkpoints(run_dir, epoch_steps=epoch_steps),
         diagnosis=diagnosis,
+        grad_every=grad_every,
     )
 
 

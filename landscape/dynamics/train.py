@@ -279,6 +279,7 @@ def train(
         checkpoint_steps=config.checkpoint_steps,
         probe=probe,
         probe_every=config.track_sharpness or 0,
+        grad_every=1,
         write_share=1.0,
         resume=True,
         overwrite=overwrite,
