@@ -5,9 +5,10 @@ A surface evaluates the same forward pass hundreds of times. Its activations
 glibc's defaults serve blocks above a dynamic threshold with ``mmap`` and trim
 the heap whenever more than twice that threshold lies free at its top, so each
 pass may fault its memory in afresh from the kernel (zero-filled pages). On
-this project's 2-core machine the same MLP pass then took 1.3 or 2.2 ms
-depending on the heap's history, and system time rose; BENCHMARKS.md has the
-measurement (``scripts/bench_surface.py --default-malloc``). PyTorch's CPU
+this project's 2-core machine the same MLP pass then averaged 1.3 or 2.2 ms
+from one round of passes to the next, and system time took 10.7% of the CPU
+time (0.2% with the thresholds fixed; BENCHMARKS.md, ``scripts/bench_surface.py
+--default-malloc``). PyTorch's CPU
 performance guide gives the same advice (jemalloc/tcmalloc, or tuned glibc).
 
 :func:`tune_malloc` sets the two thresholds through ``mallopt(3)``. The

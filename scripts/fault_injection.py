@@ -120,11 +120,11 @@ def _same(x: np.ndarray, y: np.ndarray) -> bool:
     return np.array_equal(x, y, equal_nan=bool(nan_ok))
 
 
-def surface_target(work: Path, grid: int, points_per_pass: int) -> Target:
-    """``landscape surface`` on a ``grid x grid`` plane of the tiny model."""
+def tiny_checkpoint_spec(work: Path) -> list[str]:
+    """Save the tiny model's checkpoint in ``work``; return the options that evaluate it."""
     ckpt = work / "tiny.pt"
     torch.save(tiny_net().state_dict(), ckpt)
-    spec = [
+    return [
         "--model",
         f"{SCRIPT}:tiny_net",
         "--data",
@@ -132,6 +132,11 @@ def surface_target(work: Path, grid: int, points_per_pass: int) -> Target:
         "--checkpoint",
         str(ckpt),
     ]
+
+
+def surface_target(work: Path, grid: int, points_per_pass: int) -> Target:
+    """``landscape surface`` on a ``grid x grid`` plane of the tiny model."""
+    spec = tiny_checkpoint_spec(work)
     grid_args = [f"--x=-1:1:{grid}", f"--y=-1:1:{grid}", "--points-per-pass", str(points_per_pass)]
 
     def progress(out: Path) -> tuple[int, int] | None:
@@ -235,16 +240,7 @@ def train_target(work: Path, epochs: int) -> Target:
 
 def hessian_target(work: Path) -> Target:
     """``landscape hessian`` (top and bottom eigenpairs, trace, density) of the tiny model."""
-    ckpt = work / "tiny.pt"
-    torch.save(tiny_net().state_dict(), ckpt)
-    spec = [
-        "--model",
-        f"{SCRIPT}:tiny_net",
-        "--data",
-        f"{SCRIPT}:tiny_data",
-        "--checkpoint",
-        str(ckpt),
-    ]
+    spec = tiny_checkpoint_spec(work)
     stages = ("top", "bottom", "trace", "density")
     options = [
         "--max-samples",

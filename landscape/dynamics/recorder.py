@@ -185,7 +185,7 @@ def percentiles(
     The value at fraction ``q`` of ``n`` sorted values sits at position
     ``h = (n - 1) q``: ``x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)])``
     (Hyndman & Fan 1996, definition 7, numpy's default). One ``np.sort`` (SIMD;
-    8x faster than ``np.partition`` with six order statistics on 10,000 float32
+    7.6x faster than ``np.partition`` with six order statistics on 10,000 float32
     values here) gives every order statistic, without ``np.percentile``'s
     per-call overhead, which was most of the per-epoch cost on small models;
     the interpolation is done in float64.
@@ -239,9 +239,10 @@ class Recorder:
             many optimizer steps (``None``: never).
         grad_every: compute the gradient norms at every this many steps (the
             steps whose number is a multiple of it; the others' ``grad_norm`` is
-            NaN). They touch every gradient tensor, the largest per-step cost:
-            the default 10 keeps the recorder within 5% of a bare MNIST-1D MLP
-            loop (``scripts/bench_recorder.py``); ``landscape train`` uses 1.
+            NaN). They touch every gradient tensor, the largest per-step cost
+            (45 us of a 703 us MNIST-1D MLP step; ``grad_every=1`` made the
+            recorder 1.12x a bare loop, the default 10 1.05-1.06x, in
+            ``scripts/bench_recorder.py``); ``landscape train`` uses 1.
         probe: a callable ``probe(params, optimizer) -> {name: float}``, e.g.
             ``landscape.curvature.tracking.SharpnessProbe``; its values are
             stored under ``dynamics/probe/<name>``.
@@ -351,7 +352,6 @@ class Recorder:
             if checkpoint_every is not None:
                 self._save(checkpoint_filename(epoch=0), 0)
         self._prev = model_params(model)
-        self._prev_norms = self._weight_norms(self._prev)
 
     # ------------------------------------------------------------------ setup
     def _prepare(self, *, resume: bool, overwrite: bool, command: str | None) -> bool:
@@ -410,12 +410,6 @@ class Recorder:
             if any(dropped) and "diagnosis" in g:
                 del g["diagnosis"]
         return True
-
-    def _weight_norms(self, params: ParamDict) -> np.ndarray:
-        """Per-layer norms of ``params``, in :attr:`layers` order."""
-        with torch.no_grad():
-            norms = torch._foreach_norm([params[n] for n in self.layers])
-            return torch.stack(norms).double().cpu().numpy()
 
     # ------------------------------------------------------------- recording
     def step(self, loss: Tensor | float) -> None:
@@ -480,11 +474,11 @@ class Recorder:
                 [
                     *torch._foreach_norm(cur),
                     *torch._foreach_norm(torch._foreach_sub(cur, prev)),
+                    *torch._foreach_norm(prev),
                     *torch._foreach_norm(torch._foreach_sub(cur, init)),
                 ]
             )
-            weight, delta, from_init = norms.double().view(3, -1).cpu().numpy()
-        before, self._prev_norms = self._prev_norms, weight
+            weight, delta, before, from_init = norms.double().view(4, -1).cpu().numpy()
         nan = np.full(len(self.layers), np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):  # zero-initialized tensors
             ratio = delta / before if self.epochs_done > 0 else nan
