@@ -40,7 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from landscape.allocator import tune_malloc
-from landscape.data import mnist1d
+from landscape.data import Split, mnist1d
 from landscape.directions import random_directions
 from landscape.engine import compute_surface
 from landscape.models import MLP, CNN1d, ResNet1d
@@ -96,8 +96,7 @@ class BatchedLoss(Metric):
             out = model_wrapper.forward(self.x[i : i + self.bs])
             y = self.y[i : i + self.bs]
             total += F.cross_entropy(out, y, reduction="sum").item()
-            correct += int((out.argmax(1) == y).sum())
-        self.accuracy = correct / len(self.x)
+            correct += int((out.argmax(1) == y).sum())  # computed like ours, not returned
         return total / len(self.x)
 
 
@@ -123,7 +122,7 @@ def run_case(
 ):
     model = model.to(device).eval()
     x, y = x.to(device), y.to(device)
-    split = landscape_split(x, y)
+    split = Split(x, y)
     obj = Objective(model, split, batch_size=batch_size)
     origin = model_params(model)
     dirs = random_directions(origin, ndim=2, seed=0)
@@ -173,18 +172,12 @@ def run_case(
     )
 
 
-def landscape_split(x, y):
-    from landscape.data import Split
-
-    return Split(x, y)
-
-
 def gpu_batching(device: str, steps: int, repeats: int) -> None:
     torch.manual_seed(0)
     model = CNN1d().to(device)
     d = mnist1d()["train"]
     x, y = d.x.to(device), d.y.to(device)
-    obj = Objective(model, landscape_split(x, y), batch_size=4000)
+    obj = Objective(model, Split(x, y), batch_size=4000)
     origin = model_params(model)
     dirs = random_directions(origin, ndim=2, seed=0)
     grid = np.linspace(-1, 1, steps)
