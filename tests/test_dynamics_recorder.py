@@ -9,7 +9,6 @@ from landscape.dynamics.recorder import (
     Recorder,
     effective_step_size,
     optimizer_hparams,
-    percentiles,
     step_size_percentiles,
 )
 from landscape.dynamics.runs import list_checkpoints, read_run
@@ -278,6 +277,8 @@ def test_bad_arguments_and_misuse(tmp_path):
         Recorder(tmp_path / "b", model, opt, probe=lambda p, o: {}, probe_every=0)
     with pytest.raises(LandscapeError, match="write_share"):
         Recorder(tmp_path / "c", model, opt, write_share=0.0)
+    with pytest.raises(LandscapeError, match="step_size_sample"):
+        Recorder(tmp_path / "e", model, opt, step_size_sample=0)
     with Recorder(tmp_path / "d", model, opt) as rec:
         rec.step(one_step(model, opt, x, y))
         rec.epoch()
@@ -292,14 +293,51 @@ def test_optimizer_hparams_json_friendly():
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 10_001])
-def test_percentiles_equal_numpy(n):
-    values = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+def test_step_size_percentiles_equal_numpy_for_any_size(n):
+    torch.manual_seed(n)
+    p = nn.Parameter(torch.randn(n, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.01)
+    p.grad = torch.randn_like(p)
+    opt.step()
     q = (0.0, 0.1, 0.5, 0.9, 1.0)
     np.testing.assert_allclose(
-        percentiles(values, q),
-        np.percentile(values.astype(np.float64), [100 * v for v in q]),
+        step_size_percentiles(opt, [p], q)[:, 0],
+        np.percentile(effective_step_size(opt, p).numpy(), [100 * v for v in q]),
         rtol=1e-12,
     )
+
+
+def test_step_size_percentiles_per_parameter_with_nan_where_no_state():
+    torch.manual_seed(0)
+    a = nn.Parameter(torch.randn(50, dtype=torch.float64))
+    b = nn.Parameter(torch.randn(3, 4, dtype=torch.float64))
+    fresh = nn.Parameter(torch.randn(5, dtype=torch.float64))
+    opt = torch.optim.RMSprop([a, b, fresh], lr=0.1)
+    a.grad, b.grad = torch.randn_like(a), torch.randn_like(b)
+    opt.step()
+    q = (0.1, 0.5, 0.9)
+    got = step_size_percentiles(opt, [a, fresh, b], q)
+    assert got.shape == (3, 3) and np.isnan(got[:, 1]).all()
+    for column, p in ((0, a), (2, b)):
+        expected = np.percentile(effective_step_size(opt, p).numpy(), [10, 50, 90])
+        np.testing.assert_allclose(got[:, column], expected, rtol=1e-12)
+
+
+def test_step_size_percentiles_of_bfloat16_state():
+    p = nn.Parameter(torch.ones(4, dtype=torch.bfloat16))
+    opt = torch.optim.Adam([p], lr=0.1, eps=0.0)
+    p.grad = torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.bfloat16)
+    opt.step()
+    got = step_size_percentiles(opt, [p], (0.0, 1.0))[:, 0]
+    np.testing.assert_allclose(got, [0.1 / 8, 0.1 / 1], rtol=1e-2)
+
+
+def test_recorder_refuses_a_model_without_trainable_parameters(tmp_path):
+    model = nn.Linear(2, 1).requires_grad_(False)
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(LandscapeError, match="no trainable parameters"):
+        Recorder(tmp_path / "run", model, opt)
+    assert not (tmp_path / "run" / "run.h5").exists()
 
 
 def test_resume_from_init_when_no_recorded_epoch_has_a_checkpoint(tmp_path):
@@ -366,7 +404,78 @@ def test_step_size_percentiles_equal_numpy_on_the_full_tensor(make):
         opt.step()
     q = (0.0, 0.1, 0.5, 0.9, 1.0)
     np.testing.assert_allclose(
-        step_size_percentiles(opt, p, q),
+        step_size_percentiles(opt, [p], q)[:, 0],
         np.percentile(effective_step_size(opt, p).numpy(), [100 * v for v in q]),
         rtol=1e-12,
     )
+
+
+def test_step_size_percentiles_of_a_sample_equal_numpy_on_the_sampled_entries():
+    from landscape.dynamics.recorder import _sample_positions
+
+    torch.manual_seed(0)
+    p = nn.Parameter(torch.randn(50, 40, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.01)
+    p.grad = torch.randn_like(p)
+    opt.step()
+    q = (0.1, 0.5, 0.9)
+    positions = _sample_positions(p.numel(), 300, p.device)
+    assert positions.unique().numel() == 300 and int(positions.max()) < p.numel()
+    assert torch.equal(positions, _sample_positions(p.numel(), 300, p.device))
+    sampled = effective_step_size(opt, p).reshape(-1)[positions].numpy()
+    np.testing.assert_allclose(
+        step_size_percentiles(opt, [p], q, sample=300)[:, 0],
+        np.percentile(sampled, [10, 50, 90]),
+        rtol=1e-12,
+    )
+    exact = np.percentile(effective_step_size(opt, p).numpy(), [10, 50, 90])
+    np.testing.assert_allclose(step_size_percentiles(opt, [p], q, sample=2000)[:, 0], exact)
+
+
+def test_recorder_samples_large_layers_and_says_so(tmp_path):
+    model, x, y = tiny()  # layers of 20, 5, 15 and 3 entries
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    with Recorder(tmp_path / "run", model, opt, step_size_sample=10) as rec:
+        rec.step(one_step(model, opt, x, y))
+        rec.epoch()
+    run = read_run(tmp_path / "run")
+    assert run.step_size_sample == 10
+    expected = step_size_percentiles(opt, list(model.parameters()), (0.1, 0.5, 0.9), sample=10)
+    got = np.stack([run.epochs[f"eff_step_p{q}"][0] for q in (10, 50, 90)])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    exact = step_size_percentiles(opt, list(model.parameters()), (0.1, 0.5, 0.9))
+    np.testing.assert_allclose(got[:, [1, 3]], exact[:, [1, 3]], rtol=1e-12)  # small: exact
+
+
+def test_writes_keep_within_write_share_of_the_elapsed_time(tmp_path, monkeypatch):
+    from landscape.dynamics import recorder as recorder_module
+
+    class Clock:  # every write lasts 1 s; training time passes only when told
+        now = 0.0
+
+        def monotonic(self):
+            return self.now
+
+    clock = Clock()
+    real_update = recorder_module.atomic_update
+
+    def slow_update(*args, **kwargs):
+        clock.now += 1.0
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(recorder_module, "time", clock)
+    monkeypatch.setattr(recorder_module, "atomic_update", slow_update)
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    written = []
+    with Recorder(tmp_path / "run", model, opt, write_share=0.25, flush_seconds=100.0) as rec:
+        for epoch, train_seconds in enumerate([0.0, 2.0, 4.0, 1.0, 2.0]):
+            clock.now += train_seconds
+            if epoch:
+                rec.step(one_step(model, opt, x, y))
+            rec.epoch()
+            written.append(len(read_run(tmp_path / "run").epochs.get("epoch", [])))
+    # t=1 (after creating the file): the first write is free -> t=2, 1 s written.
+    # t=4: 1 + 1 > 0.25 * 4, wait; t=8: 2 <= 2, write -> t=9;
+    # t=10: 2 + 1 > 2.5, wait; t=12: 3 <= 3, write.
+    assert written == [1, 1, 3, 3, 5]

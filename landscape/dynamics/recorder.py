@@ -17,10 +17,11 @@ step the global and per-layer gradient norms (on the device, no ``.item()``
 sync); per epoch it adds the per-layer gradient norms (RMS over the sampled
 steps), weight norms, update-to-weight ratios, the distance from
 initialization and, for adaptive optimizers, percentiles of the effective
-per-parameter step size. Everything is written to ``RUN/run.h5`` by
-:func:`landscape.store.atomic_update` (a crash-safe transaction), throttled so
-that writing takes at most ``write_share`` of the run's time and happens at
-least every ``flush_seconds``; a killed run keeps everything up to its last
+per-parameter step size. The per-epoch values stay on the device until they
+are written, with one host copy for all epochs pending. Everything is written
+to ``RUN/run.h5`` by :func:`landscape.store.atomic_update` (a crash-safe
+transaction), throttled so that writing takes at most ``write_share`` of the
+time since the Recorder started and happens at least every ``flush_seconds``; a killed run keeps everything up to its last
 write. By default no checkpoints are saved (per-step scalars only, cheap);
 ``checkpoint_every=1`` saves one per epoch, which trajectories and resuming need.
 """
@@ -28,11 +29,13 @@ write. By default no checkpoints are saved (per-step scalars only, cheap);
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -65,6 +68,9 @@ Probe = Callable[[ParamDict, torch.optim.Optimizer], Mapping[str, float]]
 """A curvature (or any) probe: ``probe(params, optimizer) -> {name: value}``."""
 
 Metric = tuple[float | Tensor, float | Tensor] | float | Tensor | None
+
+_STEP_Q = (0.1, 0.5, 0.9)
+"""The effective step-size quantiles recorded per layer (``eff_step_p10/p50/p90``)."""
 
 
 def optimizer_hparams(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -146,79 +152,152 @@ def effective_step_size(optimizer: torch.optim.Optimizer, param: Tensor) -> Tens
 
 def step_size_percentiles(
     optimizer: torch.optim.Optimizer,
-    param: Tensor,
+    params: Sequence[Tensor],
     q: tuple[float, ...],
-    group: dict[str, Any] | None = None,
-) -> np.ndarray | None:
-    """Quantiles ``q`` of :func:`effective_step_size` without computing it for every entry.
+    *,
+    sample: int | None = None,
+) -> np.ndarray:
+    """Quantiles ``q`` of :func:`effective_step_size` per parameter, without computing it per entry.
 
     The step size ``s(v) = lr / (sqrt(v / c) + eps)`` decreases in ``v``, so the
-    k-th smallest step size is ``s`` of the k-th largest ``v``: the order
-    statistics of the optimizer's state are found by one sort and only the
-    needed ones are mapped through ``s`` (in float64).
+    k-th smallest step size is ``s`` of the k-th largest ``v``. One ``np.sort``
+    of each parameter's optimizer state gives the needed order statistics;
+    only those go through ``s``, in float64, and are interpolated as
+    ``np.percentile`` does: the value at fraction ``q`` of ``n`` sorted values
+    sits at ``h = (n - 1) q``, ``x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)])``
+    (Hyndman & Fan 1996, definition 7, numpy's default).
+
+    Args:
+        optimizer: the optimizer.
+        params: parameters it updates.
+        q: fractions in [0, 1].
+        sample: the quantiles of a parameter with more entries than this are
+            those of ``sample`` entries drawn uniformly at random without
+            replacement (the same entries for the same size every time); the
+            rank of a fraction ``q`` then has a standard error of
+            ``sqrt(q (1 - q) / sample)`` (0.5 percentage points for ``q = 0.1``
+            and ``sample = 4096``). ``None``: every entry, exactly.
+
+    Returns:
+        Shape ``(len(q), len(params))``, float64; NaN for a parameter without
+        adaptive state (a non-adaptive optimizer, no step yet, or no entries).
 
     >>> p = nn.Parameter(torch.tensor([1.0, 1.0, 1.0]))
     >>> opt = torch.optim.Adam([p], lr=0.1, eps=0.0)
     >>> p.grad = torch.tensor([1.0, 2.0, 4.0]); opt.step()
-    >>> step_size_percentiles(opt, p, (0.0, 0.5, 1.0)).round(6).tolist()  # 0.1 / |g|
-    [0.025, 0.05, 0.1]
+    >>> step_size_percentiles(opt, [p], (0.0, 0.5, 1.0)).round(6).tolist()  # 0.1 / |g|
+    [[0.025], [0.05], [0.1]]
     """
-    terms = _step_size_terms(optimizer, param, group)
-    if terms is None:
-        return None
-    v, lr, eps, c = terms
-
-    def step_size(x: np.ndarray) -> np.ndarray:
-        return lr / (np.sqrt(x / c) + eps)
-
-    return percentiles(v.detach().cpu().numpy(), q, decreasing=step_size)
+    rows = _step_size_order_statistics(optimizer, params, q, sample)
+    return _interpolate_step_sizes(rows, len(q)).T
 
 
-def percentiles(
-    values: np.ndarray,
+def _step_size_order_statistics(
+    optimizer: torch.optim.Optimizer,
+    params: Sequence[Tensor],
     q: tuple[float, ...],
-    *,
-    decreasing: Callable[[np.ndarray], np.ndarray] | None = None,
+    sample: int | None,
 ) -> np.ndarray:
-    """Quantiles ``q`` (fractions) of ``values`` with linear interpolation, as ``np.percentile``.
+    """Per parameter, what :func:`_interpolate_step_sizes` needs for the quantiles ``q``.
 
-    The value at fraction ``q`` of ``n`` sorted values sits at position
-    ``h = (n - 1) q``: ``x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)])``
-    (Hyndman & Fan 1996, definition 7, numpy's default). One ``np.sort`` (SIMD;
-    7.6x faster than ``np.partition`` with six order statistics on 10,000 float32
-    values here) gives every order statistic, without ``np.percentile``'s
-    per-call overhead, which was most of the per-epoch cost on small models;
-    the interpolation is done in float64.
-
-    Args:
-        values: the sample (any shape; flattened).
-        q: fractions in [0, 1].
-        decreasing: a decreasing function ``f``; if given, the quantiles of
-            ``f(values)`` are returned, with ``f`` applied to the needed order
-            statistics only (the k-th smallest ``f(x)`` is ``f`` of the k-th
-            largest ``x``).
+    ``sample`` is :func:`step_size_percentiles`'s; the sample is drawn on the
+    parameter's device, so only it crosses to the host.
 
     Returns:
-        One value per fraction in ``q``, float64.
-
-    >>> percentiles(np.array([4.0, 1.0, 3.0, 2.0]), (0.0, 0.5, 0.9)).tolist()
-    [1.0, 2.5, 3.7]
-    >>> percentiles(np.array([4.0, 1.0, 2.0]), (0.0, 0.5), decreasing=lambda x: 1 / x).tolist()
-    [0.25, 0.5]
-
+        Shape ``(len(params), 3 + 3 len(q))``: each row holds ``lr, eps, c``,
+        the state's order statistics at ``floor(h)`` then ``floor(h) + 1``
+        (counted from the largest) and the weights ``h - floor(h)``; NaN rows
+        for parameters without adaptive state.
     """
-    x = np.asarray(values).ravel()
-    n = x.size
+    k = len(q)
+    rows = np.full((len(params), 3 + 3 * k), np.nan)
+    groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    for i, p in enumerate(params):
+        terms = _step_size_terms(optimizer, p, groups.get(id(p)))
+        if terms is None or p.numel() == 0:
+            continue
+        v, lr, eps, c = terms
+        if v.dtype == torch.bfloat16:  # numpy has no bfloat16
+            v = v.float()
+        flat = v.detach().reshape(-1)
+        if sample is not None and flat.numel() > sample:
+            flat = flat[_sample_positions(flat.numel(), sample, flat.device)]
+        state = flat.cpu().numpy()
+        take, frac = _order_positions(state.size, tuple(q))
+        rows[i, :3] = lr, eps, c
+        rows[i, 3 : 3 + 2 * k] = np.sort(state)[take]
+        rows[i, 3 + 2 * k :] = frac
+    return rows
+
+
+def _interpolate_step_sizes(rows: np.ndarray, k: int) -> np.ndarray:
+    """Step-size quantiles from rows of :func:`_step_size_order_statistics`, any leading shape.
+
+    Returns:
+        Shape ``rows.shape[:-1] + (k,)``.
+    """
+    lr, eps, c = rows[..., 0:1], rows[..., 1:2], rows[..., 2:3]
+    with np.errstate(invalid="ignore"):  # a centered RMSprop state can round below zero
+        steps = lr / (np.sqrt(rows[..., 3 : 3 + 2 * k] / c) + eps)
+    low, high = steps[..., :k], steps[..., k:]
+    return low + rows[..., 3 + 2 * k :] * (high - low)
+
+
+@functools.lru_cache(maxsize=256)
+def _sample_positions(n: int, k: int, device: torch.device) -> Tensor:
+    """``k`` distinct positions out of ``n``, uniformly at random, fixed by ``n`` (seeded with it).
+
+    The same layer gets the same positions every epoch, so its percentile
+    series follows one set of entries.
+    """
+    positions = np.sort(np.random.default_rng(n).choice(n, k, replace=False))
+    return torch.from_numpy(positions).to(device)
+
+
+@functools.cache
+def _order_positions(n: int, q: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where :func:`_step_size_order_statistics` reads ``n`` sorted values: ``(take, frac)``.
+
+    For each ``h = (n - 1) q``, ``take`` holds the positions of the
+    ``floor(h)``-th and then the ``(floor(h) + 1)``-th largest value (capped at
+    ``n - 1``), ``frac`` the weights ``h - floor(h)``. Pure in its arguments,
+    so cached: a Recorder asks for the same few sizes every epoch.
+    """
     h = (n - 1) * np.asarray(q, dtype=np.float64)
     lo = np.floor(h).astype(np.intp)
-    hi = np.minimum(lo + 1, n - 1)
-    at_lo, at_hi = (lo, hi) if decreasing is None else (n - 1 - lo, n - 1 - hi)
-    ordered = np.sort(x)
-    ends = ordered[np.concatenate([at_lo, at_hi])].astype(np.float64)
-    if decreasing is not None:
-        ends = decreasing(ends)
-    low, high = ends[: len(h)], ends[len(h) :]
-    return low + (h - lo) * (high - low)
+    return n - 1 - np.concatenate([lo, np.minimum(lo + 1, n - 1)]), h - lo
+
+
+@dataclass(slots=True)
+class _EpochRecord:
+    """One epoch's record as :meth:`Recorder.epoch` leaves it: tensors stay on their device.
+
+    :func:`_epoch_columns` turns a batch of them into the ``epoch`` table's
+    columns at write time, with one device-to-host copy for the whole batch.
+
+    Attributes:
+        epoch: the epoch number.
+        step: the optimizer steps taken by its end.
+        lr: the first parameter group's learning rate.
+        train: training ``(loss, accuracy)``, NaN where not given.
+        val: validation ``(loss, accuracy)``, NaN where not given.
+        weight_norms: ``||w||``, ``||w - w_prev||``, ``||w_prev||`` and
+            ``||w - w_0||`` per layer, concatenated (``4 L`` values).
+        grad_norms: the per-layer gradient norms at the epoch's sampled steps.
+        losses: the epoch's mini-batch losses.
+        step_size: what the effective step-size percentiles 10, 50 and 90
+            are computed from (:func:`_step_size_order_statistics`).
+    """
+
+    epoch: int
+    step: int
+    lr: float
+    train: tuple[float, float]
+    val: tuple[float, float]
+    weight_norms: Tensor
+    grad_norms: list[list[Tensor]]
+    losses: list[Tensor]
+    step_size: np.ndarray
 
 
 class Recorder:
@@ -243,14 +322,19 @@ class Recorder:
             (45 us of a 703 us MNIST-1D MLP step; ``grad_every=1`` made the
             recorder 1.12x a bare loop, the default 10 1.05-1.06x, in
             ``scripts/bench_recorder.py``); ``landscape train`` uses 1.
+        step_size_sample: the effective step-size percentiles of a layer with
+            more entries than this come from this many of its entries, drawn
+            at random once (see :func:`step_size_percentiles`): sorting the
+            optimizer state is the largest per-epoch cost, and this bounds it
+            whatever the layer's size. ``None``: every entry, exactly.
         probe: a callable ``probe(params, optimizer) -> {name: float}``, e.g.
             ``landscape.curvature.tracking.SharpnessProbe``; its values are
             stored under ``dynamics/probe/<name>``.
         probe_every: call ``probe`` every this many steps.
         flush_seconds: write pending records at least this often.
-        write_share: write less often than this fraction of the elapsed time
-            would allow (the interval is the last write's duration times
-            ``1 / write_share - 1``); ``1.0`` writes at every epoch.
+        write_share: write only while the time spent writing, counting the
+            next write as long as the last one, stays within this fraction of
+            the time since the Recorder started; ``1.0`` writes at every epoch.
         resume: continue a run already in ``run_dir``: load its last epoch
             checkpoint into ``model`` and ``optimizer``, drop records after it
             and continue from there (:attr:`epochs_done` tells where).
@@ -274,10 +358,11 @@ class Recorder:
         checkpoint_every: int | None = None,
         checkpoint_steps: int | None = None,
         grad_every: int = 10,
+        step_size_sample: int | None = 4096,
         probe: Probe | None = None,
         probe_every: int = 0,
         flush_seconds: float = 30.0,
-        write_share: float = 0.01,
+        write_share: float = 0.005,
         resume: bool = False,
         overwrite: bool = False,
         command: str | None = None,
@@ -286,6 +371,7 @@ class Recorder:
             ("checkpoint_every", checkpoint_every),
             ("checkpoint_steps", checkpoint_steps),
             ("grad_every", grad_every),
+            ("step_size_sample", step_size_sample),
         ):
             if value is not None and value < 1:
                 raise LandscapeError(
@@ -304,6 +390,7 @@ class Recorder:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_steps = checkpoint_steps
         self.grad_every = grad_every
+        self.step_size_sample = step_size_sample
         self.probe = probe
         self.probe_every = probe_every
         self.flush_seconds = flush_seconds
@@ -320,14 +407,17 @@ class Recorder:
             }
         )
         self._named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        if not self._named:
+            raise LandscapeError("recorder: the model has no trainable parameters")
+        self._params = [p for _, p in self._named]
         self.layers = [n for n, _ in self._named]
-        self._pending_steps: list[tuple[int, int, Tensor, float, Tensor | None]] = []
-        self._pending_epochs: list[dict[str, np.ndarray]] = []
+        self._pending_steps: list[tuple[int, int, Tensor, float, list[Tensor] | None]] = []
+        self._pending_epochs: list[_EpochRecord] = []
         self._pending_probes: list[dict[str, float]] = []
-        self._epoch_norms: list[Tensor] = []
+        self._epoch_norms: list[list[Tensor]] = []
         self._epoch_losses: list[Tensor] = []
-        self._last_flush = time.monotonic()
-        self._interval = 0.0
+        self._started = self._last_flush = time.monotonic()
+        self._write_time = self._last_write = 0.0
         self.step_count = 0
         self.epochs_done = -1
         self._steps_since_epoch = 0
@@ -339,7 +429,8 @@ class Recorder:
             self._lock.close()
             raise
         if not resuming:
-            self._init = model_params(model)
+            init = model_params(model)
+            self._init = [init[n] for n in self.layers]
             with atomic_update(self.path, new=True, command=command) as f:
                 g = f.create_group(GROUP)
                 g.attrs["config"] = config_json(self.config)
@@ -348,10 +439,12 @@ class Recorder:
                 g.attrs["layers"] = json.dumps(self.layers)
                 g.attrs["shapes"] = json.dumps([list(p.shape) for _, p in self._named])
                 g.attrs["grad_every"] = grad_every
-                write_params(g, "init", {k: v.cpu().numpy() for k, v in self._init.items()})
+                if step_size_sample is not None:
+                    g.attrs["step_size_sample"] = step_size_sample
+                write_params(g, "init", {k: v.cpu().numpy() for k, v in init.items()})
             if checkpoint_every is not None:
                 self._save(checkpoint_filename(epoch=0), 0)
-        self._prev = model_params(model)
+        self._prev = [p.detach().clone() for p in self._params]
 
     # ------------------------------------------------------------------ setup
     def _prepare(self, *, resume: bool, overwrite: bool, command: str | None) -> bool:
@@ -398,8 +491,7 @@ class Recorder:
             torch.set_rng_state(state["rng_state"])
         self.epochs_done = last.epoch if last.epoch in recorded else -1
         self.step_count = recorded.get(self.epochs_done, 0)
-        device = self._named[0][1].device if self._named else torch.device("cpu")
-        self._init = {k: v.to(device) for k, v in init.items()}
+        self._init = [init[n].to(p.device) for n, p in self._named]
         with atomic_update(self.path, command=command) as f:
             g = f[GROUP]
             dropped = [
@@ -426,9 +518,9 @@ class Recorder:
         if self.step_count % self.grad_every == 0:
             grads = [
                 p.grad if p.grad is not None else torch.zeros((), device=p.device)
-                for _, p in self._named
+                for p in self._params
             ]
-            norms = torch.stack(torch._foreach_norm(grads))
+            norms = torch._foreach_norm(grads)
             self._epoch_norms.append(norms)
         value = loss.detach() if isinstance(loss, Tensor) else torch.tensor(float(loss))
         self._epoch_losses.append(value)
@@ -443,7 +535,8 @@ class Recorder:
             )
         if self.checkpoint_steps is not None and self.step_count % self.checkpoint_steps == 0:
             self._save(checkpoint_filename(step=self.step_count), max(self.epochs_done, 0) + 1)
-        if time.monotonic() - self._last_flush > max(self.flush_seconds, self._interval):
+        now = time.monotonic()
+        if now - self._last_flush >= self.flush_seconds and self._within_write_share(now):
             self.flush()
 
     def epoch(self, *, train: Metric = None, val: Metric = None) -> None:
@@ -466,62 +559,31 @@ class Recorder:
             self.epochs_done = 0
         else:
             raise LandscapeError("recorder: epoch() called twice without a step() in between")
-        with torch.no_grad():
-            cur = [p.detach() for _, p in self._named]
-            prev = [self._prev[n] for n in self.layers]
-            init = [self._init[n] for n in self.layers]
-            norms = torch.stack(
-                [
-                    *torch._foreach_norm(cur),
-                    *torch._foreach_norm(torch._foreach_sub(cur, prev)),
-                    *torch._foreach_norm(prev),
-                    *torch._foreach_norm(torch._foreach_sub(cur, init)),
-                ]
-            )
-            weight, delta, before, from_init = norms.double().view(4, -1).cpu().numpy()
-        nan = np.full(len(self.layers), np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):  # zero-initialized tensors
-            ratio = delta / before if self.epochs_done > 0 else nan
-        dist = float(np.sqrt(np.square(from_init).sum()))
-        layer_grad, grad, mean_loss = nan, float("nan"), float("nan")
-        if self._epoch_norms:  # small arrays: numpy, not a torch op (and dispatch) each
-            sq = np.square(torch.stack(self._epoch_norms).double().cpu().numpy())
-            layer_grad = np.sqrt(sq.mean(0))
-            grad = float(np.sqrt(sq.sum(1).mean()))
-        if self._epoch_losses:
-            mean_loss = float(torch.stack(self._epoch_losses).double().cpu().numpy().mean())
-        pct = np.full((3, len(self.layers)), np.nan)
-        groups = {id(q): g for g in self.optimizer.param_groups for q in g["params"]}
-        for i, (_, p) in enumerate(self._named):
-            quantiles = step_size_percentiles(self.optimizer, p, (0.1, 0.5, 0.9), groups.get(id(p)))
-            if quantiles is not None:
-                pct[:, i] = quantiles
-        train_loss, train_acc = _split_metric(train)
-        val_loss, val_acc = _split_metric(val)
+        with torch.no_grad():  # device work only; the host copy waits for the write
+            cur = [p.detach() for p in self._params]
+            delta = torch._foreach_sub(cur, self._prev)
+            moved = torch._foreach_sub(cur, self._init)
+            norms = torch.stack(torch._foreach_norm([*cur, *delta, *self._prev, *moved]))
+            torch._foreach_copy_(self._prev, cur)
         self._pending_epochs.append(
-            {
-                "epoch": np.int64(self.epochs_done),
-                "step": np.int64(self.step_count),
-                "lr": np.float64(self.optimizer.param_groups[0]["lr"]),
-                "train_loss": np.float64(train_loss),
-                "train_acc": np.float64(train_acc),
-                "val_loss": np.float64(val_loss),
-                "val_acc": np.float64(val_acc),
-                "mean_step_loss": np.float64(mean_loss),
-                "grad_norm": np.float64(grad),
-                "distance_from_init": np.float64(dist),
-                "layer_grad_norm": layer_grad,
-                "weight_norm": weight,
-                "update_ratio": ratio,
-                "eff_step_p10": pct[0],
-                "eff_step_p50": pct[1],
-                "eff_step_p90": pct[2],
-            }
+            _EpochRecord(
+                epoch=self.epochs_done,
+                step=self.step_count,
+                lr=float(self.optimizer.param_groups[0]["lr"]),
+                train=_split_metric(train),
+                val=_split_metric(val),
+                weight_norms=norms,
+                grad_norms=self._epoch_norms,
+                losses=self._epoch_losses,
+                step_size=_step_size_order_statistics(
+                    self.optimizer, self._params, _STEP_Q, self.step_size_sample
+                ),
+            )
         )
         self._epoch_norms, self._epoch_losses = [], []
         self._steps_since_epoch = 0
-        self._prev = {n: t.clone() for n, t in zip(self.layers, cur, strict=True)}
-        if time.monotonic() - self._last_flush >= min(self._interval, self.flush_seconds):
+        now = time.monotonic()
+        if now - self._last_flush >= self.flush_seconds or self._within_write_share(now):
             self.flush()
         if (
             self.checkpoint_every is not None
@@ -556,6 +618,11 @@ class Recorder:
         os.replace(tmp, path)
         return path
 
+    def _within_write_share(self, now: float) -> bool:
+        """Whether one more write (as long as the last) keeps writing within ``write_share``."""
+        budget = self.write_share * (now - self._started)
+        return self.write_share >= 1.0 or self._write_time + self._last_write <= budget
+
     def flush(self) -> None:
         """Write every pending step, epoch and probe record to ``run.h5`` in one transaction."""
         start = time.monotonic()
@@ -569,28 +636,21 @@ class Recorder:
                 grad_norm = np.full(len(steps), np.nan)
                 sampled = [i for i, s in enumerate(steps) if s[4] is not None]
                 if sampled:
-                    norms = torch.stack([steps[i][4] for i in sampled]).double()
-                    grad_norm[sampled] = norms.square().sum(1).sqrt().cpu().numpy()
+                    norms = _to_host([n for i in sampled for n in steps[i][4]])
+                    grad_norm[sampled] = np.sqrt(np.square(norms).reshape(len(sampled), -1).sum(1))
                 _append(
                     g,
                     "step",
                     {
                         "step": np.array([s[0] for s in steps], dtype=np.int64),
                         "epoch": np.array([s[1] for s in steps], dtype=np.int64),
-                        "loss": torch.stack([s[2].double() for s in steps]).cpu().numpy(),
+                        "loss": _to_host([s[2] for s in steps]),
                         "lr": np.array([s[3] for s in steps]),
                         "grad_norm": grad_norm,
                     },
                 )
             if self._pending_epochs:
-                _append(
-                    g,
-                    "epoch",
-                    {
-                        k: np.stack([e[k] for e in self._pending_epochs])
-                        for k in self._pending_epochs[0]
-                    },
-                )
+                _append(g, "epoch", _epoch_columns(self._pending_epochs, len(self.layers)))
             if self._pending_probes:
                 keys = sorted({k for p in self._pending_probes for k in p})
                 _append(
@@ -600,7 +660,8 @@ class Recorder:
                 )
         self._pending_steps, self._pending_epochs, self._pending_probes = [], [], []
         self._last_flush = time.monotonic()
-        self._interval = (self._last_flush - start) * (1.0 / self.write_share - 1.0)
+        self._last_write = self._last_flush - start
+        self._write_time += self._last_write
 
     def close(self) -> None:
         """Write whatever is pending and release the run directory."""
@@ -619,6 +680,66 @@ class Recorder:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _epoch_columns(records: Sequence[_EpochRecord], layers: int) -> dict[str, np.ndarray]:
+    """The ``epoch`` table's columns for ``records`` (tensors copied to the host in one batch).
+
+    Per epoch: the per-layer gradient norm is the root mean square over the
+    sampled steps, ``sqrt(mean_t ||g_t^l||^2)``, the global one
+    ``sqrt(mean_t sum_l ||g_t^l||^2)``; the update ratio is
+    ``||w - w_prev|| / ||w_prev||`` per layer (NaN at epoch 0); the distance from
+    initialization is ``||w - w_0||`` over all layers.
+    """
+    n = len(records)
+    weight, delta, before, moved = (
+        _to_host([r.weight_norms for r in records]).reshape(n, 4, layers).transpose(1, 0, 2)
+    )
+    grads = np.square(_to_host([x for r in records for s in r.grad_norms for x in s]))
+    grads = grads.reshape(-1, layers)
+    losses = _to_host([x for r in records for x in r.losses])
+    layer_grad, grad_norm = np.full((n, layers), np.nan), np.full(n, np.nan)
+    mean_loss = np.full(n, np.nan)
+    g0 = l0 = 0
+    for i, r in enumerate(records):
+        g1, l1 = g0 + len(r.grad_norms), l0 + len(r.losses)
+        if g1 > g0:
+            layer_grad[i] = np.sqrt(grads[g0:g1].mean(0))
+            grad_norm[i] = np.sqrt(grads[g0:g1].sum(1).mean())
+        if l1 > l0:
+            mean_loss[i] = losses[l0:l1].mean()
+        g0, l0 = g1, l1
+    epoch = np.array([r.epoch for r in records], dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero-initialized tensors
+        ratio = np.where((epoch > 0)[:, None], delta / before, np.nan)
+    step_size = _interpolate_step_sizes(np.stack([r.step_size for r in records]), len(_STEP_Q))
+    train = np.array([r.train for r in records], dtype=np.float64).reshape(n, 2)
+    val = np.array([r.val for r in records], dtype=np.float64).reshape(n, 2)
+    return {
+        "epoch": epoch,
+        "step": np.array([r.step for r in records], dtype=np.int64),
+        "lr": np.array([r.lr for r in records], dtype=np.float64),
+        "train_loss": train[:, 0],
+        "train_acc": train[:, 1],
+        "val_loss": val[:, 0],
+        "val_acc": val[:, 1],
+        "mean_step_loss": mean_loss,
+        "grad_norm": grad_norm,
+        "distance_from_init": np.sqrt(np.square(moved).sum(1)),
+        "layer_grad_norm": layer_grad,
+        "weight_norm": weight,
+        "update_ratio": ratio,
+        "eff_step_p10": step_size[..., 0],
+        "eff_step_p50": step_size[..., 1],
+        "eff_step_p90": step_size[..., 2],
+    }
+
+
+def _to_host(tensors: Sequence[Tensor]) -> np.ndarray:
+    """Stack same-device tensors into one float64 numpy array (one host copy; empty if none)."""
+    if not tensors:
+        return np.zeros(0)
+    return torch.stack(tensors).double().cpu().numpy()
 
 
 def _split_metric(value: Metric) -> tuple[float, float]:

@@ -88,6 +88,9 @@ class Run:
         diagnosis: the stored diagnosis (JSON) or ``None``.
         grad_every: the steps whose number is a multiple of it carry gradient
             norms; the others' ``grad_norm`` is NaN (1 in files without it).
+        step_size_sample: the ``eff_step_*`` percentiles of layers with more
+            entries come from this many entries drawn at random; ``None``:
+            from every entry.
 
     """
 
@@ -104,6 +107,7 @@ class Run:
     checkpoints: tuple[Checkpoint, ...]
     diagnosis: dict[str, Any] | None
     grad_every: int = 1
+    step_size_sample: int | None = None
 
     @property
     def num_epochs(self) -> int:
@@ -195,6 +199,7 @@ def read_run(run_dir: str | Path) -> Run:
         optimizer = str(attrs.get("optimizer", ""))
         hparams = json.loads(attrs.get("hparams", "{}"))
         grad_every = int(attrs.get("grad_every", 1))
+        sample = attrs.get("step_size_sample")
     epoch_steps = (
         {int(e): int(s) for e, s in zip(epochs["epoch"], epochs["step"], strict=True)}
         if "epoch" in epochs
@@ -214,6 +219,7 @@ def read_run(run_dir: str | Path) -> Run:
         checkpoints=list_checkpoints(run_dir, epoch_steps=epoch_steps),
         diagnosis=diagnosis,
         grad_every=grad_every,
+        step_size_sample=int(sample) if sample is not None else None,
     )
 
 

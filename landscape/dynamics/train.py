@@ -280,6 +280,7 @@ def train(
         probe=probe,
         probe_every=config.track_sharpness or 0,
         grad_every=1,
+        step_size_sample=None,
         write_share=1.0,
         resume=True,
         overwrite=overwrite,
