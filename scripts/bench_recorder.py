@@ -20,7 +20,11 @@ own epochs, as if it trained alone; with the wall clock, the other variants'
 epochs would count as its elapsed time and it would write several times as
 often as in a real run.
 
-    python scripts/bench_recorder.py [--trials 100] [--batch-size 128] [--model mlp]
+With ``--eval``, every variant also evaluates the loss and accuracy on the
+training and validation splits after each epoch, as ``landscape train`` and
+most training loops do; the recorded variants pass them to ``rec.epoch``.
+
+    python scripts/bench_recorder.py [--trials 150] [--batch-size 128] [--model mlp] [--eval]
 """
 
 from __future__ import annotations
@@ -75,7 +79,23 @@ class OwnClock:
             recorder_module.time = time
 
 
-def epoch(model, opt, x, y, batch_size, order, rec: TimedRecorder | None) -> tuple[float, float]:
+Metrics = dict[str, tuple[float, float]]
+
+
+def evaluate(model: nn.Module, splits: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Metrics:
+    """Loss and accuracy of ``model`` on each split, in one batch each."""
+    with torch.no_grad():
+        out = {}
+        for name, (x, y) in splits.items():
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits, y)
+            out[name] = (float(loss), float((logits.argmax(1) == y).double().mean()))
+    return out
+
+
+def epoch(
+    model, opt, x, y, batch_size, order, rec: TimedRecorder | None, eval_splits
+) -> tuple[float, float]:
     before = rec.write_time if rec is not None else 0.0
     start = time.perf_counter()
     for i in range(0, len(order), batch_size):
@@ -86,24 +106,27 @@ def epoch(model, opt, x, y, batch_size, order, rec: TimedRecorder | None) -> tup
         opt.step()
         if rec is not None:
             rec.step(loss)
+    metrics = evaluate(model, eval_splits) if eval_splits else {}
     if rec is not None:
-        rec.epoch()
+        rec.epoch(**metrics)
     elapsed = time.perf_counter() - start
     return elapsed, (rec.write_time - before if rec is not None else 0.0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--trials", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
     parser.add_argument("--threads", type=int, default=None, help="torch threads [torch default]")
+    parser.add_argument("--eval", action="store_true", help="evaluate train and val every epoch")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    split = load_data("mnist1d", split="train").splits["train"]
-    x, y = split.x, split.y
+    data = load_data("mnist1d", split="both").splits
+    x, y = data["train"].x, data["train"].y
+    eval_splits = {"train": (x, y), "val": (data["test"].x, data["test"].y)} if args.eval else {}
     steps = -(-len(x) // args.batch_size)
     variants = {
         "bare loop": None,
@@ -128,13 +151,13 @@ def main() -> None:
                     rec.epoch()
             states[name] = (model, opt, rec)
         g = torch.Generator().manual_seed(0)
-        for trial in range(args.trials + len(states)):  # the first round is warm-up
+        for trial in range(args.trials + len(states)):  # the first len(states) are warm-up
             order = torch.randperm(len(x), generator=g)
             names = [list(states)[i] for i in torch.randperm(len(states), generator=g)]
             for name in names:
                 model, opt, rec = states[name]
                 with clocks[name].running():
-                    result = epoch(model, opt, x, y, args.batch_size, order, rec)
+                    result = epoch(model, opt, x, y, args.batch_size, order, rec, eval_splits)
                 if trial >= len(states):
                     times[name].append(result)
         for _, _, rec in states.values():
@@ -143,7 +166,8 @@ def main() -> None:
     bare = [t for t, _ in times["bare loop"]]
     print(
         f"model={args.model} optimizer={args.optimizer} batch={args.batch_size} "
-        f"steps/epoch={steps} trials={args.trials} threads={torch.get_num_threads()}"
+        f"steps/epoch={steps} trials={args.trials} threads={torch.get_num_threads()} "
+        f"eval={args.eval}"
     )
     for name, rows in times.items():
         per_step = statistics.median(t for t, _ in rows) / steps

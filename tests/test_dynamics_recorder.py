@@ -479,3 +479,29 @@ def test_writes_keep_within_write_share_of_the_elapsed_time(tmp_path, monkeypatc
     # t=4: 1 + 1 > 0.25 * 4, wait; t=8: 2 <= 2, write -> t=9;
     # t=10: 2 + 1 > 2.5, wait; t=12: 3 <= 3, write.
     assert written == [1, 1, 3, 3, 5]
+
+
+def test_epoch_statistics_add_up_steps_written_before_the_epoch_ended(tmp_path):
+    runs = {}
+    for name, flush_seconds in (("each step", 0.0), ("at the end", 1e9)):
+        model, x, y = tiny()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        losses, sq = [], []
+        with Recorder(
+            tmp_path / name, model, opt, grad_every=2, flush_seconds=flush_seconds, write_share=1.0
+        ) as rec:
+            for epoch_steps in (5, 3):
+                for _ in range(epoch_steps):
+                    loss = one_step(model, opt, x, y)
+                    rec.step(loss)
+                    if rec.step_count % 2 == 0:
+                        sq.append([float(p.grad.double().norm()) ** 2 for p in model.parameters()])
+                    losses.append(float(loss.detach()))
+                rec.epoch()
+        runs[name] = read_run(tmp_path / name).epochs
+    ep = runs["each step"]
+    np.testing.assert_allclose(ep["mean_step_loss"], [np.mean(losses[:5]), np.mean(losses[5:])])
+    rms = [np.sqrt(np.mean(sq[:2], axis=0)), np.sqrt(np.mean(sq[2:], axis=0))]  # steps 2, 4 | 6, 8
+    np.testing.assert_allclose(ep["layer_grad_norm"], rms, rtol=1e-6)
+    for column in ("mean_step_loss", "grad_norm", "layer_grad_norm"):
+        np.testing.assert_allclose(ep[column], runs["at the end"][column], rtol=1e-12)

@@ -283,8 +283,6 @@ class _EpochRecord:
         val: validation ``(loss, accuracy)``, NaN where not given.
         weight_norms: ``||w||``, ``||w - w_prev||``, ``||w_prev||`` and
             ``||w - w_0||`` per layer, concatenated (``4 L`` values).
-        grad_norms: the per-layer gradient norms at the epoch's sampled steps.
-        losses: the epoch's mini-batch losses.
         step_size: what the effective step-size percentiles 10, 50 and 90
             are computed from (:func:`_step_size_order_statistics`).
     """
@@ -295,9 +293,57 @@ class _EpochRecord:
     train: tuple[float, float]
     val: tuple[float, float]
     weight_norms: Tensor
-    grad_norms: list[list[Tensor]]
-    losses: list[Tensor]
     step_size: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _StepSums:
+    """Sums over some steps of one epoch: what its mean loss and RMS gradient norms need.
+
+    An epoch's steps may reach two writes (one before it ends), so its sums
+    are carried from one write to the next and added up.
+
+    Attributes:
+        loss: the sum of the mini-batch losses.
+        steps: how many steps.
+        grad_sq: per layer, the sum of the squared gradient norms over the sampled steps.
+        sampled: how many of the steps were sampled (``grad_every``).
+    """
+
+    loss: float
+    steps: int
+    grad_sq: np.ndarray
+    sampled: int
+
+    def __add__(self, other: _StepSums) -> _StepSums:
+        return _StepSums(
+            self.loss + other.loss,
+            self.steps + other.steps,
+            self.grad_sq + other.grad_sq,
+            self.sampled + other.sampled,
+        )
+
+
+def _sums_by_epoch(
+    epochs: np.ndarray, losses: np.ndarray, grad_sq: np.ndarray, sampled: np.ndarray
+) -> dict[int, _StepSums]:
+    """Add up step records by epoch (``epochs`` in order, non-decreasing).
+
+    Args:
+        epochs: ``(S,)`` the epoch of each step.
+        losses: ``(S,)`` mini-batch losses.
+        grad_sq: ``(S, L)`` squared per-layer gradient norms, zero at unsampled steps.
+        sampled: ``(S,)`` whether each step was sampled.
+    """
+    starts = np.flatnonzero(np.r_[True, epochs[1:] != epochs[:-1]])
+    counts = np.diff(np.r_[starts, len(epochs)])
+    loss = np.add.reduceat(losses, starts)
+    sq = np.add.reduceat(grad_sq, starts, axis=0)
+    hits = np.add.reduceat(sampled.astype(np.int64), starts)
+    return {
+        int(e): _StepSums(float(total), int(n), layer_sq, int(k))
+        for e, total, n, layer_sq, k in zip(epochs[starts], loss, counts, sq, hits, strict=True)
+    }
 
 
 class Recorder:
@@ -411,11 +457,12 @@ class Recorder:
             raise LandscapeError("recorder: the model has no trainable parameters")
         self._params = [p for _, p in self._named]
         self.layers = [n for n, _ in self._named]
-        self._pending_steps: list[tuple[int, int, Tensor, float, list[Tensor] | None]] = []
+        self._pending_steps: list[
+            tuple[int, int, float | Tensor, float, list[float | Tensor] | None]
+        ] = []
         self._pending_epochs: list[_EpochRecord] = []
         self._pending_probes: list[dict[str, float]] = []
-        self._epoch_norms: list[list[Tensor]] = []
-        self._epoch_losses: list[Tensor] = []
+        self._open_epoch: tuple[int, _StepSums] | None = None
         self._started = self._last_flush = time.monotonic()
         self._write_time = self._last_write = 0.0
         self.step_count = 0
@@ -508,8 +555,9 @@ class Recorder:
         """Record one optimizer step: call after ``optimizer.step()``, before ``zero_grad()``.
 
         Args:
-            loss: the mini-batch loss of this step (a tensor is kept on its
-                device without synchronizing).
+            loss: the mini-batch loss of this step (a tensor on an
+                accelerator is kept there, without synchronizing, until the
+                next write).
 
         """
         self.step_count += 1
@@ -520,10 +568,8 @@ class Recorder:
                 p.grad if p.grad is not None else torch.zeros((), device=p.device)
                 for p in self._params
             ]
-            norms = torch._foreach_norm(grads)
-            self._epoch_norms.append(norms)
-        value = loss.detach() if isinstance(loss, Tensor) else torch.tensor(float(loss))
-        self._epoch_losses.append(value)
+            norms = [_host_scalar(n) for n in torch._foreach_norm(grads)]
+        value = _host_scalar(loss.detach()) if isinstance(loss, Tensor) else float(loss)
         lr = float(self.optimizer.param_groups[0]["lr"])
         self._pending_steps.append(
             (self.step_count, max(self.epochs_done, 0) + 1, value, lr, norms)
@@ -573,14 +619,11 @@ class Recorder:
                 train=_split_metric(train),
                 val=_split_metric(val),
                 weight_norms=norms,
-                grad_norms=self._epoch_norms,
-                losses=self._epoch_losses,
                 step_size=_step_size_order_statistics(
                     self.optimizer, self._params, _STEP_Q, self.step_size_sample
                 ),
             )
         )
-        self._epoch_norms, self._epoch_losses = [], []
         self._steps_since_epoch = 0
         now = time.monotonic()
         if now - self._last_flush >= self.flush_seconds or self._within_write_share(now):
@@ -629,28 +672,33 @@ class Recorder:
         if not (self._pending_steps or self._pending_epochs or self._pending_probes):
             self._last_flush = start
             return
-        steps = self._pending_steps
+        steps, layers = self._pending_steps, len(self.layers)
+        sums = dict([self._open_epoch]) if self._open_epoch is not None else {}
         with atomic_update(self.path) as f:
             g = f[GROUP]
             if steps:
-                grad_norm = np.full(len(steps), np.nan)
-                sampled = [i for i, s in enumerate(steps) if s[4] is not None]
-                if sampled:
-                    norms = _to_host([n for i in sampled for n in steps[i][4]])
-                    grad_norm[sampled] = np.sqrt(np.square(norms).reshape(len(sampled), -1).sum(1))
+                epochs = np.array([s[1] for s in steps], dtype=np.int64)
+                losses = _to_host([s[2] for s in steps])
+                sampled = np.array([s[4] is not None for s in steps])
+                grad_sq = np.zeros((len(steps), layers))
+                if sampled.any():
+                    norms = _to_host([n for s in steps if s[4] is not None for n in s[4]])
+                    grad_sq[sampled] = np.square(norms).reshape(-1, layers)
                 _append(
                     g,
                     "step",
                     {
                         "step": np.array([s[0] for s in steps], dtype=np.int64),
-                        "epoch": np.array([s[1] for s in steps], dtype=np.int64),
-                        "loss": _to_host([s[2] for s in steps]),
+                        "epoch": epochs,
+                        "loss": losses,
                         "lr": np.array([s[3] for s in steps]),
-                        "grad_norm": grad_norm,
+                        "grad_norm": np.where(sampled, np.sqrt(grad_sq.sum(1)), np.nan),
                     },
                 )
+                for epoch, part in _sums_by_epoch(epochs, losses, grad_sq, sampled).items():
+                    sums[epoch] = sums[epoch] + part if epoch in sums else part
             if self._pending_epochs:
-                _append(g, "epoch", _epoch_columns(self._pending_epochs, len(self.layers)))
+                _append(g, "epoch", _epoch_columns(self._pending_epochs, sums, layers))
             if self._pending_probes:
                 keys = sorted({k for p in self._pending_probes for k in p})
                 _append(
@@ -658,6 +706,9 @@ class Recorder:
                     "probe",
                     {k: np.array([p.get(k, np.nan) for p in self._pending_probes]) for k in keys},
                 )
+        closed = {r.epoch for r in self._pending_epochs}
+        open_epochs = [e for e in sums if e not in closed]  # the epoch under way, if any
+        self._open_epoch = (max(open_epochs), sums[max(open_epochs)]) if open_epochs else None
         self._pending_steps, self._pending_epochs, self._pending_probes = [], [], []
         self._last_flush = time.monotonic()
         self._last_write = self._last_flush - start
@@ -682,33 +733,35 @@ class Recorder:
         self.close()
 
 
-def _epoch_columns(records: Sequence[_EpochRecord], layers: int) -> dict[str, np.ndarray]:
+def _epoch_columns(
+    records: Sequence[_EpochRecord], sums: Mapping[int, _StepSums], layers: int
+) -> dict[str, np.ndarray]:
     """The ``epoch`` table's columns for ``records`` (tensors copied to the host in one batch).
 
-    Per epoch: the per-layer gradient norm is the root mean square over the
-    sampled steps, ``sqrt(mean_t ||g_t^l||^2)``, the global one
-    ``sqrt(mean_t sum_l ||g_t^l||^2)``; the update ratio is
-    ``||w - w_prev|| / ||w_prev||`` per layer (NaN at epoch 0); the distance from
-    initialization is ``||w - w_0||`` over all layers.
+    ``sums`` holds each epoch's step sums. Per epoch: the mean step loss; the
+    per-layer gradient norm is the root mean square over the sampled steps,
+    ``sqrt(mean_t ||g_t^l||^2)``, the global one ``sqrt(mean_t sum_l ||g_t^l||^2)``;
+    the update ratio is ``||w - w_prev|| / ||w_prev||`` per layer (NaN at
+    epoch 0); the distance from initialization is ``||w - w_0||`` over all
+    layers. NaN where an epoch has no (sampled) steps.
     """
     n = len(records)
     weight, delta, before, moved = (
-        _to_host([r.weight_norms for r in records]).reshape(n, 4, layers).transpose(1, 0, 2)
+        torch.stack([r.weight_norms for r in records])
+        .double()
+        .cpu()
+        .numpy()
+        .reshape(n, 4, layers)
+        .transpose(1, 0, 2)
     )
-    grads = np.square(_to_host([x for r in records for s in r.grad_norms for x in s]))
-    grads = grads.reshape(-1, layers)
-    losses = _to_host([x for r in records for x in r.losses])
-    layer_grad, grad_norm = np.full((n, layers), np.nan), np.full(n, np.nan)
-    mean_loss = np.full(n, np.nan)
-    g0 = l0 = 0
-    for i, r in enumerate(records):
-        g1, l1 = g0 + len(r.grad_norms), l0 + len(r.losses)
-        if g1 > g0:
-            layer_grad[i] = np.sqrt(grads[g0:g1].mean(0))
-            grad_norm[i] = np.sqrt(grads[g0:g1].sum(1).mean())
-        if l1 > l0:
-            mean_loss[i] = losses[l0:l1].mean()
-        g0, l0 = g1, l1
+    none = _StepSums(0.0, 0, np.zeros(layers), 0)
+    steps = [sums.get(r.epoch, none) for r in records]
+    sampled = np.array([s.sampled for s in steps], dtype=np.float64)
+    grad_sq = np.stack([s.grad_sq for s in steps])
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0: no (sampled) steps
+        mean_loss = np.array([s.loss for s in steps]) / np.array([s.steps for s in steps])
+        layer_grad = np.sqrt(grad_sq / sampled[:, None])
+        grad_norm = np.sqrt(grad_sq.sum(1) / sampled)
     epoch = np.array([r.epoch for r in records], dtype=np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):  # zero-initialized tensors
         ratio = np.where((epoch > 0)[:, None], delta / before, np.nan)
@@ -735,11 +788,22 @@ def _epoch_columns(records: Sequence[_EpochRecord], layers: int) -> dict[str, np
     }
 
 
-def _to_host(tensors: Sequence[Tensor]) -> np.ndarray:
-    """Stack same-device tensors into one float64 numpy array (one host copy; empty if none)."""
-    if not tensors:
-        return np.zeros(0)
-    return torch.stack(tensors).double().cpu().numpy()
+def _to_host(values: Sequence[float | Tensor]) -> np.ndarray:
+    """Scalars as one float64 array: floats as they are, 0-d tensors stacked (one host copy)."""
+    out = np.array([v if isinstance(v, float) else np.nan for v in values], dtype=np.float64)
+    on_device = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
+    if on_device:
+        out[on_device] = torch.stack([values[i] for i in on_device]).double().cpu().numpy()
+    return out
+
+
+def _host_scalar(value: Tensor) -> float | Tensor:
+    """A 0-d tensor as a float if it is on the CPU (nothing to wait for), else the tensor.
+
+    A tensor on an accelerator is read at the next write, with the others, so
+    that recording never waits for the device.
+    """
+    return value.item() if value.device.type == "cpu" else value
 
 
 def _split_metric(value: Metric) -> tuple[float, float]:
@@ -754,8 +818,13 @@ def _scalar(value: float | Tensor) -> float:
     return float(value.detach()) if isinstance(value, Tensor) else float(value)
 
 
+_CHUNK_BYTES = 1 << 16
+"""HDF5 chunk size of the record tables: 64 KiB of rows (h5py's guess for a
+small first write gave chunks of a few rows, and appends wrote many of them)."""
+
+
 def _append(g: h5py.Group, table: str, columns: Mapping[str, np.ndarray]) -> None:
-    """Append rows to the resizable datasets ``g/table/<column>``.
+    """Append rows to the resizable datasets ``g/table/<column>`` (chunks of 64 KiB of rows).
 
     A column first seen now is back-filled with NaN; a known column missing
     from ``columns`` is extended with NaN, so every column keeps one row per record.
@@ -771,7 +840,9 @@ def _append(g: h5py.Group, table: str, columns: Mapping[str, np.ndarray]) -> Non
         if name not in t:
             if before:
                 values = np.concatenate([np.full((before, *values.shape[1:]), np.nan), values])
-            t.create_dataset(name, data=values, maxshape=(None, *values.shape[1:]), chunks=True)
+            row_bytes = max(values[0].nbytes if len(values) else values.itemsize, 1)
+            chunk = (max(_CHUNK_BYTES // row_bytes, 1), *values.shape[1:])
+            t.create_dataset(name, data=values, maxshape=(None, *values.shape[1:]), chunks=chunk)
             continue
         ds = t[name]
         ds.resize(before + added, axis=0)
