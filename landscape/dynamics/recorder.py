@@ -555,9 +555,8 @@ class Recorder:
         """Record one optimizer step: call after ``optimizer.step()``, before ``zero_grad()``.
 
         Args:
-            loss: the mini-batch loss of this step (a tensor on an
-                accelerator is kept there, without synchronizing, until the
-                next write).
+            loss: the mini-batch loss of this step (a tensor is kept on its
+                device, without synchronizing, until the next write).
 
         """
         self.step_count += 1
@@ -568,8 +567,8 @@ class Recorder:
                 p.grad if p.grad is not None else torch.zeros((), device=p.device)
                 for p in self._params
             ]
-            norms = [_host_scalar(n) for n in torch._foreach_norm(grads)]
-        value = _host_scalar(loss.detach()) if isinstance(loss, Tensor) else float(loss)
+            norms = torch._foreach_norm(grads)
+        value = loss.detach() if isinstance(loss, Tensor) else float(loss)
         lr = float(self.optimizer.param_groups[0]["lr"])
         self._pending_steps.append(
             (self.step_count, max(self.epochs_done, 0) + 1, value, lr, norms)
@@ -789,21 +788,16 @@ def _epoch_columns(
 
 
 def _to_host(values: Sequence[float | Tensor]) -> np.ndarray:
-    """Scalars as one float64 array: floats as they are, 0-d tensors stacked (one host copy)."""
+    """Scalars as one float64 array: floats as they are, 0-d tensors stacked (one host copy).
+
+    Reading the tensors here, at write time, and not at each step saves a
+    ``.item()`` per step (a device sync on an accelerator, and 3 us on the CPU).
+    """
     out = np.array([v if isinstance(v, float) else np.nan for v in values], dtype=np.float64)
     on_device = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
     if on_device:
         out[on_device] = torch.stack([values[i] for i in on_device]).double().cpu().numpy()
     return out
-
-
-def _host_scalar(value: Tensor) -> float | Tensor:
-    """A 0-d tensor as a float if it is on the CPU (nothing to wait for), else the tensor.
-
-    A tensor on an accelerator is read at the next write, with the others, so
-    that recording never waits for the device.
-    """
-    return value.item() if value.device.type == "cpu" else value
 
 
 def _split_metric(value: Metric) -> tuple[float, float]:
