@@ -17,13 +17,15 @@ step the global and per-layer gradient norms (on the device, no ``.item()``
 sync); per epoch it adds the per-layer gradient norms (RMS over the sampled
 steps), weight norms, update-to-weight ratios, the distance from
 initialization and, for adaptive optimizers, percentiles of the effective
-per-parameter step size. The per-epoch values stay on the device until they
-are written, with one host copy for all epochs pending. Everything is written
-to ``RUN/run.h5`` by :func:`landscape.store.atomic_update` (a crash-safe
+per-parameter step size. Recorded values stay on the device until they are
+written, with one host copy for everything pending; the per-epoch means over
+steps are taken from the step records then. Everything is written to
+``RUN/run.h5`` by :func:`landscape.store.atomic_update` (a crash-safe
 transaction), throttled so that writing takes at most ``write_share`` of the
-time since the Recorder started and happens at least every ``flush_seconds``; a killed run keeps everything up to its last
-write. By default no checkpoints are saved (per-step scalars only, cheap);
-``checkpoint_every=1`` saves one per epoch, which trajectories and resuming need.
+time since the Recorder started and happens at least every ``flush_seconds``;
+a killed run keeps everything up to its last write. By default no checkpoints
+are saved (per-step scalars only, cheap); ``checkpoint_every=1`` saves one per
+epoch, which trajectories and resuming need.
 """
 
 from __future__ import annotations
@@ -458,7 +460,7 @@ class Recorder:
         self._params = [p for _, p in self._named]
         self.layers = [n for n, _ in self._named]
         self._pending_steps: list[
-            tuple[int, int, float | Tensor, float, list[float | Tensor] | None]
+            tuple[int, int, float | Tensor, float, Sequence[Tensor] | None]
         ] = []
         self._pending_epochs: list[_EpochRecord] = []
         self._pending_probes: list[dict[str, float]] = []
@@ -606,8 +608,8 @@ class Recorder:
             raise LandscapeError("recorder: epoch() called twice without a step() in between")
         with torch.no_grad():  # device work only; the host copy waits for the write
             cur = [p.detach() for p in self._params]
-            delta = torch._foreach_sub(cur, self._prev)
-            moved = torch._foreach_sub(cur, self._init)
+            diffs = torch._foreach_sub([*cur, *cur], [*self._prev, *self._init])
+            delta, moved = diffs[: len(cur)], diffs[len(cur) :]
             norms = torch.stack(torch._foreach_norm([*cur, *delta, *self._prev, *moved]))
             torch._foreach_copy_(self._prev, cur)
         self._pending_epochs.append(
@@ -757,12 +759,12 @@ def _epoch_columns(
     steps = [sums.get(r.epoch, none) for r in records]
     sampled = np.array([s.sampled for s in steps], dtype=np.float64)
     grad_sq = np.stack([s.grad_sq for s in steps])
-    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0: no (sampled) steps
+    epoch = np.array([r.epoch for r in records], dtype=np.int64)
+    # 0 / 0: an epoch without (sampled) steps, or a zero-initialized tensor
+    with np.errstate(divide="ignore", invalid="ignore"):
         mean_loss = np.array([s.loss for s in steps]) / np.array([s.steps for s in steps])
         layer_grad = np.sqrt(grad_sq / sampled[:, None])
         grad_norm = np.sqrt(grad_sq.sum(1) / sampled)
-    epoch = np.array([r.epoch for r in records], dtype=np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):  # zero-initialized tensors
         ratio = np.where((epoch > 0)[:, None], delta / before, np.nan)
     step_size = _interpolate_step_sizes(np.stack([r.step_size for r in records]), len(_STEP_Q))
     train = np.array([r.train for r in records], dtype=np.float64).reshape(n, 2)
@@ -790,8 +792,9 @@ def _epoch_columns(
 def _to_host(values: Sequence[float | Tensor]) -> np.ndarray:
     """Scalars as one float64 array: floats as they are, 0-d tensors stacked (one host copy).
 
-    Reading the tensors here, at write time, and not at each step saves a
-    ``.item()`` per step (a device sync on an accelerator, and 3 us on the CPU).
+    Reading the tensors here, at write time, and not at each step saves an
+    ``.item()`` per step: a device sync on an accelerator, and about 3 us in
+    the MNIST-1D training loop on the CPU here.
     """
     out = np.array([v if isinstance(v, float) else np.nan for v in values], dtype=np.float64)
     on_device = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
