@@ -24,7 +24,12 @@ With ``--eval``, every variant also evaluates the loss and accuracy on the
 training and validation splits after each epoch, as ``landscape train`` and
 most training loops do; the recorded variants pass them to ``rec.epoch``.
 
+With ``--alone N``, a default Recorder instead trains alone for N epochs on
+the real clock, and the script prints its writes: when, how long, and their
+share of the run (the budget is ``write_share``, 0.5%).
+
     python scripts/bench_recorder.py [--trials 150] [--batch-size 128] [--model mlp] [--eval]
+    python scripts/bench_recorder.py --alone 1200
 """
 
 from __future__ import annotations
@@ -113,6 +118,39 @@ def epoch(
     return elapsed, (rec.write_time - before if rec is not None else 0.0)
 
 
+def alone(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Train with a default Recorder for ``args.alone`` epochs; print its writes."""
+    torch.manual_seed(0)
+    model = build_model(args.model)
+    cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.SGD
+    opt = cls(model.parameters(), lr=1e-3)
+    writes: list[tuple[float, float]] = []
+
+    class Logged(TimedRecorder):
+        def flush(self) -> None:
+            start = time.perf_counter()
+            super().flush()
+            writes.append((start, time.perf_counter() - start))
+
+    g = torch.Generator().manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        with Logged(Path(tmp) / "run", model, opt) as rec:
+            rec.epoch()
+            for _ in range(args.alone):
+                epoch(
+                    model, opt, x, y, args.batch_size, torch.randperm(len(x), generator=g), rec, {}
+                )
+            total = time.perf_counter() - start
+    spent = sum(d for _, d in writes[:-1])  # the last one is close()'s
+    print(
+        f"{args.alone} epochs in {total:.1f} s; {len(writes) - 1} writes before close(), "
+        f"{1e3 * spent:.0f} ms = {100 * spent / total:.2f}% of the run"
+    )
+    print("at s:", [round(t - start, 1) for t, _ in writes[:-1]])
+    print("ms:  ", [round(1e3 * d) for _, d in writes[:-1]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=150)
@@ -121,6 +159,7 @@ def main() -> None:
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
     parser.add_argument("--threads", type=int, default=None, help="torch threads [torch default]")
     parser.add_argument("--eval", action="store_true", help="evaluate train and val every epoch")
+    parser.add_argument("--alone", type=int, default=0, help="epochs of a default Recorder alone")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -128,6 +167,9 @@ def main() -> None:
     x, y = data["train"].x, data["train"].y
     eval_splits = {"train": (x, y), "val": (data["test"].x, data["test"].y)} if args.eval else {}
     steps = -(-len(x) // args.batch_size)
+    if args.alone:
+        alone(args, x, y)
+        return
     variants = {
         "bare loop": None,
         "bare loop (control)": None,

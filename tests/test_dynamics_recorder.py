@@ -505,3 +505,16 @@ def test_epoch_statistics_add_up_steps_written_before_the_epoch_ended(tmp_path):
     np.testing.assert_allclose(ep["layer_grad_norm"], rms, rtol=1e-6)
     for column in ("mean_step_loss", "grad_norm", "layer_grad_norm"):
         np.testing.assert_allclose(ep[column], runs["at the end"][column], rtol=1e-12)
+
+
+def test_losses_given_as_floats_and_tensors(tmp_path):
+    model, x, y = tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Recorder(tmp_path / "run", model, opt) as rec:
+        one_step(model, opt, x, y)
+        rec.step(0.5)
+        rec.step(one_step(model, opt, x, y).detach().new_tensor(0.25))
+        rec.epoch()
+    run = read_run(tmp_path / "run")
+    assert run.steps["loss"].tolist() == [0.5, 0.25]
+    assert run.epochs["mean_step_loss"].tolist() == [0.375]
