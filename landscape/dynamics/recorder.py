@@ -367,9 +367,10 @@ class Recorder:
         grad_every: compute the gradient norms at every this many steps (the
             steps whose number is a multiple of it; the others' ``grad_norm`` is
             NaN). They touch every gradient tensor, the largest per-step cost
-            (45 us of a 703 us MNIST-1D MLP step; ``grad_every=1`` made the
-            recorder 1.12x a bare loop, the default 10 1.05-1.06x, in
-            ``scripts/bench_recorder.py``); ``landscape train`` uses 1.
+            (34-45 us at a sampled step of the MNIST-1D MLP, whose steps take
+            650-880 us; in ``scripts/bench_recorder.py`` the recorder cost
+            1.06-1.10x a bare loop with ``grad_every=1``, 1.03-1.05x with the
+            default 10, writes left out); ``landscape train`` uses 1.
         step_size_sample: the effective step-size percentiles of a layer with
             more entries than this come from this many of its entries, drawn
             at random once (see :func:`step_size_percentiles`): sorting the
