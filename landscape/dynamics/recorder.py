@@ -393,7 +393,9 @@ class Recorder:
 
     Raises:
         LandscapeError: if ``run_dir`` holds a run and neither ``resume`` nor
-            ``overwrite`` is set, or it holds a run made with another config.
+            ``overwrite`` is set, or it holds a run made with another config;
+            if the model has no trainable parameters; for a count below 1 or
+            a ``write_share`` outside (0, 1].
 
     """
 
