@@ -123,7 +123,8 @@ def surface(
         }
         if checkpoint is not None:
             origin, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
-            config["checkpoint"] = {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
+            # by content, not path: a resume from another directory names it differently
+            config["checkpoint"] = {"sha256": file_sha256(checkpoint)}
         else:
             origin, buffers = model_params(net), model_buffers(net)
         evaluation = _resolve_data(
@@ -158,7 +159,7 @@ def surface(
         )
         config["directions"] = {
             "kind": directions.kind,
-            **{k: str(v) for k, v in directions.attrs.items()},
+            **{k: str(v) for k, v in directions.attrs.items() if k != "targets"},  # paths
         }
         return compute_surface(
             objectives,

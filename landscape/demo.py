@@ -231,7 +231,7 @@ def _run(
     from landscape.api import surface
 
     dev = str(device)
-    out = Path(out).resolve()  # checkpoint paths enter surface configs: keep them cwd-independent
+    out = Path(out).resolve()  # run directories enter trajectory configs: keep them cwd-independent
     base = TrainConfig(
         data="mnist1d",
         model="mlp",

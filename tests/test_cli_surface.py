@@ -206,3 +206,23 @@ def test_unsafe_checkpoint_needs_trust(tmp_path, net):
         str(out),
     )
     assert res.exit_code == 0 and out.exists()
+
+
+def test_resume_from_another_directory_names_the_checkpoint_differently(
+    tmp_path, ckpt, monkeypatch
+):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "m.pt").write_bytes(ckpt.read_bytes())
+    monkeypatch.chdir(tmp_path / "a")
+    args = [*SPEC, "--x=-1:1:4", "--seed", "1"]
+    assert run("surface", *args, "--checkpoint", "m.pt", "--out", "s.h5").exit_code == 0
+    with h5py.File(tmp_path / "a" / "s.h5", "r") as f:
+        first = f["train_loss"][()]
+    monkeypatch.chdir(tmp_path)
+    res = run("surface", *args, "--checkpoint", "a/m.pt", "--out", "a/s.h5")
+    assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "a" / "s.h5", "r") as f:
+        np.testing.assert_array_equal(f["train_loss"][()], first)
+    (tmp_path / "other.pt").write_bytes(ckpt.read_bytes() + b"\0")  # other content: refused
+    res = run("surface", *args, "--checkpoint", "other.pt", "--out", "a/s.h5")
+    assert res.exit_code != 0 and "different settings (checkpoint)" in res.output

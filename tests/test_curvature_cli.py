@@ -292,3 +292,20 @@ def test_hessian_cli_resumes_an_interrupted_run_at_the_missing_stage(
     with h5py.File(out, "r") as f:
         assert dict(f["curvature/hessian/trace"].attrs) == full
         np.testing.assert_array_equal(f["curvature/hessian/top/eigenvalues"][()], top)
+
+
+def test_hessian_rerun_from_another_directory(
+    tmp_path: Path, ckpt: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "m.pt").write_bytes(ckpt.read_bytes())
+    monkeypatch.chdir(tmp_path / "a")
+    assert (
+        run("hessian", *BASE, "--checkpoint", "m.pt", "--top-k", "2", "--out", "c.h5").exit_code
+        == 0
+    )
+    before = (tmp_path / "a" / "c.h5").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    res = run("hessian", *BASE, "--checkpoint", "a/m.pt", "--top-k", "2", "--out", "a/c.h5")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "a" / "c.h5").read_bytes() == before  # found complete: nothing recomputed

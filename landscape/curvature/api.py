@@ -147,7 +147,6 @@ def prepare(
     objective = Objective(net, part, loss=loss, batch_size=batch_size, buffers=buffers)
     identity = {
         "model": model if isinstance(model, str) else type(model).__name__,
-        "checkpoint": None if checkpoint is None else str(checkpoint),
         "checkpoint_sha256": None if checkpoint is None else file_sha256(checkpoint),
         "data": loaded.source,
         "data_sha256": part.digest(),

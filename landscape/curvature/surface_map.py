@@ -131,7 +131,7 @@ def check_origin(grid: SurfaceGrid, identity: dict[str, Any]) -> None:
     if want and got and want != got:
         raise LandscapeError(
             "checkpoint differs from the one the surface was computed around "
-            f"({stored.get('path')}); expected the same file"
+            f"(sha256 {want[:12]}..., this one {got[:12]}...); expected the same file"
         )
 
 
