@@ -201,11 +201,22 @@ def compute_surface(
         if ctx.is_main:
             _report(values, done, origin_values, evaluators, len(vectors), path)
             if path is not None:
-                with store.atomic_update(path) as f:
-                    f["surface"].attrs["origin"] = store.config_json(origin_values)
+                _store_origin(path, store.config_json(origin_values))
     return Surface(
         np.asarray(x), None if y is None else np.asarray(y), values, done, origin_values, path
     )
+
+
+def _store_origin(path: Path, origin: str) -> None:
+    """Store the values at the origin (JSON) unless the file holds them already.
+
+    A re-run of a finished surface thus leaves its file as it was.
+    """
+    with store.open_read(path) as f:
+        if f["surface"].attrs.get("origin") == origin:
+            return
+    with store.atomic_update(path) as f:
+        f["surface"].attrs["origin"] = origin
 
 
 @dataclass(frozen=True)

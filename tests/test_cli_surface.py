@@ -218,9 +218,11 @@ def test_resume_from_another_directory_names_the_checkpoint_differently(
     assert run("surface", *args, "--checkpoint", "m.pt", "--out", "s.h5").exit_code == 0
     with h5py.File(tmp_path / "a" / "s.h5", "r") as f:
         first = f["train_loss"][()]
+    before = digest(tmp_path / "a" / "s.h5")
     monkeypatch.chdir(tmp_path)
     res = run("surface", *args, "--checkpoint", "a/m.pt", "--out", "a/s.h5")
     assert res.exit_code == 0, res.output
+    assert digest(tmp_path / "a" / "s.h5") == before  # found complete: the file as it was
     with h5py.File(tmp_path / "a" / "s.h5", "r") as f:
         np.testing.assert_array_equal(f["train_loss"][()], first)
     (tmp_path / "other.pt").write_bytes(ckpt.read_bytes() + b"\0")  # other content: refused
