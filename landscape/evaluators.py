@@ -79,13 +79,9 @@ class PointEvaluator:
     def _prediction_buffer(self) -> Tensor | None:
         """Room for every row's arg-max prediction, or ``None`` without accuracy or class axis."""
         obj = self.objective
-        if not obj.has_accuracy:
+        if obj.output_shape is None or not obj.output_shape:
             return None
-        with torch.inference_mode():
-            out = self.model(obj.split.x[:1])
-        if out.dim() < 2:
-            return None
-        shape = (obj.num_samples, *out.shape[1:-1])
+        shape = (obj.num_samples, *obj.output_shape[:-1])
         return torch.empty(shape, dtype=torch.int64, device=obj.device)
 
     @torch.inference_mode()

@@ -96,6 +96,11 @@ class Objective:
         buffers: the model buffers to use (e.g. a checkpoint's BatchNorm
             statistics); defaults to the model's own.
 
+    Attributes:
+        output_shape: one row's model output shape, without the batch axis,
+            when accuracy is defined (from one forward pass of one row, which
+            also checks the labels against the number of outputs); else ``None``.
+
     Example:
         >>> from landscape.models import MLP
         >>> from landscape.params import model_params
@@ -138,8 +143,11 @@ class Objective:
         self.loss_sum, self.task = resolve_loss(loss)
         self.batch_size = len(split) if batch_size is None else min(batch_size, len(split))
         self.num_samples = len(split)
-        if self.task == "classification" and split.y.dtype in (torch.int64, torch.int32):
-            out = self.model(split.x[:1])
+        self.output_shape: tuple[int, ...] | None = None
+        if self.has_accuracy:
+            with torch.inference_mode():
+                out = self.model(split.x[:1])
+            self.output_shape = tuple(out.shape[1:])
             if out.dim() == 2 and (int(split.y.min()) < 0 or int(split.y.max()) >= out.shape[-1]):
                 raise LandscapeError(
                     f"labels out of range: found {int(split.y.min())}..{int(split.y.max())} "
