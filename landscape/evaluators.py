@@ -79,7 +79,7 @@ class PointEvaluator:
     def _prediction_buffer(self) -> Tensor | None:
         """Room for every row's arg-max prediction, or ``None`` without accuracy or class axis."""
         obj = self.objective
-        if obj.output_shape is None or not obj.output_shape:
+        if not obj.output_shape:  # None (no accuracy) or () (no class axis)
             return None
         shape = (obj.num_samples, *obj.output_shape[:-1])
         return torch.empty(shape, dtype=torch.int64, device=obj.device)

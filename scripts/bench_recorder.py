@@ -51,14 +51,28 @@ from landscape.loading import build_model
 
 
 class TimedRecorder(Recorder):
-    """A Recorder that adds up the time spent writing run.h5."""
+    """A Recorder that logs its run.h5 writes: ``(start, duration)`` each."""
 
-    write_time = 0.0
+    def __init__(self, *args, **kwargs) -> None:
+        self.writes: list[tuple[float, float]] = []
+        super().__init__(*args, **kwargs)
+
+    @property
+    def write_time(self) -> float:
+        return sum(d for _, d in self.writes)
 
     def flush(self) -> None:
         start = time.perf_counter()
         super().flush()
-        self.write_time += time.perf_counter() - start
+        self.writes.append((start, time.perf_counter() - start))
+
+
+def new_model(args: argparse.Namespace) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The benchmark's model and optimizer, the same for every variant."""
+    torch.manual_seed(0)
+    model = build_model(args.model)
+    cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.SGD
+    return model, cls(model.parameters(), lr=1e-3)
 
 
 class OwnClock:
@@ -120,28 +134,18 @@ def epoch(
 
 def alone(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor) -> None:
     """Train with a default Recorder for ``args.alone`` epochs; print its writes."""
-    torch.manual_seed(0)
-    model = build_model(args.model)
-    cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.SGD
-    opt = cls(model.parameters(), lr=1e-3)
-    writes: list[tuple[float, float]] = []
-
-    class Logged(TimedRecorder):
-        def flush(self) -> None:
-            start = time.perf_counter()
-            super().flush()
-            writes.append((start, time.perf_counter() - start))
-
+    model, opt = new_model(args)
     g = torch.Generator().manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        with Logged(Path(tmp) / "run", model, opt) as rec:
+        with TimedRecorder(Path(tmp) / "run", model, opt) as rec:
             rec.epoch()
             for _ in range(args.alone):
                 epoch(
                     model, opt, x, y, args.batch_size, torch.randperm(len(x), generator=g), rec, {}
                 )
             total = time.perf_counter() - start
+    writes = rec.writes
     spent = sum(d for _, d in writes[:-1])  # the last one is close()'s
     print(
         f"{args.alone} epochs in {total:.1f} s; {len(writes) - 1} writes before close(), "
@@ -182,10 +186,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         states = {}
         for i, (name, kwargs) in enumerate(variants.items()):
-            torch.manual_seed(0)
-            model = build_model(args.model)
-            cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.SGD
-            opt = cls(model.parameters(), lr=1e-3)
+            model, opt = new_model(args)
             rec = None
             if kwargs is not None:
                 with clocks[name].running():

@@ -292,6 +292,16 @@ def test_optimizer_hparams_json_friendly():
     assert h["betas"] == [0.8, 0.99] and h["lr"] == 0.1 and "params" not in h
 
 
+def assert_percentiles_equal_numpy(opt, p):
+    """step_size_percentiles of ``p`` equal np.percentile of its full effective step size."""
+    q = (0.0, 0.1, 0.5, 0.9, 1.0)
+    np.testing.assert_allclose(
+        step_size_percentiles(opt, [p], q)[:, 0],
+        np.percentile(effective_step_size(opt, p).numpy(), [100 * v for v in q]),
+        rtol=1e-12,
+    )
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 10_001])
 def test_step_size_percentiles_equal_numpy_for_any_size(n):
     torch.manual_seed(n)
@@ -299,12 +309,7 @@ def test_step_size_percentiles_equal_numpy_for_any_size(n):
     opt = torch.optim.Adam([p], lr=0.01)
     p.grad = torch.randn_like(p)
     opt.step()
-    q = (0.0, 0.1, 0.5, 0.9, 1.0)
-    np.testing.assert_allclose(
-        step_size_percentiles(opt, [p], q)[:, 0],
-        np.percentile(effective_step_size(opt, p).numpy(), [100 * v for v in q]),
-        rtol=1e-12,
-    )
+    assert_percentiles_equal_numpy(opt, p)
 
 
 def test_step_size_percentiles_per_parameter_with_nan_where_no_state():
@@ -402,12 +407,7 @@ def test_step_size_percentiles_equal_numpy_on_the_full_tensor(make):
     for _ in range(3):
         p.grad = torch.randn_like(p)
         opt.step()
-    q = (0.0, 0.1, 0.5, 0.9, 1.0)
-    np.testing.assert_allclose(
-        step_size_percentiles(opt, [p], q)[:, 0],
-        np.percentile(effective_step_size(opt, p).numpy(), [100 * v for v in q]),
-        rtol=1e-12,
-    )
+    assert_percentiles_equal_numpy(opt, p)
 
 
 def test_step_size_percentiles_of_a_sample_equal_numpy_on_the_sampled_entries():

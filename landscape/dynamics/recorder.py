@@ -681,21 +681,22 @@ class Recorder:
         with atomic_update(self.path) as f:
             g = f[GROUP]
             if steps:
-                epochs = np.array([s[1] for s in steps], dtype=np.int64)
-                losses = _to_host([s[2] for s in steps])
-                sampled = np.array([s[4] is not None for s in steps])
+                numbers, step_epochs, step_losses, lrs, step_norms = zip(*steps, strict=True)
+                epochs = np.array(step_epochs, dtype=np.int64)
+                losses = _to_host(step_losses)
+                sampled = np.array([n is not None for n in step_norms])
                 grad_sq = np.zeros((len(steps), layers))
                 if sampled.any():
-                    norms = _to_host([n for s in steps if s[4] is not None for n in s[4]])
+                    norms = _to_host([x for n in step_norms if n is not None for x in n])
                     grad_sq[sampled] = np.square(norms).reshape(-1, layers)
                 _append(
                     g,
                     "step",
                     {
-                        "step": np.array([s[0] for s in steps], dtype=np.int64),
+                        "step": np.array(numbers, dtype=np.int64),
                         "epoch": epochs,
                         "loss": losses,
-                        "lr": np.array([s[3] for s in steps]),
+                        "lr": np.array(lrs, dtype=np.float64),
                         "grad_norm": np.where(sampled, np.sqrt(grad_sq.sum(1)), np.nan),
                     },
                 )
@@ -822,8 +823,8 @@ def _scalar(value: float | Tensor) -> float:
 
 
 _CHUNK_BYTES = 1 << 16
-"""HDF5 chunk size of the record tables: 64 KiB of rows (h5py's guess for a
-small first write gave chunks of a few rows, and appends wrote many of them)."""
+"""HDF5 chunk size of the record tables: 64 KiB of rows (h5py's ``chunks=True``
+sizes chunks to the first write, one row for one epoch, and appends wrote many)."""
 
 
 def _append(g: h5py.Group, table: str, columns: Mapping[str, np.ndarray]) -> None:
