@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from landscape.api import resolve_device
 from landscape.cli.options import device_option, quiet
 from landscape.errors import LandscapeError
+from landscape.io.groups import SEED_DIR
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """Parse ``0,1,2`` into distinct non-negative seeds.
+
+    >>> parse_seeds("0, 1,2")
+    [0, 1, 2]
+    """
+    expected = f"--seeds: expected distinct non-negative integers such as 0,1,2 (got {spec!r})"
+    try:
+        seeds = [int(part) for part in spec.split(",")]
+    except ValueError:
+        raise LandscapeError(expected) from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) >= 2**63:
+        raise LandscapeError(expected)
+    return seeds
 
 
 def parse_track_sharpness(spec: str) -> tuple[int, int]:
@@ -78,6 +97,13 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 )
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of initialization and data order."
+)
+@click.option(
+    "--seeds",
+    default=None,
+    metavar="S1,S2,...",
+    help="Train one run per seed into OUT/seed-S1, OUT/seed-S2, ...: a group that "
+    "'landscape compare' summarises over seeds (replaces --seed).",
 )
 @click.option(
     "--momentum",
@@ -179,6 +205,7 @@ def command(
     epochs: int,
     batch_size: int,
     seed: int,
+    seeds: str | None,
     momentum: float,
     nesterov: bool,
     weight_decay: float,
@@ -206,6 +233,7 @@ def command(
     from landscape.dynamics.train import TrainConfig, train
 
     every, subset = parse_track_sharpness(track_sharpness) if track_sharpness else (None, 1000)
+    seed_list = parse_seeds(seeds) if seeds is not None else None
     config = TrainConfig(
         data=data_spec,
         model=model_spec,
@@ -231,23 +259,29 @@ def command(
         track_sharpness=every,
         sharpness_subset=subset,
     )
-    result = train(
-        config,
-        out,
-        device=str(resolve_device(device)),
-        progress=not quiet(ctx),
-        overwrite=overwrite,
-        command=" ".join(["landscape", *sys.argv[1:]]),
+    targets = (
+        [(replace(config, seed=s), str(Path(out) / f"{SEED_DIR}{s}")) for s in seed_list]
+        if seed_list is not None
+        else [(config, out)]
     )
-    if not quiet(ctx):
-        if result.resumed_from is None:
-            start = ""
-        elif result.resumed_from == result.epochs:
-            start = " (already complete)"
-        else:
-            start = f" (resumed from epoch {result.resumed_from})"
-        click.echo(
-            f"{out}: {result.epochs} epochs, {result.steps} steps{start}; "
-            f"train loss {result.train_loss:.4g}, val loss {result.val_loss:.4g}, "
-            f"val acc {result.val_acc:.3g}"
+    for run_config, run_out in targets:
+        result = train(
+            run_config,
+            run_out,
+            device=str(resolve_device(device)),
+            progress=not quiet(ctx),
+            overwrite=overwrite,
+            command=" ".join(["landscape", *sys.argv[1:]]),
         )
+        if not quiet(ctx):
+            if result.resumed_from is None:
+                start = ""
+            elif result.resumed_from == result.epochs:
+                start = " (already complete)"
+            else:
+                start = f" (resumed from epoch {result.resumed_from})"
+            click.echo(
+                f"{run_out}: {result.epochs} epochs, {result.steps} steps{start}; "
+                f"train loss {result.train_loss:.4g}, val loss {result.val_loss:.4g}, "
+                f"val acc {result.val_acc:.3g}"
+            )
