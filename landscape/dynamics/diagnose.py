@@ -20,111 +20,17 @@ This module uses numpy only.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 
+from landscape.dynamics.findings import Diagnosis, Finding, Phase, PhaseName, Thresholds
 from landscape.dynamics.runs import GROUP, Run, run_file
+from landscape.dynamics.stability import detect_edge_of_stability
+from landscape.dynamics.trends import noise_level, smooth, trend
 from landscape.store import atomic_update, config_json, writer_lock
-
-PhaseName = Literal["fast initial learning", "gradual adjustment", "convergence"]
-FindingKind = Literal[
-    "overfitting", "exploding gradients", "vanishing gradients", "divergence", "plateau"
-]
-
-
-@dataclass(frozen=True)
-class Phase:
-    """A stretch of training: ``name`` from ``start_epoch`` up to (excluding) ``end_epoch``.
-
-    The last phase ends at the last epoch, inclusive.
-    """
-
-    name: PhaseName
-    start_epoch: int
-    end_epoch: int
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A detected event: ``kind`` beginning at ``start_epoch`` (and ending at ``end_epoch``)."""
-
-    kind: FindingKind
-    start_epoch: int
-    end_epoch: int | None
-    detail: str
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The thresholds of every detector (stored with the diagnosis).
-
-    Attributes:
-        fast_rate: an epoch improving the loss by at least this fraction of the
-            total improvement is fast learning.
-        converged_tol: convergence begins once the remaining improvement is
-            below this fraction of the total.
-        min_converged: convergence needs at least this many epochs.
-        overfit_rise: validation loss must end this fraction above its minimum.
-        overfit_patience: and at least this many epochs after it.
-        explode_factor: a gradient norm this many times the median of the
-            previous ``explode_window`` steps is an explosion.
-        explode_window: steps in that median.
-        vanish_ratio: first-layer over last-layer gradient norm below this is vanishing.
-        plateau_tol: an epoch improving less than this fraction of the total is flat.
-        plateau_length: a plateau spans at least this many epochs.
-
-    """
-
-    fast_rate: float = 0.05
-    converged_tol: float = 0.01
-    min_converged: int = 3
-    overfit_rise: float = 0.05
-    overfit_patience: int = 3
-    explode_factor: float = 10.0
-    explode_window: int = 10
-    vanish_ratio: float = 1e-3
-    plateau_tol: float = 0.01
-    plateau_length: int = 3
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """Phases and findings of a run, with the thresholds that produced them."""
-
-    phases: tuple[Phase, ...]
-    findings: tuple[Finding, ...]
-    thresholds: Thresholds = field(default_factory=Thresholds)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dictionary (the stored form)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
-        """Rebuild a diagnosis from :meth:`to_dict` output."""
-        return cls(
-            phases=tuple(Phase(**p) for p in d["phases"]),
-            findings=tuple(Finding(**f) for f in d["findings"]),
-            thresholds=Thresholds(**d["thresholds"]),
-        )
-
-    def lines(self) -> list[str]:
-        """Describe the diagnosis in human-readable lines."""
-        out = ["phases:"]
-        if not self.phases:
-            out.append("  none (the training loss did not improve)")
-        for i, p in enumerate(self.phases):
-            last = i == len(self.phases) - 1
-            end = p.end_epoch if last else p.end_epoch - 1
-            out.append(f"  {p.name:<22} epochs {p.start_epoch}-{end}")
-        out.append("findings:")
-        if not self.findings:
-            out.append("  none")
-        out.extend(f"  {f.kind} from epoch {f.start_epoch}: {f.detail}" for f in self.findings)
-        return out
 
 
 def _progress(loss: np.ndarray) -> tuple[np.ndarray, float]:
@@ -189,36 +95,56 @@ def detect_overfitting(
     *,
     rise: float = 0.05,
     patience: int = 3,
+    alpha: float = 0.05,
+    window: int = 3,
 ) -> Finding | None:
-    """Find validation loss rising while the training loss keeps falling.
+    """Find a sustained, significant rise of validation loss while training loss falls.
 
-    Overfitting begins at the epoch ``e*`` of the lowest validation loss if the
-    last validation loss is more than ``rise`` (relative) above it, at least
-    ``patience`` epochs later, and the training loss at the end is below its
-    value at ``e*``.
+    The best epoch ``e*`` is the minimum of the validation loss smoothed by a centred
+    ``window``-epoch mean, among epochs with at least ``patience`` after them. Overfitting
+    begins at ``e*`` when all three hold over the epochs from ``e*`` to the end:
+
+    - the mean of the last ``patience`` validation losses exceeds the smoothed minimum by
+      more than ``rise`` (relative) and by more than two standard errors of that mean,
+      ``2 σ / √patience``, where ``σ`` is the curve's noise (:func:`noise_level`);
+    - the validation loss has a positive least-squares slope, one-sided t-test p < ``alpha``;
+    - the training loss has a negative slope, one-sided p < ``alpha``.
+
+    A loss that oscillates (at the edge of stability, say) around a flat trend passes
+    neither test, whatever its two endpoints are.
 
     >>> e = np.arange(31)
     >>> detect_overfitting(e, np.exp(-e / 5), 1 + (e - 10.0) ** 2 / 100).start_epoch
     10
+    >>> wobble = 1 + 0.4 * (-1.0) ** e  # oscillation, no trend
+    >>> detect_overfitting(e, np.exp(-e / 5), wobble) is None
+    True
     """
     epochs, tr, va = np.asarray(epochs), np.asarray(train_loss, float), np.asarray(val_loss, float)
     ok = np.isfinite(va) & np.isfinite(tr)
-    if ok.sum() < 2:
-        return None
     epochs, tr, va = epochs[ok], tr[ok], va[ok]
-    best = int(np.argmin(va))
-    if (
-        len(va) - 1 - best < patience
-        or not va[-1] > va[best] + rise * abs(va[best])
-        or not tr[-1] < tr[best]
+    if len(va) < patience + 3:
+        return None
+    smoothed = smooth(va, window)
+    best = int(np.argmin(smoothed[: len(va) - patience]))
+    noise = noise_level(va)
+    tail = float(va[-patience:].mean())
+    needed = max(rise * abs(smoothed[best]), 2.0 * noise / math.sqrt(patience))
+    val_trend = trend(epochs[best:], va[best:])
+    train_trend = trend(epochs[best:], tr[best:])
+    if not (
+        tail > smoothed[best] + needed and val_trend.p_rise < alpha and train_trend.p_fall < alpha
     ):
         return None
     return Finding(
         "overfitting",
         int(epochs[best]),
         None,
-        f"validation loss rose from {va[best]:.4g} (epoch {int(epochs[best])}) to {va[-1]:.4g} "
-        f"while training loss fell from {tr[best]:.4g} to {tr[-1]:.4g}",
+        f"validation loss rose from {smoothed[best]:.4g} (epoch {int(epochs[best])}, "
+        f"{window}-epoch mean) to {tail:.4g} (mean of the last {patience} epochs), "
+        f"{val_trend.slope:+.3g} per epoch (one-sided t-test p = {val_trend.p_rise:.2g}; "
+        f"epoch-to-epoch noise {noise:.2g}), while training loss fell "
+        f"{train_trend.slope:+.3g} per epoch (p = {train_trend.p_fall:.2g})",
     )
 
 
@@ -387,7 +313,13 @@ def diagnose(run: Run, thresholds: Thresholds | None = None) -> Diagnosis:
     found = [
         detect_divergence(epochs, loss),
         detect_overfitting(
-            epochs, loss, ep["val_loss"], rise=t.overfit_rise, patience=t.overfit_patience
+            epochs,
+            loss,
+            ep["val_loss"],
+            rise=t.overfit_rise,
+            patience=t.overfit_patience,
+            alpha=t.overfit_alpha,
+            window=t.smooth_window,
         ),
     ]
     if "grad_norm" in run.steps:
@@ -412,6 +344,7 @@ def diagnose(run: Run, thresholds: Thresholds | None = None) -> Diagnosis:
         )
     findings = [f for f in found if f is not None]
     findings += detect_plateaus(epochs, loss, tol=t.plateau_tol, length=t.plateau_length)
+    findings += _edge_findings(run, t)
     phases = detect_phases(
         epochs,
         loss,
@@ -420,6 +353,31 @@ def diagnose(run: Run, thresholds: Thresholds | None = None) -> Diagnosis:
         min_converged=t.min_converged,
     )
     return Diagnosis(phases, tuple(sorted(findings, key=lambda f: f.start_epoch)), t)
+
+
+def _edge_findings(run: Run, t: Thresholds) -> tuple[Finding, ...]:
+    """Edge-of-stability stretches in the run's sharpness probe, if it has one.
+
+    Adaptive optimizers are judged by their preconditioned sharpness (NaN where the
+    preconditioner is undefined, e.g. before the first step), others by λ_max.
+    """
+    probes = run.probes
+    if "lambda_max" not in probes or "stability_threshold" not in probes:
+        return ()
+    precond = probes.get("precond_lambda_max")
+    adaptive = precond is not None and bool(np.isfinite(precond).any())
+    sharpness = precond if adaptive else probes["lambda_max"]
+    ends = run.epochs["step"]
+    step_epochs = run.epochs["epoch"][np.searchsorted(ends, probes["step"]).clip(0, len(ends) - 1)]
+    return detect_edge_of_stability(
+        step_epochs,
+        probes["step"],
+        sharpness,
+        probes["stability_threshold"],
+        measure="preconditioned λ_max" if adaptive else "λ_max",
+        band=t.edge_band,
+        min_records=t.edge_min_records,
+    )
 
 
 def store_diagnosis(run_dir: str | Path, diagnosis: Diagnosis) -> None:
