@@ -38,17 +38,35 @@ _ALIASES = {
 _REGRESSION = {"MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"}
 
 
-def resolve_loss(spec: str) -> tuple[SumLoss, Task]:
+def one_hot_mse_sum(out: Tensor, y: Tensor) -> Tensor:
+    """Squared error against one-hot class targets, summed over rows.
+
+    Per row, ``0.5 * sum_c (out_c - [y = c])^2`` (summed over classes), the loss of
+    Cohen et al. 2021 for classification with MSE; divided by the sample count it is the
+    mean over samples.
+
+    >>> float(one_hot_mse_sum(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1])))
+    0.5
+    """
+    target = torch.nn.functional.one_hot(y.long(), out.shape[-1]).to(out.dtype)
+    return 0.5 * (out - target).pow(2).sum()
+
+
+def resolve_loss(spec: str, *, class_labels: bool = False) -> tuple[SumLoss, Task]:
     """Return a *summed* loss ``f(outputs, targets)`` and its task for a loss spec.
 
     ``spec`` is a ``torch.nn`` loss class name (``CrossEntropyLoss``), an alias
     (``cross_entropy``, ``mse``, ``nll``, ``l1``, ``bce``, ``huber``) or a
     ``module:callable`` returning the batch *mean*, which is multiplied by the
-    batch size so that batches are weighted by their size.
+    batch size so that batches are weighted by their size. ``mse`` (``MSELoss``) on
+    integer class labels (``class_labels``) is the one-hot squared error of
+    :func:`one_hot_mse_sum`, a classification loss with an accuracy.
 
     >>> f, task = resolve_loss("mse")
     >>> float(f(torch.ones(4, 1), torch.zeros(4, 1))), task
     (4.0, 'regression')
+    >>> resolve_loss("mse", class_labels=True) == (one_hot_mse_sum, "classification")
+    True
     """
     if ":" in spec:
         fn = import_object(spec, what="loss")
@@ -66,6 +84,8 @@ def resolve_loss(spec: str) -> tuple[SumLoss, Task]:
             f"loss: unknown {spec!r}; expected a torch.nn loss name (e.g. CrossEntropyLoss), "
             f"one of {sorted(_ALIASES)}, or 'module:callable'"
         )
+    if name == "MSELoss" and class_labels:
+        return one_hot_mse_sum, "classification"
     module = cls(reduction="sum")
     if name in _REGRESSION:
 
@@ -140,7 +160,9 @@ class Objective:
             if name in self.buffers:
                 buf.copy_(self.buffers[name])
         self.loss_spec = loss
-        self.loss_sum, self.task = resolve_loss(loss)
+        self.loss_sum, self.task = resolve_loss(
+            loss, class_labels=not split.y.is_floating_point()
+        )
         self.batch_size = len(split) if batch_size is None else min(batch_size, len(split))
         self.num_samples = len(split)
         self.output_shape: tuple[int, ...] | None = None

@@ -25,7 +25,7 @@ from landscape.data import Split, load_data
 from landscape.dynamics.recorder import Probe, Recorder
 from landscape.errors import LandscapeError
 from landscape.loading import build_model
-from landscape.objective import Objective, resolve_loss
+from landscape.objective import Objective
 from landscape.params import model_params
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"]
@@ -252,9 +252,9 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
     optimizer = make_optimizer(config, [p for p in model.parameters() if p.requires_grad])
-    loss_sum, _ = resolve_loss(config.loss)
     eval_bs = max(config.batch_size, 1024)
     train_obj = Objective(model, train_split, loss=config.loss, batch_size=eval_bs)
+    loss_sum = train_obj.loss_sum
     val_obj = (
         Objective(model, val_split, loss=config.loss, batch_size=eval_bs)
         if val_split is not None
