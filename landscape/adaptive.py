@@ -118,6 +118,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         seed: Seed of the batch order (one order for every point).
         bn: BatchNorm mode (see :class:`PointEvaluator`).
         bn_samples: Rows that re-estimate BatchNorm statistics.
+        buffer_directions: Buffer directions (see :class:`PointEvaluator`).
     """
 
     def __init__(
@@ -130,8 +131,16 @@ class AdaptivePointEvaluator(PointEvaluator):
         seed: int = 0,
         bn: BNMode = "eval",
         bn_samples: int = 1000,
+        buffer_directions: Sequence[ParamDict] | None = None,
     ):
-        super().__init__(objective, origin, directions, bn=bn, bn_samples=bn_samples)
+        super().__init__(
+            objective,
+            origin,
+            directions,
+            bn=bn,
+            bn_samples=bn_samples,
+            buffer_directions=buffer_directions,
+        )
         self.tolerance = tolerance
         self._batches = list(objective.batches())
         generator = torch.Generator().manual_seed(seed)
@@ -144,9 +153,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         n = len(coords)
         out = {name: np.empty(n) for name in ("loss", "acc", "loss_se", "acc_se", "rows")}
         for i, point in enumerate(coords):
-            self.weights.set(point)
-            if self.bn == "recompute" and self.bn_modules:
-                self._recompute_bn()
+            self.set_point(point)
             values = self._point()
             for name, value in zip(out, values, strict=True):
                 out[name][i] = value

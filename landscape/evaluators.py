@@ -48,6 +48,11 @@ class PointEvaluator:
             split (cumulative average, as in mode-connectivity studies), on a
             copy of the buffers.
         bn_samples: rows used to re-estimate BatchNorm statistics.
+        buffer_directions: with ``bn="eval"``, one direction of the floating-point buffers
+            per weight direction: the point ``origin + sum_i c_i d_i`` then uses the buffers
+            ``objective.buffers + sum_i c_i b_i``, so that along a line or plane through
+            checkpoints each checkpoint scores with its own BatchNorm statistics. ``None``
+            keeps the objective's buffers at every point.
 
     """
 
@@ -59,6 +64,7 @@ class PointEvaluator:
         *,
         bn: BNMode = "eval",
         bn_samples: int = 1000,
+        buffer_directions: Sequence[ParamDict] | None = None,
     ):
         self.objective = objective
         self.model = copy.deepcopy(objective.model).eval()
@@ -67,6 +73,13 @@ class PointEvaluator:
             if name in objective.buffers:
                 buf.copy_(objective.buffers[name])
         self.weights = FlatWeights(self.params, origin, directions)
+        self.buffers = (
+            InterpolatedBuffers(
+                dict(self.model.named_buffers()), objective.buffers, buffer_directions
+            )
+            if buffer_directions is not None
+            else None
+        )
         self.bn = bn
         self.bn_modules = [
             m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
@@ -91,9 +104,7 @@ class PointEvaluator:
         losses = torch.zeros(len(coords), dtype=torch.float64, device=obj.device)
         correct = torch.zeros(len(coords), dtype=torch.int64, device=obj.device)
         for i, point in enumerate(coords):
-            self.weights.set(point)
-            if self.bn == "recompute" and self.bn_modules:
-                self._recompute_bn()
+            self.set_point(point)
             self._accumulate(losses[i], correct[i])
         acc = (
             correct.double() / obj.num_samples
@@ -101,6 +112,14 @@ class PointEvaluator:
             else torch.full_like(losses, float("nan"))
         )
         return (losses / obj.num_samples).cpu().numpy(), acc.cpu().numpy()
+
+    def set_point(self, point: np.ndarray) -> None:
+        """Write the point's weights (and buffers) into the private model."""
+        self.weights.set(point)
+        if self.buffers is not None:
+            self.buffers.set(point)
+        if self.bn == "recompute" and self.bn_modules:
+            self._recompute_bn()
 
     def _recompute_bn(self) -> None:
         for m in self.bn_modules:
@@ -124,6 +143,39 @@ class PointEvaluator:
             row += len(x)
         if self._pred is not None:
             correct += (self._pred == obj.split.y).sum()
+
+
+class InterpolatedBuffers:
+    """Floating-point buffers written per point as ``base + sum_i c_i b_i``.
+
+    Integer buffers (BatchNorm's ``num_batches_tracked``) keep their base value.
+
+    Example:
+        >>> bn = nn.BatchNorm1d(2)
+        >>> base = {k: v.clone() for k, v in bn.named_buffers()}
+        >>> step = {"running_mean": torch.ones(2), "running_var": torch.ones(2)}
+        >>> InterpolatedBuffers(dict(bn.named_buffers()), base, [step]).set(np.array([0.5]))
+        >>> bn.running_mean.tolist(), bn.running_var.tolist()
+        ([0.5, 0.5], [1.5, 1.5])
+    """
+
+    def __init__(
+        self, buffers: dict[str, Tensor], base: ParamDict, directions: Sequence[ParamDict]
+    ):
+        self.targets = {k: b for k, b in buffers.items() if b.is_floating_point() and k in base}
+        self.base = {k: base[k].to(b.device, b.dtype) for k, b in self.targets.items()}
+        self.directions = [
+            {k: d[k].to(b.device, b.dtype) for k, b in self.targets.items() if k in d}
+            for d in directions
+        ]
+
+    def set(self, point: np.ndarray) -> None:
+        """Write ``base + sum_i point[i] b_i`` into the buffers."""
+        for k, buf in self.targets.items():
+            buf.copy_(self.base[k])
+            for c, d in zip(point, self.directions, strict=False):
+                if k in d:
+                    buf.add_(d[k], alpha=float(c))
 
 
 class FlatWeights:
@@ -197,41 +249,71 @@ class StackedEvaluator:
 
     The stacked weights ``origin + A d0 (+ B d1)`` are built with one
     broadcasted multiply-add per parameter, then a single vmapped
-    ``functional_call`` evaluates all points on each data batch.
+    ``functional_call`` evaluates all points on each data batch. With
+    ``buffer_directions`` (see :class:`PointEvaluator`) the floating-point buffers are
+    stacked the same way.
     """
 
-    def __init__(self, objective: Objective, origin: ParamDict, directions: Sequence[ParamDict]):
+    def __init__(
+        self,
+        objective: Objective,
+        origin: ParamDict,
+        directions: Sequence[ParamDict],
+        *,
+        buffer_directions: Sequence[ParamDict] | None = None,
+    ):
         self.objective = objective
         dev = objective.device
         names = [n for n, _ in objective.model.named_parameters()]
         self.origin = {k: origin[k].to(dev) for k in names}
         self.directions = [{k: d[k].to(dev) for k in names} for d in directions]
-        model, buffers, loss_sum = objective.model, objective.buffers, objective.loss_sum
+        self.buffer_directions = (
+            [{k: v.to(dev) for k, v in d.items()} for d in buffer_directions]
+            if buffer_directions is not None
+            else None
+        )
+        model, loss_sum = objective.model, objective.loss_sum
         with_acc = objective.has_accuracy
 
-        def one_point(params: ParamDict, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        def one_point(
+            params: ParamDict, buffers: ParamDict, x: Tensor, y: Tensor
+        ) -> tuple[Tensor, Tensor]:
             out = functional_call(model, (params, buffers), (x,))
             loss = loss_sum(out, y)
             return loss, correct_count(out, y) if with_acc else loss
 
-        self._batched = vmap(one_point, in_dims=(0, None, None))
+        in_buffers = 0 if buffer_directions is not None else None
+        self._batched = vmap(one_point, in_dims=(0, in_buffers, None, None))
+
+    def _stack(
+        self, base: ParamDict, directions: Sequence[ParamDict], c: Tensor
+    ) -> dict[str, Tensor]:
+        stacked = {}
+        for k, o in base.items():
+            shape = (len(c),) + (1,) * o.dim()
+            w = o.unsqueeze(0).expand(len(c), *o.shape)
+            if o.is_floating_point():
+                for j, d in enumerate(directions):
+                    if k in d:
+                        w = w + c[:, j].to(o.dtype).reshape(shape) * d[k].unsqueeze(0)
+            stacked[k] = w.contiguous()
+        return stacked
 
     @torch.inference_mode()
     def __call__(self, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(loss, acc)`` arrays for ``coords`` of shape ``(P, ndim)``."""
         obj = self.objective
         c = torch.as_tensor(coords, dtype=next(iter(self.origin.values())).dtype, device=obj.device)
-        stacked = {}
-        for k, o in self.origin.items():
-            shape = (len(coords),) + (1,) * o.dim()
-            w = o.unsqueeze(0) + c[:, 0].reshape(shape) * self.directions[0][k].unsqueeze(0)
-            for j, d in enumerate(self.directions[1:], start=1):
-                w = w + c[:, j].reshape(shape) * d[k].unsqueeze(0)
-            stacked[k] = w
+        stacked = self._stack(self.origin, self.directions, c)
+        buffers = (
+            self._stack(obj.buffers, self.buffer_directions, c)
+            if self.buffer_directions is not None
+            else obj.buffers
+        )
         loss = torch.zeros(len(coords), dtype=torch.float64, device=obj.device)
         correct = torch.zeros(len(coords), dtype=torch.float64, device=obj.device)
         for x, y in obj.batches():
-            batch_loss, batch_correct = self._batched(stacked, x, y)
+            batch_loss, batch_correct = self._batched(stacked, buffers, x, y)
             loss += batch_loss
             correct += batch_correct
         acc = correct / obj.num_samples if obj.has_accuracy else torch.full_like(loss, float("nan"))

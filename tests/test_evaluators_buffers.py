@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscape.data import Split
+from landscape.directions import interpolation_direction, plane_through
+from landscape.evaluators import PointEvaluator, StackedEvaluator
+from landscape.objective import Objective
+from landscape.params import model_buffers, model_params
+
+
+def bn_net(seed):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    net.train()
+    with torch.no_grad():
+        for _ in range(5):  # distinct running statistics per checkpoint
+            net(torch.randn(64, 6) * (1 + seed) + seed)
+    return net.eval()
+
+
+def own_loss(net, split):
+    obj = Objective(net, split)
+    return obj.evaluate(model_params(net))[0]
+
+
+def split():
+    g = torch.Generator().manual_seed(9)
+    return Split(torch.randn(80, 6, generator=g), torch.randint(0, 3, (80,), generator=g))
+
+
+def float_buffers(net):
+    return {k: v for k, v in model_buffers(net).items() if v.is_floating_point()}
+
+
+@pytest.mark.parametrize("evaluator", [PointEvaluator, StackedEvaluator])
+def test_interpolation_endpoints_score_their_own_loss_with_batchnorm(evaluator):
+    a, b = bn_net(0), bn_net(1)
+    data = split()
+    obj = Objective(a, data)
+    d = interpolation_direction(model_params(a), model_params(b))
+    bd = interpolation_direction(float_buffers(a), float_buffers(b))
+    losses, _ = evaluator(obj, model_params(a), [d], buffer_directions=[bd])(
+        np.array([[0.0], [1.0]])
+    )
+    assert losses[0] == pytest.approx(own_loss(a, data), rel=1e-6)
+    assert losses[1] == pytest.approx(own_loss(b, data), rel=1e-6)
+    kept, _ = evaluator(obj, model_params(a), [d])(np.array([[1.0]]))
+    assert abs(kept[0] - own_loss(b, data)) > 1e-3  # the origin's statistics mislead
+
+
+def test_plane_corners_score_their_own_loss_and_evaluators_agree():
+    nets = [bn_net(s) for s in (0, 1, 2)]
+    data = split()
+    origin, vectors = plane_through(*(model_params(n) for n in nets))
+    _, bvectors = plane_through(*(float_buffers(n) for n in nets))
+    obj = Objective(nets[0], data)
+    coords = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.3, 0.4]])
+    point, _ = PointEvaluator(obj, origin, vectors, buffer_directions=bvectors)(coords)
+    stacked, _ = StackedEvaluator(obj, origin, vectors, buffer_directions=bvectors)(coords)
+    for i, net in enumerate(nets):
+        assert point[i] == pytest.approx(own_loss(net, data), rel=1e-6)
+    assert stacked == pytest.approx(point, rel=1e-6)
