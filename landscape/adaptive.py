@@ -118,6 +118,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         seed: Seed of the batch order (one order for every point).
         bn: BatchNorm mode (see :class:`PointEvaluator`).
         bn_samples: Rows that re-estimate BatchNorm statistics.
+        bn_inputs: Inputs that re-estimate BatchNorm statistics (see :class:`PointEvaluator`).
         buffer_directions: Buffer directions (see :class:`PointEvaluator`).
     """
 
@@ -131,6 +132,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         seed: int = 0,
         bn: BNMode = "eval",
         bn_samples: int = 1000,
+        bn_inputs: torch.Tensor | None = None,
         buffer_directions: Sequence[ParamDict] | None = None,
     ):
         super().__init__(
@@ -139,6 +141,7 @@ class AdaptivePointEvaluator(PointEvaluator):
             directions,
             bn=bn,
             bn_samples=bn_samples,
+            bn_inputs=bn_inputs,
             buffer_directions=buffer_directions,
         )
         self.tolerance = tolerance

@@ -44,10 +44,12 @@ class PointEvaluator:
         origin: the reference point.
         directions: one or two directions.
         bn: ``eval`` keeps the checkpoint's BatchNorm statistics; ``recompute``
-            re-estimates them at every point on ``bn_samples`` fixed rows of the
-            split (cumulative average, as in mode-connectivity studies), on a
+            re-estimates them at every point on the first ``bn_samples`` rows of
+            ``bn_inputs`` (cumulative average, as in mode-connectivity studies), on a
             copy of the buffers.
         bn_samples: rows used to re-estimate BatchNorm statistics.
+        bn_inputs: the inputs that re-estimate them: the training split's, whichever
+            split is scored (defaults to the scored split's own inputs).
         buffer_directions: with ``bn="eval"``, one direction of the floating-point buffers
             per weight direction: the point ``origin + sum_i c_i d_i`` then uses the buffers
             ``objective.buffers + sum_i c_i b_i``, so that along a line or plane through
@@ -64,6 +66,7 @@ class PointEvaluator:
         *,
         bn: BNMode = "eval",
         bn_samples: int = 1000,
+        bn_inputs: Tensor | None = None,
         buffer_directions: Sequence[ParamDict] | None = None,
     ):
         self.objective = objective
@@ -86,7 +89,7 @@ class PointEvaluator:
         ]
         for m in self.bn_modules:
             m.momentum = None
-        self.bn_x = objective.split.x[:bn_samples]
+        self.bn_x = (objective.split.x if bn_inputs is None else bn_inputs)[:bn_samples]
         self._pred = self._prediction_buffer()
 
     def _prediction_buffer(self) -> Tensor | None:

@@ -62,3 +62,26 @@ def test_plane_corners_score_their_own_loss_and_evaluators_agree():
     for i, net in enumerate(nets):
         assert point[i] == pytest.approx(own_loss(net, data), rel=1e-6)
     assert stacked == pytest.approx(point, rel=1e-6)
+
+
+def test_bn_recompute_estimates_on_the_given_inputs_not_the_scored_split():
+    net = bn_net(0)
+    train, test = split(), Split(torch.randn(40, 6) * 5 + 3, torch.randint(0, 3, (40,)))
+    obj = Objective(net, test)
+    zero = {k: torch.zeros_like(v) for k, v in model_params(net).items()}
+    on_train, _ = PointEvaluator(obj, model_params(net), [zero], bn="recompute", bn_inputs=train.x)(
+        np.array([[0.0]])
+    )
+    on_test, _ = PointEvaluator(obj, model_params(net), [zero], bn="recompute")(np.array([[0.0]]))
+    ref = bn_net(0)
+    ref.train()
+    for m in ref.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.reset_running_stats()
+            m.momentum = None
+    with torch.no_grad():  # in batches of the scored objective's size, averaged
+        ref(train.x[:40])
+        ref(train.x[40:])
+    ref.eval()
+    assert on_train[0] == pytest.approx(own_loss(ref, test), rel=1e-6)
+    assert abs(on_train[0] - on_test[0]) > 1e-4
