@@ -18,10 +18,13 @@ from landscape.report.table import Table, findings_lines
 CSS = """
 body { font-family: -apple-system, "DejaVu Sans", Arial, sans-serif; max-width: 70rem;
        margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 1rem 0; }
-th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-figure { margin: 2rem 0; } figure img { max-width: 100%; height: auto; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 1rem 0; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right;
+         white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; position: sticky; left: 0;
+                                 background: #fff; }
+figure { margin: 2rem 0; } figure img { width: 100%; max-width: 56rem; height: auto; }
 figcaption { font-size: 0.9rem; color: #444; }
 .notes { font-size: 0.8rem; color: #555; }
 """
@@ -37,16 +40,35 @@ def png_data_uri(png: bytes) -> str:
 
 
 def html_table(table: Table) -> str:
-    """Render a table as HTML (every cell escaped).
+    """Render a table as HTML (every cell escaped), scrolling inside its own box.
 
-    >>> html_table(Table(("run", "loss"), (("A<1>", "0.5"),), ()))
-    '<table><thead><tr><th>run</th><th>loss</th></tr></thead><tbody><tr><td>A&lt;1&gt;</td><td>0.5</td></tr></tbody></table>'
+    The box scrolls sideways when the table is wider than the page (at 1024 px the report
+    table is), with the run column kept in view.
+
+    >>> print(html_table(Table(("run", "loss"), (("A<1>", "0.5"),), ())).replace("><", ">\\n<"))
+    <div class="scroll">
+    <table>
+    <thead>
+    <tr>
+    <th>run</th>
+    <th>loss</th>
+    </tr>
+    </thead>
+    <tbody>
+    <tr>
+    <td>A&lt;1&gt;</td>
+    <td>0.5</td>
+    </tr>
+    </tbody>
+    </table>
+    </div>
     """
     head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table_html = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table_html}</div>'
 
 
 def html_report(
