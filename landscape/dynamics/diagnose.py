@@ -22,39 +22,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from landscape.dynamics.runs import GROUP, Run, run_file
+from landscape.records import Finding, Phase, PhaseName
 from landscape.store import atomic_update, config_json, writer_lock
-
-PhaseName = Literal["fast initial learning", "gradual adjustment", "convergence"]
-FindingKind = Literal[
-    "overfitting", "exploding gradients", "vanishing gradients", "divergence", "plateau"
-]
-
-
-@dataclass(frozen=True)
-class Phase:
-    """A stretch of training: ``name`` from ``start_epoch`` up to (excluding) ``end_epoch``.
-
-    The last phase ends at the last epoch, inclusive.
-    """
-
-    name: PhaseName
-    start_epoch: int
-    end_epoch: int
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A detected event: ``kind`` beginning at ``start_epoch`` (and ending at ``end_epoch``)."""
-
-    kind: FindingKind
-    start_epoch: int
-    end_epoch: int | None
-    detail: str
 
 
 @dataclass(frozen=True)
