@@ -121,13 +121,13 @@ def read_surface(path: str | Path, *, with_vectors: bool = False) -> Surface:
     """
     path = Path(path)
     with open_read(path) as f:
+        vectors = _vectors(path, f) if with_vectors else ()
         if not is_surface_file(f):
             raise LandscapeError(
                 f"{path}: holds no surface (expected dataset 'xcoordinates'; "
                 f"found {', '.join(sorted(f)) or 'nothing'})"
             )
         source: Source = "li2018" if li2018.is_li2018(f) else "landscape"
-        vectors = _vectors(path, f) if with_vectors else ()
         x = np.asarray(f["xcoordinates"][()], dtype=np.float64).reshape(-1)
         y = (
             np.asarray(f["ycoordinates"][()], dtype=np.float64).reshape(-1)
@@ -169,7 +169,7 @@ def read_surface(path: str | Path, *, with_vectors: bool = False) -> Surface:
 
 
 def _vectors(path: Path, f: h5py.File) -> tuple[dict[str, np.ndarray], ...]:
-    if "directions" not in f or GROUP not in f:
+    if not is_surface_file(f) or "directions" not in f or GROUP not in f:
         raise LandscapeError(
             f"{path}: not a surface file (expected xcoordinates, directions/ and surface/)"
         )
