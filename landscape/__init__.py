@@ -18,7 +18,7 @@ from landscape.errors import LandscapeError
 
 _EXPORTS = {
     "surface": "landscape.api",
-    "Surface": "landscape.engine",
+    "Surface": "landscape.records",
     "compute_surface": "landscape.engine",
     "Recorder": "landscape.dynamics.recorder",
 }

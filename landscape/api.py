@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape import distributed, store
+from landscape import distributed
 from landscape.data import Data, SplitChoice, as_splits, load_data
 from landscape.directions import (
     Directions,
@@ -20,13 +20,15 @@ from landscape.directions import (
     plane_through,
     random_directions,
 )
-from landscape.engine import Surface, compute_surface, model_errors
+from landscape.engine import compute_surface, model_errors
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode
 from landscape.grid import parse_grid
+from landscape.io.directions import read_direction_file
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, model_buffers, model_params
+from landscape.records import Surface
 
 DirKind = Literal["random", "interp", "plane", "hessian"]
 
@@ -109,7 +111,7 @@ def surface(
         command: command line for provenance.
 
     Returns:
-        The :class:`~landscape.engine.Surface`.
+        The :class:`~landscape.records.Surface`.
 
     """
     with distributed.session(resolve_device(device)) as (_, dev):
@@ -244,14 +246,7 @@ def _directions(
         raise LandscapeError(
             f"dirs: expected random, interp, plane, hessian or an HDF5 file (got {dirs!r})"
         )
-    with store.open_read(path) as f:
-        if "directions" not in f:
-            raise LandscapeError(f"dirs: {path} holds no 'directions' group")
-        stored = [
-            store.read_params(f["directions"][k])
-            for k in sorted(f["directions"])
-            if k.startswith("d")
-        ]
+    stored = read_direction_file(path)
     if len(stored) < ndim:
         raise LandscapeError(
             f"dirs: {path} holds {len(stored)} direction(s), a {ndim}D grid needs {ndim}"

@@ -27,10 +27,10 @@ import torch
 
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
+from landscape.records import Comparison
 from landscape.report.compare import CompareConfig, compare
 from landscape.report.document import ReportFiles, write_report
 from landscape.report.figures import SurfacePair
-from landscape.report.results import Comparison
 
 Size = Literal["quick", "default", "full"]
 SIZES: tuple[str, ...] = get_args(Size)

@@ -26,47 +26,15 @@ from landscape import distributed, store
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode, PointEvaluator, StackedEvaluator
+from landscape.io.surface import create_surface_file, read_progress, store_origin, write_values
 from landscape.objective import Objective
 from landscape.params import ParamDict
+from landscape.records import Surface
 
 log = logging.getLogger(__name__)
 
 Evaluator = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 ORIGIN_RTOL = 1e-4
-
-
-@dataclass(frozen=True)
-class Surface:
-    """A computed (possibly partial) loss surface.
-
-    Attributes:
-        x: coordinates along the first direction, shape ``(nx,)``.
-        y: coordinates along the second direction, shape ``(ny,)``, or ``None`` (1D).
-        values: metric name (``train_loss``, ``train_acc``, ``test_loss``,
-            ``test_acc``) -> array of shape ``(nx,)`` or ``(ny, nx)``; NaN where
-            not computed or not finite.
-        done: which points are computed, same shape as the values.
-        origin: metric name -> value at the reference point (the checkpoint itself).
-        path: the HDF5 file it lives in, if any.
-
-    """
-
-    x: np.ndarray
-    y: np.ndarray | None
-    values: dict[str, np.ndarray]
-    done: np.ndarray
-    origin: dict[str, float]
-    path: Path | None = None
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """``(nx,)`` for 1D, ``(ny, nx)`` for 2D."""
-        return self.done.shape
-
-    @property
-    def complete(self) -> bool:
-        """Whether every point has been computed."""
-        return bool(self.done.all())
 
 
 def grid_coords(x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
@@ -201,22 +169,10 @@ def compute_surface(
         if ctx.is_main:
             _report(values, done, origin_values, evaluators, len(vectors), path)
             if path is not None:
-                _store_origin(path, store.config_json(origin_values))
+                store_origin(path, origin_values)
     return Surface(
         np.asarray(x), None if y is None else np.asarray(y), values, done, origin_values, path
     )
-
-
-def _store_origin(path: Path, origin: str) -> None:
-    """Store the values at the origin (JSON) unless the file holds them already.
-
-    A re-run of a finished surface thus leaves its file as it was.
-    """
-    with store.open_read(path) as f:
-        if f["surface"].attrs.get("origin") == origin:
-            return
-    with store.atomic_update(path) as f:
-        f["surface"].attrs["origin"] = origin
 
 
 @dataclass(frozen=True)
@@ -256,9 +212,16 @@ def _start(
                     "pass --overwrite to replace it or choose another --out"
                 )
             if store.check_resumable(path, "surface", config, overwrite=False):
-                return _Start(*_read_state(path, metrics))
+                return _Start(*read_progress(path, metrics))
     if path is not None:
-        _create_file(path, directions, x, y, values, done, config, command)
+        create_surface_file(
+            path,
+            (directions.kind, directions.attrs, directions.numpy()),
+            Surface(
+                np.asarray(x), None if y is None else np.asarray(y), values, done, config=config
+            ),
+            command=command,
+        )
     return _Start(values, done, directions.numpy() if share else None)
 
 
@@ -490,59 +453,10 @@ class _Writer:
         if self.path is None or not (self.dirty or final):
             return
         start = time.monotonic()
-        with store.atomic_update(self.path) as f:
-            for name, arr in self.values.items():
-                f[name][...] = arr
-            f["surface/done"][...] = self.done
+        write_values(self.path, self.values, self.done)
         self.last = time.monotonic()
         self.interval = max(2.0, 20 * (self.last - start))
         self.dirty = False
-
-
-def _create_file(
-    path: Path,
-    directions: Directions,
-    x: np.ndarray,
-    y: np.ndarray | None,
-    values: dict[str, np.ndarray],
-    done: np.ndarray,
-    config: Mapping[str, Any],
-    command: str | None,
-) -> None:
-    with store.atomic_update(path, new=True, command=command) as f:
-        d = f.create_group("directions")
-        d.attrs["kind"] = directions.kind
-        for key, val in directions.attrs.items():
-            d.attrs[key] = (
-                val if isinstance(val, (int, float, str, bool)) else store.config_json(val)
-            )
-        for i, vec in enumerate(directions.numpy()):
-            store.write_params(d, f"d{i}", vec)
-        f.create_dataset("xcoordinates", data=np.asarray(x, np.float64))
-        if y is not None:
-            f.create_dataset("ycoordinates", data=np.asarray(y, np.float64))
-        g = f.create_group("surface")
-        g.attrs["config"] = store.config_json(config)
-        g.attrs["ndim"] = 1 if y is None else 2
-        g.attrs["metrics"] = store.config_json(list(values))
-        g.create_dataset("done", data=done)
-        for name, arr in values.items():
-            f.create_dataset(name, data=arr)
-            g[name] = f[name]
-
-
-def _read_state(
-    path: Path, metrics: list[str]
-) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, np.ndarray]]]:
-    with store.open_read(path) as f:
-        done = f["surface/done"][()]
-        values = {m: f[m][()] for m in metrics}
-        stored = [
-            store.read_params(f["directions"][k])
-            for k in sorted(f["directions"])
-            if k.startswith("d")
-        ]
-    return values, done, stored
 
 
 def _origin_values(objectives: Mapping[str, Objective], origin: ParamDict) -> dict[str, float]:

@@ -160,9 +160,7 @@ class Objective:
             if name in self.buffers:
                 buf.copy_(self.buffers[name])
         self.loss_spec = loss
-        self.loss_sum, self.task = resolve_loss(
-            loss, class_labels=not split.y.is_floating_point()
-        )
+        self.loss_sum, self.task = resolve_loss(loss, class_labels=not split.y.is_floating_point())
         self.batch_size = len(split) if batch_size is None else min(batch_size, len(split))
         self.num_samples = len(split)
         self.output_shape: tuple[int, ...] | None = None

@@ -35,13 +35,15 @@ from torch import nn
 from landscape import store
 from landscape.data import SplitChoice, load_data
 from landscape.directions import Directions
-from landscape.dynamics.paths import Trajectory, write_trajectory
 from landscape.dynamics.runs import Run, read_run
-from landscape.engine import Surface, compute_surface
+from landscape.engine import compute_surface
 from landscape.errors import LandscapeError
+from landscape.io.directions import write_directions
+from landscape.io.trajectory import write_trajectory
 from landscape.loading import build_model, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, check_same_keys, dot, flatten, unflatten
+from landscape.records import Surface, Trajectory
 
 
 @dataclass(frozen=True)
@@ -396,14 +398,7 @@ def compute_trajectory(
             _write(f, traj, plane, config)
     else:
         with store.writer_lock(out), store.atomic_update(out, new=True, command=command) as f:
-            d = f.create_group("directions")
-            d.attrs["kind"] = "pca"
-            for key, val in directions.attrs.items():
-                d.attrs[key] = (
-                    val if isinstance(val, (int, float, str, bool)) else store.config_json(val)
-                )
-            for i, vec in enumerate(directions.numpy()):
-                store.write_params(d, f"d{i}", vec)
+            write_directions(f, directions.kind, directions.attrs, directions.numpy())
             _write(f, traj, plane, config)
     return TrajectoryResult(Path(out), traj, result_surface)
 

@@ -10,10 +10,12 @@ from click.testing import CliRunner
 from torch.func import hessian
 
 from landscape.cli import cli
-from landscape.curvature.surface_map import read_grid, taylor_model
+from landscape.curvature.surface_map import taylor_model
 from landscape.data import Split
+from landscape.io.surface import read_surface
 from landscape.objective import Objective
 from landscape.params import combine, flatten, model_params, unflatten
+from landscape.records import Surface
 from tests.conftest import tiny_data, tiny_net
 
 BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
@@ -61,12 +63,12 @@ def test_curvature_map_matches_dense_eigenvalues_on_a_non_square_grid(
         "float64",
     )
     assert res.exit_code == 0, res.output
-    grid = read_grid(surface)
+    grid = read_surface(surface, with_vectors=True)
     model = tiny_net().double()
     x, y = tiny_data()["train"]
     obj = Objective(model, Split(x.double(), y))
     origin = model_params(model)
-    dirs = [{k: torch.from_numpy(v) for k, v in d.items()} for d in grid.directions]
+    dirs = [{k: torch.from_numpy(v) for k, v in d.items()} for d in grid.vectors]
     with h5py.File(surface, "r") as f:
         g = f["curvature/map"]
         assert g["lambda_max"].shape == (2, 3) and g["done"][()].all()
@@ -152,8 +154,6 @@ def test_curvature_map_resumes_missing_points(surface: Path, ckpt: Path) -> None
 
 
 def test_quadratic_taylor_model_is_exact() -> None:
-    from landscape.curvature.surface_map import SurfaceGrid
-
     x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], dtype=torch.float64)
     obj = Objective(
         torch.nn.Linear(2, 1, bias=False).double(),
@@ -180,7 +180,14 @@ def test_quadratic_taylor_model_is_exact() -> None:
             for b in ys
         ]
     )
-    model = taylor_model(obj, w0, SurfaceGrid(xs, ys, [{"weight": d0}, {"weight": d1}], exact, {}))
+    grid = Surface(
+        xs,
+        ys,
+        {"train_loss": exact},
+        np.ones(exact.shape, bool),
+        vectors=({"weight": d0}, {"weight": d1}),
+    )
+    model = taylor_model(obj, w0, grid)
     np.testing.assert_allclose(model.values, exact, rtol=1e-12)
     np.testing.assert_allclose(model.residual, 0.0, atol=1e-12)
 

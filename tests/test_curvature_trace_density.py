@@ -26,7 +26,7 @@ def decaying(n: int, seed: int, power: float = 2.0) -> torch.Tensor:
 def test_trace_within_three_standard_errors(estimator, seed: int) -> None:
     mat = decaying(100, seed, power=1.0) + 0.1 * torch.eye(100, dtype=torch.float64)
     est = estimator(mat, 60, seed=seed)
-    assert est.num_hvps == 60 and est.std_error > 0
+    assert est.num_matvecs == 60 and est.std_error > 0
     assert abs(est.estimate - float(mat.trace())) <= 3 * est.std_error
 
 
@@ -91,7 +91,7 @@ def test_slq_density_integrates_to_one_and_finds_two_clusters() -> None:
         & (d.density[1:-1] > 0.05)
     ]
     assert any(abs(p - 1.0) < 0.3 for p in peaks) and any(abs(p - 10.0) < 0.3 for p in peaks)
-    assert d.num_hvps == 8 * 30 and d.nodes.shape == (8, 30)
+    assert d.num_matvecs == 8 * 30 and d.nodes.shape == (8, 30)
 
 
 def test_slq_density_bad_arguments() -> None:

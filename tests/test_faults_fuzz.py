@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from landscape.directions import Directions
-from landscape.engine import _create_file, _start
+from landscape.engine import _start
 from landscape.errors import LandscapeError
 from landscape.grid import parse_grid
-from landscape.plotting.read import read_surface
+from landscape.io.surface import create_surface_file, read_surface
+from landscape.records import Surface
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
@@ -35,7 +36,12 @@ def _surface_bytes() -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.h5"
         values = {m: np.arange(12, dtype=np.float64).reshape(3, 4) for m in METRICS}
-        _create_file(path, DIRECTIONS, X, Y, values, np.ones((3, 4), bool), CONFIG, "test")
+        create_surface_file(
+            path,
+            (DIRECTIONS.kind, DIRECTIONS.attrs, DIRECTIONS.numpy()),
+            Surface(X, Y, values, np.ones((3, 4), bool), config=CONFIG),
+            command="test",
+        )
         return path.read_bytes()
 
 

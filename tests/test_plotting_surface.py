@@ -9,8 +9,8 @@ from matplotlib.contour import ContourSet
 from matplotlib.image import imread
 
 from landscape.errors import LandscapeError
+from landscape.io.surface import read_surface
 from landscape.plotting import surface as S  # noqa: N812
-from landscape.plotting.read import read_surface
 from landscape.plotting.style import PNG_DPI, figure, save
 
 X = np.linspace(-1.0, 1.0, 9)  # nx = 9

@@ -13,10 +13,10 @@ from landscape.cli import cli
 from landscape.dynamics.runs import read_run
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
+from landscape.io.compare import read_comparison
 from landscape.report import compare as compare_module
 from landscape.report.compare import CompareConfig, compare, median_best, profile_rise
 from landscape.report.document import write_report
-from landscape.report.results import read_comparison
 from tests.conftest import tiny_data, tiny_net
 
 TINY = dict(

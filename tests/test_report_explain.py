@@ -3,13 +3,13 @@
 import pytest
 
 from landscape.dynamics.diagnose import Finding
+from landscape.records import RunSummary
 from landscape.report.explain import (
     convergence_sentence,
     explain_summaries,
     gap_sentence,
     sharpness_sentence,
 )
-from landscape.report.results import RunSummary
 
 NAN = float("nan")
 

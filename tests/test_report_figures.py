@@ -18,16 +18,16 @@ from landscape.plotting.compare import (
     plot_paths,
     plot_surface_pair,
 )
-from landscape.report.document import write_report
-from landscape.report.figures import SurfacePair
-from landscape.report.results import (
+from landscape.records import (
     Comparison,
-    PlanePaths,
     Profile,
     RunResult,
     Series,
     Stability,
+    Trajectory,
 )
+from landscape.report.document import write_report
+from landscape.report.figures import SurfacePair
 from landscape.report.table import format_number
 from tests.test_report_explain import FAST_FLAT, SLOW_SHARP
 
@@ -65,16 +65,16 @@ def comparison(tmp_path):
             np.c_[np.linspace(-3, -1, k), np.linspace(0, -1, k)],
         ]
     )
-    plane = PlanePaths(
-        coords,
-        np.tile(np.arange(k), 2),
-        np.tile(np.arange(k) * 10, 2),
-        np.repeat([0, 1], k),
-        ("slow", "fast"),
-        np.zeros(2 * k),
-        np.r_[np.geomspace(1, 50, k), np.geomspace(1, 5, k)],
-        np.array([0.8, 0.15]),
-        "fast",
+    plane = Trajectory(
+        coords=coords,
+        epochs=np.tile(np.arange(k), 2),
+        steps=np.tile(np.arange(k) * 10, 2),
+        run=np.repeat([0, 1], k),
+        labels=("slow", "fast"),
+        residual=np.zeros(2 * k),
+        explained_variance_ratio=np.array([0.8, 0.15]),
+        origin_label="fast",
+        lambda_max=np.r_[np.geomspace(1, 50, k), np.geomspace(1, 5, k)],
     )
     return Comparison(
         tmp_path / "compare.h5",

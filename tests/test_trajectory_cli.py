@@ -7,8 +7,8 @@ from matplotlib.figure import Figure
 
 from landscape.cli import cli
 from landscape.data import load_data
-from landscape.dynamics.paths import read_trajectory
 from landscape.dynamics.train import TrainConfig, train
+from landscape.io.trajectory import read_trajectory
 from landscape.loading import build_model, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import dot

@@ -65,17 +65,13 @@ def command(ctx: click.Context, **kw: Any) -> None:
     progress = logs.configure(ctx)
     from landscape import distributed
     from landscape.cli.hessian import rank_session, setup_from
-    from landscape.curvature.surface_map import (
-        check_origin,
-        curvature_map,
-        read_grid,
-        taylor_model,
-        write_taylor,
-    )
+    from landscape.curvature.surface_map import check_origin, curvature_map, taylor_model
+    from landscape.io.curvature import write_taylor
+    from landscape.io.surface import read_surface
 
     if not kw["taylor"] and not kw["do_map"]:
         raise click.UsageError("nothing to do: both --no-taylor and --no-map given")
-    grid = read_grid(kw["surface"])
+    grid = read_surface(kw["surface"], with_vectors=True)
     with rank_session(kw) as main:
         progress = progress and main
         context = distributed.current()

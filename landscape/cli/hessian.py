@@ -176,7 +176,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
             click.echo(
                 "top eigenvalues: "
                 + ", ".join(f"{v:.6g}" for v in top.eigenvalues)
-                + f" ({top.num_hvps} HVPs, "
+                + f" ({top.num_matvecs} HVPs, "
                 + f"{int(top.converged.sum())}/{len(top.converged)} converged)"
             )
             if report.bottom is not None:

@@ -76,21 +76,20 @@ def default_kind(path: Path) -> str:
     """
     if path.is_dir():
         return "dynamics"
-    from landscape.plotting.read import is_surface_file
-    from landscape.store import open_read
+    from landscape.io.describe import contents
 
-    with open_read(path) as f:
-        if "trajectory" in f:
-            return "contour+path"
-        if is_surface_file(f):
-            return "contour" if "ycoordinates" in f else "1d"
-        if "curvature" in f:
-            return "spectrum"
-        if "dynamics" in f:
-            return "dynamics"
-        held = ", ".join(sorted(f)) or "nothing"
+    held = contents(path)
+    if "trajectory" in held.groups:
+        return "contour+path"
+    if held.surface_ndim is not None:
+        return "contour" if held.surface_ndim == 2 else "1d"
+    if "curvature" in held.groups:
+        return "spectrum"
+    if "dynamics" in held.groups:
+        return "dynamics"
+    names = ", ".join(held.groups) or "nothing"
     raise LandscapeError(
-        f"{path}: cannot tell what to draw (it holds {held}); pass --kind ({', '.join(KINDS)})"
+        f"{path}: cannot tell what to draw (it holds {names}); pass --kind ({', '.join(KINDS)})"
     )
 
 

@@ -20,7 +20,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from landscape import distributed, store
-from landscape.curvature import io
 from landscape.curvature.density import slq_density
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos
@@ -34,7 +33,7 @@ from landscape.curvature.preconditioned import (
     stability_threshold,
     update_direction,
 )
-from landscape.curvature.results import EigenResult, SpectralDensity, TraceEstimate
+from landscape.curvature.results import EigenResult
 from landscape.curvature.sharpness import (
     Metric,
     Sharpness,
@@ -47,9 +46,11 @@ from landscape.curvature.sharpness import (
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace
 from landscape.data import Data, Split, as_splits, load_data
 from landscape.errors import LandscapeError
+from landscape.io import curvature as io
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten, model_buffers, model_params
+from landscape.records import Spectrum
 
 TraceMethod = Literal["hutch++", "hutchinson"]
 DType = Literal["float32", "float64"]
@@ -72,16 +73,6 @@ class Setup:
     objective: Objective
     params: ParamDict
     identity: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class HessianReport:
-    """What ``landscape hessian`` computed (``None`` for stages not asked for)."""
-
-    top: EigenResult
-    bottom: EigenResult | None = None
-    trace: TraceEstimate | None = None
-    density: SpectralDensity | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +168,7 @@ def hessian(
     overwrite: bool = False,
     progress: bool = True,
     command: str | None = None,
-) -> HessianReport:
+) -> Spectrum:
     """Top (and bottom) eigenpairs, trace and spectral density of the Hessian at a checkpoint.
 
     Args:
@@ -222,10 +213,14 @@ def hessian(
         "seed": seed,
     }
     stages: dict[str, Callable[[Any], Any]] = {
-        "top": lambda op: lanczos(op, top_k, tol=tol, max_iter=max_iter, seed=seed),
+        "top": lambda op: lanczos(op, top_k, tol=tol, max_iter=max_iter, seed=seed).to_record(
+            setup.params
+        ),
     }
     if bottom_k:
-        stages["bottom"] = lambda op: _bottom(op, bottom_k, tol, max_iter, seed + 1)
+        stages["bottom"] = lambda op: _bottom(op, bottom_k, tol, max_iter, seed + 1).to_record(
+            setup.params
+        )
     if trace:
         estimator = hutchpp_trace if trace_method == "hutch++" else hutchinson_trace
         stages["trace"] = lambda op: estimator(op, trace_hvps, seed=seed)
@@ -233,25 +228,17 @@ def hessian(
         stages["density"] = lambda op: slq_density(
             op, num_runs=density_runs, num_steps=density_steps, sigma=sigma, seed=seed
         )
-    writers: dict[str, Callable[[Any, Any], None]] = {
-        "top": lambda g, r: io.write_eigen(g, "top", r, setup.params),
-        "bottom": lambda g, r: io.write_eigen(g, "bottom", r, setup.params),
-        "trace": io.write_trace,
-        "density": io.write_density,
-    }
     results = _run_stages(
         setup,
         "hessian",
         config,
         stages,
-        writers,
-        io.read_hessian,
         out=out,
         overwrite=overwrite,
         progress=progress,
         command=command,
     )
-    return HessianReport(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
+    return Spectrum(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
 
 
 def _bottom(op: Any, k: int, tol: float, max_iter: int | None, seed: int) -> EigenResult:
@@ -353,14 +340,11 @@ def sharpness(
         }
         for name, make in _optimizer_stages(optimizer_state, params, tol, seed).items():
             stages[name] = make
-    writers = {name: lambda g, s: io.write_sharpness(g, s) for name in stages}
     results = _run_stages(
         setup,
         "sharpness",
         config,
         stages,
-        writers,
-        io.read_sharpness,
         out=out,
         overwrite=overwrite,
         progress=progress,
@@ -381,7 +365,7 @@ def _lambda_max(op: Any, tol: float, seed: int) -> Sharpness:
         "lambda_max",
         float(r.eigenvalues[0]),
         float(r.residuals[0]),
-        {"tol": tol, "seed": seed, "num_hvps": r.num_hvps},
+        {"tol": tol, "seed": seed, "num_matvecs": r.num_matvecs},
         "Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
     )
 
@@ -392,7 +376,7 @@ def _trace(op: Any, hvps: int, seed: int) -> Sharpness:
         "trace",
         t.estimate,
         t.std_error,
-        {"method": t.method, "num_hvps": hvps, "seed": seed},
+        {"method": t.method, "num_matvecs": hvps, "seed": seed},
         "Meyer et al. 2021 (Hutch++)",
     )
 
@@ -418,7 +402,7 @@ def _optimizer_stages(
                 "precond_lambda_max",
                 float(r.eigenvalues[0]),
                 float(r.residuals[0]),
-                {**settings, "tol": tol, "num_hvps": r.num_hvps},
+                {**settings, "tol": tol, "num_matvecs": r.num_matvecs},
                 "Cohen et al. 2022 (λ_max of P^-1 H)",
             )
 
@@ -490,8 +474,6 @@ def _run_stages(
     kind: str,
     config: dict[str, Any],
     stages: dict[str, Callable[[Any], Any]],
-    writers: dict[str, Callable[[Any, Any], None]],
-    reader: Callable[[Any], dict[str, Any]],
     *,
     out: str | Path | None,
     overwrite: bool,
@@ -503,7 +485,7 @@ def _run_stages(
     Under torchrun (an active default process group) every rank computes on
     its share of the data and holds the same results; rank 0 alone touches
     the file, shows progress, and returns the stages read back from ``out``
-    (by ``reader``) along with those computed now.
+    along with those computed now.
     """
     ctx = distributed.current()
     main = ctx.is_main
@@ -525,14 +507,12 @@ def _run_stages(
                     bar.set_postfix_str(name)
                     results[name] = stages[name](op)
                     if out is not None and main:
-                        with store.atomic_update(out) as f:
-                            writers[name](f[f"{io.GROUP}/{kind}"], results[name])
+                        io.write_stage(out, kind, name, results[name])
             finally:
                 bar.close()
             ctx.barrier()
     if out is not None and main:
-        with store.open_read(out) as f:
-            results = {**reader(f[f"{io.GROUP}/{kind}"]), **results}
+        results = {**io.read_stages(out, kind), **results}
     return results
 
 
@@ -544,12 +524,8 @@ def _open_stages(
         return set()
     try:
         if store.check_resumable(out, f"{io.GROUP}/{kind}", config, overwrite=overwrite):
-            with store.open_read(out) as f:
-                return set(f[f"{io.GROUP}/{kind}"])
-        with store.atomic_update(out, new=not Path(out).exists(), command=command) as f:
-            if f"{io.GROUP}/{kind}" in f:
-                del f[f"{io.GROUP}/{kind}"]
-            io.stage_group(f, kind, config)
+            return io.stored_stages(out, kind)
+        io.create_stage(out, kind, config, command=command)
     except LandscapeError as exc:
         return str(exc)
     return set()

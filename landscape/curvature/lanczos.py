@@ -196,7 +196,7 @@ def lanczos(
         eigenvalues=theta[idx].copy(),
         eigenvectors=vecs.cpu(),
         residuals=res,
-        num_hvps=state.num_hvps,
+        num_matvecs=state.num_hvps,
         converged=ok,
         tol=tol,
     )

@@ -75,7 +75,7 @@ def power_iteration(
         eigenvalues=np.array(values),
         eigenvectors=torch.stack(found).cpu(),
         residuals=np.array(residuals),
-        num_hvps=hvps,
+        num_matvecs=hvps,
         converged=np.array(converged),
         tol=tol,
     )

@@ -1,4 +1,12 @@
-"""Frozen result records of the curvature estimators (never bare tuples)."""
+"""The tensor result of the eigensolvers, and its conversion to the stored record.
+
+:class:`EigenResult` keeps the eigenvectors as one float64 tensor, which the
+solvers need for warm starts; :meth:`EigenResult.to_record` turns it into the
+torch-free :class:`~landscape.records.Eigenpairs` (name-keyed numpy vectors)
+that io writes. The trace and density estimators return the torch-free
+records :class:`~landscape.records.TraceEstimate` and
+:class:`~landscape.records.SpectralDensity` directly.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,9 @@ import numpy as np
 from torch import Tensor
 
 from landscape.params import ParamDict, unflatten
+from landscape.records import Eigenpairs, SpectralDensity, TraceEstimate
+
+__all__ = ["EigenResult", "SpectralDensity", "TraceEstimate"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +30,7 @@ class EigenResult:
             top end, smallest first for the bottom end).
         eigenvectors: ``(k, n)`` float64 unit vectors, row ``i`` for eigenvalue ``i``.
         residuals: ``(k,)`` residual norms ``||H v_i - λ_i v_i||``.
-        num_hvps: operator applications (Hessian-vector products) spent.
+        num_matvecs: operator applications (Hessian-vector products) spent.
         converged: ``(k,)`` whether ``residuals[i] <= tol * |λ_i|``.
         tol: the relative residual tolerance used.
 
@@ -28,7 +39,7 @@ class EigenResult:
     eigenvalues: np.ndarray
     eigenvectors: Tensor
     residuals: np.ndarray
-    num_hvps: int
+    num_matvecs: int
     converged: np.ndarray
     tol: float
 
@@ -37,43 +48,16 @@ class EigenResult:
         ref = next(iter(like.values()))
         return [unflatten(v.to(device=ref.device), like) for v in self.eigenvectors]
 
-
-@dataclass(frozen=True)
-class TraceEstimate:
-    """A stochastic estimate of ``tr(H)``.
-
-    Attributes:
-        estimate: the trace estimate.
-        std_error: its standard error (sample standard deviation of the
-            stochastic part over the square root of its sample count).
-        num_hvps: operator applications spent.
-        method: ``hutchinson`` or ``hutch++``.
-
-    """
-
-    estimate: float
-    std_error: float
-    num_hvps: int
-    method: str
-
-
-@dataclass(frozen=True)
-class SpectralDensity:
-    """A smoothed eigenvalue density from stochastic Lanczos quadrature.
-
-    Attributes:
-        grid: ``(num_points,)`` eigenvalue axis.
-        density: ``(num_points,)`` density on ``grid`` (integrates to 1).
-        nodes: ``(num_runs, num_steps)`` Ritz values of each run.
-        weights: ``(num_runs, num_steps)`` quadrature weights (each row sums to 1).
-        sigma: the Gaussian smoothing width (in eigenvalue units).
-        num_hvps: operator applications spent.
-
-    """
-
-    grid: np.ndarray
-    density: np.ndarray
-    nodes: np.ndarray
-    weights: np.ndarray
-    sigma: float
-    num_hvps: int
+    def to_record(self, like: ParamDict) -> Eigenpairs:
+        """The torch-free record: eigenvectors name-keyed and shaped like ``like``, as numpy."""
+        return Eigenpairs(
+            eigenvalues=np.asarray(self.eigenvalues, dtype=np.float64),
+            eigenvectors=tuple(
+                {k: t.detach().cpu().numpy() for k, t in v.items()}
+                for v in self.vectors_as_params(like)
+            ),
+            residuals=np.asarray(self.residuals, dtype=np.float64),
+            converged=np.asarray(self.converged, dtype=bool),
+            num_matvecs=int(self.num_matvecs),
+            tol=float(self.tol),
+        )

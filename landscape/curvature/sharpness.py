@@ -9,8 +9,7 @@ full-data means over the objective's fixed batches.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -21,29 +20,10 @@ from landscape.curvature.lanczos import random_unit
 from landscape.errors import LandscapeError
 from landscape.objective import Objective
 from landscape.params import ParamDict, combine, flatten, unflatten
+from landscape.records import Sharpness
 
 Metric = Literal["loss", "error"]
 METRICS: tuple[str, ...] = get_args(Metric)
-
-
-@dataclass(frozen=True)
-class Sharpness:
-    """One sharpness value with how it was measured.
-
-    Attributes:
-        measure: its name (``keskar``, ``adaptive_worst``, ...).
-        value: the number.
-        std_error: Monte-Carlo standard error (NaN for deterministic measures).
-        settings: every parameter that shaped the value.
-        citation: where the definition comes from.
-
-    """
-
-    measure: str
-    value: float
-    std_error: float = float("nan")
-    settings: dict[str, Any] = field(default_factory=dict)
-    citation: str = ""
 
 
 def _metric(objective: Objective, params: ParamDict, metric: Metric) -> float:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,92 +32,13 @@ from landscape.curvature.hvp import HessianLinearOperator, loss_and_gradient
 from landscape.curvature.lanczos import lanczos
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
+from landscape.io.curvature import read_map, write_map
 from landscape.objective import Objective
 from landscape.params import ParamDict, combine, dot
+from landscape.records import CurvatureMap, Surface, TaylorModel
 
 
-@dataclass(frozen=True)
-class SurfaceGrid:
-    """The grid and directions of a surface file (``y`` is ``None`` for 1D)."""
-
-    x: np.ndarray
-    y: np.ndarray | None
-    directions: list[dict[str, np.ndarray]]
-    train_loss: np.ndarray | None
-    config: dict[str, Any]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """``(nx,)`` or ``(ny, nx)``: rows follow ``y``, columns ``x``."""
-        return (len(self.x),) if self.y is None else (len(self.y), len(self.x))
-
-    def coordinates(self, index: tuple[int, ...]) -> list[float]:
-        """Grid coordinates of an array index (``(ix,)`` or ``(iy, ix)``)."""
-        return (
-            [float(self.x[index[0]])]
-            if self.y is None
-            else [float(self.x[index[1]]), float(self.y[index[0]])]
-        )
-
-
-@dataclass(frozen=True)
-class TaylorModel:
-    """The quadratic model on a surface grid.
-
-    Attributes:
-        values: ``L0 + g·d + ½ dᵀHd`` on the grid (surface shape).
-        residual: ``train_loss - values`` (NaN where the surface is missing).
-        loss0: ``L(w0)``.
-        slopes: ``g·d_i`` per direction.
-        curvatures: the matrix ``d_iᵀ H d_j``.
-
-    """
-
-    values: np.ndarray
-    residual: np.ndarray
-    loss0: float
-    slopes: np.ndarray
-    curvatures: np.ndarray
-
-
-@dataclass(frozen=True)
-class CurvatureMap:
-    """λ_max, λ_min and ``|λ_min/λ_max|`` at each grid point (NaN where not done)."""
-
-    lambda_max: np.ndarray
-    lambda_min: np.ndarray
-    ratio: np.ndarray
-    done: np.ndarray
-
-
-def read_grid(path: str | Path) -> SurfaceGrid:
-    """Read grid, directions and train loss of a surface file.
-
-    Raises:
-        LandscapeError: if the file holds no surface written by ``landscape surface``.
-
-    """
-    import json
-
-    with store.open_read(path) as f:
-        if "xcoordinates" not in f or "directions" not in f or "surface" not in f:
-            raise LandscapeError(
-                f"{path}: not a surface file (expected xcoordinates, directions/ and surface/)"
-            )
-        x = f["xcoordinates"][()]
-        y = f["ycoordinates"][()] if "ycoordinates" in f else None
-        names = sorted((k for k in f["directions"] if k.startswith("d")), key=lambda k: int(k[1:]))
-        dirs = [store.read_params(f["directions"][k]) for k in names]
-        loss = f["train_loss"][()] if "train_loss" in f else None
-        config = json.loads(f["surface"].attrs.get("config", "{}"))
-    if len(dirs) != (1 if y is None else 2):
-        raise LandscapeError(
-            f"{path}: {len(dirs)} direction(s) stored for a {1 if y is None else 2}D grid"
-        )
-    return SurfaceGrid(x, y, dirs, loss, config)
-
-
-def check_origin(grid: SurfaceGrid, identity: dict[str, Any]) -> None:
+def check_origin(grid: Surface, identity: dict[str, Any]) -> None:
     """Refuse a checkpoint other than the one the surface was computed around.
 
     Raises:
@@ -135,14 +55,14 @@ def check_origin(grid: SurfaceGrid, identity: dict[str, Any]) -> None:
         )
 
 
-def _directions(grid: SurfaceGrid, origin: ParamDict) -> list[ParamDict]:
+def _directions(grid: Surface, origin: ParamDict) -> list[ParamDict]:
     from landscape.directions import directions_from_arrays
 
-    return directions_from_arrays(grid.directions, origin, source="the surface file")
+    return directions_from_arrays(list(grid.vectors), origin, source="the surface file")
 
 
 def taylor_model(
-    objective: Objective, origin: ParamDict, grid: SurfaceGrid, *, context: Context | None = None
+    objective: Objective, origin: ParamDict, grid: Surface, *, context: Context | None = None
 ) -> TaylorModel:
     """Second-order Taylor model of the loss on the grid of a surface.
 
@@ -153,7 +73,8 @@ def taylor_model(
     >>> from landscape.data import Split
     >>> data = Split(torch.ones(1, 1), torch.zeros(1, 1))
     >>> obj = Objective(torch.nn.Linear(1, 1, bias=False), data, loss="mse")
-    >>> g = SurfaceGrid(np.array([-1.0, 0.0, 1.0]), None, [{"weight": np.ones((1, 1))}], None, {})
+    >>> g = Surface(np.array([-1.0, 0.0, 1.0]), None, {}, np.ones(3, bool),
+    ...             vectors=({"weight": np.ones((1, 1))},))
     >>> taylor_model(obj, {"weight": torch.ones(1, 1)}, g).values.tolist()   # (1 + x)^2, exact
     [0.0, 1.0, 4.0]
     """
@@ -174,16 +95,15 @@ def taylor_model(
         values = values + slopes[i] * ci
         for j, cj in enumerate(coords):
             values = values + 0.5 * curv[i, j] * ci * cj
-    residual = (
-        grid.train_loss - values if grid.train_loss is not None else np.full(grid.shape, np.nan)
-    )
+    loss = grid.values.get("train_loss")
+    residual = loss - values if loss is not None else np.full(grid.shape, np.nan)
     return TaylorModel(values, residual, loss0, slopes, curv)
 
 
 def curvature_map(
     objective: Objective,
     origin: ParamDict,
-    grid: SurfaceGrid,
+    grid: Surface,
     *,
     tol: float = 1e-2,
     max_iter: int = 100,
@@ -244,12 +164,12 @@ def curvature_map(
             top, bottom = hi.eigenvectors, lo.eigenvectors
             lmax[idx], lmin[idx], done[idx] = hi.eigenvalues[0], lo.eigenvalues[0], True
             if write and time.monotonic() - last > flush_seconds:
-                _write_map(out, config, lmax, lmin, done)
+                write_map(out, config, _map(lmax, lmin, done))
                 last = time.monotonic()
         if write and todo:
-            _write_map(out, config, lmax, lmin, done)
+            write_map(out, config, _map(lmax, lmin, done))
         ctx.barrier()
-    return CurvatureMap(lmax, lmin, _ratio(lmax, lmin), done)
+    return _map(lmax, lmin, done)
 
 
 def _open_map(
@@ -258,55 +178,16 @@ def _open_map(
     """Return stored ``(lambda_max, lambda_min, done)`` (or a new map), or an error text."""
     try:
         if store.check_resumable(out, "curvature/map", config, overwrite=overwrite):
-            with store.open_read(out) as f:
-                g = f["curvature/map"]
-                return g["lambda_max"][()], g["lambda_min"][()], g["done"][()]
+            stored = read_map(out)
+            return stored.lambda_max, stored.lambda_min, stored.done
         empty = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, bool)
-        _write_map(out, config, *empty, new=True)
+        write_map(out, config, _map(*empty), new=True)
     except LandscapeError as exc:
         return str(exc)
     return empty
 
 
-def _ratio(lmax: np.ndarray, lmin: np.ndarray) -> np.ndarray:
+def _map(lmax: np.ndarray, lmin: np.ndarray, done: np.ndarray) -> CurvatureMap:
+    """The map with its convexity measure ``|λ_min / λ_max|``."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.abs(lmin / lmax)
-
-
-def _write_map(
-    path: str | Path,
-    config: dict[str, Any],
-    lmax: np.ndarray,
-    lmin: np.ndarray,
-    done: np.ndarray,
-    *,
-    new: bool = False,
-) -> None:
-    with store.atomic_update(path) as f:
-        if new and "curvature/map" in f:
-            del f["curvature/map"]
-        g = f.require_group("curvature/map")
-        g.attrs["config"] = store.config_json(config)
-        for name, arr in (
-            ("lambda_max", lmax),
-            ("lambda_min", lmin),
-            ("ratio", _ratio(lmax, lmin)),
-            ("done", done),
-        ):
-            if name in g:
-                del g[name]
-            g.create_dataset(name, data=arr)
-
-
-def write_taylor(path: str | Path, model: TaylorModel, config: dict[str, Any]) -> None:
-    """Store a Taylor model in ``curvature/taylor`` of a surface file (replacing an older one)."""
-    with store.atomic_update(path) as f:
-        if "curvature/taylor" in f:
-            del f["curvature/taylor"]
-        g = f.require_group("curvature/taylor")
-        g.attrs["config"] = store.config_json(config)
-        g.attrs["loss0"] = model.loss0
-        g.create_dataset("train_loss", data=model.values)
-        g.create_dataset("residual", data=model.residual)
-        g.create_dataset("slopes", data=model.slopes)
-        g.create_dataset("curvatures", data=model.curvatures)
+        return CurvatureMap(lmax, lmin, np.abs(lmin / lmax), done)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from landscape.dynamics.findings import Finding
+from landscape.records import Finding
 
 
 @dataclass(frozen=True)

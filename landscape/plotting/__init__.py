@@ -1,8 +1,9 @@
 """Figures and exports drawn from landscape's HDF5 files alone; never imports torch.
 
+Files are read through :mod:`landscape.io` into the records of :mod:`landscape.records`.
+
 Modules:
     style: the one figure style (sizes, fonts, Okabe-Ito colours, viridis, PDF/SVG/PNG).
-    read: surface files (ours and Li et al.'s) into plain numpy arrays.
     surface: 1D curves, contour lines, filled contours and 3D surfaces.
     export: interactive HTML (plotly) and ParaView VTK (meshio) exports.
 """

@@ -21,8 +21,9 @@ from types import ModuleType
 import numpy as np
 
 from landscape.errors import LandscapeError
-from landscape.plotting.read import SurfaceData, read_surface
+from landscape.io.surface import read_surface
 from landscape.plotting.surface import axis_labels, metric_label, use_log, value_range
+from landscape.records import Surface
 
 VTK_FORMATS: dict[str, str] = {".vtu": "vtu", ".vtk": "vtk"}
 """File suffix -> meshio format name."""
@@ -45,7 +46,7 @@ def require(module: str) -> ModuleType:
 
 
 def surface_height(
-    surface: SurfaceData,
+    surface: Surface,
     metric: str | None,
     *,
     log: bool | None,
@@ -60,10 +61,8 @@ def surface_height(
     Raises:
         LandscapeError: for a 1D surface, an unknown metric or an impossible range.
 
-    >>> from pathlib import Path
     >>> z = {"train_loss": np.array([[1.0, 100.0]])}
-    >>> s = SurfaceData(Path("s.h5"), np.arange(2.0), np.arange(1.0), z,
-    ...                 np.ones((1, 2), bool), "landscape")
+    >>> s = Surface(np.arange(2.0), np.arange(1.0), z, np.ones((1, 2), bool))
     >>> label, h = surface_height(s, None, log=True, vmin=None, vmax=None)
     >>> label, h.tolist()
     ('log10 train loss', [[0.0, 2.0]])

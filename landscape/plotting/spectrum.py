@@ -5,7 +5,7 @@
 --kind spectrum``) reads ``curvature/hessian`` of a file written by
 ``landscape hessian``, and :func:`plot_curvature_map` reads
 ``curvature/map`` of a surface file written by ``landscape curvature-map``.
-No torch here: the file is read with h5py through :mod:`landscape.store`.
+No torch here: files are read through :mod:`landscape.io`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from landscape.errors import LandscapeError
+from landscape.io.curvature import read_map, read_spectrum
+from landscape.io.surface import read_surface
 from landscape.plotting.style import CMAP, COLORS, style_context
-from landscape.store import open_read
 
 DENSITY_FLOOR = 1e-10
 """Densities below this fraction of the peak are drawn at it (a log axis has no zero)."""
@@ -88,17 +89,14 @@ def plot_spectrum(path: Path, ax: Axes) -> Axes:
         LandscapeError: if the file holds no ``curvature/hessian/top``.
 
     """
-    with open_read(path) as f:
-        if "curvature/hessian/top" not in f:
-            raise LandscapeError(
-                f"{path}: no Hessian spectrum (curvature/hessian); run 'landscape hessian' first"
-            )
-        g = f["curvature/hessian"]
-        top = g["top/eigenvalues"][()]
-        bottom = g["bottom/eigenvalues"][()] if "bottom" in g else None
-        grid = g["density/grid"][()] if "density" in g else None
-        density = g["density/density"][()] if "density" in g else None
-    return draw_spectrum(ax, top=top, bottom=bottom, grid=grid, density=density)
+    s = read_spectrum(path)
+    return draw_spectrum(
+        ax,
+        top=s.top.eigenvalues,
+        bottom=None if s.bottom is None else s.bottom.eigenvalues,
+        grid=None if s.density is None else s.density.grid,
+        density=None if s.density is None else s.density.density,
+    )
 
 
 MAP_LABELS = {
@@ -149,13 +147,13 @@ def plot_curvature_map(path: Path, ax: Axes, metric: str = "ratio") -> Axes:
     """
     if metric not in MAP_LABELS:
         raise LandscapeError(f"metric: expected one of {', '.join(MAP_LABELS)} (got {metric!r})")
-    with open_read(path) as f:
-        if "curvature/map" not in f:
-            raise LandscapeError(
-                f"{path}: no curvature map (curvature/map); run 'landscape curvature-map' first"
-            )
-        x = f["xcoordinates"][()]
-        y = f["ycoordinates"][()] if "ycoordinates" in f else None
-        values = f[f"curvature/map/{metric}"][()]
-        loss = f["train_loss"][()] if "train_loss" in f else None
-    return draw_curvature_map(ax, x=x, y=y, values=values, loss=loss, label=MAP_LABELS[metric])
+    values = getattr(read_map(path), metric)
+    surface = read_surface(path)
+    return draw_curvature_map(
+        ax,
+        x=surface.x,
+        y=surface.y,
+        values=values,
+        loss=surface.values.get("train_loss"),
+        label=MAP_LABELS[metric],
+    )

@@ -3,7 +3,7 @@
 The ``plot_*`` functions are pure: arrays and an ``Axes`` in, the ``Axes``
 out; they never read or write files. The ``draw_*`` functions are the entry
 points of ``landscape plot``: they read a surface file (ours or Li et al.'s,
-see :mod:`landscape.plotting.read`) and call a ``plot_*`` function.
+see :mod:`landscape.io.surface`) and call a ``plot_*`` function.
 
 A 2D metric ``z`` is indexed ``[iy, ix]``: ``z[i, j]`` is the value at
 ``(x[j], y[i])``. Non-computed points (NaN) are left blank. Losses that span
@@ -26,8 +26,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from landscape.errors import LandscapeError
-from landscape.plotting.read import SurfaceData, read_surface
+from landscape.io.surface import read_surface
 from landscape.plotting.style import CMAP, COLORS, Width, figure, style_context
+from landscape.records import Surface
 
 AUTO_LOG_RATIO = 100.0
 """``log=None`` switches to a log scale when ``max / min`` reaches this."""
@@ -401,14 +402,13 @@ def format_level(value: float) -> str:
     return f"{value:.4g}"
 
 
-def axis_labels(surface: SurfaceData, *, short: bool = False) -> tuple[str, str]:
+def axis_labels(surface: Surface, *, short: bool = False) -> tuple[str, str]:
     """Axis labels from how the directions were made (``directions/`` attributes).
 
     ``short`` drops the explanation in parentheses (for cramped 3D axes).
 
-    >>> from pathlib import Path
-    >>> s = SurfaceData(Path("s.h5"), np.zeros(2), np.zeros(2), {}, np.zeros((2, 2), bool),
-    ...                 "landscape", directions={"kind": "random", "norm": "filter"})
+    >>> s = Surface(np.zeros(2), np.zeros(2), {}, np.zeros((2, 2), bool),
+    ...             directions={"kind": "random", "norm": "filter"})
     >>> axis_labels(s)
     ('direction 1 (random, filter-normalized)', 'direction 2 (random, filter-normalized)')
     >>> axis_labels(s, short=True)
@@ -418,7 +418,7 @@ def axis_labels(surface: SurfaceData, *, short: bool = False) -> tuple[str, str]
     return (labels[0].split(" (")[0], labels[1].split(" (")[0]) if short else labels
 
 
-def _axis_labels(surface: SurfaceData) -> tuple[str, str]:
+def _axis_labels(surface: Surface) -> tuple[str, str]:
     kind = surface.directions.get("kind")
     norm = surface.directions.get("norm")
     if kind == "interp":
@@ -436,7 +436,7 @@ def _axis_labels(surface: SurfaceData) -> tuple[str, str]:
     return f"direction 1{suffix}", f"direction 2{suffix}"
 
 
-def _require_2d(surface: SurfaceData, kind: str) -> np.ndarray:
+def _require_2d(surface: Surface, kind: str) -> np.ndarray:
     if surface.y is None:
         raise LandscapeError(
             f"--kind {kind} needs a 2D surface; {surface.path} holds a 1D one (use --kind 1d)"
@@ -444,13 +444,13 @@ def _require_2d(surface: SurfaceData, kind: str) -> np.ndarray:
     return surface.y
 
 
-def _progress_title(ax: Axes, surface: SurfaceData) -> None:
+def _progress_title(ax: Axes, surface: Surface) -> None:
     done, total = int(surface.done.sum()), surface.done.size
     if done < total:
         ax.set_title(f"{done} of {total} points computed", loc="left")
 
 
-def _setup_2d(ax: Axes, surface: SurfaceData) -> None:
+def _setup_2d(ax: Axes, surface: Surface) -> None:
     xlabel, ylabel = axis_labels(surface, short=getattr(ax, "name", "") == "3d")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -485,7 +485,7 @@ def _draw_2d(path: str | Path, ax: Axes, kind: str, filled: bool, options: dict[
     return ax
 
 
-def centred_on_checkpoint(surface: SurfaceData) -> bool:
+def centred_on_checkpoint(surface: Surface) -> bool:
     """Whether ``(0, 0)`` is the checkpoint and inside the grid (marked ``+`` on contours).
 
     True for directions taken around one checkpoint (random, PCA, Hessian,

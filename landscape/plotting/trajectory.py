@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 
-from landscape.dynamics.paths import Trajectory, read_trajectory
-from landscape.plotting.read import is_surface_file, read_surface
+from landscape.io.describe import contents
+from landscape.io.surface import read_surface
+from landscape.io.trajectory import read_trajectory
 from landscape.plotting.style import COLORS, style_context
 from landscape.plotting.surface import Levels, metric_label, plot_contour
-from landscape.store import open_read
+from landscape.records import Trajectory
 
 NOTE = (
     "contours: loss on the plane, not at the checkpoints\n"
@@ -136,9 +137,7 @@ def plot_trajectory(
 
     """
     traj = read_trajectory(path)
-    with open_read(path) as f:
-        has_surface = is_surface_file(f)
-    if has_surface:
+    if contents(path).surface_ndim is not None:
         surface = read_surface(path)
         name, z = surface.metric(metric)
         if surface.y is not None and np.isfinite(z).any():

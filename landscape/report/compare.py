@@ -56,23 +56,29 @@ from landscape.data import Split, load_data
 from landscape.dynamics.diagnose import Diagnosis, diagnose
 from landscape.dynamics.runs import Run
 from landscape.errors import LandscapeError
+from landscape.io.compare import (
+    CURVATURE,
+    CURVATURE_KEYS,
+    forget_curvature,
+    read_comparison,
+    read_curvature_series,
+    write_comparison,
+    write_curvature_series,
+)
 from landscape.loading import build_model, file_sha256
 from landscape.objective import Objective
 from landscape.params import ParamDict, norm, subtract
-from landscape.report.results import (
-    CURVATURE,
-    CURVATURE_KEYS,
+from landscape.records import (
     Comparison,
-    PlanePaths,
+    CurvatureSeries,
     Profile,
     RunResult,
     RunSummary,
     Series,
     Stability,
-    first_reached,
-    read_comparison,
-    write_comparison,
+    Trajectory,
 )
+from landscape.report.results import first_reached
 from landscape.trajectory import RunPath, load_run_path, trajectory_plane
 
 COMPARE_FILE = "compare.h5"
@@ -153,19 +159,6 @@ class CompareConfig:
             k: getattr(self, k)
             for k in ("curvature_samples", "max_checkpoints", "trace_probes", "tol", "seed")
         }
-
-
-@dataclass(frozen=True)
-class CurvatureSeries:
-    """Curvature measured at a run's checkpoints (the cached ``curvature/<run>`` group)."""
-
-    epoch: np.ndarray
-    step: np.ndarray
-    lambda_max: np.ndarray
-    precond_lambda_max: np.ndarray
-    threshold: np.ndarray
-    trace: float
-    trace_stderr: float
 
 
 def median_best(curves: Sequence[np.ndarray]) -> float:
@@ -326,41 +319,6 @@ def _threshold_from_hparams(run: Run) -> float:
     return stability_threshold(OptimizerState(run.optimizer, run.hparams, {}, {}))
 
 
-def _cached_curvature(path: Path, name: str, fingerprint: str) -> CurvatureSeries | None:
-    if not path.exists():
-        return None
-    with store.open_read(path) as f:
-        g = f.get(f"{CURVATURE}/{name}")
-        if g is None or g.attrs.get("fingerprint") != fingerprint:
-            return None
-        return CurvatureSeries(
-            *(g[k][()] for k in CURVATURE_KEYS),
-            trace=float(g.attrs["trace"]),
-            trace_stderr=float(g.attrs["trace_stderr"]),
-        )
-
-
-def _store_curvature(
-    path: Path,
-    name: str,
-    fingerprint: str,
-    c: CurvatureSeries,
-    config: dict[str, Any],
-    command: str | None,
-) -> None:
-    with store.atomic_update(path, new=not path.exists(), command=command) as f:
-        g = f.require_group(CURVATURE)
-        g.attrs["config"] = store.config_json(config)
-        if name in g:
-            del g[name]
-        rg = g.create_group(name)
-        rg.attrs["fingerprint"] = fingerprint
-        rg.attrs["trace"] = c.trace
-        rg.attrs["trace_stderr"] = c.trace_stderr
-        for k in CURVATURE_KEYS:
-            rg.create_dataset(k, data=getattr(c, k))
-
-
 def _check_config(path: Path, config: CompareConfig, overwrite: bool) -> None:
     """Refuse (or, with ``overwrite``, forget) a cache made with other curvature settings."""
     if not path.exists():
@@ -369,9 +327,7 @@ def _check_config(path: Path, config: CompareConfig, overwrite: bool) -> None:
         not store.check_resumable(path, CURVATURE, config.curvature_config(), overwrite=overwrite)
         and overwrite
     ):
-        with store.atomic_update(path) as f:
-            if CURVATURE in f:
-                del f[CURVATURE]
+        forget_curvature(path)
 
 
 def stability_series(run: Run, curv: CurvatureSeries) -> Stability:
@@ -582,10 +538,10 @@ def compare(
         fp = _fingerprint(
             [run.checkpoints[i].path for i in idx], {**curv_cfg, "model": spec, "run": run.config}
         )
-        curv = _cached_curvature(path, run.name, fp)
+        curv = read_curvature_series(path, run.name, fp)
         if curv is None:
             curv = measure_curvature(rp, net, idx, config, device=dev, progress=progress)
-            _store_curvature(path, run.name, fp, curv, curv_cfg, command)
+            write_curvature_series(path, run.name, fp, curv, curv_cfg, command=command)
         prof = (
             _profile(
                 run,
@@ -671,7 +627,7 @@ def compare(
     return read_comparison(path)
 
 
-def _plane(paths: Sequence[RunPath], curvs: Sequence[CurvatureSeries]) -> PlanePaths | None:
+def _plane(paths: Sequence[RunPath], curvs: Sequence[CurvatureSeries]) -> Trajectory | None:
     """Project every checkpoint on one PCA plane (origin: the last run's end), with λ_max."""
     try:
         _, traj = trajectory_plane(paths)
@@ -683,14 +639,4 @@ def _plane(paths: Sequence[RunPath], curvs: Sequence[CurvatureSeries]) -> PlaneP
         hit = np.flatnonzero(c.step == s)
         if hit.size:
             lam[i] = c.lambda_max[hit[0]]
-    return PlanePaths(
-        coords=traj.coords,
-        epoch=traj.epochs,
-        step=traj.steps,
-        run=traj.run,
-        labels=traj.labels,
-        residual=traj.residual,
-        lambda_max=lam,
-        explained_variance_ratio=traj.explained_variance_ratio,
-        origin_label=traj.origin_label,
-    )
+    return replace(traj, lambda_max=lam)

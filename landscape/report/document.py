@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from landscape.records import Comparison
 from landscape.report.explain import explain
 from landscape.report.figures import ReportFigure, SurfacePair, write_figures
 from landscape.report.html import html_report
 from landscape.report.markdown import markdown_report
-from landscape.report.results import Comparison
 from landscape.report.table import summary_table
 
 FIGURE_DIR = "figures"

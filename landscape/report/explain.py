@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from landscape.dynamics.diagnose import Finding
-from landscape.report.results import Comparison, RunSummary
+from landscape.records import Comparison, RunSummary
 
 SIMILAR = 1.2
 """Ratios below this count as "similar" (sharpness, distance)."""

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
+from landscape.io.surface import read_surface
 from landscape.plotting.compare import (
     plot_background_contours,
     plot_loss_curves,
@@ -25,9 +26,8 @@ from landscape.plotting.compare import (
     plot_surface_pair,
     run_colors,
 )
-from landscape.plotting.read import read_surface
 from landscape.plotting.style import HEIGHTS, WIDTHS, save, style_context
-from landscape.report.results import Comparison
+from landscape.records import Comparison
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
+from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
-from landscape.report.results import Comparison
 from landscape.report.table import Table, findings_lines
 
 CSS = """

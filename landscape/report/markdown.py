@@ -6,8 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
-from landscape.report.results import Comparison
 from landscape.report.table import Table, findings_lines
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from landscape.report.results import Comparison, RunSummary
+from landscape.records import Comparison, RunSummary
 
 
 @dataclass(frozen=True)

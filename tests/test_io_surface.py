@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from landscape.errors import LandscapeError
-from landscape.plotting.read import read_surface
+from landscape.io.surface import (
+    create_surface_file,
+    read_progress,
+    read_surface,
+    store_origin,
+    write_values,
+)
+from landscape.records import Surface
 
 X = np.array([-1.0, 0.0, 1.0, 2.0])  # nx = 4
 Y = np.array([0.1, 0.2, 0.3])  # ny = 3: non-square on purpose
@@ -132,3 +139,39 @@ def test_errors(tmp_path):
         f["xcoordinates"] = X
     with pytest.raises(LandscapeError, match="no metric of shape"):
         read_surface(tmp_path / "empty.h5")
+
+
+def test_write_resume_and_read_back_with_vectors(tmp_path):
+    path = tmp_path / "s.h5"
+    values = {"train_loss": np.full((3, 4), np.nan), "train_acc": np.full((3, 4), np.nan)}
+    vectors = [{"w": np.ones((2, 2)), "b": np.zeros(2)}, {"w": np.eye(2), "b": np.ones(2)}]
+    grid = Surface(X, Y, values, np.zeros((3, 4), bool), config={"x": X.tolist()})
+    create_surface_file(path, ("random", {"seed": 0, "norm": "filter"}, vectors), grid, command="t")
+    z = ident(X, Y)
+    done = z > 10.25  # a pattern that tells rows from columns
+    write_values(path, {"train_loss": np.where(done, z, np.nan), "train_acc": 2 * z}, done)
+    stored, stored_done, stored_vectors = read_progress(path, ["train_loss"])
+    np.testing.assert_array_equal(stored_done, done)
+    np.testing.assert_array_equal(stored["train_loss"][done], z[done])
+    assert [v["b"].tolist() for v in stored_vectors] == [[0.0, 0.0], [1.0, 1.0]]
+    store_origin(path, {"train_loss": 0.5})
+    before = path.read_bytes()
+    store_origin(path, {"train_loss": 0.5})
+    assert path.read_bytes() == before  # unchanged origin: the file is left as it was
+    s = read_surface(path, with_vectors=True)
+    assert s.origin == {"train_loss": 0.5} and s.config == {"x": X.tolist()}
+    assert s.metrics == ["train_loss", "train_acc"] and s.directions["norm"] == "filter"
+    assert s.coordinates((2, 1)) == [0.0, 0.3] and len(s.vectors) == 2
+    np.testing.assert_array_equal(s.done, done)
+    with h5py.File(path, "r") as f:
+        assert f["surface"].attrs["ndim"] == 2
+        assert f["surface/train_loss"].id == f["train_loss"].id  # a link, not a copy
+    assert read_surface(path).vectors == ()
+
+
+def test_vectors_need_a_landscape_surface(tmp_path):
+    with pytest.raises(LandscapeError, match="not a surface file"):
+        read_surface(write_li(tmp_path / "li.h5", X, Y), with_vectors=True)
+    path = write_ours(tmp_path / "s.h5", ident(X, Y))
+    with pytest.raises(LandscapeError, match=r"0 direction\(s\) stored for a 2D grid"):
+        read_surface(path, with_vectors=True)

@@ -1,0 +1,196 @@
+"""``compare.h5``: what ``landscape compare`` measured, and its cache of curvature per run.
+
+Layout (besides the root provenance attributes of every file)::
+
+    compare/                attrs: config (JSON), runs (JSON list), train_target, val_target
+    compare/<run>/          attrs: summary (JSON of RunSummary)
+                            datasets: epoch, step, train_loss, val_loss, train_acc, val_acc
+    compare/<run>/stability attrs: source, preconditioned; datasets: epoch, step,
+                            sharpness, lambda_max, threshold
+    compare/<run>/profile   attrs: path (surface file, relative to compare.h5);
+                            datasets: x, train_loss, test_loss
+    curvature/              attrs: config (JSON)
+    curvature/<run>/        attrs: fingerprint, trace, trace_stderr;
+                            datasets: epoch, step, lambda_max, precond_lambda_max, threshold
+    trajectory/             attrs: config (JSON), labels (JSON), origin_label, surface
+                            (optional: ``plane.h5``, the training loss on the plane);
+                            datasets: coords, epoch, step, run, residual, lambda_max,
+                            explained_variance_ratio
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from landscape.errors import LandscapeError
+from landscape.io.trajectory import read_group
+from landscape.records import (
+    Comparison,
+    CurvatureSeries,
+    Profile,
+    RunResult,
+    RunSummary,
+    Series,
+    Stability,
+    Trajectory,
+)
+from landscape.store import atomic_update, config_json, open_read
+
+COMPARE = "compare"
+CURVATURE = "curvature"
+TRAJECTORY = "trajectory"
+SERIES_KEYS = ("epoch", "step", "train_loss", "val_loss", "train_acc", "val_acc")
+STABILITY_KEYS = ("epoch", "step", "sharpness", "lambda_max", "threshold")
+CURVATURE_KEYS = ("epoch", "step", "lambda_max", "precond_lambda_max", "threshold")
+PLANE_KEYS = (
+    "coords",
+    "epoch",
+    "step",
+    "run",
+    "residual",
+    "lambda_max",
+    "explained_variance_ratio",
+)
+_PLANE_FIELDS = dict(
+    zip(
+        PLANE_KEYS,
+        ("coords", "epochs", "steps", "run", "residual", "lambda_max", "explained_variance_ratio"),
+        strict=True,
+    )
+)
+
+
+def write_comparison(f: h5py.File, comparison: Comparison) -> None:
+    """Write the ``compare/`` and ``trajectory/`` groups of ``comparison`` into an open file."""
+    for name in (COMPARE, TRAJECTORY):
+        if name in f:
+            del f[name]
+    g = f.create_group(COMPARE)
+    g.attrs["config"] = config_json(comparison.config)
+    g.attrs["runs"] = json.dumps([r.summary.name for r in comparison.runs])
+    g.attrs["train_target"] = comparison.train_target
+    g.attrs["val_target"] = comparison.val_target
+    for r in comparison.runs:
+        rg = g.create_group(r.summary.name)
+        rg.attrs["summary"] = r.summary.to_json()
+        for k in SERIES_KEYS:
+            rg.create_dataset(k, data=getattr(r.series, k))
+        sg = rg.create_group("stability")
+        sg.attrs["source"] = r.stability.source
+        sg.attrs["preconditioned"] = r.stability.preconditioned
+        for k in STABILITY_KEYS:
+            sg.create_dataset(k, data=getattr(r.stability, k))
+        if r.profile is not None:
+            pg = rg.create_group("profile")
+            pg.attrs["path"] = r.profile.path
+            for k in ("x", "train_loss", "test_loss"):
+                pg.create_dataset(k, data=getattr(r.profile, k))
+    if comparison.plane is not None:
+        _write_plane(f, comparison.plane)
+
+
+def _write_plane(f: h5py.File, p: Trajectory) -> None:
+    if p.lambda_max is None:
+        raise LandscapeError("comparison: the shared plane needs λ_max at every checkpoint")
+    tg = f.create_group(TRAJECTORY)
+    tg.attrs["config"] = config_json({"kind": "shared pca plane", "origin": p.origin_label})
+    tg.attrs["labels"] = json.dumps(list(p.labels))
+    tg.attrs["origin_label"] = p.origin_label
+    if p.surface is not None:
+        tg.attrs["surface"] = p.surface
+    for k in PLANE_KEYS:
+        tg.create_dataset(k, data=getattr(p, _PLANE_FIELDS[k]))
+
+
+def read_comparison(path: str | Path) -> Comparison:
+    """Read a ``compare.h5`` written by ``landscape compare``.
+
+    Raises:
+        LandscapeError: if the file is missing or holds no comparison.
+
+    """
+    path = Path(path)
+    with open_read(path) as f:
+        if COMPARE not in f:
+            raise LandscapeError(
+                f"{path}: no '{COMPARE}' group; expected a file written by 'landscape compare'"
+            )
+        g = f[COMPARE]
+        runs = tuple(_read_run(g[name]) for name in json.loads(g.attrs["runs"]))
+        return Comparison(
+            path=path,
+            config=json.loads(g.attrs["config"]),
+            train_target=float(g.attrs["train_target"]),
+            val_target=float(g.attrs["val_target"]),
+            runs=runs,
+            plane=read_group(f[TRAJECTORY]) if TRAJECTORY in f else None,
+        )
+
+
+def _read_run(rg: h5py.Group) -> RunResult:
+    sg = rg["stability"]
+    profile = None
+    if "profile" in rg:
+        pg = rg["profile"]
+        profile = Profile(
+            str(pg.attrs["path"]), *(pg[k][()] for k in ("x", "train_loss", "test_loss"))
+        )
+    return RunResult(
+        summary=RunSummary.from_json(rg.attrs["summary"]),
+        series=Series(*(rg[k][()] for k in SERIES_KEYS)),
+        stability=Stability(
+            *(sg[k][()] for k in STABILITY_KEYS),
+            source=str(sg.attrs["source"]),  # type: ignore[arg-type]
+            preconditioned=bool(sg.attrs["preconditioned"]),
+        ),
+        profile=profile,
+    )
+
+
+def read_curvature_series(path: Path, name: str, fingerprint: str) -> CurvatureSeries | None:
+    """The cached curvature of run ``name``, if stored with this ``fingerprint`` (else ``None``)."""
+    if not path.exists():
+        return None
+    with open_read(path) as f:
+        g = f.get(f"{CURVATURE}/{name}")
+        if g is None or g.attrs.get("fingerprint") != fingerprint:
+            return None
+        return CurvatureSeries(
+            *(g[k][()] for k in CURVATURE_KEYS),
+            trace=float(g.attrs["trace"]),
+            trace_stderr=float(g.attrs["trace_stderr"]),
+        )
+
+
+def write_curvature_series(
+    path: Path,
+    name: str,
+    fingerprint: str,
+    series: CurvatureSeries,
+    config: dict[str, Any],
+    *,
+    command: str | None = None,
+) -> None:
+    """Cache the curvature of run ``name`` in ``curvature/<name>`` (one transaction)."""
+    with atomic_update(path, new=not path.exists(), command=command) as f:
+        g = f.require_group(CURVATURE)
+        g.attrs["config"] = config_json(config)
+        if name in g:
+            del g[name]
+        rg = g.create_group(name)
+        rg.attrs["fingerprint"] = fingerprint
+        rg.attrs["trace"] = series.trace
+        rg.attrs["trace_stderr"] = series.trace_stderr
+        for k in CURVATURE_KEYS:
+            rg.create_dataset(k, data=getattr(series, k))
+
+
+def forget_curvature(path: Path) -> None:
+    """Delete the curvature cache of ``compare.h5`` (made with other settings)."""
+    with atomic_update(path) as f:
+        if CURVATURE in f:
+            del f[CURVATURE]

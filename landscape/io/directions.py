@@ -1,0 +1,82 @@
+"""The ``directions/`` group: the name-keyed directions a surface or trajectory was made along.
+
+Layout: attributes ``kind`` (``random``, ``interp``, ``plane``, ``pca``,
+``hessian`` or ``file``) and the settings that made them (scalars as they
+are, anything else as JSON); one subgroup per direction, ``d0``, ``d1``, ...,
+each a name-keyed vector written by :func:`landscape.store.write_params`.
+Directions are always listed in numeric order (``d2`` before ``d10``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from landscape.errors import LandscapeError
+from landscape.store import config_json, open_read, read_params, write_params
+
+GROUP = "directions"
+_NAME = re.compile(r"d(\d+)")
+
+
+def write_directions(
+    f: h5py.File,
+    kind: str,
+    attrs: Mapping[str, Any],
+    vectors: Sequence[Mapping[str, np.ndarray]],
+) -> None:
+    """Create ``directions/`` in a new file: ``kind``, the settings, and ``d0``, ``d1``, ...
+
+    Args:
+        f: the open (new) file.
+        kind: how the directions were made.
+        attrs: settings to store with them (norm, seed, sources, ...).
+        vectors: one name -> array dict per direction.
+
+    """
+    g = f.create_group(GROUP)
+    g.attrs["kind"] = kind
+    for key, val in attrs.items():
+        g.attrs[key] = val if isinstance(val, (int, float, str, bool)) else config_json(val)
+    for i, vec in enumerate(vectors):
+        write_params(g, f"d{i}", vec)
+
+
+def direction_names(group: h5py.Group) -> list[str]:
+    """The direction subgroups ``d0``, ``d1``, ... of ``group`` in numeric order.
+
+    >>> import h5py, tempfile, os
+    >>> with h5py.File(os.path.join(tempfile.mkdtemp(), "d.h5"), "w") as f:
+    ...     for k in ("d10", "d2", "d0", "data"):
+    ...         _ = f.create_group(k)
+    ...     direction_names(f)
+    ['d0', 'd2', 'd10']
+    """
+    found = [(int(m.group(1)), k) for k in group if (m := _NAME.fullmatch(k))]
+    return [k for _, k in sorted(found)]
+
+
+def read_directions(f: h5py.File) -> list[dict[str, np.ndarray]]:
+    """Every direction stored in ``directions/`` of an open file, ``d0`` first (``[]`` if none)."""
+    if GROUP not in f:
+        return []
+    g = f[GROUP]
+    return [read_params(g[k]) for k in direction_names(g)]
+
+
+def read_direction_file(path: str | Path) -> list[dict[str, np.ndarray]]:
+    """The directions of a landscape file, to reuse them for another surface.
+
+    Raises:
+        LandscapeError: if the file is unreadable or holds no ``directions/`` group.
+
+    """
+    with open_read(path) as f:
+        if GROUP not in f:
+            raise LandscapeError(f"dirs: {path} holds no '{GROUP}' group")
+        return read_directions(f)
