@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import h5py
 import numpy as np
 
-from landscape.report.claims import Claim
+from landscape.records import Claim
 
 GROUP = "findings"
 TEST = "Welch t-test over seeds, Holm-controlled over all pairwise comparisons"

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from landscape.records import Claim
 from landscape.stats import LEVEL, Difference, holm_adjusted, mean_interval, welch_difference
 
 
@@ -45,35 +46,6 @@ class Quantity:
     better: Literal["lower", "higher"] | None
     evidence: str
     sample: str = ""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One row of a report's ``findings`` table.
-
-    Attributes:
-        statement: The sentence, with its numbers.
-        quantity: Key of the quantity it is about.
-        runs: The contenders it concerns (one for an estimate, two for a difference).
-        estimate: The mean (estimate) or the difference of means (difference).
-        ci_low: Lower end of its interval (NaN when unknown).
-        ci_high: Upper end of its interval (NaN when unknown).
-        significant: For a difference, whether it survives the stated test; always False
-            for an estimate.
-        evidence: The figure or table it rests on.
-        p_value: Holm-adjusted p-value of a difference; NaN for an estimate or an
-            untestable difference.
-    """
-
-    statement: str
-    quantity: str
-    runs: tuple[str, ...]
-    estimate: float
-    ci_low: float
-    ci_high: float
-    significant: bool
-    evidence: str
-    p_value: float = math.nan
 
 
 def _fmt(value: float) -> str:
