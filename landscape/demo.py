@@ -197,7 +197,7 @@ def run_demo(
             another size (without ``overwrite``).
 
     """
-    from landscape.api import resolve_device
+    from landscape.devices import resolve_device
 
     if size not in SIZES:
         raise LandscapeError(f"size: expected one of {', '.join(SIZES)} (got {size!r})")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shlex
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,6 +103,32 @@ output_options = _stack(
     ),
 )
 """``--out``, ``--overwrite``."""
+
+
+trust_run_config_option = click.option(
+    "--trust-run-config",
+    is_flag=True,
+    help="UNSAFE: use the model, data and loss code the runs' stored configuration names, "
+    "which imports and runs that code. Only for runs you trust.",
+)
+"""``--trust-run-config``."""
+
+
+@contextlib.contextmanager
+def rank_session(device: str) -> Iterator[Context]:
+    """Join the job torchrun started (if any) for the command's duration; yield this rank's context.
+
+    The one place where a command opens the torchrun session (a no-op without
+    torchrun); the context is then passed explicitly to what splits the work.
+    Ranks other than 0 log warnings only.
+    """
+    from landscape import distributed
+    from landscape.devices import resolve_device
+
+    with distributed.session(resolve_device(device)) as (context, _):
+        if not context.is_main:
+            logging.getLogger("landscape").setLevel(logging.WARNING)
+        yield context
 
 
 def quiet(ctx: click.Context) -> bool:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from landscape.api import resolve_device
+from landscape.devices import resolve_device
 from landscape.cli.options import device_option, quiet
 from landscape.errors import LandscapeError
 
