@@ -3,7 +3,7 @@
 Trains the same MLP on MNIST-1D (Greydanus 2020, generated locally) with SGD,
 SGD+momentum, Adagrad, RMSprop and Adam from one seed (same initialization,
 same batch order), recording dynamics and the sharpness along training; runs
-:func:`landscape.report.compare.compare` on them; trains a ResNet with and
+:func:`landscape.pipelines.compare.compare` on them; trains a ResNet with and
 without skip connections and computes a 2D filter-normalized surface around
 each; and writes the report. Everything resumes: a re-run reuses finished
 runs, curvature and surfaces.
@@ -27,7 +27,7 @@ import torch
 
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
-from landscape.report.compare import CompareConfig, compare
+from landscape.pipelines.compare import CompareConfig, compare
 from landscape.report.document import ReportFiles, write_report
 from landscape.report.figures import SurfacePair
 from landscape.report.results import Comparison

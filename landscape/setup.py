@@ -247,3 +247,44 @@ def run_spec(
             f"{source}: the run names its data {stored!r}, which is no built-in; pass {option}"
         )
     return stored
+
+
+@dataclass(frozen=True)
+class RunSpecs:
+    """How one run's model, data and loss are rebuilt (see :func:`landscape.setup.run_spec`)."""
+
+    model: str
+    data: str
+    loss: str
+
+    @classmethod
+    def of(
+        cls,
+        config: dict[str, Any],
+        source: str | Path,
+        *,
+        model: str | None,
+        data: str | None,
+        loss: str | None,
+        trust_run_config: bool,
+    ) -> RunSpecs:
+        """The specs typed by the user, else those of the run's ``config`` that name no code.
+
+        ``source`` (the run) names the run in error messages.
+
+        Raises:
+            LandscapeError: if the run does not say how to rebuild its model or
+                data, or names code without the user's consent.
+
+        """
+
+        def spec(what: Literal["model", "data", "loss"], stored: Any, given: str | None) -> str:
+            return run_spec(
+                stored, given, what=what, source=source, trust_run_config=trust_run_config
+            )
+
+        return cls(
+            spec("model", config.get("model"), model),
+            spec("data", config.get("data"), data),
+            spec("loss", config.get("loss") or "cross_entropy", loss),
+        )

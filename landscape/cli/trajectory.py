@@ -6,8 +6,12 @@ import sys
 
 import click
 
-from landscape.devices import resolve_device
-from landscape.cli.options import device_option, quiet, trust_checkpoint_option
+from landscape.cli.options import (
+    device_option,
+    quiet,
+    trust_checkpoint_option,
+    trust_run_config_option,
+)
 
 
 @click.command(name="trajectory")
@@ -20,10 +24,16 @@ from landscape.cli.options import device_option, quiet, trust_checkpoint_option
     help="With several runs: the run whose final checkpoint is the origin [last run].",
 )
 @click.option(
-    "--model", "model_spec", default=None, help="Model spec [the one the runs were trained with]."
+    "--model",
+    "model_spec",
+    default=None,
+    help="Model spec, overriding the run's [the run's, when it is a built-in].",
 )
 @click.option(
-    "--data", "data_spec", default=None, help="Data spec for the surface [the runs' data]."
+    "--data",
+    "data_spec",
+    default=None,
+    help="Data spec for the surface, overriding the run's [the run's, when it is a built-in].",
 )
 @click.option(
     "--split",
@@ -38,7 +48,9 @@ from landscape.cli.options import device_option, quiet, trust_checkpoint_option
     default=None,
     help="Rows per split for the surface [as trained].",
 )
-@click.option("--loss", default=None, help="Loss spec [as trained].")
+@click.option(
+    "--loss", default=None, help="Loss spec, overriding the run's [as trained, else cross_entropy]."
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -65,6 +77,7 @@ from landscape.cli.options import device_option, quiet, trust_checkpoint_option
 )
 @device_option
 @trust_checkpoint_option
+@trust_run_config_option
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.pass_context
 def command(
@@ -83,6 +96,7 @@ def command(
     no_surface: bool,
     device: str,
     trust_checkpoint: bool,
+    trust_run_config: bool,
     overwrite: bool,
 ) -> None:
     """Project the checkpoints of RUNS onto their PCA plane and compute the loss surface there.
@@ -91,6 +105,10 @@ def command(
     the final one). Several runs: one shared plane over all their checkpoints,
     origin at the end of --origin, so their paths can be drawn on one surface
     ('landscape plot OUT --kind contour+path').
+
+    A model, data or loss spec that names code ('module:callable') is taken
+    from the run only when typed again with --model/--data/--loss, or with
+    --trust-run-config: a file never chooses code to import.
     """
     from landscape.trajectory import compute_trajectory
 
@@ -107,8 +125,9 @@ def command(
         resolution=resolution,
         margin=margin,
         surface=not no_surface,
-        device=str(resolve_device(device)),
+        device=device,
         trust=trust_checkpoint,
+        trust_run_config=trust_run_config,
         overwrite=overwrite,
         progress=not quiet(ctx),
         command=" ".join(["landscape", *sys.argv[1:]]),

@@ -313,7 +313,7 @@ def write_comparison(f: h5py.File, comparison: Comparison) -> None:
 
 
 def read_comparison(path: str | Path) -> Comparison:
-    """Read a ``compare.h5`` written by :func:`landscape.report.compare.compare`.
+    """Read a ``compare.h5`` written by :func:`landscape.pipelines.compare.compare`.
 
     Raises:
         LandscapeError: if the file is missing or holds no comparison.
