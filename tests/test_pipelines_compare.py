@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from landscape.cli import cli
 from landscape.dynamics.runs import read_run
+from landscape.dynamics.summary import median_best, profile_rise
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
-from landscape.dynamics.summary import median_best, profile_rise
 from landscape.pipelines import compare as compare_module
 from landscape.pipelines.compare import CompareConfig, compare
 from landscape.report.document import write_report

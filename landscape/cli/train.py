@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from landscape.devices import resolve_device
 from landscape.cli.options import device_option, quiet
+from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
 
 
