@@ -351,9 +351,14 @@ def compare(
         rp = load_run_path(run.path, loaded.model)
         paths.append(rp)
         idx = select_checkpoints(rp, config.max_checkpoints)
+        changed = {  # data or loss other than the run's own: another cache entry
+            k: v
+            for k, v in (("data", spec.data), ("loss", spec.loss))
+            if v != (run.config.get(k) or ("cross_entropy" if k == "loss" else None))
+        }
         fp = _fingerprint(
             [run.checkpoints[i].path for i in idx],
-            {**curv_cfg, "model": spec.model, "run": run.config, **overrides},
+            {**curv_cfg, "model": spec.model, "run": run.config, **changed},
         )
         curv = read_cached_curvature(path, run.name, fp)
         if curv is None:
