@@ -2,6 +2,9 @@
 
 import hashlib
 import itertools
+import shutil
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -10,6 +13,7 @@ import torch
 from click.testing import CliRunner
 
 from landscape.cli import cli
+from landscape.dynamics.diagnose import Thresholds, diagnose, store_diagnosis
 from landscape.dynamics.runs import read_run
 from landscape.dynamics.summary import median_best, profile_rise
 from landscape.dynamics.train import TrainConfig, train
@@ -223,3 +227,27 @@ def test_runs_without_validation_split(tmp_path):
     files = write_report(c, tmp_path / "out")
     assert not any("validation-loss target" in s for s in files.sentences)
     assert any("training-loss target" in s for s in files.sentences)
+
+
+def test_report_package_reads_files_without_torch():
+    """The compare pipeline lives in landscape.pipelines: nothing in landscape.report imports torch."""
+    code = (
+        "import importlib, pkgutil, sys; import landscape.report as r; "
+        "[importlib.import_module('landscape.report.' + m.name) for m in pkgutil.iter_modules(r.__path__)]; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_one_diagnosis_per_run_the_stored_one(runs, tmp_path):
+    """A run diagnosed with its own thresholds keeps that diagnosis in compare, as in plot."""
+    copy = tmp_path / "sgd"
+    shutil.copytree(runs[0], copy)
+    stored = diagnose(read_run(copy), Thresholds(fast_rate=0.9))
+    assert stored.phases != diagnose(read_run(copy)).phases  # the defaults tell another story
+    store_diagnosis(copy, stored)
+    small = CompareConfig(curvature_samples=20, max_checkpoints=2, trace_probes=2)
+    c = compare([copy], tmp_path / "out", small, **SPECS, profiles=False, progress=False)
+    assert c.runs[0].summary.phases == stored.phases
+    assert c.runs[0].summary.findings == stored.findings
