@@ -173,7 +173,7 @@ def run_demo(
     out: str | Path,
     *,
     size: Size = "default",
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
     overwrite: bool = False,
     threads: int | None = 1,
