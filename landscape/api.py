@@ -98,6 +98,8 @@ def surface(
         The :class:`~landscape.engine.Surface`.
 
     """
+    if data is None:
+        raise LandscapeError("surface: expected data to evaluate on (got None)")
     loaded = load_objective(
         model,
         checkpoint,
@@ -121,7 +123,6 @@ def surface(
     if loaded.checkpoint_sha256 is not None:
         # by content, not path: a resume from another directory names it differently
         config["checkpoint"] = {"sha256": loaded.checkpoint_sha256}
-    assert loaded.data is not None
     config["data"] = {"source": loaded.data.source, "sha256": loaded.data.digests()}
     xs = parse_grid(x, name="x") if isinstance(x, str) else np.asarray(x, dtype=np.float64)
     ys = (

@@ -52,7 +52,7 @@ class Loaded:
         params: reference parameters by name, on ``device`` (in the requested dtype).
         buffers: reference buffers (BatchNorm statistics) by name, on ``device``.
         objectives: one objective per data split, by split name (empty without data).
-        data: the loaded data (``None`` when none was asked for).
+        data: the loaded data (no splits, source ``none``, when none was asked for).
         device: where everything lives (this rank's device under torchrun).
         context: the distributed context the pipeline passes on.
         model_name: the model spec, or the class name of a model object.
@@ -64,7 +64,7 @@ class Loaded:
     params: ParamDict
     buffers: ParamDict
     objectives: dict[str, Objective]
-    data: Data | None
+    data: Data
     device: torch.device
     context: Context
     model_name: str
@@ -128,13 +128,13 @@ def load_objective(
         params, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
     else:
         params, buffers = model_params(net), model_buffers(net)
-    loaded = None if data is None else _load_data(data, split, max_samples, seed, dev)
+    loaded = Data({}, "none") if data is None else _load_data(data, split, max_samples, seed, dev)
     if dtype is not None:
         net, params, buffers, loaded = _cast(net, params, buffers, loaded, DTYPES[dtype])
     params = {k: v.to(dev) for k, v in params.items()}
     buffers = {k: v.to(dev) for k, v in buffers.items()}
     objectives = {}
-    for name, part in ({} if loaded is None else loaded.splits).items():
+    for name, part in loaded.splits.items():
         with model_errors(name):
             objectives[name] = Objective(
                 net, part, loss=loss, batch_size=batch_size, buffers=buffers
@@ -175,17 +175,14 @@ def _load_data(
 
 
 def _cast(
-    net: nn.Module, params: ParamDict, buffers: ParamDict, data: Data | None, dtype: torch.dtype
-) -> tuple[nn.Module, ParamDict, ParamDict, Data | None]:
+    net: nn.Module, params: ParamDict, buffers: ParamDict, data: Data, dtype: torch.dtype
+) -> tuple[nn.Module, ParamDict, ParamDict, Data]:
     """Weights, floating buffers and floating data in ``dtype``; the caller's model is copied."""
 
     def floats(t: torch.Tensor) -> torch.Tensor:
         return t.to(dtype) if t.is_floating_point() else t
 
-    if data is not None:
-        data = Data(
-            {k: Split(floats(s.x), floats(s.y)) for k, s in data.splits.items()}, data.source
-        )
+    data = Data({k: Split(floats(s.x), floats(s.y)) for k, s in data.splits.items()}, data.source)
     return (
         copy.deepcopy(net).to(dtype=dtype),
         {k: v.to(dtype) for k, v in params.items()},

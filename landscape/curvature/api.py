@@ -145,7 +145,7 @@ def prepare(
     identity = {
         "model": model if isinstance(model, str) else type(model).__name__,
         "checkpoint_sha256": loaded.checkpoint_sha256,
-        "data": loaded.data.source if loaded.data is not None else None,
+        "data": loaded.data.source,
         "data_sha256": loaded.objective.split.digest(),
         "split": which,
         "max_samples": max_samples,
