@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, device_option, trust_run_config_option
+from landscape.cli.options import command_line, device_option, run_spec_options
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -31,22 +31,7 @@ CONFIG_OPTIONS = (
     required=True,
     help="Report folder: compare.h5, profiles/, figures/, index.html, report.md.",
 )
-@click.option(
-    "--model",
-    "model_spec",
-    default=None,
-    help="Model spec for every run, overriding the runs' [each run's, when it is a built-in].",
-)
-@click.option(
-    "--data",
-    "data_spec",
-    default=None,
-    help="Data spec for every run, overriding the runs' [each run's, when it is a built-in].",
-)
-@click.option(
-    "--loss", default=None, help="Loss spec for every run [each run's, else cross_entropy]."
-)
-@trust_run_config_option
+@run_spec_options
 @click.option(
     "--train-target",
     type=float,

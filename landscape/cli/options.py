@@ -105,13 +105,35 @@ output_options = _stack(
 """``--out``, ``--overwrite``."""
 
 
-trust_run_config_option = click.option(
-    "--trust-run-config",
-    is_flag=True,
-    help="UNSAFE: use the model, data and loss code the runs' stored configuration names, "
-    "which imports and runs that code. Only for runs you trust.",
+run_spec_options = _stack(
+    click.option(
+        "--model",
+        "model_spec",
+        default=None,
+        help="Model spec, overriding what the run stores [the run's, when it is a built-in].",
+    ),
+    click.option(
+        "--data",
+        "data_spec",
+        default=None,
+        help="Data spec, overriding what the run stores [the run's, when it is a built-in].",
+    ),
+    click.option(
+        "--loss",
+        default=None,
+        help="Loss spec, overriding what the run stores [as trained, else cross_entropy].",
+    ),
+    click.option(
+        "--trust-run-config",
+        is_flag=True,
+        help="UNSAFE: use the model, data and loss code that a run's stored configuration "
+        "names, which imports and runs that code. Only for runs you trust.",
+    ),
 )
-"""``--trust-run-config``."""
+"""``--model``, ``--data``, ``--loss`` and ``--trust-run-config`` of commands that read runs.
+
+A spec a run stores is used only when it names no code (:func:`landscape.setup.run_spec`).
+"""
 
 
 @contextlib.contextmanager

@@ -9,8 +9,8 @@ import click
 from landscape.cli.options import (
     device_option,
     quiet,
+    run_spec_options,
     trust_checkpoint_option,
-    trust_run_config_option,
 )
 
 
@@ -23,18 +23,7 @@ from landscape.cli.options import (
     default=None,
     help="With several runs: the run whose final checkpoint is the origin [last run].",
 )
-@click.option(
-    "--model",
-    "model_spec",
-    default=None,
-    help="Model spec, overriding the run's [the run's, when it is a built-in].",
-)
-@click.option(
-    "--data",
-    "data_spec",
-    default=None,
-    help="Data spec for the surface, overriding the run's [the run's, when it is a built-in].",
-)
+@run_spec_options
 @click.option(
     "--split",
     type=click.Choice(["train", "test", "both"]),
@@ -47,9 +36,6 @@ from landscape.cli.options import (
     type=click.IntRange(min=1),
     default=None,
     help="Rows per split for the surface [as trained].",
-)
-@click.option(
-    "--loss", default=None, help="Loss spec, overriding the run's [as trained, else cross_entropy]."
 )
 @click.option(
     "--batch-size",
@@ -77,7 +63,6 @@ from landscape.cli.options import (
 )
 @device_option
 @trust_checkpoint_option
-@trust_run_config_option
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.pass_context
 def command(
