@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from torch import nn
 
-from landscape import distributed
-from landscape.data import Data, SplitChoice, as_splits, load_data
+from landscape.data import Data, SplitChoice
 from landscape.directions import (
     Directions,
     Norm,
@@ -20,36 +18,19 @@ from landscape.directions import (
     plane_through,
     random_directions,
 )
-from landscape.engine import compute_surface, model_errors
+from landscape.distributed import Context
+from landscape.engine import compute_surface
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode
 from landscape.grid import parse_grid
 from landscape.io.directions import read_direction_file
-from landscape.loading import build_model, file_sha256, load_checkpoint
+from landscape.loading import file_sha256, load_checkpoint
 from landscape.objective import Objective
-from landscape.params import ParamDict, model_buffers, model_params
+from landscape.params import ParamDict
 from landscape.records import Surface
+from landscape.setup import load_objective
 
 DirKind = Literal["random", "interp", "plane", "hessian"]
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as given.
-
-    Raises:
-        LandscapeError: if CUDA is requested but absent.
-
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise LandscapeError(f"device: {device!r} requested but CUDA is not available")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise LandscapeError(
-            f"device: expected auto, cpu, cuda or cuda:N (got {device!r})"
-        ) from None
 
 
 def surface(
@@ -77,6 +58,7 @@ def surface(
     trust_checkpoint: bool = False,
     progress: bool = True,
     command: str | None = None,
+    context: Context | None = None,
 ) -> Surface:
     """Compute a 1D or 2D loss surface around a checkpoint.
 
@@ -109,85 +91,78 @@ def surface(
         trust_checkpoint: fully unpickle checkpoints (unsafe: runs code).
         progress: show progress bars.
         command: command line for provenance.
+        context: the distributed context (``None``: a single process); under
+            torchrun, open :func:`landscape.distributed.session` and pass its context
+            so that the ranks share the grid points.
 
     Returns:
         The :class:`~landscape.records.Surface`.
 
     """
-    with distributed.session(resolve_device(device)) as (_, dev):
-        net = build_model(model) if isinstance(model, str) else model
-        config: dict[str, Any] = {
-            "model": model if isinstance(model, str) else type(model).__qualname__,
-            "loss": loss,
-            "batch_size": batch_size,
-            "max_samples": max_samples,
-            "split": split,
-        }
-        if checkpoint is not None:
-            origin, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
-            # by content, not path: a resume from another directory names it differently
-            config["checkpoint"] = {"sha256": file_sha256(checkpoint)}
-        else:
-            origin, buffers = model_params(net), model_buffers(net)
-        evaluation = _resolve_data(
-            data, split=split, max_samples=max_samples, seed=seed, device=dev
-        )
-        config["data"] = {"source": evaluation.source, "sha256": evaluation.digests()}
-        origin = {k: v.to(dev) for k, v in origin.items()}
-        xs = parse_grid(x, name="x") if isinstance(x, str) else np.asarray(x, dtype=np.float64)
-        ys = (
-            None
-            if y is None
-            else (parse_grid(y, name="y") if isinstance(y, str) else np.asarray(y, np.float64))
-        )
-        objectives = {}
-        for name, s in evaluation.splits.items():
-            with model_errors(name):
-                objectives[name] = Objective(
-                    net, s, loss=loss, batch_size=batch_size, buffers=buffers
-                )
-        directions, origin = _directions(
-            dirs,
-            net,
-            origin,
-            objectives,
-            ndim=1 if ys is None else 2,
-            norm=norm,
-            keep_1d=keep_1d,
-            orthogonal=orthogonal,
-            seed=seed,
-            targets=targets,
-            trust=trust_checkpoint,
-        )
-        config["directions"] = {
-            "kind": directions.kind,
-            **{k: str(v) for k, v in directions.attrs.items() if k != "targets"},  # paths
-        }
-        return compute_surface(
-            objectives,
-            origin,
-            directions,
-            xs,
-            ys,
-            out=out,
-            config=config,
-            overwrite=overwrite,
-            points_per_pass=points_per_pass,
-            bn=bn,
-            progress=progress,
-            command=command,
-        )
-
-
-def _resolve_data(
-    data: Any, *, split: SplitChoice, max_samples: int | None, seed: int, device: torch.device
-) -> Data:
-    if isinstance(data, str):
-        return load_data(data, split=split, max_samples=max_samples, seed=seed, device=device)
-    if isinstance(data, Data):
-        return data.to(device)
-    splits = as_splits(data, source="python object")
-    return Data(splits, "python object").to(device)
+    if data is None:
+        raise LandscapeError("surface: expected data to evaluate on (got None)")
+    loaded = load_objective(
+        model,
+        checkpoint,
+        data,
+        split=split,
+        max_samples=max_samples,
+        seed=seed,
+        loss=loss,
+        batch_size=batch_size,
+        device=device,
+        trust_checkpoint=trust_checkpoint,
+        context=context,
+    )
+    config: dict[str, Any] = {
+        "model": loaded.model_name,
+        "loss": loss,
+        "batch_size": batch_size,
+        "max_samples": max_samples,
+        "split": split,
+    }
+    if loaded.checkpoint_sha256 is not None:
+        # by content, not path: a resume from another directory names it differently
+        config["checkpoint"] = {"sha256": loaded.checkpoint_sha256}
+    config["data"] = {"source": loaded.data.source, "sha256": loaded.data.digests()}
+    xs = parse_grid(x, name="x") if isinstance(x, str) else np.asarray(x, dtype=np.float64)
+    ys = (
+        None
+        if y is None
+        else (parse_grid(y, name="y") if isinstance(y, str) else np.asarray(y, np.float64))
+    )
+    directions, origin = _directions(
+        dirs,
+        loaded.model,
+        loaded.params,
+        loaded.objectives,
+        ndim=1 if ys is None else 2,
+        norm=norm,
+        keep_1d=keep_1d,
+        orthogonal=orthogonal,
+        seed=seed,
+        targets=targets,
+        trust=trust_checkpoint,
+    )
+    config["directions"] = {
+        "kind": directions.kind,
+        **{k: str(v) for k, v in directions.attrs.items() if k != "targets"},  # paths
+    }
+    return compute_surface(
+        loaded.objectives,
+        origin,
+        directions,
+        xs,
+        ys,
+        out=out,
+        config=config,
+        overwrite=overwrite,
+        points_per_pass=points_per_pass,
+        bn=bn,
+        progress=progress,
+        command=command,
+        context=loaded.context,
+    )
 
 
 def _directions(

@@ -153,11 +153,12 @@ def load_data(
         if len(s) == 0:
             raise LandscapeError(f"data {spec!r}: split {name!r} is empty")
     if max_samples is not None:
-        kept = {k: _subset(s, max_samples, seed) for k, s in kept.items()}
+        kept = {k: subset(s, max_samples, seed) for k, s in kept.items()}
     return Data(kept, spec).to(device)
 
 
-def _subset(s: Split, n: int, seed: int) -> Split:
+def subset(s: Split, n: int, seed: int) -> Split:
+    """At most ``n`` rows of ``s``, drawn with ``seed`` and kept in their order (all when fewer)."""
     if len(s) <= n:
         return s
     idx = torch.randperm(len(s), generator=torch.Generator().manual_seed(seed))[:n].sort().values

@@ -3,7 +3,7 @@
 Trains the same MLP on MNIST-1D (Greydanus 2020, generated locally) with SGD,
 SGD+momentum, Adagrad, RMSprop and Adam from one seed (same initialization,
 same batch order), recording dynamics and the sharpness along training; runs
-:func:`landscape.report.compare.compare` on them; trains a ResNet with and
+:func:`landscape.pipelines.compare.compare` on them; trains a ResNet with and
 without skip connections and computes a 2D filter-normalized surface around
 each; and writes the report. Everything resumes: a re-run reuses finished
 runs, curvature and surfaces.
@@ -27,8 +27,8 @@ import torch
 
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
+from landscape.pipelines.compare import CompareConfig, compare
 from landscape.records import Comparison
-from landscape.report.compare import CompareConfig, compare
 from landscape.report.document import ReportFiles, write_report
 from landscape.report.figures import SurfacePair
 
@@ -173,7 +173,7 @@ def run_demo(
     out: str | Path,
     *,
     size: Size = "default",
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
     overwrite: bool = False,
     threads: int | None = 1,
@@ -197,7 +197,7 @@ def run_demo(
             another size (without ``overwrite``).
 
     """
-    from landscape.api import resolve_device
+    from landscape.devices import resolve_device
 
     if size not in SIZES:
         raise LandscapeError(f"size: expected one of {', '.join(SIZES)} (got {size!r})")

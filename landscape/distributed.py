@@ -5,7 +5,11 @@ Under ``torchrun`` every worker gets the environment variables ``RANK``,
 :func:`session` reads them, starts the default process group with the
 backend that fits the device (NCCL on CUDA, gloo on CPU) and tears it down
 afterwards; without them it is a no-op and :class:`Context` describes a single
-process (rank 0 of 1), so every caller runs the same code either way.
+process (rank 0 of 1), so every caller runs the same code either way. The
+command line opens the session in one place
+(:func:`landscape.cli.options.rank_session`); the :class:`Context` it yields is
+passed explicitly to whatever splits work (the loader, the surface engine, the
+curvature operators), never looked up globally.
 
 Rendezvous is torchrun's own (``--standalone`` on one node,
 ``--rdzv-backend=c10d --rdzv-endpoint=HOST:PORT`` across nodes); nothing here
@@ -134,8 +138,12 @@ def env_context() -> Context | None:
     return Context(rank=rank, world_size=world, local_rank=local)
 
 
-def current() -> Context:
-    """Describe the active default process group, or a single process if there is none."""
+def _group_context() -> Context:
+    """Describe the active default process group, or a single process if there is none.
+
+    Private: only :func:`session` looks the group up; everything else gets the
+    context it yields, passed explicitly.
+    """
     if dist.is_available() and dist.is_initialized():
         local = int(os.environ.get("LOCAL_RANK", "0"))
         backend = str(dist.get_backend())
@@ -180,7 +188,7 @@ def session(device: torch.device) -> Iterator[tuple[Context, torch.device]]:
 
     """
     if dist.is_available() and dist.is_initialized():
-        ctx = current()
+        ctx = _group_context()
         yield ctx, rank_device(device, ctx)
         return
     env = env_context()
@@ -195,6 +203,6 @@ def session(device: torch.device) -> Iterator[tuple[Context, torch.device]]:
         torch.cuda.set_device(device)
     dist.init_process_group(backend=backend)
     try:
-        yield current(), device
+        yield _group_context(), device
     finally:
         dist.destroy_process_group()

@@ -72,10 +72,11 @@ def compute_surface(
     bn: BNMode = "eval",
     progress: bool = True,
     command: str | None = None,
+    context: distributed.Context | None = None,
 ) -> Surface:
     """Evaluate every grid point on every split, writing to ``out`` as it goes.
 
-    Inside an active ``torch.distributed`` process group (see
+    With the ``context`` of an active ``torch.distributed`` process group (see
     :func:`landscape.distributed.session`) the pending points are dealt out
     round-robin across ranks; rank 0 alone holds the writer lock, decides
     whether to resume, hands the stored state and the directions to the other
@@ -98,6 +99,7 @@ def compute_surface(
             (recompute evaluates one point per pass).
         progress: show a tqdm bar.
         command: command line for provenance (defaults to ``sys.argv``).
+        context: the distributed context (``None``: a single process).
 
     Returns:
         The surface (complete unless interrupted).
@@ -129,7 +131,7 @@ def compute_surface(
         }
     )
     path = Path(out) if out is not None else None
-    ctx = distributed.current()
+    ctx = context or distributed.Context()
     coords = grid_coords(
         np.asarray(x, np.float64), None if y is None else np.asarray(y, np.float64)
     )

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from landscape import store
-from landscape.data import SplitChoice, load_data
+from landscape.data import SplitChoice
 from landscape.directions import Directions
 from landscape.dynamics.runs import Run, read_run
 from landscape.engine import compute_surface
@@ -41,9 +41,9 @@ from landscape.errors import LandscapeError
 from landscape.io.directions import write_directions
 from landscape.io.trajectory import write_trajectory
 from landscape.loading import build_model, load_checkpoint
-from landscape.objective import Objective
 from landscape.params import ParamDict, check_same_keys, dot, flatten, unflatten
 from landscape.records import Surface, Trajectory
+from landscape.setup import load_objective, run_spec
 
 
 @dataclass(frozen=True)
@@ -290,8 +290,9 @@ def compute_trajectory(
     resolution: int = 21,
     margin: float = 0.25,
     surface: bool = True,
-    device: str = "cpu",
+    device: str = "auto",
     trust: bool = False,
+    trust_run_config: bool = False,
     overwrite: bool = False,
     progress: bool = True,
     command: str | None = None,
@@ -302,24 +303,28 @@ def compute_trajectory(
         run_dirs: run directories (from ``landscape train`` or a Recorder).
         out: the HDF5 file to write (resumed if made with the same settings).
         origin: the run whose final checkpoint is the origin (default: the last).
-        model: model spec (default: the one in the runs' config).
-        data: data spec for the surface (default: the runs' config, else mnist1d).
+        model: model spec (default: the one in the run's config, when it names
+            no code; see :func:`landscape.setup.run_spec`).
+        data: data spec for the surface (default: the run's config, likewise).
         split: splits the surface evaluates.
         max_samples: rows per split for the surface (default: as trained).
-        loss: loss spec (default: as trained, else cross entropy).
+        loss: loss spec (default: as trained, likewise, else cross entropy).
         batch_size: rows per forward pass.
         resolution: grid points per axis.
         margin: grid margin around the path, as a fraction of its extent.
         surface: compute the surface (otherwise only plane and path).
-        device: torch device.
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ...
         trust: fully unpickle checkpoints (unsafe).
+        trust_run_config: use code the run's config names (unsafe: imports and runs it).
         overwrite: replace a file made with other settings.
         progress: show progress bars.
         command: command line for provenance.
 
     Raises:
-        LandscapeError: for missing runs or checkpoints, mismatched models, or
-            an output made with other settings (without ``overwrite``).
+        LandscapeError: for missing runs or checkpoints, mismatched models, a run
+            that does not say how to rebuild its model (or names code, without
+            ``model`` or ``trust_run_config``), or an output made with other
+            settings (without ``overwrite``).
 
     """
     dirs = [Path(d) for d in run_dirs]
@@ -336,14 +341,27 @@ def compute_trajectory(
             )
         origin_index = matches[0]
     cfg = runs[origin_index].config
-    model_spec = model or cfg.get("model")
-    if not model_spec:
-        raise LandscapeError(f"{dirs[origin_index]}: the run does not name its model; pass --model")
+    source = dirs[origin_index]
+    model_spec = run_spec(
+        cfg.get("model"), model, what="model", source=source, trust_run_config=trust_run_config
+    )
     torch_model = build_model(model_spec)
     paths = [load_run_path(d, torch_model, trust=trust) for d in dirs]
     plane, traj = trajectory_plane(paths, origin=origin_index)
-    data_spec = data or cfg.get("data") or "mnist1d"
-    loss_spec = loss or cfg.get("loss") or "cross_entropy"
+    data_spec = (
+        run_spec(
+            cfg.get("data"), data, what="data", source=source, trust_run_config=trust_run_config
+        )
+        if surface
+        else data or cfg.get("data") or "mnist1d"  # recorded only, never loaded
+    )
+    loss_spec = run_spec(
+        cfg.get("loss") or "cross_entropy",
+        loss,
+        what="loss",
+        source=source,
+        trust_run_config=trust_run_config,
+    )
     samples = max_samples if max_samples is not None else cfg.get("max_samples")
     config = {
         "runs": [str(d.resolve()) for d in dirs],
@@ -373,17 +391,21 @@ def compute_trajectory(
     result_surface = None
     if surface:
         x, y = surface_grid(traj.coords, margin=margin, resolution=resolution)
-        dataset = load_data(
-            data_spec, split=split, max_samples=samples, seed=int(cfg.get("seed", 0)), device=device
+        loaded = load_objective(
+            torch_model,
+            paths[origin_index].run.checkpoints[-1].path,
+            data_spec,
+            split=split,
+            max_samples=samples,
+            seed=int(cfg.get("seed", 0)),
+            loss=loss_spec,
+            batch_size=batch_size,
+            device=device,
+            trust_checkpoint=trust,
         )
-        center = {k: v.to(device) for k, v in plane.origin.items()}
-        buffers = {k: v.to(device) for k, v in paths[origin_index].buffers.items()}
-        objectives = {
-            name: Objective(torch_model, s, loss=loss_spec, batch_size=batch_size, buffers=buffers)
-            for name, s in dataset.splits.items()
-        }
+        center = {k: v.to(loaded.device) for k, v in plane.origin.items()}
         result_surface = compute_surface(
-            objectives,
+            loaded.objectives,
             center,
             directions,
             x,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, device_option
+from landscape.cli.options import command_line, device_option, run_spec_options
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -20,7 +20,7 @@ CONFIG_OPTIONS = (
     "plane_samples",
     "seed",
 )
-"""Options passed through to :class:`~landscape.report.compare.CompareConfig`."""
+"""Options passed through to :class:`~landscape.pipelines.compare.CompareConfig`."""
 
 
 @click.command("compare")
@@ -31,12 +31,7 @@ CONFIG_OPTIONS = (
     required=True,
     help="Report folder: compare.h5, profiles/, figures/, index.html, report.md.",
 )
-@click.option(
-    "--model",
-    "model_spec",
-    default=None,
-    help="Model spec for runs whose configuration does not name one.",
-)
+@run_spec_options
 @click.option(
     "--train-target",
     type=float,
@@ -114,7 +109,14 @@ CONFIG_OPTIONS = (
 @click.option("--overwrite", is_flag=True, help="Replace cached results made with other settings.")
 @click.pass_context
 def command(
-    ctx: click.Context, runs: tuple[str, ...], out: str, model_spec: str | None, **kw: object
+    ctx: click.Context,
+    runs: tuple[str, ...],
+    out: str,
+    model_spec: str | None,
+    data_spec: str | None,
+    loss: str | None,
+    trust_run_config: bool,
+    **kw: object,
 ) -> None:
     """Compare training runs (directories written by 'landscape train') and write a report.
 
@@ -125,10 +127,14 @@ def command(
     the minimum, and all paths on one shared PCA plane. Re-running reuses
     everything already computed.
 
+    A model, data or loss spec that names code ('module:callable') is taken
+    from a run only when typed again with --model/--data/--loss, or with
+    --trust-run-config: a file never chooses code to import.
+
     Example: landscape compare runs/sgd runs/adam runs/rmsprop --out report/
     """
     progress = logs.configure(ctx)
-    from landscape.report.compare import CompareConfig, compare
+    from landscape.pipelines.compare import CompareConfig, compare
     from landscape.report.document import write_report
 
     config = CompareConfig(**{k: kw[k] for k in CONFIG_OPTIONS})  # type: ignore[arg-type]
@@ -137,6 +143,9 @@ def command(
         out,
         config,
         model=model_spec,
+        data=data_spec,
+        loss=loss,
+        trust_run_config=trust_run_config,
         device=str(kw["device"]),
         profiles=not kw["no_profiles"],
         overwrite=bool(kw["overwrite"]),

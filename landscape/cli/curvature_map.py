@@ -9,7 +9,7 @@ import numpy as np
 
 from landscape.cli import logs
 from landscape.cli.hessian import dtype_option, seed_option
-from landscape.cli.options import data_options, model_options
+from landscape.cli.options import data_options, model_options, rank_session
 
 
 @click.command("curvature-map")
@@ -63,8 +63,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
       landscape curvature-map surf.h5 --model mlp --checkpoint final.pt --data mnist1d
     """
     progress = logs.configure(ctx)
-    from landscape import distributed
-    from landscape.cli.hessian import rank_session, setup_from
+    from landscape.cli.hessian import setup_from
     from landscape.curvature.surface_map import check_origin, curvature_map, taylor_model
     from landscape.io.curvature import write_taylor
     from landscape.io.surface import read_surface
@@ -72,10 +71,10 @@ def command(ctx: click.Context, **kw: Any) -> None:
     if not kw["taylor"] and not kw["do_map"]:
         raise click.UsageError("nothing to do: both --no-taylor and --no-map given")
     grid = read_surface(kw["surface"], with_vectors=True)
-    with rank_session(kw) as main:
+    with rank_session(kw["device"]) as context:
+        main = context.is_main
         progress = progress and main
-        context = distributed.current()
-        setup = setup_from(kw)
+        setup = setup_from(kw, context)
         check_origin(grid, setup.identity)
         config = {**setup.identity, "surface": kw["surface"]}
         if kw["taylor"]:

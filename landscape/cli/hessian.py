@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    rank_session,
+)
+
+if TYPE_CHECKING:
+    from landscape.curvature.api import Setup
+    from landscape.distributed import Context
 
 seed_option = click.option(
     "--seed",
@@ -34,8 +42,8 @@ tol_option = click.option(
 )
 
 
-def setup_from(kw: dict[str, Any]) -> Any:
-    """Load the objective and checkpoint named by the shared options."""
+def setup_from(kw: dict[str, Any], context: Context) -> Setup:
+    """Load the objective and checkpoint named by the shared options, for this rank."""
     from landscape.curvature.api import prepare
 
     return prepare(
@@ -50,21 +58,8 @@ def setup_from(kw: dict[str, Any]) -> Any:
         device=kw["device"],
         dtype=kw["dtype"],
         trust_checkpoint=kw["trust_checkpoint"],
+        context=context,
     )
-
-
-@contextlib.contextmanager
-def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
-    """Join a torchrun job if there is one; yield whether this is rank 0 (which reports).
-
-    ``kw["device"]`` becomes this rank's device.
-    """
-    from landscape import distributed
-    from landscape.api import resolve_device
-
-    with distributed.session(resolve_device(kw["device"])) as (ctx, device):
-        kw["device"] = str(device)
-        yield ctx.is_main
 
 
 @click.command("hessian")
@@ -149,11 +144,11 @@ def command(ctx: click.Context, **kw: Any) -> None:
     progress = logs.configure(ctx)
     from landscape.curvature.api import hessian
 
-    with rank_session(kw) as main:
+    with rank_session(kw["device"]) as context:
+        main = context.is_main
         progress = progress and main
-
         report = hessian(
-            setup_from(kw),
+            setup_from(kw, context),
             top_k=kw["top_k"],
             bottom_k=kw["bottom_k"],
             tol=kw["tol"],

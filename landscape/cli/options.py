@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shlex
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,6 +103,54 @@ output_options = _stack(
     ),
 )
 """``--out``, ``--overwrite``."""
+
+
+run_spec_options = _stack(
+    click.option(
+        "--model",
+        "model_spec",
+        default=None,
+        help="Model spec, overriding what the run stores [the run's, when it is a built-in].",
+    ),
+    click.option(
+        "--data",
+        "data_spec",
+        default=None,
+        help="Data spec, overriding what the run stores [the run's, when it is a built-in].",
+    ),
+    click.option(
+        "--loss",
+        default=None,
+        help="Loss spec, overriding what the run stores [as trained, else cross_entropy].",
+    ),
+    click.option(
+        "--trust-run-config",
+        is_flag=True,
+        help="UNSAFE: use the model, data and loss code that a run's stored configuration "
+        "names, which imports and runs that code. Only for runs you trust.",
+    ),
+)
+"""``--model``, ``--data``, ``--loss`` and ``--trust-run-config`` of commands that read runs.
+
+A spec a run stores is used only when it names no code (:func:`landscape.setup.run_spec`).
+"""
+
+
+@contextlib.contextmanager
+def rank_session(device: str) -> Iterator[Context]:
+    """Join the job torchrun started (if any) for the command's duration; yield this rank's context.
+
+    The one place where a command opens the torchrun session (a no-op without
+    torchrun); the context is then passed explicitly to what splits the work.
+    Ranks other than 0 log warnings only.
+    """
+    from landscape import distributed
+    from landscape.devices import resolve_device
+
+    with distributed.session(resolve_device(device)) as (context, _):
+        if not context.is_main:
+            logging.getLogger("landscape").setLevel(logging.WARNING)
+        yield context
 
 
 def quiet(ctx: click.Context) -> bool:

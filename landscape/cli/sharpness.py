@@ -7,14 +7,14 @@ from typing import Any
 import click
 
 from landscape.cli import logs
-from landscape.cli.hessian import (
-    dtype_option,
+from landscape.cli.hessian import dtype_option, seed_option, setup_from, tol_option
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
     rank_session,
-    seed_option,
-    setup_from,
-    tol_option,
 )
-from landscape.cli.options import command_line, data_options, model_options, output_options
 
 ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,filter_width"
 
@@ -113,11 +113,11 @@ def command(ctx: click.Context, **kw: Any) -> None:
     progress = logs.configure(ctx)
     from landscape.curvature.api import load_optimizer_state, sharpness
 
-    with rank_session(kw) as main:
+    with rank_session(kw["device"]) as context:
+        main = context.is_main
         progress = progress and main
-
         measures = [m.strip() for m in kw["measures"].split(",") if m.strip()]
-        setup = setup_from(kw)
+        setup = setup_from(kw, context)
         opt = None
         if kw["optimizer_state"] is not None:
             opt = load_optimizer_state(

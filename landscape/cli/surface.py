@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    rank_session,
+)
 
 
 @click.command("surface")
@@ -88,39 +92,36 @@ def command(ctx: click.Context, **kw: object) -> None:
     """
     progress = logs.configure(ctx)
     from landscape.api import surface
-    from landscape.distributed import env_context
 
-    rank = env_context()
-    main = rank is None or rank.is_main
-    if not main:  # under torchrun, only rank 0 reports
-        logging.getLogger("landscape").setLevel(logging.WARNING)
-        progress = False
-
-    result = surface(
-        kw["model_spec"],
-        kw["checkpoint"],
-        kw["data_spec"],
-        dirs=kw["dirs"],
-        x=kw["x"],
-        y=kw["y"],
-        norm=kw["norm"],
-        keep_1d=kw["keep_1d"],
-        orthogonal=kw["orthogonal"],
-        seed=kw["seed"],
-        targets=kw["targets"],
-        loss=kw["loss"],
-        split=kw["split"],
-        max_samples=kw["max_samples"],
-        batch_size=kw["batch_size"],
-        bn=kw["bn"],
-        device=kw["device"],
-        points_per_pass=kw["points_per_pass"],
-        out=kw["out"],
-        overwrite=kw["overwrite"],
-        trust_checkpoint=kw["trust_checkpoint"],
-        progress=progress,
-        command=command_line(),
-    )
-    done, total = int(result.done.sum()), result.done.size
-    if main:
-        click.echo(f"{kw['out']}: {done}/{total} points", err=not progress)
+    with rank_session(kw["device"]) as context:
+        main = context.is_main  # under torchrun, only rank 0 reports
+        progress = progress and main
+        result = surface(
+            kw["model_spec"],
+            kw["checkpoint"],
+            kw["data_spec"],
+            dirs=kw["dirs"],
+            x=kw["x"],
+            y=kw["y"],
+            norm=kw["norm"],
+            keep_1d=kw["keep_1d"],
+            orthogonal=kw["orthogonal"],
+            seed=kw["seed"],
+            targets=kw["targets"],
+            loss=kw["loss"],
+            split=kw["split"],
+            max_samples=kw["max_samples"],
+            batch_size=kw["batch_size"],
+            bn=kw["bn"],
+            device=kw["device"],
+            points_per_pass=kw["points_per_pass"],
+            out=kw["out"],
+            overwrite=kw["overwrite"],
+            trust_checkpoint=kw["trust_checkpoint"],
+            progress=progress,
+            command=command_line(),
+            context=context,
+        )
+        done, total = int(result.done.sum()), result.done.size
+        if main:
+            click.echo(f"{kw['out']}: {done}/{total} points", err=not progress)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from landscape.api import resolve_device
 from landscape.cli.options import device_option, quiet
+from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
 from landscape.io.groups import SEED_DIR
 

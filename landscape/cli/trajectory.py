@@ -6,8 +6,12 @@ import sys
 
 import click
 
-from landscape.api import resolve_device
-from landscape.cli.options import device_option, quiet, trust_checkpoint_option
+from landscape.cli.options import (
+    device_option,
+    quiet,
+    run_spec_options,
+    trust_checkpoint_option,
+)
 
 
 @click.command(name="trajectory")
@@ -19,12 +23,7 @@ from landscape.cli.options import device_option, quiet, trust_checkpoint_option
     default=None,
     help="With several runs: the run whose final checkpoint is the origin [last run].",
 )
-@click.option(
-    "--model", "model_spec", default=None, help="Model spec [the one the runs were trained with]."
-)
-@click.option(
-    "--data", "data_spec", default=None, help="Data spec for the surface [the runs' data]."
-)
+@run_spec_options
 @click.option(
     "--split",
     type=click.Choice(["train", "test", "both"]),
@@ -38,7 +37,6 @@ from landscape.cli.options import device_option, quiet, trust_checkpoint_option
     default=None,
     help="Rows per split for the surface [as trained].",
 )
-@click.option("--loss", default=None, help="Loss spec [as trained].")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -83,6 +81,7 @@ def command(
     no_surface: bool,
     device: str,
     trust_checkpoint: bool,
+    trust_run_config: bool,
     overwrite: bool,
 ) -> None:
     """Project the checkpoints of RUNS onto their PCA plane and compute the loss surface there.
@@ -91,6 +90,10 @@ def command(
     the final one). Several runs: one shared plane over all their checkpoints,
     origin at the end of --origin, so their paths can be drawn on one surface
     ('landscape plot OUT --kind contour+path').
+
+    A model, data or loss spec that names code ('module:callable') is taken
+    from the run only when typed again with --model/--data/--loss, or with
+    --trust-run-config: a file never chooses code to import.
     """
     from landscape.trajectory import compute_trajectory
 
@@ -107,8 +110,9 @@ def command(
         resolution=resolution,
         margin=margin,
         surface=not no_surface,
-        device=str(resolve_device(device)),
+        device=device,
         trust=trust_checkpoint,
+        trust_run_config=trust_run_config,
         overwrite=overwrite,
         progress=not quiet(ctx),
         command=" ".join(["landscape", *sys.argv[1:]]),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from landscape import distributed, store
+from landscape import store
 from landscape.curvature.density import slq_density
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos
@@ -44,16 +44,17 @@ from landscape.curvature.sharpness import (
     pac_bayes_sigma,
 )
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace
-from landscape.data import Data, Split, as_splits, load_data
+from landscape.data import Data
+from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.io import curvature as io
-from landscape.loading import build_model, file_sha256, load_checkpoint
+from landscape.loading import build_model
 from landscape.objective import Objective
-from landscape.params import ParamDict, flatten, model_buffers, model_params
+from landscape.params import ParamDict, flatten
 from landscape.records import Spectrum
+from landscape.setup import DType, load_objective
 
 TraceMethod = Literal["hutch++", "hutchinson"]
-DType = Literal["float32", "float64"]
 MEASURES = (
     "lambda_max",
     "trace",
@@ -68,11 +69,20 @@ MEASURES = (
 
 @dataclass(frozen=True)
 class Setup:
-    """A loaded objective and point with their identity for provenance."""
+    """A loaded objective and point with their identity for provenance.
+
+    Attributes:
+        objective: the loss on the data split the curvature is measured on.
+        params: the point (the checkpoint's parameters).
+        identity: model, checkpoint, data, split, loss and dtype (stored in the config).
+        context: the distributed context the stages share the data over.
+
+    """
 
     objective: Objective
     params: ParamDict
     identity: dict[str, Any]
+    context: Context = field(default_factory=Context)
 
 
 @dataclass(frozen=True)
@@ -98,55 +108,42 @@ def prepare(
     device: str = "auto",
     dtype: DType = "float32",
     trust_checkpoint: bool = False,
+    context: Context | None = None,
 ) -> Setup:
-    """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`."""
-    from landscape.api import resolve_device
+    """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`.
 
+    Through :func:`landscape.setup.load_objective`; ``context`` (``None``: a
+    single process) is the distributed context the curvature stages share
+    their data over.
+    """
     if dtype not in get_args(DType):
         raise LandscapeError(f"dtype: expected float32 or float64 (got {dtype!r})")
-    dev = resolve_device(device)
-    net = build_model(model) if isinstance(model, str) else model
-    if checkpoint is not None:
-        params, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
-    else:
-        params, buffers = model_params(net), model_buffers(net)
     which = "train" if split == "both" else split
-    if isinstance(data, str):
-        loaded = load_data(data, split=which, max_samples=max_samples, seed=seed, device=dev)
-    else:
-        loaded = (
-            data
-            if isinstance(data, Data)
-            else Data(as_splits(data, source="python object"), "python object")
-        ).to(dev)
-    if which not in loaded.splits:
-        raise LandscapeError(
-            f"data {loaded.source!r} has no {which!r} split (it has {sorted(loaded.splits)})"
-        )
-    part = loaded.splits[which]
-    torch_dtype = torch.float64 if dtype == "float64" else torch.float32
-    if part.x.is_floating_point():
-        part = Split(
-            part.x.to(torch_dtype), part.y.to(torch_dtype) if part.y.is_floating_point() else part.y
-        )
-    net = net.to(dtype=torch_dtype)
-    params = {k: v.to(device=dev, dtype=torch_dtype) for k, v in params.items()}
-    buffers = {
-        k: v.to(device=dev, dtype=torch_dtype) if v.is_floating_point() else v.to(dev)
-        for k, v in buffers.items()
-    }
-    objective = Objective(net, part, loss=loss, batch_size=batch_size, buffers=buffers)
+    loaded = load_objective(
+        model,
+        checkpoint,
+        data,
+        split=which,
+        max_samples=max_samples,
+        seed=seed,
+        loss=loss,
+        batch_size=batch_size,
+        dtype=dtype,
+        device=device,
+        trust_checkpoint=trust_checkpoint,
+        context=context,
+    )
     identity = {
         "model": model if isinstance(model, str) else type(model).__name__,
-        "checkpoint_sha256": None if checkpoint is None else file_sha256(checkpoint),
-        "data": loaded.source,
-        "data_sha256": part.digest(),
+        "checkpoint_sha256": loaded.checkpoint_sha256,
+        "data": loaded.data.source,
+        "data_sha256": loaded.objective.split.digest(),
         "split": which,
         "max_samples": max_samples,
         "loss": loss,
         "dtype": dtype,
     }
-    return Setup(objective, params, identity)
+    return Setup(loaded.objective, loaded.params, identity, loaded.context)
 
 
 def hessian(
@@ -482,12 +479,12 @@ def _run_stages(
 ) -> dict[str, Any]:
     """Compute the stages not yet in ``out``, commit each one as it finishes, return them all.
 
-    Under torchrun (an active default process group) every rank computes on
+    Under torchrun (``setup.context`` of an active process group) every rank computes on
     its share of the data and holds the same results; rank 0 alone touches
     the file, shows progress, and returns the stages read back from ``out``
     along with those computed now.
     """
-    ctx = distributed.current()
+    ctx = setup.context
     main = ctx.is_main
     with store.writer_lock(out) if out is not None and main else contextlib.nullcontext():
         done = ctx.broadcast(_open_stages(kind, config, out, overwrite, command) if main else None)

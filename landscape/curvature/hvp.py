@@ -158,8 +158,8 @@ class HessianLinearOperator:
         params: the point ``w`` (name-keyed; not modified).
         max_vectors: columns per vmapped pass (bounds memory).
         check: run :func:`check_deterministic` first.
-        context: a distributed context (``landscape.distributed.current()``
-            under torchrun): each rank then works on its rows of the data and
+        context: a distributed context (the one :func:`landscape.distributed.session`
+            yields under torchrun): each rank then works on its rows of the data and
             the products are all-reduced, so every rank holds the same ``H v``.
             Default: a single process (never communicates).
 

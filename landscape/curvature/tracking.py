@@ -26,10 +26,10 @@ from landscape.curvature.preconditioned import (
     stability_threshold,
     update_direction,
 )
-from landscape.data import Split
+from landscape.data import Data, Split
 from landscape.errors import LandscapeError
-from landscape.objective import Objective
 from landscape.params import ParamDict, flatten, model_buffers
+from landscape.setup import load_objective
 
 KEYS = ("lambda_max", "stability_threshold", "precond_lambda_max", "update_curvature", "num_hvps")
 """The keys of every probe result (NaN where a value does not apply)."""
@@ -80,15 +80,18 @@ class SharpnessProbe:
     ):
         if subset < 1:
             raise LandscapeError(f"sharpness probe: subset should be at least 1 (got {subset})")
-        if len(split) > subset:
-            idx = (
-                torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:subset]
-                .sort()
-                .values
-            )
-            split = Split(split.x[idx.to(split.x.device)], split.y[idx.to(split.y.device)])
         self.model = model
-        self.objective = Objective(model, split, loss=loss)
+        self.objective = load_objective(
+            model,
+            None,
+            Data({"train": split}, "sharpness probe"),
+            split="train",
+            max_samples=subset,
+            seed=seed,
+            loss=loss,
+            batch_size=None,
+            device=split.x.device,
+        ).objective
         self.seed = seed
         self.tol = tol
         self._top: torch.Tensor | None = None
@@ -96,11 +99,26 @@ class SharpnessProbe:
         self._checked = False
 
     def __call__(
-        self, params: ParamDict, optimizer: torch.optim.Optimizer | None = None
+        self,
+        params: ParamDict,
+        optimizer: torch.optim.Optimizer | OptimizerState | None = None,
+        *,
+        buffers: ParamDict | None = None,
+        update_curvature: bool = True,
     ) -> dict[str, float]:
-        """Measure at ``params`` (and the optimizer's current state)."""
+        """Measure at ``params`` (and the optimizer's current state).
+
+        Args:
+            params: the point, by name.
+            optimizer: a live optimizer, or its state read from a checkpoint
+                (:func:`~landscape.curvature.preconditioned.from_state_dict`).
+            buffers: the buffers at ``params`` (default: the model's current ones).
+            update_curvature: also measure ``dᵀHd`` along the next update (NaN when off).
+
+        """
         self.objective.buffers = {
-            k: v.to(self.objective.device) for k, v in model_buffers(self.model).items()
+            k: v.to(self.objective.device)
+            for k, v in (model_buffers(self.model) if buffers is None else buffers).items()
         }
         params = {k: v.detach().to(self.objective.device) for k, v in params.items()}
         op = HessianLinearOperator(self.objective, params, check=not self._checked)
@@ -110,14 +128,22 @@ class SharpnessProbe:
         out = dict.fromkeys(KEYS, math.nan)
         out["lambda_max"] = float(top.eigenvalues[0])
         if optimizer is not None:
-            opt = from_optimizer(optimizer, self.model)
+            opt = (
+                optimizer
+                if isinstance(optimizer, OptimizerState)
+                else from_optimizer(optimizer, self.model)
+            )
             out["stability_threshold"] = stability_threshold(opt)
-            out.update(self._optimizer_curvature(op, opt, params))
+            out.update(self._optimizer_curvature(op, opt, params, update_curvature))
         out["num_hvps"] = float(op.num_matvecs)
         return out
 
     def _optimizer_curvature(
-        self, op: HessianLinearOperator, opt: OptimizerState, params: ParamDict
+        self,
+        op: HessianLinearOperator,
+        opt: OptimizerState,
+        params: ParamDict,
+        update_curvature: bool,
     ) -> dict[str, float]:
         p = None
         if opt.name in ADAPTIVE:
@@ -131,6 +157,8 @@ class SharpnessProbe:
             )
             self._precond_top = res.eigenvectors[0]
             out["precond_lambda_max"] = float(res.eigenvalues[0])
+        if not update_curvature:
+            return out
         gradient = (
             op.gradient if op.gradient is not None else loss_and_gradient(self.objective, params)[1]
         )

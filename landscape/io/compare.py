@@ -38,7 +38,7 @@ from landscape.records import (
     Stability,
     Trajectory,
 )
-from landscape.store import atomic_update, config_json, open_read
+from landscape.store import atomic_update, check_resumable, config_json, open_read
 
 COMPARE = "compare"
 CURVATURE = "curvature"
@@ -187,6 +187,14 @@ def write_curvature_series(
         rg.attrs["trace_stderr"] = series.trace_stderr
         for k in CURVATURE_KEYS:
             rg.create_dataset(k, data=getattr(series, k))
+
+
+def check_curvature_config(path: Path, config: dict[str, Any], *, overwrite: bool) -> None:
+    """Refuse (or, with ``overwrite``, forget) a cache made with other curvature settings."""
+    if not path.exists():
+        return
+    if not check_resumable(path, CURVATURE, config, overwrite=overwrite) and overwrite:
+        forget_curvature(path)
 
 
 def forget_curvature(path: Path) -> None:

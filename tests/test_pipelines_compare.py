@@ -2,6 +2,9 @@
 
 import hashlib
 import itertools
+import shutil
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -10,12 +13,14 @@ import torch
 from click.testing import CliRunner
 
 from landscape.cli import cli
+from landscape.dynamics.diagnose import Thresholds, diagnose, store_diagnosis
 from landscape.dynamics.runs import read_run
+from landscape.dynamics.summary import median_best, profile_rise
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
 from landscape.io.compare import read_comparison
-from landscape.report import compare as compare_module
-from landscape.report.compare import CompareConfig, compare, median_best, profile_rise
+from landscape.pipelines import compare as compare_module
+from landscape.pipelines.compare import CompareConfig, compare
 from landscape.report.document import write_report
 from tests.conftest import tiny_data, tiny_net
 
@@ -26,6 +31,8 @@ TINY = dict(
     batch_size=10,
     seed=0,
 )
+SPECS = dict(model=TINY["model"], data=TINY["data"])
+"""The runs name code (test modules), so every compare types it again."""
 CONFIG = CompareConfig(
     curvature_samples=50,
     max_checkpoints=3,
@@ -47,7 +54,7 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def compared(runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    return compare(runs, out, CONFIG, progress=False), out
+    return compare(runs, out, CONFIG, **SPECS, progress=False), out
 
 
 def dense_hessian(state):
@@ -141,7 +148,7 @@ def test_rerun_reuses_cached_curvature(compared, runs, monkeypatch):
         raise AssertionError("curvature recomputed")
 
     monkeypatch.setattr(compare_module, "measure_curvature", boom)
-    again = compare(runs, out, CONFIG, progress=False)
+    again = compare(runs, out, CONFIG, **SPECS, progress=False)
     assert (
         again.runs[0].summary.lambda_max
         == read_comparison(out / "compare.h5").runs[0].summary.lambda_max
@@ -153,7 +160,7 @@ def test_other_settings_refused_and_file_untouched(compared, runs):
     before = hashlib.sha256((out / "compare.h5").read_bytes()).hexdigest()
     other = CompareConfig(**{**CONFIG.__dict__, "curvature_samples": 20})
     with pytest.raises(LandscapeError, match="different settings"):
-        compare(runs, out, other, progress=False)
+        compare(runs, out, other, **SPECS, progress=False)
     assert hashlib.sha256((out / "compare.h5").read_bytes()).hexdigest() == before
 
 
@@ -161,7 +168,7 @@ def test_bad_input(runs, tmp_path):
     with pytest.raises(LandscapeError, match="at least one run"):
         compare([], tmp_path)
     with pytest.raises(LandscapeError, match="distinct names"):
-        compare([runs[0], runs[0]], tmp_path, progress=False)
+        compare([runs[0], runs[0]], tmp_path, **SPECS, progress=False)
     with pytest.raises(LandscapeError, match="run directory not found"):
         compare([tmp_path / "nope"], tmp_path)
     with pytest.raises(LandscapeError, match="curvature-samples"):
@@ -175,7 +182,8 @@ def test_bad_input(runs, tmp_path):
 def test_cli_compare_writes_report_and_rejects_bad_input(runs, tmp_path):
     out = tmp_path / "rep"
     rest = ["--max-checkpoints", "2", "--trace-probes", "4", "--profile-grid=-1:1:3"]
-    args = ["-q", "compare", *map(str, runs), "--out", str(out), *rest]
+    specs = ["--model", TINY["model"], "--data", TINY["data"]]
+    args = ["-q", "compare", *map(str, runs), "--out", str(out), *specs, *rest]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert "report:" in res.output
@@ -203,12 +211,43 @@ def train_only_data():
 
 
 def test_runs_without_validation_split(tmp_path):
-    cfg = dict(TINY, data="tests.test_report_compare:train_only_data", epochs=2)
+    cfg = dict(TINY, data="tests.test_pipelines_compare:train_only_data", epochs=2)
     train(TrainConfig(optimizer="sgd", lr=0.1, **cfg), tmp_path / "a", progress=False)
     train(TrainConfig(optimizer="rmsprop", lr=0.01, **cfg), tmp_path / "b", progress=False)
     small = CompareConfig(curvature_samples=50, trace_probes=4, profile_grid="-1:1:3")
-    c = compare([tmp_path / "a", tmp_path / "b"], tmp_path / "out", small, progress=False)
+    c = compare(
+        [tmp_path / "a", tmp_path / "b"],
+        tmp_path / "out",
+        small,
+        model=TINY["model"],
+        data=cfg["data"],
+        progress=False,
+    )
     assert np.isnan(c.val_target) and all(r.summary.epochs_to_val_target is None for r in c.runs)
     files = write_report(c, tmp_path / "out")
     assert not any("validation-loss target" in s for s in files.sentences)
     assert any("training-loss target" in s for s in files.sentences)
+
+
+def test_report_package_reads_files_without_torch():
+    """The compare pipeline lives in landscape.pipelines: nothing in landscape.report imports torch."""
+    code = (
+        "import importlib, pkgutil, sys; import landscape.report as r; "
+        "[importlib.import_module('landscape.report.' + m.name) for m in pkgutil.iter_modules(r.__path__)]; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_one_diagnosis_per_run_the_stored_one(runs, tmp_path):
+    """A run diagnosed with its own thresholds keeps that diagnosis in compare, as in plot."""
+    copy = tmp_path / "sgd"
+    shutil.copytree(runs[0], copy)
+    stored = diagnose(read_run(copy), Thresholds(fast_rate=0.9))
+    assert stored.phases != diagnose(read_run(copy)).phases  # the defaults tell another story
+    store_diagnosis(copy, stored)
+    small = CompareConfig(curvature_samples=20, max_checkpoints=2, trace_probes=2)
+    c = compare([copy], tmp_path / "out", small, **SPECS, profiles=False, progress=False)
+    assert c.runs[0].summary.phases == stored.phases
+    assert c.runs[0].summary.findings == stored.findings

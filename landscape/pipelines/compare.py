@@ -1,0 +1,472 @@
+"""``landscape compare``: measure why several training runs converged differently.
+
+For each run directory (``run.h5`` + ``checkpoints/``, see
+:mod:`landscape.dynamics.runs`) this computes what is missing and reuses what
+exists:
+
+- convergence speed: the first epoch (and step) at which the training and the
+  validation loss reach a common target level (default: the median over the
+  runs of each run's lowest loss, so that about half of the runs reach it);
+- final training vs validation loss and accuracy and the generalization gap;
+- the phases and problems of :func:`landscape.dynamics.diagnose.diagnose`: the
+  diagnosis stored in the run (``landscape diagnose``, with its thresholds) when
+  there is one, as ``landscape plot`` shows it, else one with the default thresholds;
+- distance travelled ``sum_k ||w_{k+1} - w_k||`` and distance from
+  initialization ``||w_T - w_0||``;
+- at every (sub-sampled) epoch checkpoint the top Hessian eigenvalue
+  ``λ_max(H)`` by Lanczos and, for adaptive optimizers, the preconditioned
+  sharpness ``λ_max(P^{-1} H)`` from the checkpoint's optimizer state, with the
+  optimizer's stability threshold (Cohen et al. 2021, 2022; see
+  :mod:`landscape.curvature.preconditioned`), measured by
+  :class:`~landscape.curvature.tracking.SharpnessProbe` warm-started from one
+  checkpoint to the next; the Hutchinson trace at the end;
+- the 1D filter-normalized loss profile around each final point (Li et al.
+  2018) as a surface file, through :func:`landscape.surface`;
+- every run's checkpoints on one shared PCA plane
+  (:func:`landscape.trajectory.trajectory_plane`), with λ_max at each.
+
+Model, data and loss come through :func:`landscape.setup.load_objective`;
+a spec a run stores is used only when it names no code, unless the caller
+passes it (``model``, ``data``, ``loss``) or ``trust_run_config``
+(:func:`landscape.setup.run_spec`). The numbers are reduced by
+:mod:`landscape.dynamics.summary`.
+
+Curvature is cached per run in ``compare.h5`` under a fingerprint of the
+checkpoint files, profiles resume through the surface engine, so re-running
+the same command recomputes only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from landscape import store
+from landscape.curvature.hvp import HessianLinearOperator
+from landscape.curvature.preconditioned import OptimizerState, from_state_dict
+from landscape.curvature.trace import hutchinson_trace
+from landscape.curvature.tracking import SharpnessProbe
+from landscape.data import Split
+from landscape.devices import resolve_device
+from landscape.dynamics.runs import Run, read_run
+from landscape.dynamics.summary import (
+    median_best,
+    run_diagnosis,
+    select_checkpoints,
+    stability_series,
+    summarize,
+    unique_labels,
+)
+from landscape.errors import LandscapeError
+from landscape.io.compare import (
+    CURVATURE_KEYS,
+    check_curvature_config,
+    read_comparison,
+    read_curvature_series,
+    write_comparison,
+    write_curvature_series,
+)
+from landscape.loading import file_sha256
+from landscape.records import (
+    Comparison,
+    CurvatureSeries,
+    Profile,
+    RunResult,
+    Series,
+    Trajectory,
+)
+from landscape.setup import RunSpecs, load_objective
+from landscape.trajectory import RunPath, load_run_path, trajectory_plane
+
+COMPARE_FILE = "compare.h5"
+PROFILE_DIR = "profiles"
+PLANE_FILE = "plane.h5"
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Settings of a comparison (stored in ``compare.h5``).
+
+    Attributes:
+        train_target: training-loss level for convergence speed (``None``: median of
+            the runs' best).
+        val_target: validation-loss level (``None``: median of the runs' best).
+        curvature_samples: training rows the Hessian is measured on (the first rows
+            of the run's training data).
+        max_checkpoints: at most this many epoch checkpoints per run get curvature
+            (evenly spaced, first and last always included).
+        trace_probes: Hutchinson probe vectors for the final trace.
+        tol: relative residual tolerance of Lanczos.
+        profile_grid: grid of the 1D profile (``START:STOP:NUM``).
+        profile_radius: ``α`` at which the profile's rise is read.
+        profile_samples: rows per split for the profile (``None``: as trained).
+        edge_fraction: a stability ratio at least this counts as reaching the edge of stability.
+        plane_resolution: grid points per axis of the training-loss surface under the
+            paths on the shared plane (0: paths only).
+        plane_samples: training rows of that surface (``None``: as trained).
+        seed: seed of Lanczos starts, trace probes and profile directions.
+
+    """
+
+    train_target: float | None = None
+    val_target: float | None = None
+    curvature_samples: int = 1000
+    max_checkpoints: int = 20
+    trace_probes: int = 50
+    tol: float = 1e-2
+    profile_grid: str = "-1:1:21"
+    profile_radius: float = 0.5
+    profile_samples: int | None = None
+    edge_fraction: float = 0.9
+    plane_resolution: int = 0
+    plane_samples: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("curvature_samples", "max_checkpoints"):
+            if getattr(self, name) < 2:
+                raise LandscapeError(
+                    f"{name.replace('_', '-')}: expected an integer >= 2 "
+                    f"(got {getattr(self, name)})"
+                )
+        if self.trace_probes < 2:
+            raise LandscapeError(
+                f"trace-probes: expected an integer >= 2 (got {self.trace_probes})"
+            )
+        if self.plane_resolution == 1 or self.plane_resolution < 0:
+            raise LandscapeError(
+                f"plane-resolution: expected 0 (no surface) or >= 2 (got {self.plane_resolution})"
+            )
+        if not (self.tol > 0 and self.profile_radius > 0 and 0 < self.edge_fraction <= 1):
+            raise LandscapeError(
+                "compare: expected tol > 0, profile-radius > 0 and 0 < edge-fraction <= 1 "
+                f"(got {self.tol}, {self.profile_radius}, {self.edge_fraction})"
+            )
+
+    def curvature_config(self) -> dict[str, Any]:
+        """Return the settings that shape the cached curvature."""
+        return {
+            k: getattr(self, k)
+            for k in ("curvature_samples", "max_checkpoints", "trace_probes", "tol", "seed")
+        }
+
+
+def measure_curvature(
+    run_path: RunPath,
+    model: torch.nn.Module,
+    indices: Sequence[int],
+    config: CompareConfig,
+    *,
+    split: Split,
+    loss: str,
+    progress: bool = True,
+) -> CurvatureSeries:
+    """Measure λ_max, preconditioned λ_max and the threshold at checkpoints, the trace at the last.
+
+    One :class:`~landscape.curvature.tracking.SharpnessProbe` on ``split`` goes
+    through the checkpoints in order, so each Lanczos run starts from the
+    previous checkpoint's eigenvector. The optimizer state saved in each
+    checkpoint gives the preconditioner and the threshold; a checkpoint
+    without one (the initial one) gets the threshold of the run's
+    hyperparameters alone and no preconditioned value.
+    """
+    run = run_path.run
+    probe = SharpnessProbe(
+        model, split, loss=loss, subset=len(split), seed=config.seed, tol=config.tol
+    )
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    out = {k: np.full(len(indices), np.nan) for k in CURVATURE_KEYS}
+    for j, i in enumerate(
+        tqdm(indices, desc=f"curvature {run.name}", unit="ckpt", disable=not progress, leave=False)
+    ):
+        measured = probe(
+            run_path.params[i],
+            _optimizer_state(run, i, names),
+            buffers=run_path.buffers,
+            update_curvature=False,
+        )
+        out["lambda_max"][j] = measured["lambda_max"]
+        out["precond_lambda_max"][j] = measured["precond_lambda_max"]
+        out["threshold"][j] = measured["stability_threshold"]
+        out["epoch"][j] = run_path.epochs[i]
+        out["step"][j] = run_path.steps[i]
+    trace = float("nan"), float("nan")
+    if indices:
+        last = {k: v.to(probe.objective.device) for k, v in run_path.params[indices[-1]].items()}
+        op = HessianLinearOperator(probe.objective, last, check=False)
+        est = hutchinson_trace(op, config.trace_probes, seed=config.seed)
+        trace = est.estimate, est.std_error
+    return CurvatureSeries(*(out[k] for k in CURVATURE_KEYS), trace=trace[0], trace_stderr=trace[1])
+
+
+def _optimizer_state(run: Run, index: int, names: Sequence[str]) -> OptimizerState:
+    """The optimizer state saved in checkpoint ``index``, else the run's hyperparameters alone."""
+    saved = torch.load(run.checkpoints[index].path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or "optimizer" not in saved:
+        return OptimizerState(run.optimizer, run.hparams, {}, {})
+    return from_state_dict(
+        saved["optimizer"],
+        str(saved.get("optimizer_name") or run.optimizer),
+        dict(enumerate(names)),
+    )
+
+
+def _fingerprint(paths: Sequence[Path], extra: dict[str, Any]) -> str:
+    h = hashlib.sha256(store.config_json(extra).encode())
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(file_sha256(p).encode())
+    return h.hexdigest()
+
+
+def _profile(
+    run: Run,
+    out_dir: Path,
+    config: CompareConfig,
+    *,
+    specs: RunSpecs,
+    device: str,
+    overwrite: bool,
+    progress: bool,
+    command: str | None,
+) -> Profile:
+    from landscape.api import surface
+
+    last = run.checkpoints[-1].path
+    path = out_dir / PROFILE_DIR / f"{run.name}.h5"
+    s = surface(
+        specs.model,
+        last,
+        specs.data,
+        dirs="random",
+        x=config.profile_grid,
+        norm="filter",
+        seed=config.seed,
+        loss=specs.loss,
+        max_samples=config.profile_samples
+        if config.profile_samples is not None
+        else run.config.get("max_samples"),
+        device=device,
+        out=path,
+        overwrite=overwrite,
+        progress=progress,
+        command=command,
+    )
+    nan = np.full(len(s.x), np.nan)
+    return Profile(
+        path=str(path.relative_to(out_dir)),
+        x=s.x,
+        train_loss=s.values.get("train_loss", nan),
+        test_loss=s.values.get("test_loss", nan),
+    )
+
+
+def compare(
+    run_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    config: CompareConfig | None = None,
+    *,
+    model: str | None = None,
+    data: str | None = None,
+    loss: str | None = None,
+    trust_run_config: bool = False,
+    device: str = "auto",
+    profiles: bool = True,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> Comparison:
+    """Compare training runs and write ``OUT/compare.h5`` (and ``OUT/profiles/*.h5``).
+
+    Args:
+        run_dirs: run directories (``run.h5`` + ``checkpoints/``); their names label them.
+        out_dir: where ``compare.h5`` and the profile surfaces go.
+        config: the settings (defaults of :class:`CompareConfig` when ``None``).
+        model: model spec for every run, overriding what the runs store.
+        data: data spec for every run, overriding what the runs store.
+        loss: loss spec for every run, overriding what the runs store.
+        trust_run_config: use model, data or loss code that a run's stored
+            configuration names (unsafe: imports and runs it).
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ...
+        profiles: compute the 1D profiles (the slowest part on large data).
+        overwrite: replace cached results made with other settings.
+        progress: show progress bars.
+        command: command line for provenance.
+
+    Returns:
+        The :class:`~landscape.records.Comparison`, as stored.
+
+    Raises:
+        LandscapeError: for no or duplicate runs, a run without checkpoints, a
+            run that does not say how to rebuild its model or data (or names
+            code to import, without ``model``/``data`` or ``trust_run_config``),
+            or a cache made with other settings (without ``overwrite``).
+
+    """
+    config = config or CompareConfig()
+    if not run_dirs:
+        raise LandscapeError("compare: expected at least one run directory")
+    runs = [read_run(Path(d).resolve()) for d in run_dirs]  # paths in configs: cwd-independent
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise LandscapeError(
+            f"compare: run directories need distinct names (got {', '.join(names)})"
+        )
+    specs = [
+        RunSpecs.of(
+            r.config, r.path, model=model, data=data, loss=loss, trust_run_config=trust_run_config
+        )
+        for r in runs
+    ]
+    dev = resolve_device(device)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / COMPARE_FILE
+    curv_cfg = config.curvature_config()
+    check_curvature_config(path, curv_cfg, overwrite=overwrite)
+    overrides = {k: v for k, v in (("data", data), ("loss", loss)) if v is not None}
+    paths: list[RunPath] = []
+    results: list[tuple[Run, RunPath, CurvatureSeries, Profile | None]] = []
+    for run, spec in tqdm(
+        list(zip(runs, specs, strict=True)), desc="compare", unit="run", disable=not progress
+    ):
+        loaded = load_objective(
+            spec.model,
+            None,
+            spec.data,
+            split="train",
+            max_samples=run.config.get("max_samples"),
+            seed=int(run.config.get("seed", 0)),
+            loss=spec.loss,
+            batch_size=None,
+            device=dev,
+        )
+        rp = load_run_path(run.path, loaded.model)
+        paths.append(rp)
+        idx = select_checkpoints(rp, config.max_checkpoints)
+        changed = {  # data or loss other than the run's own: another cache entry
+            k: v
+            for k, v in (("data", spec.data), ("loss", spec.loss))
+            if v != (run.config.get(k) or ("cross_entropy" if k == "loss" else None))
+        }
+        fp = _fingerprint(
+            [run.checkpoints[i].path for i in idx],
+            {**curv_cfg, "model": spec.model, "run": run.config, **changed},
+        )
+        curv = read_curvature_series(path, run.name, fp)
+        if curv is None:
+            train = loaded.objective.split
+            subset = Split(train.x[: config.curvature_samples], train.y[: config.curvature_samples])
+            curv = measure_curvature(
+                rp, loaded.model, idx, config, split=subset, loss=spec.loss, progress=progress
+            )
+            write_curvature_series(path, run.name, fp, curv, curv_cfg, command=command)
+        prof = (
+            _profile(
+                run,
+                out_dir,
+                config,
+                specs=spec,
+                device=str(dev),
+                overwrite=overwrite,
+                progress=progress,
+                command=command,
+            )
+            if profiles
+            else None
+        )
+        results.append((run, rp, curv, prof))
+    train_target = (
+        config.train_target
+        if config.train_target is not None
+        else median_best([r.epochs["train_loss"] for r in runs])
+    )
+    val_target = (
+        config.val_target
+        if config.val_target is not None
+        else median_best([r.epochs["val_loss"] for r in runs])
+    )
+    run_results = []
+    for (run, rp, curv, prof), label in zip(results, unique_labels(runs), strict=True):
+        stab = stability_series(run, curv)
+        summary = summarize(
+            run,
+            rp,
+            curv,
+            stab,
+            prof,
+            train_target=train_target,
+            val_target=val_target,
+            edge_fraction=config.edge_fraction,
+            profile_radius=config.profile_radius,
+            diagnosis=run_diagnosis(run),
+            label=label,
+        )
+        ep = run.epochs
+        series = Series(
+            *(
+                np.asarray(ep[k])
+                for k in ("epoch", "step", "train_loss", "val_loss", "train_acc", "val_acc")
+            )
+        )
+        run_results.append(RunResult(summary, series, stab, prof))
+    comparison = Comparison(
+        path=path,
+        config={
+            **asdict(config),
+            "runs": [str(Path(d).resolve()) for d in run_dirs],
+            "model": model,
+            **overrides,
+        },
+        train_target=train_target,
+        val_target=val_target,
+        runs=tuple(run_results),
+        plane=_plane(paths, [r[2] for r in results]),
+    )
+    if comparison.plane is not None and config.plane_resolution:
+        from landscape.trajectory import compute_trajectory
+
+        compute_trajectory(
+            [r.path for r in runs],
+            out_dir / PLANE_FILE,
+            model=model,
+            data=data,
+            loss=loss,
+            split="train",
+            max_samples=config.plane_samples,
+            resolution=config.plane_resolution,
+            device=str(dev),
+            trust_run_config=trust_run_config,
+            overwrite=overwrite,
+            progress=progress,
+            command=command,
+        )
+        comparison = replace(comparison, plane=replace(comparison.plane, surface=PLANE_FILE))
+    with (
+        store.writer_lock(path),
+        store.atomic_update(path, new=not path.exists(), command=command) as f,
+    ):
+        write_comparison(f, comparison)
+    return read_comparison(path)
+
+
+def _plane(paths: Sequence[RunPath], curvs: Sequence[CurvatureSeries]) -> Trajectory | None:
+    """Project every checkpoint on one PCA plane (origin: the last run's end), with λ_max."""
+    try:
+        _, traj = trajectory_plane(paths)
+    except LandscapeError:
+        return None
+    lam = np.full(len(traj.run), np.nan)
+    for i, (r, s) in enumerate(zip(traj.run, traj.steps, strict=True)):
+        c = curvs[int(r)]
+        hit = np.flatnonzero(c.step == s)
+        if hit.size:
+            lam[i] = c.lambda_max[hit[0]]
+    return replace(traj, lambda_max=lam)
