@@ -299,19 +299,16 @@ class Recorder:
         norms = None
         if self.step_count % self.grad_every == 0:
             norms = [
-                torch.linalg.vector_norm(p.grad.detach())
+                torch.linalg.vector_norm(p.grad)
                 if p.grad is not None
                 else torch.zeros((), device=p.device)
                 for p in self._params
             ]
+        value = loss.detach() if isinstance(loss, Tensor) else float(loss)
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        # positional: a NamedTuple built by keyword costs twice as much, at every step
         self._pending_steps.append(
-            StepRecord(
-                step=self.step_count,
-                epoch=max(self.epochs_done, 0) + 1,
-                loss=loss.detach() if isinstance(loss, Tensor) else float(loss),
-                lr=float(self.optimizer.param_groups[0]["lr"]),
-                grad_norms=norms,
-            )
+            StepRecord(self.step_count, max(self.epochs_done, 0) + 1, value, lr, norms)
         )
         if self.probe is not None and self.step_count % self.probe_every == 0:
             values = self.probe(model_params(self.model), self.optimizer)

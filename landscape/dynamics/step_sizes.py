@@ -103,7 +103,7 @@ def step_size_percentiles(
     fraction ``q`` of ``n`` sorted values sits at ``h = (n - 1) q``,
     ``x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)])`` (Hyndman &
     Fan 1996, definition 7, numpy's default). ``np.percentile`` of the step
-    sizes gives the same values; it costs about three times as much per
+    sizes gives the same values; it costs two to three times as much per
     epoch, its fixed cost per call repeated for every layer (BENCHMARKS.md).
 
     Args:
@@ -127,7 +127,10 @@ def step_size_percentiles(
     >>> step_size_percentiles(opt, [p], (0.0, 0.5, 1.0)).round(6).tolist()  # 0.1 / |g|
     [[0.025], [0.05], [0.1]]
     """
-    out = np.full((len(q), len(params)), np.nan)
+    k = len(q)
+    # a row per parameter: lr, eps, c, the order statistics at floor(h) and floor(h) + 1
+    # (counted from the largest), the weights h - floor(h); NaN without adaptive state
+    rows = np.full((len(params), 3 + 3 * k), np.nan)
     groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
     for i, p in enumerate(params):
         terms = _step_size_terms(optimizer, p, groups.get(id(p)))
@@ -138,30 +141,20 @@ def step_size_percentiles(
             flat = flat.float()
         if sample is not None and flat.numel() > sample:
             flat = flat[sample_positions(flat.numel(), sample, flat.device)]
-        low, high, frac = _order_statistics(np.sort(flat.cpu().numpy()), tuple(q))
-        step_low, step_high = (terms.lr / (np.sqrt(v / terms.c) + terms.eps) for v in (low, high))
-        out[:, i] = step_low + frac * (step_high - step_low)
-    return out
-
-
-def _order_statistics(
-    ascending: np.ndarray, q: tuple[float, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The values that the quantiles ``q`` of a decreasing function of ``ascending`` interpolate.
-
-    Returns:
-        ``(low, high, frac)``, float64, one entry per fraction: at ``h = (n - 1) q``,
-        ``low`` is the ``floor(h)``-th largest value, ``high`` the next one
-        (the same at the end), ``frac`` the weight ``h - floor(h)``.
-    """
-    take, frac = _order_positions(ascending.size, q)
-    picked = ascending[take].astype(np.float64)
-    return picked[: len(q)], picked[len(q) :], frac
+        take, frac = _order_positions(flat.numel(), tuple(q))
+        rows[i, :3] = terms.lr, terms.eps, terms.c
+        rows[i, 3 : 3 + 2 * k] = np.sort(flat.cpu().numpy())[take]
+        rows[i, 3 + 2 * k :] = frac
+    # s(v) and the interpolation for every parameter at once
+    lr, eps, c = rows[:, 0:1], rows[:, 1:2], rows[:, 2:3]
+    steps = lr / (np.sqrt(rows[:, 3 : 3 + 2 * k] / c) + eps)
+    low, high = steps[:, :k], steps[:, k:]
+    return (low + rows[:, 3 + 2 * k :] * (high - low)).T
 
 
 @functools.cache
 def _order_positions(n: int, q: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Where :func:`_order_statistics` reads ``n`` sorted values: ``(take, frac)``.
+    """Where :func:`step_size_percentiles` reads ``n`` sorted values: ``(take, frac)``.
 
     For each ``h = (n - 1) q``, ``take`` holds the positions of the
     ``floor(h)``-th and then the ``(floor(h) + 1)``-th largest value (capped at
