@@ -29,14 +29,14 @@ epoch, which trajectories and resuming need.
 The pieces, one job each: :mod:`~landscape.dynamics.step_records` (the records
 kept between writes), :mod:`~landscape.dynamics.epoch_stats` (weight norms and
 the epoch table), :mod:`~landscape.dynamics.step_sizes` (effective step
-sizes), :mod:`~landscape.dynamics.write_budget` (when to write) and
+sizes), :mod:`~landscape.dynamics.write_budget` (when to write),
+:mod:`~landscape.dynamics.checkpoints` (the checkpoint files) and
 :mod:`landscape.io.run` (the run file).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -47,13 +47,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from landscape.dynamics.checkpoints import load_checkpoint, resume_checkpoint, save_checkpoint
 from landscape.dynamics.epoch_stats import STEP_SIZE_QUANTILES, epoch_columns, weight_norms
-from landscape.dynamics.runs import CHECKPOINT_DIR, checkpoint_filename, list_checkpoints
+from landscape.dynamics.runs import CHECKPOINT_DIR, checkpoint_filename
 from landscape.dynamics.step_records import (
     EpochRecord,
+    Metric,
     ProbeRecord,
     StepRecord,
     StepSums,
+    loss_and_accuracy,
     probe_columns,
     step_columns,
 )
@@ -66,9 +69,6 @@ from landscape.store import check_resumable, config_json, writer_lock
 
 Probe = Callable[[ParamDict, torch.optim.Optimizer], Mapping[str, float]]
 """A curvature (or any) probe: ``probe(params, optimizer) -> {name: value}``."""
-
-Metric = tuple[float | Tensor, float | Tensor] | float | Tensor | None
-"""An epoch metric: ``(loss, accuracy)`` or just the loss (floats or 0-d tensors)."""
 
 
 def optimizer_hparams(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -260,12 +260,8 @@ class Recorder:
             )
         recorded, init_arrays = run_io.read_resume_point(self.path)
         init = {k: torch.from_numpy(v) for k, v in init_arrays.items()}
-        usable = [
-            c
-            for c in list_checkpoints(self.run_dir, epoch_steps=recorded)
-            if c.kind == "init" or (c.kind == "epoch" and c.epoch in recorded)
-        ]
-        if not usable:
+        last = resume_checkpoint(self.run_dir, recorded)
+        if last is None:
             if recorded:
                 raise LandscapeError(
                     f"{self.run_dir}: no epoch checkpoint to resume from; "
@@ -273,12 +269,7 @@ class Recorder:
                 )
             shutil.rmtree(self.run_dir / CHECKPOINT_DIR, ignore_errors=True)
             return False
-        last = usable[-1]
-        state = torch.load(last.path, map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if "rng_state" in state:
-            torch.set_rng_state(state["rng_state"])
+        load_checkpoint(last.path, self.model, self.optimizer)
         self.epochs_done = last.epoch if last.epoch in recorded else -1
         self.step_count = recorded.get(self.epochs_done, 0)
         self._init = [init[n].to(p.device) for n, p in self._named]
@@ -350,8 +341,8 @@ class Recorder:
                 epoch=self.epochs_done,
                 step=self.step_count,
                 lr=float(self.optimizer.param_groups[0]["lr"]),
-                train=_split_metric(train),
-                val=_split_metric(val),
+                train=loss_and_accuracy(train),
+                val=loss_and_accuracy(val),
                 weight_norms=norms,
                 step_size=step_size_percentiles(
                     self.optimizer,
@@ -378,24 +369,15 @@ class Recorder:
         )
 
     def _save(self, name: str, epoch: int) -> Path:
-        folder = self.run_dir / CHECKPOINT_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / name
-        tmp = path.with_name(f"{name}.tmp-{os.getpid()}")
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "optimizer_name": self.optimizer_name,
-                "optimizer_hparams": self.hparams,
-                "epoch": epoch,
-                "step": self.step_count,
-                "rng_state": torch.get_rng_state(),
-            },
-            tmp,
+        return save_checkpoint(
+            self.run_dir,
+            name,
+            model=self.model,
+            optimizer=self.optimizer,
+            hparams=self.hparams,
+            epoch=epoch,
+            step=self.step_count,
         )
-        os.replace(tmp, path)
-        return path
 
     def flush(self) -> None:
         """Write every pending step, epoch and probe record to ``run.h5`` in one transaction."""
@@ -438,15 +420,3 @@ class Recorder:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _split_metric(value: Metric) -> tuple[float, float]:
-    if value is None:
-        return float("nan"), float("nan")
-    if isinstance(value, tuple):
-        return _scalar(value[0]), _scalar(value[1])
-    return _scalar(value), float("nan")
-
-
-def _scalar(value: float | Tensor) -> float:
-    return float(value.detach()) if isinstance(value, Tensor) else float(value)

@@ -15,6 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+Metric = tuple[float | Tensor, float | Tensor] | float | Tensor | None
+"""An epoch metric: ``(loss, accuracy)`` or just the loss (floats or 0-d tensors)."""
+
 
 class StepRecord(NamedTuple):
     """One optimizer step, as :meth:`Recorder.step` leaves it.
@@ -71,6 +74,23 @@ class EpochRecord:
     val: tuple[float, float]
     weight_norms: Tensor
     step_size: np.ndarray
+
+
+def loss_and_accuracy(value: Metric) -> tuple[float, float]:
+    """An epoch metric as ``(loss, accuracy)`` floats, NaN where not given (one host copy each).
+
+    >>> loss_and_accuracy((torch.tensor(0.5), 0.75)), loss_and_accuracy(2.0)
+    ((0.5, 0.75), (2.0, nan))
+    """
+    if value is None:
+        return float("nan"), float("nan")
+    if isinstance(value, tuple):
+        return _scalar(value[0]), _scalar(value[1])
+    return _scalar(value), float("nan")
+
+
+def _scalar(value: float | Tensor) -> float:
+    return float(value.detach()) if isinstance(value, Tensor) else float(value)
 
 
 @dataclass(frozen=True, slots=True)
