@@ -14,11 +14,11 @@ writes). Reported per variant: median time per step, the median of the
 per-trial (paired) ratios to the bare loop, and the same ratio with the time
 of the run.h5 writes subtracted.
 
-Writes are throttled by the recorder's clock (``write_share``: 1% of the run
-by default). Each variant's recorder sees a clock that runs only during its
-own epochs, as if it trained alone; with the wall clock, the other variants'
-epochs would count as its elapsed time and it would write several times as
-often as in a real run.
+Writes are throttled by the recorder's clock (``write_share``: 0.5% of the run
+by default). Each variant's recorder is given a clock (``Recorder(clock=...)``)
+that runs only during its own epochs, as if it trained alone; with the wall
+clock, the other variants' epochs would count as its elapsed time and it would
+write several times as often as in a real run.
 
 With ``--eval``, every variant also evaluates the loss and accuracy on the
 training and validation splits after each epoch, as ``landscape train`` and
@@ -28,8 +28,14 @@ With ``--alone N``, a default Recorder instead trains alone for N epochs on
 the real clock, and the script prints its writes: when, how long, and their
 share of the run (the budget is ``write_share``, 0.5%).
 
+With ``--percentiles N``, the script times the per-epoch effective step-size
+percentiles of the benchmark's model over N epochs of Adam state, as the
+Recorder computes them (order statistics of one sort per layer) and with
+``np.percentile`` of every layer's step sizes, fresh state each epoch.
+
     python scripts/bench_recorder.py [--trials 150] [--batch-size 128] [--model mlp] [--eval]
     python scripts/bench_recorder.py --alone 1200
+    python scripts/bench_recorder.py --percentiles 200
 """
 
 from __future__ import annotations
@@ -41,12 +47,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from landscape.data import load_data
-from landscape.dynamics import recorder as recorder_module
+from landscape.dynamics.epoch_stats import STEP_SIZE_QUANTILES
 from landscape.dynamics.recorder import Recorder
+from landscape.dynamics.step_sizes import sample_positions, step_size_percentiles
 from landscape.loading import build_model
 
 
@@ -76,7 +84,7 @@ def new_model(args: argparse.Namespace) -> tuple[nn.Module, torch.optim.Optimize
 
 
 class OwnClock:
-    """Stands in for the recorder module's ``time``: runs only inside :meth:`running`."""
+    """A recorder's clock (:meth:`monotonic`) that runs only inside :meth:`running`."""
 
     def __init__(self) -> None:
         self.elapsed = 0.0
@@ -88,14 +96,12 @@ class OwnClock:
 
     @contextlib.contextmanager
     def running(self):
-        recorder_module.time = self
         self.since = time.perf_counter()
         try:
             yield
         finally:
             self.elapsed = self.monotonic()
             self.since = None
-            recorder_module.time = time
 
 
 Metrics = dict[str, tuple[float, float]]
@@ -155,6 +161,55 @@ def alone(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor) -> None:
     print("ms:  ", [round(1e3 * d) for _, d in writes[:-1]])
 
 
+def percentiles_with_numpy(
+    opt: torch.optim.Adam, params: list[nn.Parameter], sample: int | None
+) -> np.ndarray:
+    """The Recorder's step-size percentiles by ``np.percentile`` of each layer's step sizes.
+
+    The step sizes ``lr / (sqrt(v_hat) + eps)`` of Adam, in float64 as the Recorder's.
+    """
+    group = opt.param_groups[0]
+    out = np.full((len(STEP_SIZE_QUANTILES), len(params)), np.nan)
+    for i, p in enumerate(params):
+        state = opt.state[p]
+        v = state["exp_avg_sq"].detach().reshape(-1)
+        if sample is not None and v.numel() > sample:
+            v = v[sample_positions(v.numel(), sample, v.device)]
+        v_hat = v.double().cpu().numpy() / (1 - group["betas"][1] ** float(state["step"]))
+        steps = group["lr"] / (np.sqrt(v_hat) + group["eps"])
+        out[:, i] = np.percentile(steps, [100 * q for q in STEP_SIZE_QUANTILES])
+    return out
+
+
+def percentiles(args: argparse.Namespace) -> None:
+    """Time the step-size percentiles both ways over ``args.percentiles`` epochs of Adam state."""
+    model, _ = new_model(args)
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    print(f"model={args.model} layers={[p.numel() for p in params]}")
+    for sample in (4096, None):
+        times: dict[str, list[float]] = {"order statistics": [], "np.percentile": []}
+        largest = 0.0
+        for _ in range(args.percentiles):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=g)
+            opt.step()
+            start = time.perf_counter()
+            ours = step_size_percentiles(opt, params, STEP_SIZE_QUANTILES, sample=sample)
+            middle = time.perf_counter()
+            theirs = percentiles_with_numpy(opt, params, sample)
+            times["order statistics"].append(middle - start)
+            times["np.percentile"].append(time.perf_counter() - middle)
+            largest = max(largest, float(np.max(np.abs(ours - theirs) / np.abs(theirs))))
+        medians = {k: 1e6 * statistics.median(v) for k, v in times.items()}
+        print(
+            f"step_size_sample={sample}: "
+            + ", ".join(f"{k} {v:.0f} us" for k, v in medians.items())
+            + f" per epoch (median of {args.percentiles}); largest relative difference {largest:.1e}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=150)
@@ -164,9 +219,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads [torch default]")
     parser.add_argument("--eval", action="store_true", help="evaluate train and val every epoch")
     parser.add_argument("--alone", type=int, default=0, help="epochs of a default Recorder alone")
+    parser.add_argument(
+        "--percentiles", type=int, default=0, help="epochs of step-size percentile timing"
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.percentiles:
+        percentiles(args)
+        return
     data = load_data("mnist1d", split="both").splits
     x, y = data["train"].x, data["train"].y
     eval_splits = {"train": (x, y), "val": (data["test"].x, data["test"].y)} if args.eval else {}
@@ -190,7 +251,9 @@ def main() -> None:
             rec = None
             if kwargs is not None:
                 with clocks[name].running():
-                    rec = TimedRecorder(Path(tmp) / f"run{i}", model, opt, **kwargs)
+                    rec = TimedRecorder(
+                        Path(tmp) / f"run{i}", model, opt, clock=clocks[name].monotonic, **kwargs
+                    )
                     rec.epoch()
             states[name] = (model, opt, rec)
         g = torch.Generator().manual_seed(0)

@@ -5,13 +5,13 @@ import torch
 from torch import nn
 
 from landscape.dynamics.diagnose import Diagnosis, diagnose, store_diagnosis
-from landscape.dynamics.recorder import (
-    Recorder,
+from landscape.dynamics.recorder import Recorder, optimizer_hparams
+from landscape.dynamics.runs import list_checkpoints, read_run
+from landscape.dynamics.step_sizes import (
     effective_step_size,
-    optimizer_hparams,
+    sample_positions,
     step_size_percentiles,
 )
-from landscape.dynamics.runs import list_checkpoints, read_run
 from landscape.errors import LandscapeError
 from landscape.models import MLP
 
@@ -411,17 +411,15 @@ def test_step_size_percentiles_equal_numpy_on_the_full_tensor(make):
 
 
 def test_step_size_percentiles_of_a_sample_equal_numpy_on_the_sampled_entries():
-    from landscape.dynamics.recorder import _sample_positions
-
     torch.manual_seed(0)
     p = nn.Parameter(torch.randn(50, 40, dtype=torch.float64))
     opt = torch.optim.Adam([p], lr=0.01)
     p.grad = torch.randn_like(p)
     opt.step()
     q = (0.1, 0.5, 0.9)
-    positions = _sample_positions(p.numel(), 300, p.device)
+    positions = sample_positions(p.numel(), 300, p.device)
     assert positions.unique().numel() == 300 and int(positions.max()) < p.numel()
-    assert torch.equal(positions, _sample_positions(p.numel(), 300, p.device))
+    assert torch.equal(positions, sample_positions(p.numel(), 300, p.device))
     sampled = effective_step_size(opt, p).reshape(-1)[positions].numpy()
     np.testing.assert_allclose(
         step_size_percentiles(opt, [p], q, sample=300)[:, 0],
@@ -448,7 +446,7 @@ def test_recorder_samples_large_layers_and_says_so(tmp_path):
 
 
 def test_writes_keep_within_write_share_of_the_elapsed_time(tmp_path, monkeypatch):
-    from landscape.dynamics import recorder as recorder_module
+    from landscape.io import run as run_io
 
     class Clock:  # every write lasts 1 s; training time passes only when told
         now = 0.0
@@ -457,18 +455,24 @@ def test_writes_keep_within_write_share_of_the_elapsed_time(tmp_path, monkeypatc
             return self.now
 
     clock = Clock()
-    real_update = recorder_module.atomic_update
+    real_update = run_io.atomic_update
 
     def slow_update(*args, **kwargs):
         clock.now += 1.0
         return real_update(*args, **kwargs)
 
-    monkeypatch.setattr(recorder_module, "time", clock)
-    monkeypatch.setattr(recorder_module, "atomic_update", slow_update)
+    monkeypatch.setattr(run_io, "atomic_update", slow_update)
     model, x, y = tiny()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     written = []
-    with Recorder(tmp_path / "run", model, opt, write_share=0.25, flush_seconds=100.0) as rec:
+    with Recorder(
+        tmp_path / "run",
+        model,
+        opt,
+        write_share=0.25,
+        flush_seconds=100.0,
+        clock=clock.monotonic,
+    ) as rec:
         for epoch, train_seconds in enumerate([0.0, 2.0, 4.0, 1.0, 2.0]):
             clock.now += train_seconds
             if epoch:

@@ -8,26 +8,36 @@ which ``landscape train`` uses) looks like::
     RUN/checkpoints/epoch_0003.pt   after epoch 3
     RUN/checkpoints/step_00000500.pt  after global step 500 (optional)
 
-This module reads it with h5py and numpy only (no torch), so plotting, the
-report and ``landscape compare`` can use it.
+The run file itself is read by :mod:`landscape.io.run`; this module adds the
+checkpoint files. Neither imports torch, so plotting, the report and
+``landscape compare`` can use them.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from landscape.errors import LandscapeError
-from landscape.store import open_read
+from landscape.io.run import GROUP, RUN_FILE, read_run_file, run_file
 
-RUN_FILE = "run.h5"
+__all__ = [
+    "CHECKPOINT_DIR",
+    "GROUP",
+    "RUN_FILE",
+    "Checkpoint",
+    "Run",
+    "checkpoint_filename",
+    "list_checkpoints",
+    "read_run",
+    "run_file",
+]
+
 CHECKPOINT_DIR = "checkpoints"
-GROUP = "dynamics"
 
 _NAME = re.compile(r"^(?:(init)|epoch_(\d+)|step_(\d+))\.pt$")
 
@@ -122,11 +132,6 @@ class Run:
         return p is not None and bool(np.isfinite(p).any())
 
 
-def run_file(run_dir: str | Path) -> Path:
-    """Path of the HDF5 file of a run directory."""
-    return Path(run_dir) / RUN_FILE
-
-
 def list_checkpoints(
     run_dir: str | Path, *, epoch_steps: dict[int, int] | None = None
 ) -> tuple[Checkpoint, ...]:
@@ -182,24 +187,8 @@ def read_run(run_dir: str | Path) -> Run:
             f"{run_dir}: no {RUN_FILE}; expected a directory written by "
             "'landscape train' or a Recorder"
         )
-    with open_read(path) as f:
-        if GROUP not in f:
-            raise LandscapeError(
-                f"{path}: no '{GROUP}' group; expected a run file written by a Recorder"
-            )
-        g = f[GROUP]
-        attrs = g.attrs
-        config = json.loads(attrs.get("config", "{}"))
-        layers = tuple(json.loads(attrs.get("layers", "[]")))
-        shapes = tuple(tuple(s) for s in json.loads(attrs.get("shapes", "[]")))
-        epochs = _read_table(g, "epoch")
-        steps = _read_table(g, "step")
-        probes = _read_table(g, "probe")
-        diagnosis = json.loads(g["diagnosis"].attrs["result"]) if "diagnosis" in g else None
-        optimizer = str(attrs.get("optimizer", ""))
-        hparams = json.loads(attrs.get("hparams", "{}"))
-        grad_every = int(attrs.get("grad_every", 1))
-        sample = attrs.get("step_size_sample")
+    contents = read_run_file(path)
+    epochs = contents.epochs
     epoch_steps = (
         {int(e): int(s) for e, s in zip(epochs["epoch"], epochs["step"], strict=True)}
         if "epoch" in epochs
@@ -208,22 +197,6 @@ def read_run(run_dir: str | Path) -> Run:
     return Run(
         path=run_dir,
         name=run_dir.resolve().name,
-        config=config,
-        optimizer=optimizer,
-        hparams=hparams,
-        layers=layers,
-        shapes=shapes,
-        epochs=epochs,
-        steps=steps,
-        probes=probes,
         checkpoints=list_checkpoints(run_dir, epoch_steps=epoch_steps),
-        diagnosis=diagnosis,
-        grad_every=grad_every,
-        step_size_sample=int(sample) if sample is not None else None,
+        **{f.name: getattr(contents, f.name) for f in fields(contents)},
     )
-
-
-def _read_table(g: Any, name: str) -> dict[str, np.ndarray]:
-    if name not in g:
-        return {}
-    return {k: v[()] for k, v in g[name].items() if hasattr(v, "shape")}

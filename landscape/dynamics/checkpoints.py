@@ -1,0 +1,87 @@
+"""A run's checkpoint files (``RUN/checkpoints/*.pt``): saved atomically, chosen and loaded to resume.
+
+The file names and their listing are :mod:`landscape.dynamics.runs`'s; this
+module adds what needs torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from landscape.dynamics.runs import CHECKPOINT_DIR, Checkpoint, list_checkpoints
+
+
+def save_checkpoint(
+    run_dir: Path,
+    name: str,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    hparams: Mapping[str, Any],
+    epoch: int,
+    step: int,
+) -> Path:
+    """Save ``RUN/checkpoints/<name>``: a temporary file first, then renamed over the old one.
+
+    The file holds ``model`` and ``optimizer`` (their state dicts),
+    ``optimizer_name`` (the class name, lower case), ``optimizer_hparams``,
+    ``epoch``, ``step`` and ``rng_state`` (torch's CPU generator).
+
+    Returns:
+        The checkpoint's path.
+    """
+    folder = run_dir / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = path.with_name(f"{name}.tmp-{os.getpid()}")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "optimizer_name": type(optimizer).__name__.lower(),
+            "optimizer_hparams": dict(hparams),
+            "epoch": epoch,
+            "step": step,
+            "rng_state": torch.get_rng_state(),
+        },
+        tmp,
+    )
+    os.replace(tmp, path)
+    return path
+
+
+def resume_checkpoint(run_dir: Path, epoch_steps: Mapping[int, int]) -> Checkpoint | None:
+    """The checkpoint to resume from: the last of ``init.pt`` and the recorded epochs' ones.
+
+    Args:
+        run_dir: the run directory.
+        epoch_steps: the recorded epochs and the steps taken by their ends (from the run file).
+
+    Returns:
+        The checkpoint, or ``None`` if there is none to resume from.
+    """
+    usable = [
+        c
+        for c in list_checkpoints(run_dir, epoch_steps=dict(epoch_steps))
+        if c.kind == "init" or (c.kind == "epoch" and c.epoch in epoch_steps)
+    ]
+    return usable[-1] if usable else None
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Load a checkpoint of :func:`save_checkpoint` into ``model``, ``optimizer`` and torch's RNG.
+
+    Loaded with ``weights_only=True``, onto the CPU first (``load_state_dict``
+    moves each tensor to where the model's is).
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if "rng_state" in state:
+        torch.set_rng_state(state["rng_state"])
