@@ -1,0 +1,334 @@
+"""``connect``: are two solutions in the same basin? Loss along the line, after alignment, along a curve.
+
+The steps, in order: load the model and both checkpoints; load the data (train and test
+splits on the device); with ``align``, find the model's permutation groups and permute B's
+units to match A (weight matching); create or resume the output file; with ``curve``, fit
+the control point epoch by epoch (its state stored after each epoch); evaluate every path on
+the ``t`` grid (stored as it goes); store the barriers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from landscape import store
+from landscape.api import resolve_device
+from landscape.connect import align as alignment
+from landscape.connect import curve as curves
+from landscape.connect.barrier import check_grid, loss_barrier
+from landscape.connect.path import (
+    BNPathMode,
+    CurveKind,
+    evaluate_point,
+    midpoint,
+    path_coefficients,
+    plane_point,
+)
+from landscape.connect.permutation import permutation_spec
+from landscape.data import Data, SplitChoice, as_splits, load_data
+from landscape.engine import model_errors
+from landscape.errors import LandscapeError
+from landscape.io import connect as io
+from landscape.loading import build_model, file_sha256, load_checkpoint
+from landscape.objective import Objective
+from landscape.params import ParamDict
+
+log = logging.getLogger(__name__)
+FLUSH_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _Path:
+    """One path to evaluate: ``A + a (C - A) + b (B - A)`` with its kind's coefficients."""
+
+    kind: str
+    a: ParamDict
+    b: ParamDict
+    c: ParamDict | None
+    buffers: tuple[ParamDict, ParamDict, ParamDict | None]
+
+
+def connect(
+    model: nn.Module | str,
+    checkpoint: str | Path,
+    target: str | Path,
+    data: str | Data | Any = "mnist1d",
+    *,
+    out: str | Path,
+    points: int = 21,
+    align: bool = False,
+    curve: CurveKind | None = None,
+    curve_epochs: int = 10,
+    curve_lr: float = 0.05,
+    curve_momentum: float = 0.9,
+    curve_batch_size: int = 128,
+    seed: int = 0,
+    bn: BNPathMode = "interp",
+    bn_samples: int = 1000,
+    loss: str = "cross_entropy",
+    split: SplitChoice = "both",
+    max_samples: int | None = None,
+    batch_size: int = 1000,
+    device: str = "auto",
+    overwrite: bool = False,
+    trust_checkpoint: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> io.Connection:
+    """Evaluate the paths between checkpoints A and B and store them with their barriers.
+
+    Args:
+        model: an ``nn.Module`` or a model spec.
+        checkpoint: A.
+        target: B.
+        data: a data spec or :class:`~landscape.data.Data`.
+        out: the HDF5 file (resumed when made with the same settings).
+        points: points on each path, ``t = 0 ... 1`` (at least 3).
+        align: also the line from A to B with B's units permuted to match A.
+        curve: also fit and evaluate a ``bezier`` or ``polychain`` curve from A to B (to the
+            aligned B with ``align``).
+        curve_epochs: epochs of the curve fit.
+        curve_lr: its SGD learning rate.
+        curve_momentum: its SGD momentum.
+        curve_batch_size: its rows per step.
+        seed: seed of the curve fit and of the alignment's visiting order (and ``max_samples``).
+        bn: BatchNorm statistics ``interp`` (moved with the weights) or ``recompute`` (per point,
+            from ``bn_samples`` rows of the train split).
+        bn_samples: rows for ``recompute``.
+        loss: loss spec.
+        split: ``train``, ``test`` or ``both``.
+        max_samples: evaluate on a fixed random subset of each split.
+        batch_size: rows per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+        overwrite: replace an ``out`` made with different settings.
+        trust_checkpoint: fully unpickle checkpoints (unsafe).
+        progress: show progress bars.
+        command: the command line for provenance.
+
+    Returns:
+        The stored :class:`~landscape.io.connect.Connection`.
+
+    Raises:
+        LandscapeError: for bad input, before anything is written.
+
+    """
+    t = np.linspace(0.0, 1.0, points) if points >= 1 else np.zeros(0)
+    check_grid(t)
+    settings = (
+        curves.CurveSettings(curve, curve_epochs, curve_lr, curve_momentum, curve_batch_size, seed)
+        if curve is not None
+        else None
+    )
+    if bn not in ("interp", "recompute"):
+        raise LandscapeError(f"bn: expected interp or recompute (got {bn!r})")
+    path = Path(out)
+    dev = resolve_device(device)
+    with store.writer_lock(path):
+        net = build_model(model) if isinstance(model, str) else model
+        a_params, a_buf = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
+        b_params, b_buf = load_checkpoint(net, target, trust=trust_checkpoint)
+        evaluation = _data(data, split=split, max_samples=max_samples, seed=seed, device=dev)
+        if (curve is not None or bn == "recompute") and "train" not in evaluation.splits:
+            raise LandscapeError("connect: --curve and --bn recompute need the train split")
+        objectives = {}
+        for name, s in evaluation.splits.items():
+            with model_errors(name):
+                objectives[name] = Objective(
+                    net, s, loss=loss, batch_size=batch_size, buffers=a_buf
+                )
+        a_params, a_buf, b_params, b_buf = (
+            {k: v.to(dev) for k, v in d.items()} for d in (a_params, a_buf, b_params, b_buf)
+        )
+        config: dict[str, Any] = {
+            "model": model if isinstance(model, str) else type(model).__qualname__,
+            "checkpoint": {"sha256": file_sha256(checkpoint)},
+            "target": {"sha256": file_sha256(target)},
+            "data": {"source": evaluation.source, "sha256": evaluation.digests()},
+            "points": points,
+            "align": align,
+            "curve": None if settings is None else settings.__dict__,
+            "bn": bn,
+            "bn_samples": bn_samples if bn == "recompute" else None,
+            "loss": loss,
+            "batch_size": batch_size,
+            "max_samples": max_samples,
+            "split": split,
+            "seed": seed,
+        }
+        end_params, end_buf, perms = b_params, b_buf, None
+        if align:
+            first = next(iter(evaluation.splits.values()))
+            spec = permutation_spec(
+                objectives[next(iter(objectives))].model, a_params, a_buf, first.x[:2]
+            )
+            perms = alignment.weight_matching(spec, a_params, b_params, seed=seed)
+            end_params = alignment.apply_permutations(spec, b_params, perms)
+            end_buf = alignment.apply_permutations(spec, b_buf, perms)
+        names = ["linear", *(["aligned"] if align else []), *(["curve"] if curve else [])]
+        metrics = [
+            m
+            for s, obj in objectives.items()
+            for m in (f"{s}_loss", *([f"{s}_acc"] if obj.has_accuracy else []))
+        ]
+        if not _resumable(path, config, overwrite):
+            io.create(
+                path,
+                config=config,
+                t=t,
+                paths=names,
+                metrics=metrics,
+                checkpoint=str(checkpoint),
+                target=str(target),
+                command=command,
+            )
+            if perms is not None:
+                io.write_alignment(path, _numpy(end_params), _numpy(end_buf), perms)
+        paths = [_Path("linear", a_params, b_params, None, (a_buf, b_buf, None))]
+        if align:
+            paths.append(_Path("aligned", a_params, end_params, None, (a_buf, end_buf, None)))
+        if settings is not None:
+            c_buf = midpoint(a_buf, end_buf)
+            control = _fit_curve(
+                path,
+                objectives["train"],
+                a_params,
+                end_params,
+                (a_buf, c_buf, end_buf),
+                settings,
+                progress,
+            )
+            paths.append(
+                _Path(settings.kind, a_params, end_params, control, (a_buf, end_buf, c_buf))
+            )
+        bn_rows = evaluation.splits["train"].x[:bn_samples] if bn == "recompute" else None
+        state = io.read_connect(path).paths
+        for name, p in zip(names, paths, strict=True):
+            _evaluate_path(path, name, p, t, state[name], objectives, bn, bn_rows, progress)
+    return io.read_connect(path)
+
+
+def _data(
+    data: Any, *, split: SplitChoice, max_samples: int | None, seed: int, device: torch.device
+) -> Data:
+    """A data spec, a :class:`Data`, or anything :func:`as_splits` takes, on ``device``."""
+    if isinstance(data, str):
+        return load_data(data, split=split, max_samples=max_samples, seed=seed, device=device)
+    if isinstance(data, Data):
+        return data.to(device)
+    return Data(as_splits(data, source="python object"), "python object").to(device)
+
+
+def _numpy(d: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy() for k, v in d.items()}
+
+
+def _resumable(path: Path, config: Mapping[str, Any], overwrite: bool) -> bool:
+    """Whether ``path`` holds this very connection (resume); refuse a foreign or different file."""
+    if overwrite or not path.exists():
+        return False
+    if not io.holds_connect(path):
+        raise LandscapeError(
+            f"{path} exists but holds no landscape connection; pass --overwrite to replace it "
+            "or choose another --out"
+        )
+    return store.check_resumable(path, io.GROUP, config, overwrite=False)
+
+
+def _fit_curve(
+    path: Path,
+    objective: Objective,
+    a: ParamDict,
+    b: ParamDict,
+    buffers: tuple[ParamDict, ParamDict, ParamDict],
+    settings: curves.CurveSettings,
+    progress: bool,
+) -> ParamDict:
+    """Fit (or resume fitting) the control point; its state is stored after every epoch."""
+    state = io.read_curve_state(path) or curves.initial_state(a, b)
+    fitter = curves.CurveFitter(objective, a, b, buffers, settings)
+    with tqdm(
+        total=settings.epochs,
+        initial=state.epochs_done,
+        unit="epoch",
+        desc=f"{settings.kind} fit",
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        while state.epochs_done < settings.epochs:
+            state = fitter.epoch(state)
+            io.write_curve_state(path, settings.kind, state)
+            bar.update(1)
+            bar.set_postfix(loss=f"{state.fit_loss[-1]:.4g}")
+    dev = objective.device
+    return {k: torch.as_tensor(v, device=dev) for k, v in state.control.items()}
+
+
+def _evaluate_path(
+    path: Path,
+    name: str,
+    p: _Path,
+    t: np.ndarray,
+    stored: io.PathValues,
+    objectives: Mapping[str, Objective],
+    bn: BNPathMode,
+    bn_rows: torch.Tensor | None,
+    progress: bool,
+) -> None:
+    """Evaluate the points of one path not yet done, store them as they come, then the barriers."""
+    values = {m: v.copy() for m, v in stored.values.items()}
+    done = stored.done.copy()
+    pending = np.flatnonzero(~done)
+    kind = "linear" if p.c is None else p.kind
+    with _throttled(path, name, values, done) as flush:
+        for i in tqdm(pending, desc=name, unit="pt", disable=not progress, dynamic_ncols=True):
+            coef = path_coefficients(kind, float(t[i]))  # type: ignore[arg-type]
+            params = plane_point(p.a, p.b, p.c, coef)
+            buf_a, buf_b, buf_c = p.buffers
+            buffers = plane_point(buf_a, buf_b, buf_c, coef)
+            for m, v in evaluate_point(objectives, params, buffers, bn=bn, bn_rows=bn_rows).items():
+                values[m][i] = v
+            done[i] = True
+            flush()
+    barriers = {}
+    for s in objectives:
+        key = name if s == "train" else f"{name}_{s}"
+        if np.all(np.isfinite(values[f"{s}_loss"])):
+            b = loss_barrier(t, values[f"{s}_loss"])
+            barriers[f"{key}_barrier"], barriers[f"{key}_barrier_t"] = b.height, b.t
+        else:
+            log.warning("%s: the %s loss is not finite along the path; no barrier", name, s)
+    io.write_attrs(path, barriers)
+    if "train" in objectives:
+        log.info("%s barrier (train): %.4g", name, barriers.get(f"{name}_barrier", float("nan")))
+
+
+@contextlib.contextmanager
+def _throttled(
+    path: Path, name: str, values: dict[str, np.ndarray], done: np.ndarray
+) -> Iterator[Any]:
+    """A ``flush()`` that writes at most every :data:`FLUSH_SECONDS`, and once at the end."""
+    last = [time.monotonic()]
+
+    def write() -> None:
+        io.write_values(path, {name: io.PathValues(values, done)})
+        last[0] = time.monotonic()
+
+    def flush() -> None:
+        if time.monotonic() - last[0] >= FLUSH_SECONDS:
+            write()
+
+    try:
+        yield flush
+    finally:
+        write()
