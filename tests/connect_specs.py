@@ -75,6 +75,17 @@ def concat() -> nn.Module:
     return Concat()
 
 
+class OneThread:
+    """Run torch on one thread (tiny models on a shared machine are fastest that way)."""
+
+    def __enter__(self) -> None:
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.threads)
+
+
 def trained(factory, seed: int, path: Path, *, steps: int = 150) -> Path:
     """Train ``factory()`` from seed ``seed`` with full-batch Adam and save its state dict."""
     torch.manual_seed(seed)

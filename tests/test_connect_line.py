@@ -21,6 +21,12 @@ from tests import connect_specs as specs
 DATA = "tests.connect_specs:data"
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    with specs.OneThread():
+        yield
+
+
 def plain_losses(factory, a_path, b_path, t, split="train", recompute=False):
     """The oracle: load (1-t) A + t B (buffers too) into a fresh model and evaluate it."""
     a, b = torch.load(a_path), torch.load(b_path)
