@@ -9,7 +9,7 @@ Layout (h5py and numpy only)::
     connect/<path>/<metric>  (P,) train_loss, train_acc, test_loss, test_acc; NaN = not done
     connect/<path>/done      (P,) bool
     connect/aligned_target/  params/, buffers/ (B with its units permuted), perms/g<i>
-    connect/curve/           @kind, @epochs_done; control/ (the fitted control point),
+    connect/curve_fit/       @kind, @epochs_done; control/ (the fitted control point),
                              momentum/, fit_loss (mean training loss of each epoch)
     connect/plane/           @gram (<u,u>, <u,v>, <v,v>); a, b (grid coefficients);
                              train_loss (ny, nx) over A + a (C - A) + b (B - A)
@@ -32,6 +32,7 @@ from landscape import store
 from landscape.errors import LandscapeError
 
 GROUP = "connect"
+FIT = "curve_fit"
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def write_alignment(
 def write_curve_state(path: str | Path, kind: str, state: CurveState) -> None:
     """Store a curve fit's state (after each epoch)."""
     with store.atomic_update(path) as f:
-        g = f[GROUP].require_group("curve")
+        g = f[GROUP].require_group(FIT)
         g.attrs["kind"] = kind
         g.attrs["epochs_done"] = state.epochs_done
         store.write_params(g, "control", state.control)
@@ -228,7 +229,7 @@ def read_connect(path: str | Path) -> Connection:
             for name in json.loads(g.attrs["paths"])
         }
         barriers = {k: float(v) for k, v in g.attrs.items() if "barrier" in k}
-        curve = _read_curve(g["curve"]) if "curve" in g else None
+        curve = _read_curve(g[FIT]) if FIT in g else None
         plane = None
         if "plane" in g:
             p = g["plane"]
@@ -240,7 +241,7 @@ def read_connect(path: str | Path) -> Connection:
             barriers=barriers,
             checkpoint=str(g.attrs["checkpoint"]),
             target=str(g.attrs["target"]),
-            curve_kind=str(g["curve"].attrs["kind"]) if "curve" in g else None,
+            curve_kind=str(g[FIT].attrs["kind"]) if FIT in g else None,
             curve=curve,
             plane=plane,
             path=path,
@@ -251,7 +252,7 @@ def read_curve_state(path: str | Path) -> CurveState | None:
     """The stored curve fit's state, or ``None`` before its first epoch."""
     with store.open_read(path) as f:
         g = f[GROUP]
-        return _read_curve(g["curve"]) if "curve" in g else None
+        return _read_curve(g[FIT]) if FIT in g else None
 
 
 def _read_curve(g: Any) -> CurveState:
