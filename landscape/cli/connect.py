@@ -1,4 +1,4 @@
-"""``landscape connect``: loss along the line (and a fitted curve) between two checkpoints."""
+"""``landscape connect``: loss along the line (and a fitted curve) between two checkpoints or runs."""
 
 from __future__ import annotations
 
@@ -9,17 +9,23 @@ from landscape.cli.options import command_line, data_options, trust_checkpoint_o
 
 
 @click.command("connect")
+@click.argument("runs", nargs=-1, type=click.Path(file_okay=False))
 @click.option(
     "--model",
     "model_spec",
     required=True,
     help="Built-in model (mlp, cnn, resnet, ...) or 'module:callable' / 'file.py:callable'.",
 )
-@click.option("--checkpoint", type=click.Path(dir_okay=False), required=True, help="Checkpoint A.")
-@click.option("--target", type=click.Path(dir_okay=False), required=True, help="Checkpoint B.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Checkpoint A.")
+@click.option("--target", type=click.Path(dir_okay=False), help="Checkpoint B.")
 @trust_checkpoint_option
 @data_options
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
+@click.option(
+    "--out",
+    type=click.Path(),
+    required=True,
+    help="Output HDF5 file; with RUN directories, an output directory.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.option(
     "--points",
@@ -63,7 +69,7 @@ from landscape.cli.options import command_line, data_options, trust_checkpoint_o
     help="BatchNorm statistics: moved with the weights, or re-estimated at every point.",
 )
 @click.pass_context
-def command(ctx: click.Context, **kw: object) -> None:
+def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
     r"""Are A and B in the same basin? Loss along the line between them, and its barrier.
 
     Stores, in the group ``connect``, the loss and accuracy along each path and
@@ -71,44 +77,72 @@ def command(ctx: click.Context, **kw: object) -> None:
     (Frankle et al. 2020); with --align also ``aligned_barrier``, with --curve also
     ``curve_barrier``. Re-running the same command resumes.
 
+    With RUN directories (``landscape train`` outputs, each optionally LABEL=DIR; runs
+    sharing a label are seeds of one group) instead of --checkpoint/--target, every pair of
+    final checkpoints is connected and DIR/matrix.h5 holds the barrier matrix.
+
     \b
-    Example:
+    Examples:
       landscape connect --model mlp --checkpoint sgd/final.pt --target adam/final.pt \\
           --align --curve bezier --out connect.h5
+      landscape connect sgd=runs/sgd-0 sgd=runs/sgd-1 adam=runs/adam-0 adam=runs/adam-1 \\
+          --model mlp --align --out barriers/
     """
     progress = logs.configure(ctx)
+    pair = kw.pop("checkpoint"), kw.pop("target")
+    if runs and any(pair):
+        raise click.UsageError("give either RUN directories or --checkpoint and --target")
+    if not runs and not all(pair):
+        raise click.UsageError("give --checkpoint and --target (or two or more RUN directories)")
+    options = {
+        "points": kw["points"],
+        "align": kw["align"],
+        "curve": kw["curve"],
+        "curve_epochs": kw["curve_epochs"],
+        "curve_lr": kw["curve_lr"],
+        "curve_momentum": kw["curve_momentum"],
+        "curve_batch_size": kw["curve_batch_size"],
+        "seed": kw["seed"],
+        "bn": kw["bn"],
+        "loss": kw["loss"],
+        "split": kw["split"],
+        "max_samples": kw["max_samples"],
+        "batch_size": kw["batch_size"],
+        "device": kw["device"],
+        "overwrite": kw["overwrite"],
+        "trust_checkpoint": kw["trust_checkpoint"],
+        "progress": progress,
+    }
+    if runs:
+        _matrix(kw, runs, options)
+        return
     from landscape.pipelines.connect import connect
 
     result = connect(
-        kw["model_spec"],
-        kw["checkpoint"],
-        kw["target"],
-        kw["data_spec"],
-        out=kw["out"],
-        points=kw["points"],
-        align=kw["align"],
-        curve=kw["curve"],
-        curve_epochs=kw["curve_epochs"],
-        curve_lr=kw["curve_lr"],
-        curve_momentum=kw["curve_momentum"],
-        curve_batch_size=kw["curve_batch_size"],
-        seed=kw["seed"],
-        bn=kw["bn"],
-        loss=kw["loss"],
-        split=kw["split"],
-        max_samples=kw["max_samples"],
-        batch_size=kw["batch_size"],
-        device=kw["device"],
-        overwrite=kw["overwrite"],
-        trust_checkpoint=kw["trust_checkpoint"],
-        progress=progress,
-        command=command_line(),
+        kw["model_spec"], *pair, kw["data_spec"], out=kw["out"], command=command_line(), **options
     )
     for name in result.paths:
-        key = "curve" if name not in ("linear", "aligned") else name
-        if f"{key}_barrier" in result.barriers:
+        if f"{name}_barrier" in result.barriers:
             click.echo(
-                f"{name} barrier: {result.barriers[f'{key}_barrier']:.4g} "
-                f"at t={result.barriers[f'{key}_barrier_t']:.3g} (train)"
+                f"{name} barrier: {result.barriers[f'{name}_barrier']:.4g} "
+                f"at t={result.barriers[f'{name}_barrier_t']:.3g} (train)"
             )
     click.echo(f"wrote {kw['out']}", err=not progress)
+
+
+def _matrix(kw: dict[str, object], runs: tuple[str, ...], options: dict[str, object]) -> None:
+    """Connect every pair of runs, then print the barriers between groups in words."""
+    from landscape.connect.summary import sentences
+    from landscape.pipelines.connect_matrix import connect_runs
+
+    matrix = connect_runs(
+        kw["model_spec"],
+        runs,
+        kw["data_spec"],
+        out_dir=kw["out"],
+        command=command_line(),
+        **options,
+    )
+    for line in sentences(matrix):
+        click.echo(line)
+    click.echo(f"wrote {matrix.path}", err=not options["progress"])

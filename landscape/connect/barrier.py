@@ -78,3 +78,41 @@ def loss_barrier(t: np.ndarray, loss: np.ndarray) -> Barrier:
     excess = loss - ((1.0 - t) * loss[0] + t * loss[-1])
     i = int(np.argmax(excess))
     return Barrier(float(excess[i]), float(t[i]))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The mean of a sample with its two-sided 95% Student-t interval.
+
+    Attributes:
+        mean: the sample mean.
+        low: lower end (NaN with fewer than two values).
+        high: upper end (NaN with fewer than two values).
+        n: the sample size.
+
+    """
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+def mean_interval(values: np.ndarray, *, level: float = 0.95) -> Interval:
+    """Mean and Student-t interval ``mean +- t_{n-1} s / sqrt(n)`` of ``values``.
+
+    >>> i = mean_interval(np.array([1.0, 3.0]))
+    >>> i.mean, round(i.high, 4), i.n  # 2 + 12.7062 * 1.4142 / 1.4142
+    (2.0, 14.7062, 2)
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    n = len(v)
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    mean = float(v.mean())
+    if n < 2:
+        return Interval(mean, float("nan"), float("nan"), n)
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return Interval(mean, mean - half, mean + half, n)

@@ -262,3 +262,66 @@ def _read_curve(g: Any) -> CurveState:
         epochs_done=int(g.attrs["epochs_done"]),
         fit_loss=g["fit_loss"][()],
     )
+
+
+MATRIX = "connect_matrix"
+"""The group of a barrier matrix file (``landscape connect RUN... --out DIR``)."""
+
+
+@dataclass(frozen=True)
+class BarrierMatrix:
+    """Barriers between the final checkpoints of several runs.
+
+    Attributes:
+        names: run names (directory names), one per row.
+        labels: each run's group (runs of one group are seeds of one setting).
+        checkpoints: each run's final checkpoint.
+        barriers: ``linear``, ``aligned``, ``curve`` -> ``(R, R)`` symmetric train-split
+            barriers, 0 on the diagonal, NaN where not computed.
+        files: pair file names, ``"i,j"`` -> file of that pair's connection.
+        path: the matrix file.
+
+    """
+
+    names: list[str]
+    labels: list[str]
+    checkpoints: list[str]
+    barriers: dict[str, np.ndarray]
+    files: dict[str, str]
+    path: Path
+
+
+def write_matrix(path: str | Path, matrix: BarrierMatrix, *, command: str | None) -> None:
+    """Write a barrier matrix file (a new file each time; the pair files hold the work)."""
+    with store.atomic_update(path, new=True, command=command) as f:
+        g = f.create_group(MATRIX)
+        g.attrs["names"] = json.dumps(matrix.names)
+        g.attrs["labels"] = json.dumps(matrix.labels)
+        g.attrs["checkpoints"] = json.dumps(matrix.checkpoints)
+        g.attrs["files"] = json.dumps(matrix.files)
+        for kind, m in matrix.barriers.items():
+            g.create_dataset(kind, data=np.asarray(m, np.float64))
+
+
+def read_matrix(path: str | Path) -> BarrierMatrix:
+    """Read a barrier matrix file.
+
+    Raises:
+        LandscapeError: if the file holds no barrier matrix.
+
+    """
+    path = Path(path)
+    with store.open_read(path) as f:
+        if MATRIX not in f:
+            raise LandscapeError(
+                f"{path}: holds no barrier matrix (made by landscape connect RUN...?)"
+            )
+        g = f[MATRIX]
+        return BarrierMatrix(
+            names=json.loads(g.attrs["names"]),
+            labels=json.loads(g.attrs["labels"]),
+            checkpoints=json.loads(g.attrs["checkpoints"]),
+            barriers={k: g[k][()] for k in g},
+            files=json.loads(g.attrs["files"]),
+            path=path,
+        )

@@ -133,6 +133,8 @@ def connect(
     if bn not in ("interp", "recompute"):
         raise LandscapeError(f"bn: expected interp or recompute (got {bn!r})")
     path = Path(out)
+    if path.is_dir():
+        raise LandscapeError(f"--out: {path} is a directory; expected an HDF5 file")
     dev = resolve_device(device)
     with store.writer_lock(path):
         net = build_model(model) if isinstance(model, str) else model
