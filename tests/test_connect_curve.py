@@ -129,3 +129,33 @@ def test_cli_fits_and_stores_the_control_point(tmp_path, pair):
         assert g["curve_fit"].attrs["epochs_done"] == 2
         assert set(g["curve_fit/control"]) == {k for k, _ in specs.mlp().named_parameters()}
         assert g["curve/done"][()].all() and "curve_barrier" in g.attrs
+
+
+def test_plane_holds_the_loss_around_a_b_and_c_in_orthonormal_coordinates(tmp_path, pair):
+    c = fit(pair, tmp_path / "c.h5", curve_epochs=2, plane=4)
+    p = c.plane
+    assert p is not None and p.loss.shape == (4, 4) and p.done.all()
+    a, b = torch.load(pair[0]), torch.load(pair[1])
+    control = {k: torch.as_tensor(v) for k, v in c.curve.control.items()}
+    v = torch.cat([(b[k] - a[k]).ravel() for k in a])
+    u = torch.cat([(control[k] - a[k]).ravel() for k in a])
+    assert p.corners[1].tolist() == pytest.approx([float(v.norm()), 0.0], rel=1e-5)
+    assert float(np.hypot(*p.corners[2])) == pytest.approx(float(u.norm()), rel=1e-5)
+    np.testing.assert_allclose(p.curve[[0, -1]], p.corners[:2], atol=1e-6)
+    # the loss at grid point (x, y) is the loss of A + x e1 + y e2, evaluated plainly
+    e1 = v / v.norm()
+    e2 = u - (u @ e1) * e1
+    e2 = e2 / e2.norm()
+    iy, ix = 1, 2
+    theta = torch.cat([a[k].ravel() for k in a]) + float(p.x[ix]) * e1 + float(p.y[iy]) * e2
+    model = specs.mlp()
+    torch.nn.utils.vector_to_parameters(theta, model.parameters())
+    x, y = specs.data()["train"]
+    with torch.no_grad():
+        expected = float(torch.nn.functional.cross_entropy(model(x), y))
+    assert p.loss[iy, ix] == pytest.approx(expected, rel=1e-4)
+
+
+def test_plane_of_a_single_point_refused(pair, tmp_path):
+    with pytest.raises(LandscapeError, match="at least 2 points a side"):
+        fit(pair, tmp_path / "c.h5", plane=1)

@@ -59,6 +59,14 @@ from landscape.cli.options import command_line, data_options, trust_checkpoint_o
     help="Rows per step of the curve fit.",
 )
 @click.option(
+    "--plane",
+    type=click.IntRange(min=0),
+    default=15,
+    show_default=True,
+    help="With --curve: train loss on an NxN grid over the plane of A, B and the control "
+    "point, for `landscape plot` (0: none).",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the fit and --max-samples."
 )
 @click.option(
@@ -102,6 +110,7 @@ def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
         "curve_lr": kw["curve_lr"],
         "curve_momentum": kw["curve_momentum"],
         "curve_batch_size": kw["curve_batch_size"],
+        "plane": kw["plane"],
         "seed": kw["seed"],
         "bn": kw["bn"],
         "loss": kw["loss"],

@@ -19,6 +19,7 @@ buffers (``num_batches_tracked``) are ``A``'s.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from landscape.objective import Objective
-from landscape.params import ParamDict
+from landscape.params import ParamDict, dot, norm
 
 PathKind = Literal["linear", "bezier", "polychain"]
 CurveKind = Literal["bezier", "polychain"]
@@ -168,3 +169,54 @@ def evaluate_point(
         if obj.has_accuracy:
             out[f"{split}_acc"] = acc
     return out
+
+
+@dataclass(frozen=True)
+class PlaneFrame:
+    """Orthonormal coordinates in the plane through A, B and C.
+
+    With ``u = C - A`` and ``v = B - A``, ``e1 = v / |v|`` and ``e2`` is ``u``'s part orthogonal
+    to ``v``, normalized; ``A + a u + b v`` lies at ``x = a u_x + b |v|``, ``y = a u_y`` with
+    ``u_x = <u, v> / |v|`` and ``u_y = sqrt(|u|^2 - u_x^2)`` (Garipov et al. 2018, Fig. 1).
+
+    Attributes:
+        ux: ``<u, v> / |v|``.
+        uy: ``u``'s length orthogonal to ``v``.
+        v_norm: ``|v|``.
+
+    Example:
+        >>> f = plane_frame({"w": torch.zeros(2)}, {"w": torch.tensor([2.0, 0])},
+        ...                 {"w": torch.tensor([1.0, 1])})
+        >>> f.coordinates(1.0, 0.0), f.coefficients(1.0, 1.0)
+        ((1.0, 1.0), (1.0, 0.0))
+
+    """
+
+    ux: float
+    uy: float
+    v_norm: float
+
+    def coordinates(self, a: float, b: float) -> tuple[float, float]:
+        """``(x, y)`` of ``A + a u + b v``."""
+        return a * self.ux + b * self.v_norm, a * self.uy
+
+    def coefficients(self, x: float, y: float) -> tuple[float, float]:
+        """``(a, b)`` of the point at ``(x, y)``."""
+        a = y / self.uy
+        return a, (x - a * self.ux) / self.v_norm
+
+
+def plane_frame(
+    a: Mapping[str, Tensor], b: Mapping[str, Tensor], c: Mapping[str, Tensor]
+) -> PlaneFrame | None:
+    """The :class:`PlaneFrame` of A, B and C, or ``None`` when they lie on one line."""
+    u = {k: (c[k] - a[k]).double() for k in a if a[k].is_floating_point()}
+    v = {k: (b[k] - a[k]).double() for k in u}
+    v_norm = norm(v)
+    if v_norm == 0:
+        return None
+    ux = dot(u, v) / v_norm
+    uy2 = dot(u, u) - ux**2
+    if uy2 <= 1e-12 * max(1.0, dot(u, u)):
+        return None
+    return PlaneFrame(ux, float(np.sqrt(uy2)), v_norm)

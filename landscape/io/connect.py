@@ -11,8 +11,8 @@ Layout (h5py and numpy only)::
     connect/aligned_target/  params/, buffers/ (B with its units permuted), perms/g<i>
     connect/curve_fit/       @kind, @epochs_done; control/ (the fitted control point),
                              momentum/, fit_loss (mean training loss of each epoch)
-    connect/plane/           @gram (<u,u>, <u,v>, <v,v>); a, b (grid coefficients);
-                             train_loss (ny, nx) over A + a (C - A) + b (B - A)
+    connect/plane/           x, y (orthonormal coordinates, x along B - A), train_loss and
+                             done (ny, nx); corners (A, B, C) and curve (P, 2) in x, y
 
 ``<path>`` is ``linear`` (A to B), ``aligned`` (A to the aligned B) or ``curve``. Every write
 is one :func:`landscape.store.atomic_update` transaction.
@@ -69,20 +69,27 @@ class CurveState:
 
 @dataclass(frozen=True)
 class Plane:
-    """The loss over the plane of A, B and the control point C.
+    """The train loss over the plane of A, B and the control point C.
+
+    Coordinates are orthonormal in parameter space: ``x`` along ``B - A``, ``y`` along the
+    part of ``C - A`` orthogonal to it (A at the origin).
 
     Attributes:
-        a: coefficients of ``C - A`` (columns).
-        b: coefficients of ``B - A`` (rows).
-        loss: train loss, shape ``(len(b), len(a))`` (NaN where not computed).
-        gram: ``(<u,u>, <u,v>, <v,v>)`` with ``u = C - A``, ``v = B - A``.
+        x: grid along ``x`` (columns).
+        y: grid along ``y`` (rows).
+        loss: train loss, shape ``(len(y), len(x))``; NaN where not computed.
+        done: which points are computed.
+        corners: ``(3, 2)`` coordinates of A, B and C.
+        curve: ``(P, 2)`` coordinates of the fitted curve at the path's ``t``.
 
     """
 
-    a: np.ndarray
-    b: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
     loss: np.ndarray
-    gram: tuple[float, float, float]
+    done: np.ndarray
+    corners: np.ndarray
+    curve: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -193,15 +200,21 @@ def write_curve_state(path: str | Path, kind: str, state: CurveState) -> None:
 
 
 def write_plane(path: str | Path, plane: Plane) -> None:
-    """Store the loss over the plane of A, B and C."""
+    """Store the plane: its grid, the corners and the curve, and the values computed so far."""
     with store.atomic_update(path) as f:
-        if "plane" in f[GROUP]:
-            del f[GROUP]["plane"]
-        g = f[GROUP].create_group("plane")
-        g.attrs["gram"] = np.asarray(plane.gram, np.float64)
-        g.create_dataset("a", data=plane.a)
-        g.create_dataset("b", data=plane.b)
-        g.create_dataset("train_loss", data=plane.loss)
+        g = f[GROUP].require_group("plane")
+        for name, arr in (
+            ("x", plane.x),
+            ("y", plane.y),
+            ("train_loss", plane.loss),
+            ("done", plane.done),
+            ("corners", plane.corners),
+            ("curve", plane.curve),
+        ):
+            if name in g:
+                g[name][...] = arr
+            else:
+                g.create_dataset(name, data=arr)
 
 
 def read_alignment(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -233,8 +246,7 @@ def read_connect(path: str | Path) -> Connection:
         plane = None
         if "plane" in g:
             p = g["plane"]
-            gram = tuple(float(v) for v in p.attrs["gram"])
-            plane = Plane(p["a"][()], p["b"][()], p["train_loss"][()], gram)  # type: ignore[arg-type]
+            plane = Plane(*(p[k][()] for k in ("x", "y", "train_loss", "done", "corners", "curve")))
         return Connection(
             t=g["t"][()],
             paths=paths,

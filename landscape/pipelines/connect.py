@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from landscape.connect.path import (
     evaluate_point,
     midpoint,
     path_coefficients,
+    plane_frame,
     plane_point,
 )
 from landscape.connect.permutation import permutation_spec
@@ -46,6 +47,8 @@ from landscape.params import ParamDict
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
+PLANE_MARGIN = 0.25
+"""Margin around A, B and C on the plane's grid, as a fraction of their extent."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def connect(
     curve_lr: float = 0.05,
     curve_momentum: float = 0.9,
     curve_batch_size: int = 128,
+    plane: int = 15,
     seed: int = 0,
     bn: BNPathMode = "interp",
     bn_samples: int = 1000,
@@ -102,6 +106,8 @@ def connect(
         curve_lr: its SGD learning rate.
         curve_momentum: its SGD momentum.
         curve_batch_size: its rows per step.
+        plane: with ``curve``, the train loss on a ``plane x plane`` grid over the plane of A,
+            B and the control point (0: none).
         seed: seed of the curve fit and of the alignment's visiting order (and ``max_samples``).
         bn: BatchNorm statistics ``interp`` (moved with the weights) or ``recompute`` (per point,
             from ``bn_samples`` rows of the train split).
@@ -130,6 +136,8 @@ def connect(
         if curve is not None
         else None
     )
+    if plane < 0 or plane == 1:
+        raise LandscapeError(f"plane: expected 0 (none) or at least 2 points a side (got {plane})")
     if bn not in ("interp", "recompute"):
         raise LandscapeError(f"bn: expected interp or recompute (got {bn!r})")
     path = Path(out)
@@ -160,6 +168,7 @@ def connect(
             "points": points,
             "align": align,
             "curve": None if settings is None else settings.__dict__,
+            "plane": plane if settings is not None else None,
             "bn": bn,
             "bn_samples": bn_samples if bn == "recompute" else None,
             "loss": loss,
@@ -217,6 +226,9 @@ def connect(
         state = io.read_connect(path).paths
         for name, p in zip(names, paths, strict=True):
             _evaluate_path(path, name, p, t, state[name], objectives, bn, bn_rows, progress)
+        if settings is not None and plane:
+            train = {"train": objectives["train"]}
+            _evaluate_plane(path, paths[-1], t, plane, train, bn, bn_rows, progress)
     return io.read_connect(path)
 
 
@@ -292,7 +304,7 @@ def _evaluate_path(
     done = stored.done.copy()
     pending = np.flatnonzero(~done)
     kind = "linear" if p.c is None else p.kind
-    with _throttled(path, name, values, done) as flush:
+    with _throttled(lambda: io.write_values(path, {name: io.PathValues(values, done)})) as flush:
         for i in tqdm(pending, desc=name, unit="pt", disable=not progress, dynamic_ncols=True):
             coef = path_coefficients(kind, float(t[i]))  # type: ignore[arg-type]
             params = plane_point(p.a, p.b, p.c, coef)
@@ -315,20 +327,62 @@ def _evaluate_path(
         log.info("%s barrier (train): %.4g", name, barriers.get(f"{name}_barrier", float("nan")))
 
 
-@contextlib.contextmanager
-def _throttled(
-    path: Path, name: str, values: dict[str, np.ndarray], done: np.ndarray
-) -> Iterator[Any]:
-    """A ``flush()`` that writes at most every :data:`FLUSH_SECONDS`, and once at the end."""
-    last = [time.monotonic()]
+def _evaluate_plane(
+    path: Path,
+    p: _Path,
+    t: np.ndarray,
+    n: int,
+    objectives: Mapping[str, Objective],
+    bn: BNPathMode,
+    bn_rows: torch.Tensor | None,
+    progress: bool,
+) -> None:
+    """The train loss on an ``n x n`` grid over the plane of A, B and C (resumable)."""
+    assert p.c is not None
+    frame = plane_frame(p.a, p.b, p.c)
+    if frame is None:
+        log.warning("the control point lies on the line from A to B; no plane to draw")
+        return
+    corners = np.array([(0.0, 0.0), (frame.v_norm, 0.0), (frame.ux, frame.uy)])
+    curve = np.array([frame.coordinates(*path_coefficients(p.kind, float(v))) for v in t])  # type: ignore[arg-type]
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    pad = PLANE_MARGIN * (hi - lo)
+    x, y = (np.linspace(lo[i] - pad[i], hi[i] + pad[i], n) for i in (0, 1))
+    stored = io.read_connect(path).plane
+    if stored is None:
+        stored = io.Plane(x, y, np.full((n, n), np.nan), np.zeros((n, n), bool), corners, curve)
+        io.write_plane(path, stored)
+    loss, done = stored.loss.copy(), stored.done.copy()
+    pending = np.flatnonzero(~done.ravel())
+    buf_a, buf_b, buf_c = p.buffers
 
     def write() -> None:
-        io.write_values(path, {name: io.PathValues(values, done)})
-        last[0] = time.monotonic()
+        io.write_plane(path, io.Plane(x, y, loss, done, corners, curve))
+
+    with _throttled(write) as flush:
+        for k in tqdm(pending, desc="plane", unit="pt", disable=not progress, dynamic_ncols=True):
+            iy, ix = divmod(int(k), n)
+            coef = frame.coefficients(float(x[ix]), float(y[iy]))
+            values = evaluate_point(
+                objectives,
+                plane_point(p.a, p.b, p.c, coef),
+                plane_point(buf_a, buf_b, buf_c, coef),
+                bn=bn,
+                bn_rows=bn_rows,
+            )
+            loss[iy, ix], done[iy, ix] = values["train_loss"], True
+            flush()
+
+
+@contextlib.contextmanager
+def _throttled(write: Callable[[], None]) -> Iterator[Callable[[], None]]:
+    """A ``flush()`` that calls ``write`` at most every :data:`FLUSH_SECONDS`, and once at the end."""
+    last = [time.monotonic()]
 
     def flush() -> None:
         if time.monotonic() - last[0] >= FLUSH_SECONDS:
             write()
+            last[0] = time.monotonic()
 
     try:
         yield flush
