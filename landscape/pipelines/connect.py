@@ -48,7 +48,7 @@ from landscape.params import ParamDict
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
 PLANE_MARGIN = 0.25
-"""Margin around A, B and C on the plane's grid, as a fraction of their extent."""
+"""Margin around A, B and C on the plane's grid, as a fraction of their largest extent."""
 
 
 @dataclass(frozen=True)
@@ -346,8 +346,8 @@ def _evaluate_plane(
     corners = np.array([(0.0, 0.0), (frame.v_norm, 0.0), (frame.ux, frame.uy)])
     curve = np.array([frame.coordinates(*path_coefficients(p.kind, float(v))) for v in t])  # type: ignore[arg-type]
     lo, hi = corners.min(axis=0), corners.max(axis=0)
-    pad = PLANE_MARGIN * (hi - lo)
-    x, y = (np.linspace(lo[i] - pad[i], hi[i] + pad[i], n) for i in (0, 1))
+    pad = PLANE_MARGIN * float(np.max(hi - lo))  # the same on both axes: C may lie near the line
+    x, y = (np.linspace(lo[i] - pad, hi[i] + pad, n) for i in (0, 1))
     stored = io.read_connect(path).plane
     if stored is None:
         stored = io.Plane(x, y, np.full((n, n), np.nan), np.zeros((n, n), bool), corners, curve)
