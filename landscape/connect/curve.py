@@ -82,7 +82,7 @@ class CurveFitter:
             switched to batch statistics).
         a: parameters of ``A``.
         b: parameters of ``B``.
-        buffers: ``(A's, C's, B's)`` buffers; the curve's buffers at ``t`` combine them with the
+        buffers: ``(A's, B's, C's)`` buffers; the curve's buffers at ``t`` combine them with the
             weights' coefficients.
         settings: the fit's settings.
 
@@ -107,7 +107,7 @@ class CurveFitter:
     def _step_loss(self, control: ParamDict, t: float, x: Tensor, y: Tensor) -> Tensor:
         coef = path_coefficients(self.settings.kind, t)
         params = plane_point(self.a, self.b, control, coef)
-        buf_a, buf_c, buf_b = self.buffers
+        buf_a, buf_b, buf_c = self.buffers
         buffers = plane_point(buf_a, buf_b, buf_c, coef)
         out = functional_call(self.model, (params, buffers), (x,))
         return self.objective.loss_sum(out, y) / len(x)

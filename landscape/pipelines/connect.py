@@ -53,7 +53,16 @@ PLANE_MARGIN = 0.25
 
 @dataclass(frozen=True)
 class _Path:
-    """One path to evaluate: ``A + a (C - A) + b (B - A)`` with its kind's coefficients."""
+    """One path to evaluate: ``A + a (C - A) + b (B - A)`` with its kind's coefficients.
+
+    Attributes:
+        kind: ``linear``, ``bezier`` or ``polychain``.
+        a: A's parameters.
+        b: B's (aligned with ``align``).
+        c: the control point (``None`` for the straight line).
+        buffers: A's, B's and C's buffers (C's ``None`` for the straight line).
+
+    """
 
     kind: str
     a: ParamDict
@@ -215,7 +224,7 @@ def connect(
                 objectives["train"],
                 a_params,
                 end_params,
-                (a_buf, c_buf, end_buf),
+                (a_buf, end_buf, c_buf),
                 settings,
                 progress,
             )
