@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "landscape.cli.sharpness",
         "Sharpness measures, incl. optimizer-preconditioned, at a checkpoint.",
     ),
+    "connect": ("landscape.cli.connect", "Loss barriers between solutions: line, aligned, curve."),
     "curvature-map": (
         "landscape.cli.curvature_map",
         "Taylor model and λ_max/λ_min map over a stored surface.",

@@ -52,6 +52,7 @@ KINDS: dict[str, tuple[str, str]] = {
         "landscape.plotting.trajectory:plot_trajectory",
         "optimizer path over a 2D contour",
     ),
+    "connect": ("landscape.plotting.connect:plot_connect", "loss along paths between solutions"),
     "dynamics": (
         "landscape.plotting.dynamics:plot_dynamics",
         "training dynamics of a run directory",
@@ -67,8 +68,9 @@ def default_kind(path: Path) -> str:
     """Choose the kind that fits what ``path`` holds.
 
     A directory is a run (``dynamics``); in an HDF5 file a ``trajectory/``
-    group means ``contour+path``, a 2D surface ``contour``, a 1D one ``1d``,
-    a ``curvature/`` group ``spectrum`` and a ``dynamics/`` group ``dynamics``.
+    group means ``contour+path``, a ``connect/`` group ``connect``, a 2D
+    surface ``contour``, a 1D one ``1d``, a ``curvature/`` group ``spectrum``
+    and a ``dynamics/`` group ``dynamics``.
 
     Raises:
         LandscapeError: if the file is unreadable or holds none of these.
@@ -81,6 +83,8 @@ def default_kind(path: Path) -> str:
     held = contents(path)
     if "trajectory" in held.groups:
         return "contour+path"
+    if "connect" in held.groups:
+        return "connect"
     if held.surface_ndim is not None:
         return "contour" if held.surface_ndim == 2 else "1d"
     if "curvature" in held.groups:

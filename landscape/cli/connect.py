@@ -1,0 +1,157 @@
+"""``landscape connect``: loss along the line (and a fitted curve) between two checkpoints or runs."""
+
+from __future__ import annotations
+
+import click
+
+from landscape.cli import logs
+from landscape.cli.options import command_line, data_options, trust_checkpoint_option
+
+
+@click.command("connect")
+@click.argument("runs", nargs=-1, type=click.Path(file_okay=False))
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    help="Built-in model (mlp, cnn, resnet, ...) or 'module:callable' / 'file.py:callable'.",
+)
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Checkpoint A.")
+@click.option("--target", type=click.Path(dir_okay=False), help="Checkpoint B.")
+@trust_checkpoint_option
+@data_options
+@click.option(
+    "--out",
+    type=click.Path(),
+    required=True,
+    help="Output HDF5 file; with RUN directories, an output directory.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
+@click.option(
+    "--points",
+    type=int,
+    default=21,
+    show_default=True,
+    help="Points on each path, t = 0 ... 1 (at least 3).",
+)
+@click.option(
+    "--align",
+    is_flag=True,
+    help="Also the line to B with its hidden units permuted to match A (weight matching, "
+    "Ainsworth et al. 2023).",
+)
+@click.option(
+    "--curve",
+    type=click.Choice(["bezier", "polychain"]),
+    default=None,
+    help="Also fit a curve of low loss from A to B (Garipov et al. 2018).",
+)
+@click.option(
+    "--curve-epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs."
+)
+@click.option("--curve-lr", type=float, default=0.05, show_default=True, help="SGD step size.")
+@click.option("--curve-momentum", type=float, default=0.9, show_default=True, help="SGD momentum.")
+@click.option(
+    "--curve-batch-size",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Rows per step of the curve fit.",
+)
+@click.option(
+    "--plane",
+    type=click.IntRange(min=0),
+    default=15,
+    show_default=True,
+    help="With --curve: train loss on an NxN grid over the plane of A, B and the control "
+    "point, for `landscape plot` (0: none).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the fit and --max-samples."
+)
+@click.option(
+    "--bn",
+    type=click.Choice(["interp", "recompute"]),
+    default="interp",
+    show_default=True,
+    help="BatchNorm statistics: moved with the weights, or re-estimated at every point.",
+)
+@click.pass_context
+def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
+    r"""Are A and B in the same basin? Loss along the line between them, and its barrier.
+
+    Stores, in the group ``connect``, the loss and accuracy along each path and
+    ``linear_barrier`` = max_t L(θ_t) - ((1-t) L(A) + t L(B)) on the train split
+    (Frankle et al. 2020); with --align also ``aligned_barrier``, with --curve also
+    ``curve_barrier``. Re-running the same command resumes.
+
+    With RUN directories (``landscape train`` outputs, each optionally LABEL=DIR; runs
+    sharing a label are seeds of one group) instead of --checkpoint/--target, every pair of
+    final checkpoints is connected and DIR/matrix.h5 holds the barrier matrix.
+
+    \b
+    Examples:
+      landscape connect --model mlp --checkpoint sgd/final.pt --target adam/final.pt \\
+          --align --curve bezier --out connect.h5
+      landscape connect sgd=runs/sgd-0 sgd=runs/sgd-1 adam=runs/adam-0 adam=runs/adam-1 \\
+          --model mlp --align --out barriers/
+    """
+    progress = logs.configure(ctx)
+    pair = kw.pop("checkpoint"), kw.pop("target")
+    if runs and any(pair):
+        raise click.UsageError("give either RUN directories or --checkpoint and --target")
+    if not runs and not all(pair):
+        raise click.UsageError("give --checkpoint and --target (or two or more RUN directories)")
+    options = {
+        "points": kw["points"],
+        "align": kw["align"],
+        "curve": kw["curve"],
+        "curve_epochs": kw["curve_epochs"],
+        "curve_lr": kw["curve_lr"],
+        "curve_momentum": kw["curve_momentum"],
+        "curve_batch_size": kw["curve_batch_size"],
+        "plane": kw["plane"],
+        "seed": kw["seed"],
+        "bn": kw["bn"],
+        "loss": kw["loss"],
+        "split": kw["split"],
+        "max_samples": kw["max_samples"],
+        "batch_size": kw["batch_size"],
+        "device": kw["device"],
+        "overwrite": kw["overwrite"],
+        "trust_checkpoint": kw["trust_checkpoint"],
+        "progress": progress,
+    }
+    if runs:
+        _matrix(kw, runs, options)
+        return
+    from landscape.pipelines.connect import connect
+
+    result = connect(
+        kw["model_spec"], *pair, kw["data_spec"], out=kw["out"], command=command_line(), **options
+    )
+    for name in result.paths:
+        if f"{name}_barrier" in result.barriers:
+            click.echo(
+                f"{name} barrier: {result.barriers[f'{name}_barrier']:.4g} "
+                f"at t={result.barriers[f'{name}_barrier_t']:.3g} (train)"
+            )
+    click.echo(f"wrote {kw['out']}", err=not progress)
+
+
+def _matrix(kw: dict[str, object], runs: tuple[str, ...], options: dict[str, object]) -> None:
+    """Connect every pair of runs, then print the barriers between groups in words."""
+    from landscape.connect.summary import sentences
+    from landscape.pipelines.connect_matrix import connect_runs
+
+    matrix = connect_runs(
+        kw["model_spec"],
+        runs,
+        kw["data_spec"],
+        out_dir=kw["out"],
+        command=command_line(),
+        **options,
+    )
+    for line in sentences(matrix):
+        click.echo(line)
+    click.echo(f"wrote {matrix.path}", err=not options["progress"])
