@@ -34,6 +34,25 @@ tol_option = click.option(
 )
 
 
+def eigen_line(end: str, result: Any) -> str:
+    """One line of eigenvalues, each with its error bound where the result has one.
+
+    >>> from types import SimpleNamespace as NS
+    >>> import numpy as np
+    >>> r = NS(eigenvalues=np.array([2.0]), error_bounds=np.array([1e-9]),
+    ...        num_hvps=7, converged=np.array([True]))
+    >>> eigen_line("top", r)
+    'top eigenvalues (± error bound): 2 ± 1e-09 (7 HVPs, 1/1 converged)'
+    """
+    bounds = getattr(result, "error_bounds", None)
+    values = [f"{v:.6g}" for v in result.eigenvalues]
+    if bounds is not None:
+        values = [f"{v} ± {b:.2g}" for v, b in zip(values, bounds, strict=True)]
+    label = f"{end} eigenvalues" + (" (± error bound)" if bounds is not None else "")
+    converged = f"{int(result.converged.sum())}/{len(result.converged)} converged"
+    return f"{label}: {', '.join(values)} ({result.num_hvps} HVPs, {converged})"
+
+
 def setup_from(kw: dict[str, Any]) -> Any:
     """Load the objective and checkpoint named by the shared options."""
     from landscape.curvature.api import prepare
@@ -87,10 +106,18 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
 )
 @tol_option
 @click.option(
+    "--atol",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Absolute residual floor for eigenvalues near zero: ||Hv - λv|| <= max(tol |λ|, atol) "
+    "(0: relative only).",
+)
+@click.option(
     "--max-iter",
     type=click.IntRange(min=1),
     default=None,
-    help="Most Lanczos steps per end [default: max(100, 20k)].",
+    help="Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
 )
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @click.option(
@@ -157,6 +184,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
             top_k=kw["top_k"],
             bottom_k=kw["bottom_k"],
             tol=kw["tol"],
+            atol=kw["atol"],
             max_iter=kw["max_iter"],
             trace=kw["trace"],
             trace_method=kw["trace_method"],
@@ -172,18 +200,9 @@ def command(ctx: click.Context, **kw: Any) -> None:
             command=command_line(),
         )
         if progress:
-            top = report.top
-            click.echo(
-                "top eigenvalues: "
-                + ", ".join(f"{v:.6g}" for v in top.eigenvalues)
-                + f" ({top.num_hvps} HVPs, "
-                + f"{int(top.converged.sum())}/{len(top.converged)} converged)"
-            )
+            click.echo(eigen_line("top", report.top))
             if report.bottom is not None:
-                click.echo(
-                    "bottom eigenvalues: "
-                    + ", ".join(f"{v:.6g}" for v in report.bottom.eigenvalues)
-                )
+                click.echo(eigen_line("bottom", report.bottom))
             if report.trace is not None:
                 click.echo(
                     f"trace: {report.trace.estimate:.6g} ± {report.trace.std_error:.2g} "

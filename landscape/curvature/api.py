@@ -164,6 +164,7 @@ def hessian(
     top_k: int = 5,
     bottom_k: int = 0,
     tol: float = 1e-3,
+    atol: float = 0.0,
     max_iter: int | None = None,
     trace: bool = False,
     trace_method: TraceMethod = "hutch++",
@@ -183,10 +184,13 @@ def hessian(
     Args:
         setup: from :func:`prepare`.
         top_k: largest eigenpairs (Lanczos, tolerance ``tol``).
-        bottom_k: smallest eigenpairs (0: skip); converged at a residual of
-            ``tol |λ|`` or ``tol |λ_max|``, whichever is larger.
-        tol: relative residual tolerance ``||Hv - λv|| <= tol |λ|``.
-        max_iter: most Lanczos steps per end.
+        bottom_k: smallest eigenpairs (0: skip), at the same tolerance.
+        tol: relative residual tolerance ``||Hv - λv|| <= tol |λ|``, which
+            certifies ``|θ - λ| <= tol |λ|``.
+        atol: absolute residual floor for eigenvalues near zero
+            (``||Hv - λv|| <= max(tol |λ|, atol)``; 0: relative only).
+        max_iter: most Lanczos steps per end (default ``max(100, 20 k)`` at
+            the top, ``max(300, 50 k)`` at the bottom).
         trace: estimate ``tr(H)`` with ``trace_method`` and ``trace_hvps`` products.
         trace_method: ``hutch++`` or ``hutchinson``.
         trace_hvps: products for the trace.
@@ -206,11 +210,14 @@ def hessian(
     """
     if trace_method not in get_args(TraceMethod):
         raise LandscapeError(f"trace-method: expected hutch++ or hutchinson (got {trace_method!r})")
+    if not atol >= 0:
+        raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
     config = {
         **setup.identity,
         "top_k": top_k,
         "bottom_k": bottom_k,
         "tol": tol,
+        **({"atol": atol} if atol else {}),  # absent at its default: older files still resume
         "max_iter": max_iter,
         "trace": trace,
         "trace_method": trace_method,
@@ -225,7 +232,7 @@ def hessian(
         "top": lambda op: lanczos(op, top_k, tol=tol, max_iter=max_iter, seed=seed),
     }
     if bottom_k:
-        stages["bottom"] = lambda op: _bottom(op, bottom_k, tol, max_iter, seed + 1)
+        stages["bottom"] = lambda op: _bottom(op, bottom_k, tol, atol, max_iter, seed + 1)
     if trace:
         estimator = hutchpp_trace if trace_method == "hutch++" else hutchinson_trace
         stages["trace"] = lambda op: estimator(op, trace_hvps, seed=seed)
@@ -254,15 +261,22 @@ def hessian(
     return HessianReport(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
 
 
-def _bottom(op: Any, k: int, tol: float, max_iter: int | None, seed: int) -> EigenResult:
-    """Smallest eigenpairs; residuals are judged against ``tol * |λ_max|`` as well.
+def _bottom_steps(k: int, max_iter: int | None) -> int:
+    """Lanczos steps of the bottom stage: ``max_iter``, else ``max(300, 50 k)``.
 
-    The bottom of a network's spectrum sits near zero, where ``tol |λ|``
-    alone is unreachable; a rough λ_max (Lanczos at tolerance 0.1, a few
-    products) sets the absolute floor.
+    The bottom of a network's spectrum clusters near zero, so the same
+    relative tolerance as at the top takes more steps there.
     """
-    scale = abs(float(lanczos(op, 1, tol=0.1, seed=seed).eigenvalues[0]))
-    return lanczos(op, k, which="smallest", tol=tol, atol=tol * scale, max_iter=max_iter, seed=seed)
+    return max(300, 50 * k) if max_iter is None else max_iter
+
+
+def _bottom(
+    op: Any, k: int, tol: float, atol: float, max_iter: int | None, seed: int
+) -> EigenResult:
+    """Smallest eigenpairs, certified to ``max(tol |λ|, atol)`` (see :func:`lanczos`)."""
+    return lanczos(
+        op, k, which="smallest", tol=tol, atol=atol, max_iter=_bottom_steps(k, max_iter), seed=seed
+    )
 
 
 def sharpness(
