@@ -16,7 +16,14 @@ seed_option = click.option(
     type=int,
     default=0,
     show_default=True,
-    help="Seed of all random vectors and of --max-samples.",
+    help="Seed of the estimators' random vectors (start vectors, probes).",
+)
+data_seed_option = click.option(
+    "--data-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the --max-samples subset (apart from --seed, so the matrix stays the same).",
 )
 dtype_option = click.option(
     "--dtype",
@@ -63,7 +70,7 @@ def setup_from(kw: dict[str, Any]) -> Any:
         kw["data_spec"],
         split=kw["split"],
         max_samples=kw["max_samples"],
-        seed=kw["seed"],
+        seed=kw["data_seed"],
         batch_size=kw["batch_size"],
         loss=kw["loss"],
         device=kw["device"],
@@ -160,6 +167,7 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
     help="Density smoothing width, as a fraction of the spectrum's range.",
 )
 @seed_option
+@data_seed_option
 @dtype_option
 @click.pass_context
 def command(ctx: click.Context, **kw: Any) -> None:

@@ -23,7 +23,7 @@ from landscape import distributed, store
 from landscape.curvature import io
 from landscape.curvature.density import slq_density
 from landscape.curvature.hvp import HessianLinearOperator
-from landscape.curvature.lanczos import lanczos
+from landscape.curvature.lanczos import lanczos, max_lanczos_steps
 from landscape.curvature.linop import Progress
 from landscape.curvature.preconditioned import (
     OptimizerState,
@@ -108,7 +108,11 @@ def prepare(
     dtype: DType = "float32",
     trust_checkpoint: bool = False,
 ) -> Setup:
-    """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`."""
+    """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`.
+
+    ``seed`` draws the ``max_samples`` subset only (the estimators have their own);
+    float64 data stays float64 under ``dtype="float64"``.
+    """
     from landscape.api import resolve_device
 
     if dtype not in get_args(DType):
@@ -121,12 +125,22 @@ def prepare(
         params, buffers = model_params(net), model_buffers(net)
     which = "train" if split == "both" else split
     if isinstance(data, str):
-        loaded = load_data(data, split=which, max_samples=max_samples, seed=seed, device=dev)
+        loaded = load_data(
+            data,
+            split=which,
+            max_samples=max_samples,
+            seed=seed,
+            device=dev,
+            keep_float64=dtype == "float64",
+        )
     else:
         loaded = (
             data
             if isinstance(data, Data)
-            else Data(as_splits(data, source="python object"), "python object")
+            else Data(
+                as_splits(data, source="python object", keep_float64=dtype == "float64"),
+                "python object",
+            )
         ).to(dev)
     if which not in loaded.splits:
         raise LandscapeError(
@@ -240,6 +254,13 @@ def hessian(
         stages["density"] = lambda op: slq_density(
             op, num_runs=density_runs, num_steps=density_steps, sigma=sigma, seed=seed
         )
+    n = sum(v.numel() for v in setup.params.values())
+    budgets = {
+        "top": max_lanczos_steps(n, top_k, max_iter),
+        "bottom": max_lanczos_steps(n, bottom_k, _bottom_steps(bottom_k, max_iter)),
+        "trace": trace_hvps,
+        "density": density_runs * min(density_steps, n),
+    }
     writers: dict[str, Callable[[Any, Any], None]] = {
         "top": lambda g, r: io.write_eigen(g, "top", r, setup.params),
         "bottom": lambda g, r: io.write_eigen(g, "bottom", r, setup.params),
@@ -253,6 +274,7 @@ def hessian(
         stages,
         writers,
         io.read_hessian,
+        budgets=budgets,
         out=out,
         overwrite=overwrite,
         progress=progress,
@@ -375,12 +397,24 @@ def sharpness(
         stages,
         writers,
         io.read_sharpness,
+        budgets=_sharpness_budgets(sum(v.numel() for v in params.values()), trace_hvps),
         out=out,
         overwrite=overwrite,
         progress=progress,
         command=command,
     )
     return SharpnessReport({name: results[name] for name in stages if name in results})
+
+
+def _sharpness_budgets(n: int, trace_hvps: int) -> dict[str, int]:
+    """Most Hessian-vector products of each measure that uses any."""
+    lanczos_steps = max_lanczos_steps(n, 1)
+    return {
+        "lambda_max": lanczos_steps,
+        "trace": trace_hvps,
+        "precond_lambda_max": lanczos_steps,
+        "update_curvature": 1,
+    }
 
 
 def _plain(v: Any) -> bool:
@@ -394,10 +428,18 @@ def _lambda_max(op: Any, tol: float, seed: int) -> Sharpness:
     return Sharpness(
         "lambda_max",
         float(r.eigenvalues[0]),
-        float(r.residuals[0]),
-        {"tol": tol, "seed": seed, "num_hvps": r.num_hvps},
-        "Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
+        settings={"tol": tol, "seed": seed, "num_hvps": r.num_hvps, **_bound(r)},
+        citation="Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
     )
+
+
+def _bound(r: Any) -> dict[str, float]:
+    """The residual and error bound of a top eigenvalue, for a measure's settings.
+
+    They are bounds on ``|θ - λ|``, not standard errors, so the measure's
+    ``std_error`` stays NaN.
+    """
+    return {"residual": float(r.residuals[0]), "error_bound": float(r.error_bounds[0])}
 
 
 def _trace(op: Any, hvps: int, seed: int) -> Sharpness:
@@ -431,9 +473,8 @@ def _optimizer_stages(
             return Sharpness(
                 "precond_lambda_max",
                 float(r.eigenvalues[0]),
-                float(r.residuals[0]),
-                {**settings, "tol": tol, "num_hvps": r.num_hvps},
-                "Cohen et al. 2022 (λ_max of P^-1 H)",
+                settings={**settings, "tol": tol, "num_hvps": r.num_hvps, **_bound(r)},
+                citation="Cohen et al. 2022 (λ_max of P^-1 H)",
             )
 
         stages["precond_lambda_max"] = precond
@@ -507,6 +548,7 @@ def _run_stages(
     writers: dict[str, Callable[[Any, Any], None]],
     reader: Callable[[Any], dict[str, Any]],
     *,
+    budgets: dict[str, int],
     out: str | Path | None,
     overwrite: bool,
     progress: bool,
@@ -518,6 +560,10 @@ def _run_stages(
     its share of the data and holds the same results; rank 0 alone touches
     the file, shows progress, and returns the stages read back from ``out``
     (by ``reader``) along with those computed now.
+
+    The bar's total is the most products the stages to run may take
+    (``budgets``, 0 for a stage not listed); when a stage stops early the
+    total drops by what it left unspent, so it ends equal to the count.
     """
     ctx = distributed.current()
     main = ctx.is_main
@@ -528,16 +574,21 @@ def _run_stages(
         todo = [s for s in stages if s not in done]
         results: dict[str, Any] = {}
         if todo:
+            budget = {name: budgets.get(name, 0) for name in todo}
             bar = tqdm(
                 desc=f"{kind}: Hessian-vector products",
                 unit="hvp",
+                total=sum(budget.values()),
                 disable=not (progress and main),
             )
             op = Progress(HessianLinearOperator(setup.objective, setup.params, context=ctx), bar)
             try:
                 for name in todo:
                     bar.set_postfix_str(name)
+                    before = op.num_matvecs
                     results[name] = stages[name](op)
+                    bar.total -= budget[name] - (op.num_matvecs - before)
+                    bar.refresh()
                     if out is not None and main:
                         with store.atomic_update(out) as f:
                             writers[name](f[f"{io.GROUP}/{kind}"], results[name])
