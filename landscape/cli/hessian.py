@@ -98,6 +98,21 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
 @data_options
 @output_options
 @click.option(
+    "--matrix",
+    type=click.Choice(["hessian", "ggn", "fisher", "empirical-fisher"]),
+    default="hessian",
+    show_default=True,
+    help="Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
+    "the Monte Carlo Fisher (targets drawn from the model) or the empirical Fisher.",
+)
+@click.option(
+    "--fisher-samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Targets drawn per row for --matrix fisher (with --seed).",
+)
+@click.option(
     "--top-k",
     type=click.IntRange(min=1),
     default=5,
@@ -171,7 +186,7 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
 @dtype_option
 @click.pass_context
 def command(ctx: click.Context, **kw: Any) -> None:
-    r"""Hessian eigenvalues, trace and spectral density at a checkpoint.
+    r"""Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 
     Curvature is computed on one split (--split both means train). Each
     finished stage is saved at once; re-running the same command resumes.
@@ -189,6 +204,8 @@ def command(ctx: click.Context, **kw: Any) -> None:
 
         report = hessian(
             setup_from(kw),
+            matrix=kw["matrix"],
+            fisher_samples=kw["fisher_samples"],
             top_k=kw["top_k"],
             bottom_k=kw["bottom_k"],
             tol=kw["tol"],

@@ -22,9 +22,11 @@ from tqdm.auto import tqdm
 from landscape import distributed, store
 from landscape.curvature import io
 from landscape.curvature.density import slq_density
+from landscape.curvature.fisher import likelihood_of
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos, max_lanczos_steps
 from landscape.curvature.linop import Progress
+from landscape.curvature.matrices import MATRICES, Matrix, curvature_operator
 from landscape.curvature.preconditioned import (
     OptimizerState,
     directional_curvature,
@@ -175,6 +177,8 @@ def prepare(
 def hessian(
     setup: Setup,
     *,
+    matrix: Matrix = "hessian",
+    fisher_samples: int = 1,
     top_k: int = 5,
     bottom_k: int = 0,
     tol: float = 1e-3,
@@ -197,6 +201,9 @@ def hessian(
 
     Args:
         setup: from :func:`prepare`.
+        matrix: the curvature matrix: ``hessian``, ``ggn``, ``fisher`` (Monte
+            Carlo) or ``empirical-fisher`` (see :mod:`landscape.curvature.matrices`).
+        fisher_samples: targets drawn per row for the Monte Carlo Fisher (with ``seed``).
         top_k: largest eigenpairs (Lanczos, tolerance ``tol``).
         bottom_k: smallest eigenpairs (0: skip), at the same tolerance.
         tol: relative residual tolerance ``||Hv - λv|| <= tol |λ|``, which
@@ -226,12 +233,21 @@ def hessian(
         raise LandscapeError(f"trace-method: expected hutch++ or hutchinson (got {trace_method!r})")
     if not atol >= 0:
         raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
+    if matrix not in MATRICES:
+        raise LandscapeError(f"matrix: expected one of {', '.join(MATRICES)} (got {matrix!r})")
+    if matrix == "fisher":
+        likelihood_of(setup.objective.loss_spec)
+        if fisher_samples < 1:
+            raise LandscapeError(f"fisher-samples: expected at least 1 (got {fisher_samples})")
     config = {
         **setup.identity,
+        # absent at their defaults, so files made before these options still resume
+        **({"matrix": matrix} if matrix != "hessian" else {}),
+        **({"fisher_samples": fisher_samples} if matrix == "fisher" else {}),
         "top_k": top_k,
         "bottom_k": bottom_k,
         "tol": tol,
-        **({"atol": atol} if atol else {}),  # absent at its default: older files still resume
+        **({"atol": atol} if atol else {}),
         "max_iter": max_iter,
         "trace": trace,
         "trace_method": trace_method,
@@ -274,6 +290,14 @@ def hessian(
         stages,
         writers,
         io.read_hessian,
+        operator=lambda ctx: curvature_operator(
+            matrix,
+            setup.objective,
+            setup.params,
+            fisher_samples=fisher_samples,
+            seed=seed,
+            context=ctx,
+        ),
         budgets=budgets,
         out=out,
         overwrite=overwrite,
@@ -397,6 +421,7 @@ def sharpness(
         stages,
         writers,
         io.read_sharpness,
+        operator=lambda ctx: HessianLinearOperator(setup.objective, setup.params, context=ctx),
         budgets=_sharpness_budgets(sum(v.numel() for v in params.values()), trace_hvps),
         out=out,
         overwrite=overwrite,
@@ -548,6 +573,7 @@ def _run_stages(
     writers: dict[str, Callable[[Any, Any], None]],
     reader: Callable[[Any], dict[str, Any]],
     *,
+    operator: Callable[[Any], Any],
     budgets: dict[str, int],
     out: str | Path | None,
     overwrite: bool,
@@ -559,7 +585,8 @@ def _run_stages(
     Under torchrun (an active default process group) every rank computes on
     its share of the data and holds the same results; rank 0 alone touches
     the file, shows progress, and returns the stages read back from ``out``
-    (by ``reader``) along with those computed now.
+    (by ``reader``) along with those computed now. ``operator`` makes the
+    matrix from the distributed context.
 
     The bar's total is the most products the stages to run may take
     (``budgets``, 0 for a stage not listed); when a stage stops early the
@@ -575,13 +602,14 @@ def _run_stages(
         results: dict[str, Any] = {}
         if todo:
             budget = {name: budgets.get(name, 0) for name in todo}
+            matrix_op = operator(ctx)
             bar = tqdm(
-                desc=f"{kind}: Hessian-vector products",
+                desc=f"{kind}: {matrix_op.name}-vector products",
                 unit="hvp",
                 total=sum(budget.values()),
                 disable=not (progress and main),
             )
-            op = Progress(HessianLinearOperator(setup.objective, setup.params, context=ctx), bar)
+            op = Progress(matrix_op, bar)
             try:
                 for name in todo:
                     bar.set_postfix_str(name)
