@@ -144,7 +144,7 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @click.option(
     "--trace-method",
-    type=click.Choice(["hutch++", "hutchinson"]),
+    type=click.Choice(["hutch++", "hutchinson", "xtrace"]),
     default="hutch++",
     show_default=True,
 )

@@ -46,14 +46,14 @@ from landscape.curvature.sharpness import (
     keskar_sharpness,
     pac_bayes_sigma,
 )
-from landscape.curvature.trace import hutchinson_trace, hutchpp_trace
+from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.data import Data, Split, as_splits, load_data
 from landscape.errors import LandscapeError
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten, model_buffers, model_params
 
-TraceMethod = Literal["hutch++", "hutchinson"]
+TraceMethod = Literal["hutch++", "hutchinson", "xtrace"]
 DType = Literal["float32", "float64"]
 MEASURES = (
     "lambda_max",
@@ -213,7 +213,7 @@ def hessian(
         max_iter: most Lanczos steps per end (default ``max(100, 20 k)`` at
             the top, ``max(300, 50 k)`` at the bottom).
         trace: estimate ``tr(H)`` with ``trace_method`` and ``trace_hvps`` products.
-        trace_method: ``hutch++`` or ``hutchinson``.
+        trace_method: ``hutch++``, ``hutchinson`` or ``xtrace``.
         trace_hvps: products for the trace.
         density: estimate the spectral density (SLQ, ``density_runs`` x ``density_steps``).
         density_runs: SLQ runs.
@@ -230,7 +230,9 @@ def hessian(
 
     """
     if trace_method not in get_args(TraceMethod):
-        raise LandscapeError(f"trace-method: expected hutch++ or hutchinson (got {trace_method!r})")
+        raise LandscapeError(
+            f"trace-method: expected hutch++, hutchinson or xtrace (got {trace_method!r})"
+        )
     if not atol >= 0:
         raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
     if matrix not in MATRICES:
@@ -264,7 +266,9 @@ def hessian(
     if bottom_k:
         stages["bottom"] = lambda op: _bottom(op, bottom_k, tol, atol, max_iter, seed + 1)
     if trace:
-        estimator = hutchpp_trace if trace_method == "hutch++" else hutchinson_trace
+        estimator = {"hutch++": hutchpp_trace, "hutchinson": hutchinson_trace, "xtrace": xtrace}[
+            trace_method
+        ]
         stages["trace"] = lambda op: estimator(op, trace_hvps, seed=seed)
     if density:
         stages["density"] = lambda op: slq_density(
