@@ -22,6 +22,7 @@ from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos
 from landscape.curvature.matrices import curvature_operator
 from landscape.data import Split
+from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.models import MLP, CNN1d
 from landscape.objective import Objective
@@ -234,3 +235,21 @@ def test_cli_matrix_option(tmp_path: Path, ckpt: Path) -> None:
     )
     assert res.exit_code == 1 and "fisher: expected a cross_entropy or mse loss" in res.output
     assert not (tmp_path / "g.h5").exists()
+
+
+@pytest.mark.parametrize("matrix", ["ggn", "fisher", "empirical-fisher"])
+def test_rank_shards_add_up_to_the_single_process_matrix(matrix: str) -> None:
+    obj, params = make_case("mlp-ce")
+    single = curvature_operator(matrix, obj, params, fisher_samples=2, seed=1).dense()  # type: ignore[arg-type]
+    shards = [
+        curvature_operator(
+            matrix,  # type: ignore[arg-type]
+            obj,
+            params,
+            fisher_samples=2,
+            seed=1,
+            context=Context(rank=r, world_size=2),
+        ).dense()
+        for r in range(2)
+    ]  # without a process group each rank keeps its own rows' sum: the all-reduce adds them
+    torch.testing.assert_close(shards[0] + shards[1], single, atol=1e-12, rtol=1e-10)
