@@ -70,7 +70,7 @@ def setup_from(kw: dict[str, Any]) -> Any:
         kw["data_spec"],
         split=kw["split"],
         max_samples=kw["max_samples"],
-        seed=kw["data_seed"],
+        seed=kw.get("data_seed", kw["seed"]),  # commands without --data-seed: as before
         batch_size=kw["batch_size"],
         loss=kw["loss"],
         device=kw["device"],
