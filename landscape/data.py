@@ -118,6 +118,7 @@ def load_data(
     max_samples: int | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    keep_float64: bool = False,
 ) -> Data:
     """Resolve a data spec into tensors on ``device``.
 
@@ -128,6 +129,7 @@ def load_data(
             drawn with ``seed`` (the same rows every time).
         seed: seed of the subset draw.
         device: where the tensors live for the whole run.
+        keep_float64: keep float64 ``(X, y)`` tensors as they are (see :func:`as_split`).
 
     Raises:
         LandscapeError: for an unknown spec, an unsupported return type, an
@@ -144,7 +146,7 @@ def load_data(
         obj = import_object(spec, what="data")
         if callable(obj) and not isinstance(obj, (Dataset, DataLoader, Tensor)):
             obj = obj()
-        splits = as_splits(obj, source=spec)
+        splits = as_splits(obj, source=spec, keep_float64=keep_float64)
     wanted = SPLITS if split == "both" else (split,)
     kept = {k: v for k, v in splits.items() if k in wanted}
     if not kept or (split != "both" and split not in kept):
@@ -165,10 +167,10 @@ def subset(s: Split, n: int, seed: int) -> Split:
     return Split(s.x[idx], s.y[idx])
 
 
-def as_splits(obj: Any, *, source: str) -> dict[str, Split]:
+def as_splits(obj: Any, *, source: str, keep_float64: bool = False) -> dict[str, Split]:
     """Turn a Dataset, DataLoader, ``(X, y)`` pair or dict of those into named splits.
 
-    A single object becomes the ``train`` split.
+    A single object becomes the ``train`` split; ``keep_float64`` as in :func:`as_split`.
 
     Raises:
         LandscapeError: for any other type.
@@ -180,12 +182,19 @@ def as_splits(obj: Any, *, source: str) -> dict[str, Split]:
             raise LandscapeError(
                 f"data {source!r}: unknown split names {unknown}; expected 'train' and/or 'test'"
             )
-        return {k: as_split(v, source=f"{source}[{k}]") for k, v in obj.items()}
-    return {"train": as_split(obj, source=source)}
+        return {
+            k: as_split(v, source=f"{source}[{k}]", keep_float64=keep_float64)
+            for k, v in obj.items()
+        }
+    return {"train": as_split(obj, source=source, keep_float64=keep_float64)}
 
 
-def as_split(obj: Any, *, source: str) -> Split:
-    """Materialize one split into tensors, in the order the object yields them."""
+def as_split(obj: Any, *, source: str, keep_float64: bool = False) -> Split:
+    """Materialize one split into tensors, in the order the object yields them.
+
+    Float64 ``(X, y)`` inputs (numpy's default) become float32 unless
+    ``keep_float64`` (for float64 curvature, exact to ~1e-12).
+    """
     if (
         isinstance(obj, (tuple, list))
         and len(obj) == 2
@@ -194,7 +203,7 @@ def as_split(obj: Any, *, source: str) -> Split:
         x, y = (torch.as_tensor(t) for t in obj)
         if x.shape[0] != y.shape[0]:
             raise LandscapeError(f"data {source!r}: X has {x.shape[0]} rows but y has {y.shape[0]}")
-        return Split(x.float() if x.dtype == torch.float64 else x, y)
+        return Split(x.float() if x.dtype == torch.float64 and not keep_float64 else x, y)
     if isinstance(obj, Dataset):
         obj = DataLoader(obj, batch_size=1024, shuffle=False)
     if isinstance(obj, DataLoader):

@@ -128,7 +128,10 @@ def load_objective(
         params, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
     else:
         params, buffers = model_params(net), model_buffers(net)
-    loaded = Data({}, "none") if data is None else _load_data(data, split, max_samples, seed, dev)
+    keep = dtype == "float64"
+    loaded = (
+        Data({}, "none") if data is None else _load_data(data, split, max_samples, seed, dev, keep)
+    )
     if dtype is not None:
         net, params, buffers, loaded = _cast(net, params, buffers, loaded, DTYPES[dtype])
     params = {k: v.to(dev) for k, v in params.items()}
@@ -153,15 +156,32 @@ def load_objective(
 
 
 def _load_data(
-    data: Any, split: SplitChoice, max_samples: int | None, seed: int, device: torch.device
+    data: Any,
+    split: SplitChoice,
+    max_samples: int | None,
+    seed: int,
+    device: torch.device,
+    keep_float64: bool,
 ) -> Data:
-    """The requested split(s) of ``data`` on ``device``, subset to ``max_samples`` rows each."""
+    """The requested split(s) of ``data`` on ``device``, subset to ``max_samples`` rows each.
+
+    ``keep_float64`` keeps float64 tensors as they come (for float64 curvature).
+    """
     if isinstance(data, str):
-        return load_data(data, split=split, max_samples=max_samples, seed=seed, device=device)
+        return load_data(
+            data,
+            split=split,
+            max_samples=max_samples,
+            seed=seed,
+            device=device,
+            keep_float64=keep_float64,
+        )
     loaded = (
         data
         if isinstance(data, Data)
-        else Data(as_splits(data, source="python object"), "python object")
+        else Data(
+            as_splits(data, source="python object", keep_float64=keep_float64), "python object"
+        )
     )
     wanted = SPLITS if split == "both" else (split,)
     kept = {k: v for k, v in loaded.splits.items() if k in wanted}

@@ -9,6 +9,13 @@ Hessian (``torch.func.hessian``) for the small model; for the larger one it
 is our Lanczos at tol=1e-10 (stated in the output).
 
     python scripts/bench_curvature.py [--seeds 5] [--quick]
+
+With ``--cost-ratio`` it instead prints what one matrix-vector product costs
+against one full-data gradient (same batches, float32, the defaults of
+``landscape hessian``), for an MLP, a 1-D CNN and a small transformer; that
+mode needs no PyHessian.
+
+    python scripts/bench_curvature.py --cost-ratio [--repeats 5]
 """
 
 from __future__ import annotations
@@ -26,14 +33,16 @@ from torch.func import hessian
 from landscape.curvature import HessianLinearOperator, lanczos
 from landscape.curvature.lanczos import lanczos_steps, random_unit
 from landscape.data import Split, mnist1d
-from landscape.models import MLP
+from landscape.models import MLP, CNN1d
 from landscape.objective import Objective
 from landscape.params import flatten, model_params, unflatten
 
 TOL = 1e-3
-ph = importlib.import_module(
-    "pyhessian.hessian"
-)  # the module (the package re-exports a class of that name)
+
+
+def pyhessian_module():
+    """``pyhessian.hessian``, the module (the package re-exports a class of that name)."""
+    return importlib.import_module("pyhessian.hessian")
 
 
 def trained_model(hidden: tuple[int, ...], n: int, seed: int = 0) -> tuple[torch.nn.Module, Split]:
@@ -56,6 +65,7 @@ class Counter:
         self.calls = 0
         self.phase = 0
         self.quotients: list[tuple[int, float]] = []
+        ph = pyhessian_module()
         self.original = (ph.hessian_vector_product, ph.orthnormal)
 
     def hvp(self, grads, params, v):
@@ -76,6 +86,7 @@ def pyhessian_run(
 ) -> tuple[np.ndarray, int, float, list[tuple[int, float]]]:
     torch.manual_seed(seed)
     counter = Counter()
+    ph = pyhessian_module()
     ph.hessian_vector_product, ph.orthnormal = counter.hvp, counter.orthnormal
     try:
         # PyHessian's criterion is a batch mean; one batch = the whole split, as for ours.
@@ -113,7 +124,7 @@ def lanczos_oracle(op: HessianLinearOperator, exact: np.ndarray, k: int, seed: i
         state = lanczos_steps(op, steps, v0=random_unit(n, seed=seed), seed=seed, state=state)
         theta = np.sort(state.ritz()[0])[::-1][:k]
         if len(theta) == k and np.all(np.abs(theta - exact[:k]) <= TOL * np.abs(exact[:k])):
-            return state.num_hvps
+            return state.num_matvecs
     return n
 
 
@@ -187,11 +198,115 @@ def bench(name: str, model: torch.nn.Module, split: Split, exact: np.ndarray, se
         )
 
 
+class TinyTransformer(torch.nn.Module):
+    """A 2-block pre-norm transformer classifier on the 40-sample signal as 10 tokens of 4.
+
+    Attention written with plain ops, so every ``torch.func`` transform applies.
+    """
+
+    def __init__(self, width: int = 32, heads: int = 4, blocks: int = 2):
+        super().__init__()
+        self.heads = heads
+        self.embed = torch.nn.Linear(4, width)
+        self.position = torch.nn.Parameter(0.02 * torch.randn(10, width))
+        self.layers = torch.nn.ModuleList(
+            torch.nn.ModuleDict(
+                {
+                    "norm1": torch.nn.LayerNorm(width),
+                    "qkv": torch.nn.Linear(width, 3 * width),
+                    "proj": torch.nn.Linear(width, width),
+                    "norm2": torch.nn.LayerNorm(width),
+                    "mlp": torch.nn.Sequential(
+                        torch.nn.Linear(width, 2 * width),
+                        torch.nn.GELU(),
+                        torch.nn.Linear(2 * width, width),
+                    ),
+                }
+            )
+            for _ in range(blocks)
+        )
+        self.head = torch.nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x.reshape(x.shape[0], 10, 4)) + self.position
+        b, t, w = h.shape
+        for layer in self.layers:
+            q, k, v = layer["qkv"](layer["norm1"](h)).chunk(3, dim=-1)
+            q, k, v = (a.reshape(b, t, self.heads, -1).transpose(1, 2) for a in (q, k, v))
+            att = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5).softmax(-1) @ v
+            h = h + layer["proj"](att.transpose(1, 2).reshape(b, t, w))
+            h = h + layer["mlp"](layer["norm2"](h))
+        return self.head(h.mean(1))
+
+
+def best_seconds(fn, repeats: int) -> float:
+    """Shortest wall time of ``fn()`` over ``repeats`` calls after a warm-up (robust to load)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def product_costs(obj: Objective, params: dict, repeats: int) -> tuple[float, ...]:
+    """Seconds of a gradient, then HVP, HVP per column of a block of 8, and GGN product."""
+    from landscape.curvature.ggn import GGNLinearOperator
+    from landscape.curvature.hvp import loss_and_gradient
+
+    n = sum(v.numel() for v in params.values())
+    hess = HessianLinearOperator(obj, params, check=False)
+    ggn = GGNLinearOperator(obj, params, check=False)
+    v = torch.randn(n, generator=torch.Generator().manual_seed(0))
+    block = torch.randn(n, 8, generator=torch.Generator().manual_seed(1))
+    return (
+        best_seconds(lambda: loss_and_gradient(obj, params), repeats),
+        best_seconds(lambda: hess @ v, repeats),
+        best_seconds(lambda: hess @ block, repeats) / 8,
+        best_seconds(lambda: ggn @ v, repeats),
+    )
+
+
+def cost_ratios(repeats: int) -> None:
+    """Print the cost of one product (Hessian, GGN; 1 vector and a block of 8) per gradient."""
+    data = mnist1d()["train"]
+    split = Split(data.x[:1000], data.y[:1000])
+    torch.manual_seed(0)
+    models = {
+        "MLP 40-100-100-10": MLP(40, 10, hidden=(100, 100)),
+        "CNN1d (16 channels)": CNN1d(length=40, num_classes=10, channels=16),
+        "transformer (2 blocks, width 32)": TinyTransformer(),
+    }
+    print(f"1000 MNIST-1D rows, float32, {torch.get_num_threads()} threads, best of {repeats}")
+    print(
+        "| model | params | batches | gradient [ms] | HVP / grad | HVP x8 / (8 grad) | GGN / grad |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, model in models.items():
+        params = model_params(model)
+        n = sum(v.numel() for v in params.values())
+        for batch in (1000, 250):
+            obj = Objective(model, split, batch_size=batch)
+            grad_s, hvp_s, block_s, ggn_s = product_costs(obj, params, repeats)
+            print(
+                f"| {name} | {n} | {1000 // batch} | {1000 * grad_s:.1f} | {hvp_s / grad_s:.2f} "
+                f"| {block_s / grad_s:.2f} | {ggn_s / grad_s:.2f} |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small model only")
+    parser.add_argument("--cost-ratio", action="store_true", help="HVP / gradient cost only")
+    parser.add_argument("--repeats", type=int, default=7, help="timings per cost (best of)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for --cost-ratio")
     args = parser.parse_args()
+    if args.cost_ratio:
+        torch.set_num_threads(args.threads)
+        cost_ratios(args.repeats)
+        return
     torch.set_default_dtype(torch.float64)  # PyHessian draws its vectors in the default dtype
     torch.set_num_threads(2)
 

@@ -137,7 +137,7 @@ def test_probe_reports_sharpness_and_warm_starts() -> None:
     assert first["precond_lambda_max"] == pytest.approx(expected, rel=1e-7)
     assert first["stability_threshold"] == pytest.approx((2 + 2 * 0.8) / (0.2 * 1e-2))
     second = probe(params, opt)
-    assert second["num_hvps"] < first["num_hvps"]
+    assert second["num_matvecs"] < first["num_matvecs"]
     assert second["lambda_max"] == pytest.approx(first["lambda_max"], rel=1e-7)
 
 

@@ -24,7 +24,14 @@ seed_option = click.option(
     type=int,
     default=0,
     show_default=True,
-    help="Seed of all random vectors and of --max-samples.",
+    help="Seed of the estimators' random vectors (start vectors, probes).",
+)
+data_seed_option = click.option(
+    "--data-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the --max-samples subset (apart from --seed, so the matrix stays the same).",
 )
 dtype_option = click.option(
     "--dtype",
@@ -42,6 +49,25 @@ tol_option = click.option(
 )
 
 
+def eigen_line(end: str, result: Any) -> str:
+    """One line of eigenvalues, each with its error bound where the result has one.
+
+    >>> from types import SimpleNamespace as NS
+    >>> import numpy as np
+    >>> r = NS(eigenvalues=np.array([2.0]), error_bounds=np.array([1e-9]),
+    ...        num_matvecs=7, converged=np.array([True]))
+    >>> eigen_line("top", r)
+    'top eigenvalues (± error bound): 2 ± 1e-09 (7 HVPs, 1/1 converged)'
+    """
+    bounds = getattr(result, "error_bounds", None)
+    values = [f"{v:.6g}" for v in result.eigenvalues]
+    if bounds is not None:
+        values = [f"{v} ± {b:.2g}" for v, b in zip(values, bounds, strict=True)]
+    label = f"{end} eigenvalues" + (" (± error bound)" if bounds is not None else "")
+    converged = f"{int(result.converged.sum())}/{len(result.converged)} converged"
+    return f"{label}: {', '.join(values)} ({result.num_matvecs} HVPs, {converged})"
+
+
 def setup_from(kw: dict[str, Any], context: Context) -> Setup:
     """Load the objective and checkpoint named by the shared options, for this rank."""
     from landscape.curvature.api import prepare
@@ -52,7 +78,7 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
         kw["data_spec"],
         split=kw["split"],
         max_samples=kw["max_samples"],
-        seed=kw["seed"],
+        seed=kw.get("data_seed", kw["seed"]),  # commands without --data-seed: as before
         batch_size=kw["batch_size"],
         loss=kw["loss"],
         device=kw["device"],
@@ -66,6 +92,21 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
 @model_options
 @data_options
 @output_options
+@click.option(
+    "--matrix",
+    type=click.Choice(["hessian", "ggn", "fisher", "empirical-fisher"]),
+    default="hessian",
+    show_default=True,
+    help="Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
+    "the Monte Carlo Fisher (targets drawn from the model) or the empirical Fisher.",
+)
+@click.option(
+    "--fisher-samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Targets drawn per row for --matrix fisher (with --seed).",
+)
 @click.option(
     "--top-k",
     type=click.IntRange(min=1),
@@ -82,15 +123,23 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
 )
 @tol_option
 @click.option(
+    "--atol",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Absolute residual floor for eigenvalues near zero: ||Hv - λv|| <= max(tol |λ|, atol) "
+    "(0: relative only).",
+)
+@click.option(
     "--max-iter",
     type=click.IntRange(min=1),
     default=None,
-    help="Most Lanczos steps per end [default: max(100, 20k)].",
+    help="Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
 )
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @click.option(
     "--trace-method",
-    type=click.Choice(["hutch++", "hutchinson"]),
+    type=click.Choice(["hutch++", "hutchinson", "xtrace"]),
     default="hutch++",
     show_default=True,
 )
@@ -128,10 +177,11 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
     help="Density smoothing width, as a fraction of the spectrum's range.",
 )
 @seed_option
+@data_seed_option
 @dtype_option
 @click.pass_context
 def command(ctx: click.Context, **kw: Any) -> None:
-    r"""Hessian eigenvalues, trace and spectral density at a checkpoint.
+    r"""Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 
     Curvature is computed on one split (--split both means train). Each
     finished stage is saved at once; re-running the same command resumes.
@@ -149,9 +199,12 @@ def command(ctx: click.Context, **kw: Any) -> None:
         progress = progress and main
         report = hessian(
             setup_from(kw, context),
+            matrix=kw["matrix"],
+            fisher_samples=kw["fisher_samples"],
             top_k=kw["top_k"],
             bottom_k=kw["bottom_k"],
             tol=kw["tol"],
+            atol=kw["atol"],
             max_iter=kw["max_iter"],
             trace=kw["trace"],
             trace_method=kw["trace_method"],
@@ -167,18 +220,9 @@ def command(ctx: click.Context, **kw: Any) -> None:
             command=command_line(),
         )
         if progress:
-            top = report.top
-            click.echo(
-                "top eigenvalues: "
-                + ", ".join(f"{v:.6g}" for v in top.eigenvalues)
-                + f" ({top.num_matvecs} HVPs, "
-                + f"{int(top.converged.sum())}/{len(top.converged)} converged)"
-            )
+            click.echo(eigen_line("top", report.top))
             if report.bottom is not None:
-                click.echo(
-                    "bottom eigenvalues: "
-                    + ", ".join(f"{v:.6g}" for v in report.bottom.eigenvalues)
-                )
+                click.echo(eigen_line("bottom", report.bottom))
             if report.trace is not None:
                 click.echo(
                     f"trace: {report.trace.estimate:.6g} ± {report.trace.std_error:.2g} "

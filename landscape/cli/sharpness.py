@@ -7,7 +7,13 @@ from typing import Any
 import click
 
 from landscape.cli import logs
-from landscape.cli.hessian import dtype_option, seed_option, setup_from, tol_option
+from landscape.cli.hessian import (
+    data_seed_option,
+    dtype_option,
+    seed_option,
+    setup_from,
+    tol_option,
+)
 from landscape.cli.options import (
     command_line,
     data_options,
@@ -15,6 +21,23 @@ from landscape.cli.options import (
     output_options,
     rank_session,
 )
+
+
+def uncertainty(s: Any) -> str:
+    """`` ± standard error`` or `` (error bound e)`` of a measure, or nothing.
+
+    >>> from landscape.curvature.sharpness import Sharpness
+    >>> uncertainty(Sharpness("trace", 4.0, 0.25)), uncertainty(Sharpness("keskar", 1.0))
+    (' ± 0.25 (standard error)', '')
+    >>> uncertainty(Sharpness("lambda_max", 39.1, settings={"error_bound": 7e-6}))
+    ' (error bound 7e-06)'
+    """
+    if s.std_error == s.std_error:
+        return f" ± {s.std_error:.2g} (standard error)"
+    if "error_bound" in s.settings:
+        return f" (error bound {s.settings['error_bound']:.2g})"
+    return ""
+
 
 ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,filter_width"
 
@@ -96,6 +119,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     help="Optimizer of --optimizer-state when the file does not name it.",
 )
 @seed_option
+@data_seed_option
 @dtype_option
 @click.pass_context
 def command(ctx: click.Context, **kw: Any) -> None:
@@ -148,7 +172,6 @@ def command(ctx: click.Context, **kw: Any) -> None:
         )
         if progress:
             for name, s in report.measures.items():
-                err = "" if s.std_error != s.std_error else f" ± {s.std_error:.2g}"
-                click.echo(f"{name}: {s.value:.6g}{err}")
+                click.echo(f"{name}: {s.value:.6g}{uncertainty(s)}")
         if main:
             click.echo(f"{kw['out']}: curvature/sharpness", err=not progress)

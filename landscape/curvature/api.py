@@ -21,9 +21,11 @@ from tqdm.auto import tqdm
 
 from landscape import store
 from landscape.curvature.density import slq_density
+from landscape.curvature.fisher import likelihood_of
 from landscape.curvature.hvp import HessianLinearOperator
-from landscape.curvature.lanczos import lanczos
+from landscape.curvature.lanczos import lanczos, max_lanczos_steps
 from landscape.curvature.linop import Progress
+from landscape.curvature.matrices import MATRICES, Matrix, curvature_operator
 from landscape.curvature.preconditioned import (
     OptimizerState,
     directional_curvature,
@@ -43,7 +45,7 @@ from landscape.curvature.sharpness import (
     keskar_sharpness,
     pac_bayes_sigma,
 )
-from landscape.curvature.trace import hutchinson_trace, hutchpp_trace
+from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.data import Data
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
@@ -54,7 +56,7 @@ from landscape.params import ParamDict, flatten
 from landscape.records import Spectrum
 from landscape.setup import DType, load_objective
 
-TraceMethod = Literal["hutch++", "hutchinson"]
+TraceMethod = Literal["hutch++", "hutchinson", "xtrace"]
 MEASURES = (
     "lambda_max",
     "trace",
@@ -149,9 +151,12 @@ def prepare(
 def hessian(
     setup: Setup,
     *,
+    matrix: Matrix = "hessian",
+    fisher_samples: int = 1,
     top_k: int = 5,
     bottom_k: int = 0,
     tol: float = 1e-3,
+    atol: float = 0.0,
     max_iter: int | None = None,
     trace: bool = False,
     trace_method: TraceMethod = "hutch++",
@@ -170,13 +175,19 @@ def hessian(
 
     Args:
         setup: from :func:`prepare`.
+        matrix: the curvature matrix: ``hessian``, ``ggn``, ``fisher`` (Monte
+            Carlo) or ``empirical-fisher`` (see :mod:`landscape.curvature.matrices`).
+        fisher_samples: targets drawn per row for the Monte Carlo Fisher (with ``seed``).
         top_k: largest eigenpairs (Lanczos, tolerance ``tol``).
-        bottom_k: smallest eigenpairs (0: skip); converged at a residual of
-            ``tol |λ|`` or ``tol |λ_max|``, whichever is larger.
-        tol: relative residual tolerance ``||Hv - λv|| <= tol |λ|``.
-        max_iter: most Lanczos steps per end.
+        bottom_k: smallest eigenpairs (0: skip), at the same tolerance.
+        tol: relative residual tolerance ``||Hv - λv|| <= tol |λ|``, which
+            certifies ``|θ - λ| <= tol |λ|``.
+        atol: absolute residual floor for eigenvalues near zero
+            (``||Hv - λv|| <= max(tol |λ|, atol)``; 0: relative only).
+        max_iter: most Lanczos steps per end (default ``max(100, 20 k)`` at
+            the top, ``max(300, 50 k)`` at the bottom).
         trace: estimate ``tr(H)`` with ``trace_method`` and ``trace_hvps`` products.
-        trace_method: ``hutch++`` or ``hutchinson``.
+        trace_method: ``hutch++``, ``hutchinson`` or ``xtrace``.
         trace_hvps: products for the trace.
         density: estimate the spectral density (SLQ, ``density_runs`` x ``density_steps``).
         density_runs: SLQ runs.
@@ -193,12 +204,26 @@ def hessian(
 
     """
     if trace_method not in get_args(TraceMethod):
-        raise LandscapeError(f"trace-method: expected hutch++ or hutchinson (got {trace_method!r})")
+        raise LandscapeError(
+            f"trace-method: expected hutch++, hutchinson or xtrace (got {trace_method!r})"
+        )
+    if not atol >= 0:
+        raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
+    if matrix not in MATRICES:
+        raise LandscapeError(f"matrix: expected one of {', '.join(MATRICES)} (got {matrix!r})")
+    if matrix == "fisher":
+        likelihood_of(setup.objective.loss_spec)
+        if fisher_samples < 1:
+            raise LandscapeError(f"fisher-samples: expected at least 1 (got {fisher_samples})")
     config = {
         **setup.identity,
+        # absent at their defaults, so files made before these options still resume
+        **({"matrix": matrix} if matrix != "hessian" else {}),
+        **({"fisher_samples": fisher_samples} if matrix == "fisher" else {}),
         "top_k": top_k,
         "bottom_k": bottom_k,
         "tol": tol,
+        **({"atol": atol} if atol else {}),
         "max_iter": max_iter,
         "trace": trace,
         "trace_method": trace_method,
@@ -215,21 +240,39 @@ def hessian(
         ),
     }
     if bottom_k:
-        stages["bottom"] = lambda op: _bottom(op, bottom_k, tol, max_iter, seed + 1).to_record(
-            setup.params
-        )
+        stages["bottom"] = lambda op: _bottom(
+            op, bottom_k, tol, atol, max_iter, seed + 1
+        ).to_record(setup.params)
     if trace:
-        estimator = hutchpp_trace if trace_method == "hutch++" else hutchinson_trace
+        estimator = {"hutch++": hutchpp_trace, "hutchinson": hutchinson_trace, "xtrace": xtrace}[
+            trace_method
+        ]
         stages["trace"] = lambda op: estimator(op, trace_hvps, seed=seed)
     if density:
         stages["density"] = lambda op: slq_density(
             op, num_runs=density_runs, num_steps=density_steps, sigma=sigma, seed=seed
         )
+    n = sum(v.numel() for v in setup.params.values())
+    budgets = {
+        "top": max_lanczos_steps(n, top_k, max_iter),
+        "bottom": max_lanczos_steps(n, bottom_k, _bottom_steps(bottom_k, max_iter)),
+        "trace": trace_hvps,
+        "density": density_runs * min(density_steps, n),
+    }
     results = _run_stages(
         setup,
         "hessian",
         config,
         stages,
+        operator=lambda ctx: curvature_operator(
+            matrix,
+            setup.objective,
+            setup.params,
+            fisher_samples=fisher_samples,
+            seed=seed,
+            context=ctx,
+        ),
+        budgets=budgets,
         out=out,
         overwrite=overwrite,
         progress=progress,
@@ -238,15 +281,22 @@ def hessian(
     return Spectrum(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
 
 
-def _bottom(op: Any, k: int, tol: float, max_iter: int | None, seed: int) -> EigenResult:
-    """Smallest eigenpairs; residuals are judged against ``tol * |λ_max|`` as well.
+def _bottom_steps(k: int, max_iter: int | None) -> int:
+    """Lanczos steps of the bottom stage: ``max_iter``, else ``max(300, 50 k)``.
 
-    The bottom of a network's spectrum sits near zero, where ``tol |λ|``
-    alone is unreachable; a rough λ_max (Lanczos at tolerance 0.1, a few
-    products) sets the absolute floor.
+    The bottom of a network's spectrum clusters near zero, so the same
+    relative tolerance as at the top takes more steps there.
     """
-    scale = abs(float(lanczos(op, 1, tol=0.1, seed=seed).eigenvalues[0]))
-    return lanczos(op, k, which="smallest", tol=tol, atol=tol * scale, max_iter=max_iter, seed=seed)
+    return max(300, 50 * k) if max_iter is None else max_iter
+
+
+def _bottom(
+    op: Any, k: int, tol: float, atol: float, max_iter: int | None, seed: int
+) -> EigenResult:
+    """Smallest eigenpairs, certified to ``max(tol |λ|, atol)`` (see :func:`lanczos`)."""
+    return lanczos(
+        op, k, which="smallest", tol=tol, atol=atol, max_iter=_bottom_steps(k, max_iter), seed=seed
+    )
 
 
 def sharpness(
@@ -342,12 +392,25 @@ def sharpness(
         "sharpness",
         config,
         stages,
+        operator=lambda ctx: HessianLinearOperator(setup.objective, setup.params, context=ctx),
+        budgets=_sharpness_budgets(sum(v.numel() for v in setup.params.values()), trace_hvps),
         out=out,
         overwrite=overwrite,
         progress=progress,
         command=command,
     )
     return SharpnessReport({name: results[name] for name in stages if name in results})
+
+
+def _sharpness_budgets(n: int, trace_hvps: int) -> dict[str, int]:
+    """Most Hessian-vector products of each measure that uses any."""
+    lanczos_steps = max_lanczos_steps(n, 1)
+    return {
+        "lambda_max": lanczos_steps,
+        "trace": trace_hvps,
+        "precond_lambda_max": lanczos_steps,
+        "update_curvature": 1,
+    }
 
 
 def _plain(v: Any) -> bool:
@@ -361,10 +424,18 @@ def _lambda_max(op: Any, tol: float, seed: int) -> Sharpness:
     return Sharpness(
         "lambda_max",
         float(r.eigenvalues[0]),
-        float(r.residuals[0]),
-        {"tol": tol, "seed": seed, "num_matvecs": r.num_matvecs},
-        "Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
+        settings={"tol": tol, "seed": seed, "num_matvecs": r.num_matvecs, **_bound(r)},
+        citation="Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
     )
+
+
+def _bound(r: Any) -> dict[str, float]:
+    """The residual and error bound of a top eigenvalue, for a measure's settings.
+
+    They are bounds on ``|θ - λ|``, not standard errors, so the measure's
+    ``std_error`` stays NaN.
+    """
+    return {"residual": float(r.residuals[0]), "error_bound": float(r.error_bounds[0])}
 
 
 def _trace(op: Any, hvps: int, seed: int) -> Sharpness:
@@ -398,9 +469,8 @@ def _optimizer_stages(
             return Sharpness(
                 "precond_lambda_max",
                 float(r.eigenvalues[0]),
-                float(r.residuals[0]),
-                {**settings, "tol": tol, "num_matvecs": r.num_matvecs},
-                "Cohen et al. 2022 (λ_max of P^-1 H)",
+                settings={**settings, "tol": tol, "num_matvecs": r.num_matvecs, **_bound(r)},
+                citation="Cohen et al. 2022 (λ_max of P^-1 H)",
             )
 
         stages["precond_lambda_max"] = precond
@@ -472,6 +542,8 @@ def _run_stages(
     config: dict[str, Any],
     stages: dict[str, Callable[[Any], Any]],
     *,
+    operator: Callable[[Any], Any],
+    budgets: dict[str, int],
     out: str | Path | None,
     overwrite: bool,
     progress: bool,
@@ -482,7 +554,12 @@ def _run_stages(
     Under torchrun (``setup.context`` of an active process group) every rank computes on
     its share of the data and holds the same results; rank 0 alone touches
     the file, shows progress, and returns the stages read back from ``out``
-    along with those computed now.
+    along with those computed now. ``operator`` makes the matrix from the distributed
+    context.
+
+    The bar's total is the most products the stages to run may take
+    (``budgets``, 0 for a stage not listed); when a stage stops early the
+    total drops by what it left unspent, so it ends equal to the count.
     """
     ctx = setup.context
     main = ctx.is_main
@@ -493,16 +570,22 @@ def _run_stages(
         todo = [s for s in stages if s not in done]
         results: dict[str, Any] = {}
         if todo:
+            budget = {name: budgets.get(name, 0) for name in todo}
+            matrix_op = operator(ctx)
             bar = tqdm(
-                desc=f"{kind}: Hessian-vector products",
+                desc=f"{kind}: {matrix_op.name}-vector products",
                 unit="hvp",
+                total=sum(budget.values()),
                 disable=not (progress and main),
             )
-            op = Progress(HessianLinearOperator(setup.objective, setup.params, context=ctx), bar)
+            op = Progress(matrix_op, bar)
             try:
                 for name in todo:
                     bar.set_postfix_str(name)
+                    before = op.num_matvecs
                     results[name] = stages[name](op)
+                    bar.total -= budget[name] - (op.num_matvecs - before)
+                    bar.refresh()
                     if out is not None and main:
                         io.write_stage(out, kind, name, results[name])
             finally:

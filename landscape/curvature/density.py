@@ -43,7 +43,7 @@ def slq_density(
         seed: run ``r`` starts from the vector of seed ``seed + r``.
 
     Returns:
-        :class:`SpectralDensity`; ``num_hvps = R m``.
+        :class:`SpectralDensity`; ``num_matvecs = R m``.
 
     >>> import torch
     >>> A = torch.diag(torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64))
@@ -68,7 +68,7 @@ def slq_density(
         theta, s = state.ritz()
         nodes.append(theta)
         weights.append(s[0] ** 2)
-        hvps += state.num_hvps
+        hvps += state.num_matvecs
     node_arr, weight_arr = np.stack(nodes), np.stack(weights)
     lo, hi = float(node_arr.min()), float(node_arr.max())
     width = sigma * max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))

@@ -10,6 +10,12 @@ the iteration stops at the first step where the wanted pairs satisfy
 ``||H v - λ v|| <= tol |λ|``. It also warm-starts from several vectors, finds
 both ends of the spectrum from one Krylov space and stays on the operator's
 device (GPU) instead of round-tripping through numpy.
+
+Every pair also carries an error bound on its eigenvalue, from the residual
+``r`` and the gap ``δ`` to the rest of the spectrum: ``|θ - λ| <= r``
+(Krylov & Weinstein; some eigenvalue ``λ`` lies within ``r`` of any Rayleigh
+quotient ``θ``) and ``|θ - λ| <= r² / δ`` (Kato 1949, Temple 1928; Parlett
+1998, *The Symmetric Eigenvalue Problem*, Ch. 11), whichever is smaller.
 """
 
 from __future__ import annotations
@@ -30,6 +36,52 @@ Which = Literal["largest", "smallest"]
 WHICH: tuple[str, ...] = get_args(Which)
 
 
+@dataclass(frozen=True)
+class BoundedEigenResult(EigenResult):
+    """An :class:`EigenResult` with an error bound on every eigenvalue.
+
+    Attributes:
+        error_bounds: ``(k,)`` bounds on ``|θ_i - λ|`` for the eigenvalue ``λ``
+            nearest to ``θ_i``: ``min(r_i, r_i² / δ_i)`` (see :func:`ritz_error_bounds`).
+
+    """
+
+    error_bounds: np.ndarray
+
+
+def ritz_error_bounds(theta: np.ndarray, residuals: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Error bounds ``min(r_i, r_i² / δ_i)`` of the Ritz values ``theta[idx]``.
+
+    ``r_i`` is the residual norm ``||H y_i - θ_i y_i||``. The gap ``δ_i`` to the
+    rest of the spectrum is estimated from the other Ritz values as
+    ``min_{j != i} |θ_j - θ_i| - r_j`` (each ``θ_j`` has an eigenvalue within
+    ``r_j``); ``r_i`` alone is used where that estimate is not above ``r_i`` or
+    there is no other Ritz value. ``r_i`` is a rigorous bound, ``r_i² / δ_i``
+    as good as the gap estimate (Kato-Temple; Parlett 1998, Ch. 11).
+
+    Args:
+        theta: all Ritz values of the current tridiagonal matrix.
+        residuals: their residual norms (same length).
+        idx: the positions of the wanted pairs.
+
+    >>> b = ritz_error_bounds(np.array([1.0, 3.0]), np.array([1e-3, 1e-4]), np.array([0]))
+    >>> float(b[0] * 1.9999 / 1e-6)   # r² / (|3 - 1| - 1e-4)
+    1.0
+
+    """
+    bounds = np.empty(len(idx))
+    for out, i in enumerate(idx):
+        r = float(residuals[i])
+        others = np.delete(np.arange(len(theta)), i)
+        gap = (
+            float(np.min(np.abs(theta[others] - theta[i]) - residuals[others]))
+            if len(others)
+            else 0.0
+        )
+        bounds[out] = min(r, r * r / gap) if gap > r else r
+    return bounds
+
+
 def random_unit(n: int, *, seed: int, device: torch.device | str = "cpu") -> Tensor:
     """Draw a float64 unit vector from a seeded Gaussian on the CPU (same on every device)."""
     v = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -44,14 +96,14 @@ class LanczosState:
         basis: ``(j, n)`` orthonormal Lanczos vectors ``q_0..q_{j-1}`` (float64).
         alpha: diagonal of ``T``.
         beta: off-diagonal of ``T`` plus the last ``β_j`` (``len(alpha)`` entries).
-        num_hvps: operator applications spent.
+        num_matvecs: operator applications spent.
 
     """
 
     basis: Tensor
     alpha: list[float]
     beta: list[float]
-    num_hvps: int = 0
+    num_matvecs: int = 0
 
     def ritz(self) -> tuple[np.ndarray, np.ndarray]:
         """Eigenvalues and eigenvectors of the current tridiagonal ``T_j``."""
@@ -98,7 +150,7 @@ def lanczos_steps(
         j = len(state.alpha)
         q = state.basis[j]
         w = (op @ q.to(op.dtype)).to(torch.float64)
-        state.num_hvps += 1
+        state.num_matvecs += 1
         a = float(q @ w)
         w = w - a * q
         if j > 0:
@@ -131,22 +183,31 @@ def lanczos(
     max_iter: int | None = None,
     v0: Tensor | None = None,
     seed: int = 0,
-) -> EigenResult:
+) -> BoundedEigenResult:
     """Find the ``k`` largest or smallest (algebraic) eigenpairs of a symmetric operator.
 
     Lanczos with full reorthogonalization (see :func:`lanczos_steps`); after
     every step the Ritz pairs ``(θ_i, y_i)`` of ``T_j`` are checked, and the
     iteration stops when the ``k`` wanted ones satisfy ``||H y_i - θ_i y_i||
-    = β_j |s_{j,i}| <= tol |θ_i|``.
+    = β_j |s_{j,i}| <= max(tol |θ_i|, atol)``. Since some eigenvalue lies
+    within the residual of ``θ_i``, a pair flagged converged is certified to
+    that accuracy (and, for ``atol = 0``, to have the right sign).
+
+    The rule is relative to each eigenvalue's own magnitude at both ends; the
+    smallest eigenvalues of a network's Hessian, clustered near zero, need
+    more steps than the top ones (their gaps are small against the spread,
+    which shifting the operator does not change: Krylov spaces are
+    shift-invariant), so give them a larger ``max_iter`` rather than a loose
+    ``atol``.
 
     Args:
         op: symmetric operator (``shape``, ``dtype``, ``device``, ``@``).
         k: number of eigenpairs.
         which: ``largest`` or ``smallest``.
         tol: relative residual tolerance.
-        atol: absolute residual floor, ``||H y - θ y|| <= max(tol |θ|, atol)``;
-            e.g. ``tol * λ_max`` for eigenvalues near zero, which a purely
-            relative rule may never accept.
+        atol: absolute residual floor, ``||H y - θ y|| <= max(tol |θ|, atol)``,
+            for eigenvalues near zero, which a purely relative rule accepts
+            only after many steps; it is also the accuracy certified.
         max_iter: most Lanczos steps (default ``min(n, max(100, 20 k))``).
         v0: warm start: one ``(n,)`` vector or several ``(m, n)`` (e.g. the
             previous eigenvectors); the sum of their unit vectors plus a 10%
@@ -155,7 +216,8 @@ def lanczos(
         seed: seed of the random start vector (when ``v0`` is ``None``).
 
     Returns:
-        :class:`EigenResult` with unit eigenvectors; ``converged`` is False for
+        :class:`BoundedEigenResult` with unit eigenvectors and an error bound
+        per eigenvalue (:func:`ritz_error_bounds`); ``converged`` is False for
         pairs that missed the tolerance within ``max_iter`` steps.
 
     >>> A = torch.diag(torch.arange(1.0, 11.0, dtype=torch.float64))
@@ -170,7 +232,7 @@ def lanczos(
         raise LandscapeError(f"lanczos: k should be between 1 and {n} (got {k})")
     if not tol > 0 or not atol >= 0:
         raise LandscapeError(f"lanczos: expected tol > 0 and atol >= 0 (got {tol}, {atol})")
-    max_iter = min(n, max(100, 20 * k)) if max_iter is None else min(n, max_iter)
+    max_iter = max_lanczos_steps(n, k, max_iter)
     if max_iter < k:
         raise LandscapeError(f"lanczos: max_iter should be at least k={k} (got {max_iter})")
     start = random_unit(n, seed=seed, device=op.device)
@@ -180,7 +242,8 @@ def lanczos(
     while True:
         theta, s = state.ritz()
         idx = np.argsort(-theta if which == "largest" else theta)[: min(k, len(theta))]
-        res = np.abs(state.beta[-1] * s[-1, idx])
+        res_all = np.abs(state.beta[-1] * s[-1])
+        res = res_all[idx]
         ok = res <= np.maximum(tol * np.abs(theta[idx]), atol)
         steps = len(state.alpha)
         settled = state.beta[-1] > 0.0 or steps == n  # after a breakdown, look further
@@ -192,14 +255,26 @@ def lanczos(
         @ state.basis[:steps]
     )
     vecs = vecs / vecs.norm(dim=1, keepdim=True)
-    return EigenResult(
+    return BoundedEigenResult(
         eigenvalues=theta[idx].copy(),
         eigenvectors=vecs.cpu(),
         residuals=res,
-        num_matvecs=state.num_hvps,
+        num_matvecs=state.num_matvecs,
         converged=ok,
         tol=tol,
+        error_bounds=ritz_error_bounds(theta, res_all, idx),
     )
+
+
+def max_lanczos_steps(n: int, k: int, max_iter: int | None = None) -> int:
+    """The most steps (operator products) :func:`lanczos` takes: ``min(n, max_iter)``.
+
+    ``max_iter`` defaults to ``max(100, 20 k)``.
+
+    >>> max_lanczos_steps(50, 1), max_lanczos_steps(10_000, 10), max_lanczos_steps(10_000, 1, 30)
+    (50, 200, 30)
+    """
+    return min(n, max(100, 20 * k) if max_iter is None else max_iter)
 
 
 def _start_vector(v0: Tensor, n: int) -> Tensor:

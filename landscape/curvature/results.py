@@ -60,4 +60,9 @@ class EigenResult:
             converged=np.asarray(self.converged, dtype=bool),
             num_matvecs=int(self.num_matvecs),
             tol=float(self.tol),
+            error_bounds=(
+                None
+                if getattr(self, "error_bounds", None) is None
+                else np.asarray(self.error_bounds, dtype=np.float64)
+            ),
         )

@@ -31,7 +31,13 @@ from landscape.errors import LandscapeError
 from landscape.params import ParamDict, flatten, model_buffers
 from landscape.setup import load_objective
 
-KEYS = ("lambda_max", "stability_threshold", "precond_lambda_max", "update_curvature", "num_hvps")
+KEYS = (
+    "lambda_max",
+    "stability_threshold",
+    "precond_lambda_max",
+    "update_curvature",
+    "num_matvecs",
+)
 """The keys of every probe result (NaN where a value does not apply)."""
 
 
@@ -53,7 +59,7 @@ class SharpnessProbe:
     optimizer), ``precond_lambda_max`` (``λ_max(P^{-1/2} H P^{-1/2})`` for
     Adam/AdamW/RMSprop/Adagrad, compare *it* with the threshold; NaN otherwise),
     ``update_curvature`` (``dᵀHd`` along the unit direction of the next update)
-    and ``num_hvps``.
+    and ``num_matvecs``.
 
     Example:
         >>> from landscape.models import MLP
@@ -135,7 +141,7 @@ class SharpnessProbe:
             )
             out["stability_threshold"] = stability_threshold(opt)
             out.update(self._optimizer_curvature(op, opt, params, update_curvature))
-        out["num_hvps"] = float(op.num_matvecs)
+        out["num_matvecs"] = float(op.num_matvecs)
         return out
 
     def _optimizer_curvature(

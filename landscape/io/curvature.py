@@ -74,6 +74,8 @@ def write_eigen(parent: h5py.Group, name: str, result: Eigenpairs) -> None:
     g.create_dataset("eigenvalues", data=np.asarray(result.eigenvalues, dtype=np.float64))
     g.create_dataset("residuals", data=np.asarray(result.residuals, dtype=np.float64))
     g.create_dataset("converged", data=np.asarray(result.converged, dtype=bool))
+    if result.error_bounds is not None:
+        g.create_dataset("error_bounds", data=np.asarray(result.error_bounds, dtype=np.float64))
     g.attrs[COUNT] = result.num_matvecs
     g.attrs["tol"] = result.tol
     vectors = g.create_group("vectors")
@@ -147,6 +149,7 @@ def read_eigen(g: h5py.Group) -> Eigenpairs:
         converged=g["converged"][()],
         num_matvecs=_count(g.attrs),
         tol=float(g.attrs["tol"]),
+        error_bounds=g["error_bounds"][()] if "error_bounds" in g else None,
     )
 
 

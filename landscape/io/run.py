@@ -221,7 +221,7 @@ def read_run_file(path: Path) -> RunFile:
             shapes=tuple(tuple(s) for s in json.loads(attrs.get("shapes", "[]"))),
             epochs=_read_table(g, "epoch"),
             steps=_read_table(g, "step"),
-            probes=_read_table(g, "probe"),
+            probes=_renamed(_read_table(g, "probe")),
             diagnosis=json.loads(g["diagnosis"].attrs["result"]) if "diagnosis" in g else None,
             grad_every=int(attrs.get("grad_every", 1)),
             step_size_sample=int(sample) if sample is not None else None,
@@ -267,3 +267,12 @@ def _read_table(g: h5py.Group, name: str) -> dict[str, np.ndarray]:
     if name not in g:
         return {}
     return {k: v[()] for k, v in g[name].items() if isinstance(v, h5py.Dataset)}
+
+
+OLD_PROBE_NAMES = {"num_hvps": "num_matvecs"}
+"""Probe columns of files written before the rename, and their names now."""
+
+
+def _renamed(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``columns`` with old probe column names read under their new names."""
+    return {OLD_PROBE_NAMES.get(k, k): v for k, v in columns.items()}

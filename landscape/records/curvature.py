@@ -19,6 +19,8 @@ class Eigenpairs:
         converged: ``(k,)`` whether each residual met the tolerance.
         num_matvecs: operator applications (Hessian-vector products) spent.
         tol: the relative residual tolerance used.
+        error_bounds: ``(k,)`` bounds on ``|θ_i - λ|``, ``min(r_i, r_i² / δ_i)``
+            (``None`` in files written before they were stored).
 
     """
 
@@ -28,6 +30,7 @@ class Eigenpairs:
     converged: np.ndarray
     num_matvecs: int
     tol: float
+    error_bounds: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
