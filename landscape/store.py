@@ -6,22 +6,31 @@ result group (``directions/``, ``surface/``, ``trajectory/``, ``curvature/``,
 ``dynamics/``) carries a JSON ``config`` attribute describing exactly how it
 was made, which decides whether a re-run may resume into it.
 
-Writes are crash-safe: :func:`atomic_update` edits a copy of the file and
+Writes are crash-safe: :func:`atomic_update` edits a copy of the file (in a
+private directory beside it, so planted symbolic links are never followed) and
 renames it over the original, so after ``kill -9`` at any moment the file on
-disk is the last complete version. A lock file (``fcntl.flock``) refuses a
-second concurrent writer with a clear error. This module knows h5py and numpy
-only; it never imports torch.
+disk is the last complete version. A lock file (``fcntl.flock``, re-checked
+after locking) refuses a second concurrent writer with a clear error. Files
+never reach outside themselves: :func:`check_no_links` refuses external links,
+virtual and externally stored datasets (and, in files we write, soft links),
+and datasets declaring far more than they store. This module knows h5py and
+numpy only; it never imports torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
+import glob
 import json
+import math
 import os
 import shutil
+import stat
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -73,12 +82,122 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
+FOLLOW_EXTERNAL_ENV = "LANDSCAPE_FOLLOW_EXTERNAL_LINKS"
+"""Set to ``1`` to let files that are only read follow external links and virtual datasets."""
+
+MAX_UNSTORED_ENV = "LANDSCAPE_MAX_UNSTORED_BYTES"
+"""Environment variable that lifts :data:`MAX_UNSTORED_BYTES`."""
+
+MAX_UNSTORED_BYTES = 64 << 20
+"""How many bytes a dataset may declare beyond the bytes it stores (a crafted shape is refused)."""
+
+
+def _max_unstored_bytes() -> int:
+    text = os.environ.get(MAX_UNSTORED_ENV, "")
+    try:
+        return int(text) if text else MAX_UNSTORED_BYTES
+    except ValueError:
+        raise LandscapeError(
+            f"{MAX_UNSTORED_ENV}: expected a number of bytes (got {text!r})"
+        ) from None
+
+
+def _follow_external() -> bool:
+    return os.environ.get(FOLLOW_EXTERNAL_ENV, "") == "1"
+
+
+def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
+    """Refuse what would make reading or writing ``f`` touch another file or allocate blindly.
+
+    Refused in every file: external links, virtual datasets mapping other files,
+    datasets whose raw data lives in external files (unless
+    ``LANDSCAPE_FOLLOW_EXTERNAL_LINKS=1`` for a file that is only read), and
+    datasets declaring more than :data:`MAX_UNSTORED_BYTES` beyond what they
+    store (a 23 kB file may not make a reader allocate 1 GB; lifted by
+    ``LANDSCAPE_MAX_UNSTORED_BYTES``). In a file that is written or resumed
+    (``writing``) every link other than a hard link is refused, and every
+    virtual or externally stored dataset.
+
+    Args:
+        f: the open file (or a group in it) to walk.
+        path: the file's name, for the message.
+        writing: whether the file is about to be changed.
+
+    Raises:
+        LandscapeError: naming the first offending object.
+
+    """
+    outside_ok = not writing and _follow_external()
+    unstored_limit = _max_unstored_bytes()
+    refuse = (
+        "refused: a file we write may hold hard links only"
+        if writing
+        else f"refused: a file may not point outside itself (set {FOLLOW_EXTERNAL_ENV}=1 to follow)"
+    )
+
+    links: list[tuple[str, Any]] = []
+    f.visititems_links(lambda name, link: links.append((name, link)))  # raising inside is unsafe
+    for name, link in links:
+        if isinstance(link, h5py.ExternalLink):
+            if not outside_ok:
+                raise LandscapeError(
+                    f"{path}: {name!r} is an external link to {link.filename}:{link.path}; {refuse}"
+                )
+        elif isinstance(link, h5py.SoftLink):
+            if writing:
+                raise LandscapeError(f"{path}: {name!r} is a soft link to {link.path}; {refuse}")
+        else:
+            obj = f.get(name)
+            if isinstance(obj, h5py.Dataset):
+                _check_dataset(obj, name, path, writing, outside_ok, unstored_limit, refuse)
+
+
+def _check_dataset(
+    ds: h5py.Dataset,
+    name: str,
+    path: str | Path,
+    writing: bool,
+    outside_ok: bool,
+    unstored_limit: int,
+    refuse: str,
+) -> None:
+    if ds.is_virtual:
+        files = sorted({src.file_name for src in ds.virtual_sources()})
+        if writing or (files != ["."] and not outside_ok):
+            raise LandscapeError(
+                f"{path}: {name!r} is a virtual dataset over {', '.join(files)}; {refuse}"
+            )
+    if ds.external and (writing or not outside_ok):
+        raise LandscapeError(
+            f"{path}: {name!r} keeps its data in external file {ds.external[0][0]!r}; {refuse}"
+        )
+    declared = int(np.prod(ds.shape, dtype=object)) * ds.dtype.itemsize if ds.shape else 0
+    stored = ds.id.get_storage_size()
+    if declared - stored > unstored_limit:
+        raise LandscapeError(
+            f"{path}: dataset {name!r} declares shape {ds.shape} ({_size(declared)}) but stores "
+            f"{_size(stored)} (damaged or crafted?); refused above {_size(unstored_limit)} "
+            f"not stored (set {MAX_UNSTORED_ENV} to lift the limit)"
+        )
+
+
+def _size(n: int) -> str:
+    """``n`` bytes in decimal units (``23.0 kB``)."""
+    if n < 1000:
+        return f"{n} B"
+    exponent = min(int(math.log10(n)) // 3, 4)
+    return f"{n / 1000**exponent:.1f} {('kB', 'MB', 'GB', 'TB')[exponent - 1]}"
+
+
 @contextlib.contextmanager
 def open_read(path: str | Path) -> Iterator[h5py.File]:
     """Open an HDF5 file for reading, turning every failure into one clear line.
 
+    The file is checked by :func:`check_no_links` (``writing=False``) first.
+
     Raises:
-        LandscapeError: if the file is missing, truncated or not HDF5.
+        LandscapeError: if the file is missing, truncated, not HDF5, points
+            outside itself or declares datasets far larger than it stores.
 
     """
     path = Path(path)
@@ -89,6 +208,7 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
     except OSError as exc:
         raise LandscapeError(f"{path}: not a readable HDF5 file (truncated or corrupt?)") from exc
     try:
+        check_no_links(f, path, writing=False)
         yield f
     except LandscapeError:
         raise
@@ -103,25 +223,63 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
 def writer_lock(path: str | Path) -> Iterator[None]:
     """Hold an exclusive advisory lock for writing ``path`` (a ``.lock`` file beside it).
 
+    The lock file is opened with ``O_NOFOLLOW`` (a planted symbolic link is
+    refused), and after ``flock`` succeeds its inode is compared with the one
+    the name points to now: a lock taken on a file its previous holder had
+    just deleted is dropped and taken again, so two writers never both hold
+    it. The holder deletes the file while still holding the lock.
+
     Raises:
-        LandscapeError: if another process holds the lock.
+        LandscapeError: if another process holds the lock, or the lock file
+            cannot be made safely.
 
     """
     lock_path = Path(str(path) + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LandscapeError(
-                f"{path} is being written by another process; wait for it or choose another --out"
-            ) from None
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LandscapeError(_os_error_line(Path(path), exc) or f"{path}: {exc}") from exc
+    fd = _acquire(lock_path, Path(path))
+    try:
         yield
     finally:
-        os.close(fd)
         with contextlib.suppress(OSError):
             lock_path.unlink()
+        os.close(fd)
+
+
+def _acquire(lock_path: Path, path: Path) -> int:
+    """Open and ``flock`` ``lock_path``, retrying while the locked inode is no longer its file."""
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LandscapeError(
+                    f"{lock_path} is a symbolic link; refusing to follow it (remove it if you "
+                    "did not make it)"
+                ) from None
+            raise LandscapeError(_os_error_line(path, exc) or f"{lock_path}: {exc}") from exc
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                raise LandscapeError(f"{lock_path} is not a regular file; remove it")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LandscapeError(
+                    f"{path} is being written by another process; wait for it or choose another --out"
+                ) from None
+            try:
+                now = os.stat(lock_path, follow_symlinks=False)
+            except FileNotFoundError:
+                now = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino):
+            return fd
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -130,9 +288,10 @@ def atomic_update(
 ) -> Iterator[h5py.File]:
     """Edit ``path`` as a transaction: all of the block's writes land, or none do.
 
-    The block works on a copy (``path.tmp-PID``) that replaces ``path`` by
-    ``os.replace`` after a successful block and an ``fsync``; an exception or
-    a kill leaves ``path`` as it was.
+    The block works on a copy in a :func:`private_temporary` that replaces
+    ``path`` by ``os.replace`` after a successful block and an ``fsync``; an
+    exception or a kill leaves ``path`` as it was. An existing file is
+    checked by :func:`check_no_links` (``writing=True``) before the block.
 
     Args:
         path: the HDF5 file.
@@ -140,12 +299,13 @@ def atomic_update(
             instead of the existing content.
         command: the command line for the provenance of a new file.
 
+    Raises:
+        LandscapeError: if the file holds links, is not HDF5, or the disk is
+            full (the previous file is kept).
+
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
+    with private_temporary(path) as tmp:
         if not new and path.exists():
             shutil.copyfile(path, tmp)
             mode = "r+"
@@ -154,39 +314,86 @@ def atomic_update(
         try:
             f = h5py.File(tmp, mode, locking=False)
         except OSError as exc:
+            if _os_error_line(path, exc) is not None:
+                raise
             raise LandscapeError(
                 f"{path}: not a readable HDF5 file (truncated or corrupt?)"
             ) from exc
         try:
             if mode == "w":
                 f.attrs.update(root_attrs(command))
+            else:
+                check_no_links(f, path, writing=True)
             yield f
         finally:
             f.close()
+
+
+@contextlib.contextmanager
+def private_temporary(path: str | Path) -> Iterator[Path]:
+    """A temporary file for a new version of ``path``, renamed over it when the block succeeds.
+
+    The temporary lives in a private directory (``mkdtemp``: mode 0700, a fresh
+    name ``PATH.tmp-PID-XXXX``) beside ``path``, so a symbolic link planted in a
+    shared folder is never followed and no other user can swap the file while
+    it is written. An exception or a kill leaves ``path`` as it was; the
+    directory of a killed writer is removed by the next writer of ``path``.
+
+    Raises:
+        LandscapeError: if the folder of ``path`` cannot be written or the disk
+            is full.
+
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        folder = Path(tempfile.mkdtemp(prefix=f"{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    except OSError as exc:
+        raise LandscapeError(_os_error_line(path, exc) or f"{path}: {exc}") from exc
+    try:
+        tmp = folder / path.name
+        yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and exc.errno == 28:
-            raise LandscapeError(
-                f"{path}: disk full while writing; the previous file is kept"
-            ) from exc
-        raise
+    except OSError as exc:
+        line = _os_error_line(path, exc)
+        if line is None:
+            raise
+        raise LandscapeError(line) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _os_error_line(path: Path, exc: OSError) -> str | None:
+    """One line for a failure to write ``path`` that the user can act on (else ``None``)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{path}: disk full while writing; the previous file is kept"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path}: cannot write there ({os.strerror(exc.errno)}); choose another --out"
+    return None
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Delete ``path.tmp-PID`` files left by writers that were killed (their PID is gone)."""
-    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
+    """Delete the temporaries of ``path`` left by writers that were killed (their PID is gone).
+
+    Both ``PATH.tmp-PID-XXXX`` directories and the ``PATH.tmp-PID`` files of
+    earlier versions are recognised; symbolic links are removed, never followed.
+    """
+    prefix = f"{path.name}.tmp-"
+    for tmp in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):
+        pid = tmp.name[len(prefix) :].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         except PermissionError:
             continue
 
