@@ -288,10 +288,15 @@ def atomic_update(
 ) -> Iterator[h5py.File]:
     """Edit ``path`` as a transaction: all of the block's writes land, or none do.
 
-    The block works on a copy in a :func:`private_temporary` that replaces
-    ``path`` by ``os.replace`` after a successful block and an ``fsync``; an
-    exception or a kill leaves ``path`` as it was. An existing file is
-    checked by :func:`check_no_links` (``writing=True``) before the block.
+    The block works on an in-memory image of the file (HDF5's ``core`` driver
+    without backing store), written after a successful block to a
+    :func:`private_temporary` that replaces ``path`` by ``os.replace`` after an
+    ``fsync``; an exception or a kill leaves ``path`` as it was. HDF5 itself
+    thus never writes to disk: a full disk fails the plain write of the image
+    (one line) instead of HDF5's close, which crashes the process when its own
+    writes fail. The price is memory for about twice the file. An existing
+    file is checked by :func:`check_no_links` (``writing=True``) before the
+    block.
 
     Args:
         path: the HDF5 file.
@@ -306,13 +311,15 @@ def atomic_update(
     """
     path = Path(path)
     with private_temporary(path) as tmp:
-        if not new and path.exists():
-            shutil.copyfile(path, tmp)
-            mode = "r+"
-        else:
-            mode = "w"
+        existing = not new and path.exists()
         try:
-            f = h5py.File(tmp, mode, locking=False)
+            f = h5py.File(
+                path if existing else tmp,
+                "r+" if existing else "w",
+                driver="core",
+                backing_store=False,
+                locking=False,
+            )
         except OSError as exc:
             if _os_error_line(path, exc) is not None:
                 raise
@@ -320,13 +327,17 @@ def atomic_update(
                 f"{path}: not a readable HDF5 file (truncated or corrupt?)"
             ) from exc
         try:
-            if mode == "w":
-                f.attrs.update(root_attrs(command))
-            else:
+            if existing:
                 check_no_links(f, path, writing=True)
+            else:
+                f.attrs.update(root_attrs(command))
             yield f
+            f.flush()
+            image = f.id.get_file_image()
         finally:
             f.close()
+        with open(os.open(tmp, _NEW_FILE, 0o666), "wb") as fh:
+            fh.write(image)
 
 
 @contextlib.contextmanager
@@ -366,10 +377,16 @@ def private_temporary(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""Flags for a file that must not exist yet and must not be reached through a link."""
+
+
 def _os_error_line(path: Path, exc: OSError) -> str | None:
     """One line for a failure to write ``path`` that the user can act on (else ``None``)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"{path}: disk full while writing; the previous file is kept"
+    if exc.errno == errno.EFBIG:
+        return f"{path}: file size limit reached while writing; the previous file is kept"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{path}: cannot write there ({os.strerror(exc.errno)}); choose another --out"
     return None

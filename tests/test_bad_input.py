@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import shutil
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -157,8 +157,8 @@ def disk_full(c: Case) -> list[str]:
     return c.surface("--out", str(c.out))
 
 
-def disk_full_while_copying(c: Case) -> list[str]:
-    c.monkeypatch.setattr(shutil, "copyfile", _no_space)  # the transaction's copy fails
+def disk_full_at_fsync(c: Case) -> list[str]:
+    c.monkeypatch.setattr(os, "fsync", _no_space)  # delayed allocation fails when flushed
     return c.surface("--out", str(c.out))
 
 
@@ -183,9 +183,9 @@ ROWS: list[tuple[Callable[[Case], list[str]], str]] = [
 
 CASES = [pytest.param(make, message, id=make.__name__) for make, message in ROWS] + [
     pytest.param(
-        disk_full_while_copying,
+        disk_full_at_fsync,
         "disk full while writing; the previous file is kept",
-        id="disk_full_while_copying",
+        id="disk_full_at_fsync",
     )
 ]
 
