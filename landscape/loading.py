@@ -343,6 +343,29 @@ def split_state(
             or the first parameter holding NaN or infinity.
 
     """
+    check_state_fits(model, state, source=source)
+    expected = model.state_dict()
+    param_names = [n for n, _ in model.named_parameters()]
+    params = {n: state[n].detach().clone().to(expected[n].dtype) for n in param_names}
+    for n, t in params.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise LandscapeError(f"checkpoint {source}: parameter {n!r} holds NaN or infinity")
+    buffers = {n: state[n].detach().clone() for n, _ in model.named_buffers() if n in state}
+    return params, buffers
+
+
+def check_state_fits(model: nn.Module, state: Mapping[str, Tensor], *, source: str) -> None:
+    """Check that ``state`` has exactly the model's keys, shapes and kinds of tensor.
+
+    Raises:
+        LandscapeError: naming the first missing, unexpected or misshapen keys,
+            or the first tensor :func:`check_tensor` refuses.
+
+    """
+    if not all(isinstance(v, Tensor) for v in state.values()):
+        raise LandscapeError(
+            f"checkpoint {source}: the state dict holds values that are not tensors"
+        )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -360,15 +383,8 @@ def split_state(
         problems.append("shape mismatch " + ", ".join(shapes[:3]))
     if problems:
         raise LandscapeError(f"checkpoint {source} does not fit the model: " + "; ".join(problems))
-    param_names = [n for n, _ in model.named_parameters()]
     for n in expected:
         check_tensor(state[n], expected[n], name=n, source=source)
-    params = {n: state[n].detach().clone().to(expected[n].dtype) for n in param_names}
-    for n, t in params.items():
-        if t.is_floating_point() and not torch.isfinite(t).all():
-            raise LandscapeError(f"checkpoint {source}: parameter {n!r} holds NaN or infinity")
-    buffers = {n: state[n].detach().clone() for n, _ in model.named_buffers() if n in state}
-    return params, buffers
 
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

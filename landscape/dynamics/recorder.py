@@ -65,6 +65,7 @@ from landscape.store import (
     write_params,
     writer_lock,
 )
+from landscape.training_checkpoint import restore_training_state
 
 Probe = Callable[[ParamDict, torch.optim.Optimizer], Mapping[str, float]]
 """A curvature (or any) probe: ``probe(params, optimizer) -> {name: value}``."""
@@ -536,11 +537,7 @@ class Recorder:
             shutil.rmtree(self.run_dir / CHECKPOINT_DIR, ignore_errors=True)
             return False
         last = usable[-1]
-        state = torch.load(last.path, map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if "rng_state" in state:
-            torch.set_rng_state(state["rng_state"])
+        restore_training_state(last.path, self.model, self.optimizer)
         self.epochs_done = last.epoch if last.epoch in recorded else -1
         self.step_count = recorded.get(self.epochs_done, 0)
         self._init = [init[n].to(p.device) for n, p in self._named]

@@ -56,7 +56,7 @@ from landscape.data import Split, load_data
 from landscape.dynamics.diagnose import Diagnosis, diagnose
 from landscape.dynamics.runs import Run
 from landscape.errors import LandscapeError
-from landscape.loading import build_model, file_sha256
+from landscape.loading import build_model, file_sha256, load_torch_file
 from landscape.objective import Objective
 from landscape.params import ParamDict, norm, subtract
 from landscape.report.results import (
@@ -299,7 +299,7 @@ def measure_curvature(
         out["lambda_max"][j] = res.eigenvalues[0]
         out["epoch"][j] = run_path.epochs[i]
         out["step"][j] = run_path.steps[i]
-        saved = torch.load(run.checkpoints[i].path, map_location="cpu", weights_only=True)
+        saved = load_torch_file(run.checkpoints[i].path, trust_option=None)
         if not isinstance(saved, dict) or "optimizer" not in saved:
             out["threshold"][j] = _threshold_from_hparams(run)
             continue
