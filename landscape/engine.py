@@ -26,6 +26,7 @@ from landscape import distributed, store
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode, PointEvaluator, StackedEvaluator
+from landscape.grid import check_grid_size
 from landscape.objective import Objective
 from landscape.params import ParamDict
 
@@ -151,6 +152,7 @@ def compute_surface(
         raise LandscapeError("surface: no data split to evaluate")
     metrics = _metric_names(objectives)
     shape = (len(x),) if y is None else (len(y), len(x))
+    check_grid_size(shape)
     config = dict(config or {})
     config.update(
         {
@@ -535,8 +537,8 @@ def _read_state(
     path: Path, metrics: list[str]
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, np.ndarray]]]:
     with store.open_read(path) as f:
-        done = f["surface/done"][()]
-        values = {m: f[m][()] for m in metrics}
+        done = store.read_array(f["surface"], "done", kinds="b")
+        values = {m: store.read_array(f, m, shape=done.shape, kinds="f") for m in metrics}
         stored = [
             store.read_params(f["directions"][k])
             for k in sorted(f["directions"])

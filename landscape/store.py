@@ -25,7 +25,6 @@ import errno
 import fcntl
 import glob
 import json
-import math
 import os
 import shutil
 import stat
@@ -40,6 +39,9 @@ import h5py
 import numpy as np
 
 from landscape.errors import LandscapeError
+from landscape.hdf5_safety import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
+from landscape.hdf5_safety import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
+from landscape.hdf5_safety import check_no_links
 
 SCHEMA_VERSION = 1
 
@@ -80,113 +82,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
-
-
-FOLLOW_EXTERNAL_ENV = "LANDSCAPE_FOLLOW_EXTERNAL_LINKS"
-"""Set to ``1`` to let files that are only read follow external links and virtual datasets."""
-
-MAX_UNSTORED_ENV = "LANDSCAPE_MAX_UNSTORED_BYTES"
-"""Environment variable that lifts :data:`MAX_UNSTORED_BYTES`."""
-
-MAX_UNSTORED_BYTES = 64 << 20
-"""How many bytes a dataset may declare beyond the bytes it stores (a crafted shape is refused)."""
-
-
-def _max_unstored_bytes() -> int:
-    text = os.environ.get(MAX_UNSTORED_ENV, "")
-    try:
-        return int(text) if text else MAX_UNSTORED_BYTES
-    except ValueError:
-        raise LandscapeError(
-            f"{MAX_UNSTORED_ENV}: expected a number of bytes (got {text!r})"
-        ) from None
-
-
-def _follow_external() -> bool:
-    return os.environ.get(FOLLOW_EXTERNAL_ENV, "") == "1"
-
-
-def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
-    """Refuse what would make reading or writing ``f`` touch another file or allocate blindly.
-
-    Refused in every file: external links, virtual datasets mapping other files,
-    datasets whose raw data lives in external files (unless
-    ``LANDSCAPE_FOLLOW_EXTERNAL_LINKS=1`` for a file that is only read), and
-    datasets declaring more than :data:`MAX_UNSTORED_BYTES` beyond what they
-    store (a 23 kB file may not make a reader allocate 1 GB; lifted by
-    ``LANDSCAPE_MAX_UNSTORED_BYTES``). In a file that is written or resumed
-    (``writing``) every link other than a hard link is refused, and every
-    virtual or externally stored dataset.
-
-    Args:
-        f: the open file (or a group in it) to walk.
-        path: the file's name, for the message.
-        writing: whether the file is about to be changed.
-
-    Raises:
-        LandscapeError: naming the first offending object.
-
-    """
-    outside_ok = not writing and _follow_external()
-    unstored_limit = _max_unstored_bytes()
-    refuse = (
-        "refused: a file we write may hold hard links only"
-        if writing
-        else f"refused: a file may not point outside itself (set {FOLLOW_EXTERNAL_ENV}=1 to follow)"
-    )
-
-    links: list[tuple[str, Any]] = []
-    f.visititems_links(lambda name, link: links.append((name, link)))  # raising inside is unsafe
-    for name, link in links:
-        if isinstance(link, h5py.ExternalLink):
-            if not outside_ok:
-                raise LandscapeError(
-                    f"{path}: {name!r} is an external link to {link.filename}:{link.path}; {refuse}"
-                )
-        elif isinstance(link, h5py.SoftLink):
-            if writing:
-                raise LandscapeError(f"{path}: {name!r} is a soft link to {link.path}; {refuse}")
-        else:
-            obj = f.get(name)
-            if isinstance(obj, h5py.Dataset):
-                _check_dataset(obj, name, path, writing, outside_ok, unstored_limit, refuse)
-
-
-def _check_dataset(
-    ds: h5py.Dataset,
-    name: str,
-    path: str | Path,
-    writing: bool,
-    outside_ok: bool,
-    unstored_limit: int,
-    refuse: str,
-) -> None:
-    if ds.is_virtual:
-        files = sorted({src.file_name for src in ds.virtual_sources()})
-        if writing or (files != ["."] and not outside_ok):
-            raise LandscapeError(
-                f"{path}: {name!r} is a virtual dataset over {', '.join(files)}; {refuse}"
-            )
-    if ds.external and (writing or not outside_ok):
-        raise LandscapeError(
-            f"{path}: {name!r} keeps its data in external file {ds.external[0][0]!r}; {refuse}"
-        )
-    declared = int(np.prod(ds.shape, dtype=object)) * ds.dtype.itemsize if ds.shape else 0
-    stored = ds.id.get_storage_size()
-    if declared - stored > unstored_limit:
-        raise LandscapeError(
-            f"{path}: dataset {name!r} declares shape {ds.shape} ({_size(declared)}) but stores "
-            f"{_size(stored)} (damaged or crafted?); refused above {_size(unstored_limit)} "
-            f"not stored (set {MAX_UNSTORED_ENV} to lift the limit)"
-        )
-
-
-def _size(n: int) -> str:
-    """``n`` bytes in decimal units (``23.0 kB``)."""
-    if n < 1000:
-        return f"{n} B"
-    exponent = min(int(math.log10(n)) // 3, 4)
-    return f"{n / 1000**exponent:.1f} {('kB', 'MB', 'GB', 'TB')[exponent - 1]}"
 
 
 @contextlib.contextmanager
@@ -446,6 +341,11 @@ def check_resumable(
         return False
     if stored != config_json(config):
         old, new = json.loads(stored), json.loads(config_json(config))
+        if not isinstance(old, dict):
+            raise LandscapeError(
+                f"{path}: the {group!r} config is {type(old).__name__}, not a dict (damaged or "
+                "crafted?); pass --overwrite to replace it"
+            )
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise LandscapeError(
             f"{path} already holds a {group!r} made with different settings ({', '.join(diff[:4])}); "
@@ -470,6 +370,52 @@ def write_params(parent: h5py.Group, name: str, params: Mapping[str, np.ndarray]
 
 
 def read_params(group: h5py.Group) -> dict[str, np.ndarray]:
-    """Read a group written by :func:`write_params`, in its original order."""
+    """Read a group written by :func:`write_params`, in its original order.
+
+    Raises:
+        LandscapeError: if ``names`` is not a list of the group's datasets, or
+            an entry is not a finite real-valued array (strings, NaN).
+
+    """
+    where = f"{group.file.filename}: {group.name!r}"
     names = json.loads(group.attrs["names"]) if "names" in group.attrs else list(group)
-    return {k: group[k][()] for k in names}
+    if not isinstance(names, list) or not all(isinstance(k, str) and k in group for k in names):
+        raise LandscapeError(f"{where}: its 'names' attribute does not list its datasets")
+    out = {}
+    for k in names:
+        value = read_array(group, k)
+        if not np.isfinite(value).all():
+            raise LandscapeError(f"{where}: {k!r} holds NaN or infinity")
+        out[k] = value
+    return out
+
+
+_KIND_NAMES = {"f": "float", "i": "integer", "u": "unsigned integer", "b": "bool"}
+
+
+def read_array(
+    group: h5py.Group, name: str, *, shape: tuple[int, ...] | None = None, kinds: str = "fiu"
+) -> np.ndarray:
+    """Read dataset ``name`` of ``group``, refusing what a crafted file could put there.
+
+    Args:
+        group: the group holding it.
+        name: its name in the group.
+        shape: the shape it must have (any when ``None``).
+        kinds: the numpy dtype kinds allowed (``f`` float, ``i``/``u`` integers,
+            ``b`` bool).
+
+    Raises:
+        LandscapeError: naming the file, the dataset and what was expected.
+
+    """
+    where = f"{group.file.filename}: {group.name.rstrip('/')}/{name}"
+    ds = group.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise LandscapeError(f"{where} is missing or not a dataset")
+    if ds.dtype.kind not in kinds:
+        expected = " or ".join(_KIND_NAMES[k] for k in kinds)
+        raise LandscapeError(f"{where} is of dtype {ds.dtype}; expected {expected} values")
+    if shape is not None and ds.shape != tuple(shape):
+        raise LandscapeError(f"{where} has shape {ds.shape}; expected {tuple(shape)}")
+    return ds[()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, device_option
+from landscape.cli.options import SEED, command_line, device_option
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -105,7 +105,7 @@ CONFIG_OPTIONS = (
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of Lanczos, trace probes and profile directions.",

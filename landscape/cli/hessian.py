@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import SEED, command_line, data_options, model_options, output_options
 
 seed_option = click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of all random vectors and of --max-samples.",

@@ -7,7 +7,7 @@ import logging
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import SEED, command_line, data_options, model_options, output_options
 
 
 @click.command("surface")
@@ -47,7 +47,7 @@ from landscape.cli.options import command_line, data_options, model_options, out
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of random directions and of --max-samples.",

@@ -7,7 +7,7 @@ import sys
 import click
 
 from landscape.api import resolve_device
-from landscape.cli.options import device_option, quiet
+from landscape.cli.options import SEED, device_option, quiet
 from landscape.errors import LandscapeError
 
 
@@ -77,7 +77,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     help="Mini-batch size.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of initialization and data order."
+    "--seed", type=SEED, default=0, show_default=True, help="Seed of initialization and data order."
 )
 @click.option(
     "--momentum",
