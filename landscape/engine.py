@@ -176,12 +176,12 @@ def compute_surface(
                 path, directions, x, y, metrics, shape, config, overwrite, command, ctx.active
             )
 
+        origin_values = _origin_values(objectives, origin)  # a bad loss fails before any file
         state = _on_main(ctx, start)
         values, done = state.values, state.done
         vectors = directions.vectors
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
-        origin_values = _origin_values(objectives, origin)
         evaluators = _evaluators(objectives, origin, vectors, points_per_pass, bn)
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)

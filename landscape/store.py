@@ -64,9 +64,18 @@ def root_attrs(command: str | None) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "landscape_version": versions["landscape"],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": command if command is not None else " ".join(sys.argv),
+        "command": _printable(command if command is not None else " ".join(sys.argv)),
         "package_versions": json.dumps(versions, sort_keys=True),
     }
+
+
+def _printable(text: str) -> str:
+    r"""``text`` as valid UTF-8: bytes that are not (a non-UTF-8 file name) become ``\xNN``.
+
+    >>> _printable("out" + b"\xff".decode("utf-8", "surrogateescape"))
+    'out\\xff'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def config_json(config: Mapping[str, Any]) -> str:
@@ -419,3 +428,19 @@ def read_array(
     if shape is not None and ds.shape != tuple(shape):
         raise LandscapeError(f"{where} has shape {ds.shape}; expected {tuple(shape)}")
     return ds[()]
+
+
+def read_coordinates(group: h5py.Group, name: str) -> np.ndarray:
+    """Read a grid axis (``xcoordinates``): real, 1-D, finite and strictly increasing.
+
+    Raises:
+        LandscapeError: naming the file and the axis.
+
+    """
+    values = np.asarray(read_array(group, name), dtype=np.float64).reshape(-1)
+    if values.size == 0 or not np.isfinite(values).all() or np.any(np.diff(values) <= 0):
+        raise LandscapeError(
+            f"{group.file.filename}: {name} must be finite and strictly increasing "
+            "(damaged or crafted?)"
+        )
+    return values

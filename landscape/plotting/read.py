@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from landscape.errors import LandscapeError
-from landscape.store import open_read
+from landscape.store import open_read, read_coordinates
 
 Source = Literal["landscape", "li2018"]
 KNOWN_METRICS: tuple[str, ...] = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -126,12 +126,8 @@ def read_surface(path: str | Path) -> SurfaceData:
                 f"found {', '.join(sorted(f)) or 'nothing'})"
             )
         source: Source = "landscape" if "surface" in f or "schema_version" in f.attrs else "li2018"
-        x = np.asarray(f["xcoordinates"][()], dtype=np.float64).reshape(-1)
-        y = (
-            np.asarray(f["ycoordinates"][()], dtype=np.float64).reshape(-1)
-            if "ycoordinates" in f
-            else None
-        )
+        x = read_coordinates(f, "xcoordinates")
+        y = read_coordinates(f, "ycoordinates") if "ycoordinates" in f else None
         shape = (len(x),) if y is None else (len(y), len(x))
         names = _metric_names(f, shape, source)
         if not names:
