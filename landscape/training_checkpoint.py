@@ -111,11 +111,17 @@ def check_optimizer_state(state: Mapping[Any, Any], *, source: str) -> None:
 
 
 def restore_training_state(
-    path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    probe: object | None = None,
 ) -> dict[str, Any]:
     """Load a ``landscape train`` checkpoint into ``model`` and ``optimizer`` to resume a run.
 
-    The global torch RNG state is restored when the checkpoint holds one.
+    The global torch RNG state is restored when the checkpoint holds one, and
+    so is the state of a ``probe`` with ``load_state_dict`` (the sharpness
+    probe's Lanczos warm start) when the checkpoint holds a ``probe`` entry.
 
     Returns:
         The checkpoint's dict (``epoch``, ``step``, ...).
@@ -145,6 +151,9 @@ def restore_training_state(
         optimizer.load_state_dict(saved["optimizer"])
         if "rng_state" in saved:
             torch.set_rng_state(saved["rng_state"])
+        load_probe_state = getattr(probe, "load_state_dict", None)
+        if callable(load_probe_state) and "probe" in saved:
+            load_probe_state(saved["probe"])
     except LandscapeError as exc:
         raise LandscapeError(f"{exc}; cannot resume from it, {again}") from exc
     except (RuntimeError, ValueError, TypeError, KeyError, AttributeError) as exc:

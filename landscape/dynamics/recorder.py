@@ -537,7 +537,7 @@ class Recorder:
             shutil.rmtree(self.run_dir / CHECKPOINT_DIR, ignore_errors=True)
             return False
         last = usable[-1]
-        restore_training_state(last.path, self.model, self.optimizer)
+        restore_training_state(last.path, self.model, self.optimizer, probe=self.probe)
         self.epochs_done = last.epoch if last.epoch in recorded else -1
         self.step_count = recorded.get(self.epochs_done, 0)
         self._init = [init[n].to(p.device) for n, p in self._named]
@@ -656,6 +656,7 @@ class Recorder:
                 "epoch": epoch,
                 "step": self.step_count,
                 "rng_state": torch.get_rng_state(),
+                **_probe_state(self.probe),
             },
             tmp,
         )
@@ -848,6 +849,12 @@ def _append(g: h5py.Group, table: str, columns: Mapping[str, np.ndarray]) -> Non
         ds = t[name]
         ds.resize(before + added, axis=0)
         ds[before:] = values
+
+
+def _probe_state(probe: Probe | None) -> dict[str, object]:
+    """``{"probe": probe.state_dict()}`` for a probe with state (its warm start), else ``{}``."""
+    state_dict = getattr(probe, "state_dict", None)
+    return {"probe": state_dict()} if callable(state_dict) else {}
 
 
 def _truncate(g: h5py.Group, table: str, key: str, last: int) -> bool:
