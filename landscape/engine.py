@@ -26,6 +26,7 @@ from landscape import distributed, store
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode, PointEvaluator, StackedEvaluator
+from landscape.grid import check_grid_size
 from landscape.io.surface import create_surface_file, read_progress, store_origin, write_values
 from landscape.objective import Objective
 from landscape.params import ParamDict
@@ -121,6 +122,7 @@ def compute_surface(
         raise LandscapeError("surface: no data split to evaluate")
     metrics = _metric_names(objectives)
     shape = (len(x),) if y is None else (len(y), len(x))
+    check_grid_size(shape)
     config = dict(config or {})
     config.update(
         {
@@ -144,12 +146,12 @@ def compute_surface(
                 path, directions, x, y, metrics, shape, config, overwrite, command, ctx.active
             )
 
+        origin_values = _origin_values(objectives, origin)  # a bad loss fails before any file
         state = _on_main(ctx, start)
         values, done = state.values, state.done
         vectors = directions.vectors
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
-        origin_values = _origin_values(objectives, origin)
         evaluators = _evaluators(objectives, origin, vectors, points_per_pass, bn)
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)

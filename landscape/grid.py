@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
 from landscape.errors import LandscapeError
 
 MAX_POINTS = 100_000
+"""The most values one axis may have."""
+
+MAX_GRID_POINTS = 1_000_000
+"""The most points a whole grid may have (the surface's arrays are allocated before it runs)."""
+
+MAX_GRID_ENV = "LANDSCAPE_MAX_GRID_POINTS"
+"""Environment variable that lifts :data:`MAX_GRID_POINTS`."""
 
 
 def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
@@ -50,7 +58,13 @@ def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
             raise LandscapeError(f"{name}: NUM must be between 1 and {MAX_POINTS} (got {num})")
         if num > 1 and not start < stop:
             raise LandscapeError(f"{name}: START must be below STOP (got {spec!r})")
-        return np.linspace(start, stop, num) if num > 1 else np.array([start])
+        values = np.linspace(start, stop, num) if num > 1 else np.array([start])
+        if not np.isfinite(values).all() or np.any(np.diff(values) <= 0):
+            raise LandscapeError(
+                f"{name}: {spec!r} gives values float64 cannot hold or tell apart "
+                "(range too wide or too narrow)"
+            )
+        return values
     try:
         values = np.array([float(v) for v in text.split(",")], dtype=np.float64)
     except ValueError:
@@ -62,3 +76,32 @@ def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
     if np.any(np.diff(values) <= 0):
         raise LandscapeError(f"{name}: list values must be strictly increasing (got {spec!r})")
     return values
+
+
+def check_grid_size(shape: tuple[int, ...], *, name: str = "grid") -> None:
+    """Refuse a grid of more than :data:`MAX_GRID_POINTS` points before anything is allocated.
+
+    ``LANDSCAPE_MAX_GRID_POINTS`` lifts the limit.
+
+    >>> check_grid_size((51, 51))
+    >>> check_grid_size((100_000, 100_000))
+    Traceback (most recent call last):
+    landscape.errors.LandscapeError: grid: 100000 x 100000 = 10000000000 points is above the limit ...
+
+    Raises:
+        LandscapeError: naming the size, the limit and the variable that lifts it.
+
+    """
+    text = os.environ.get(MAX_GRID_ENV, "")
+    try:
+        limit = int(text) if text else MAX_GRID_POINTS
+    except ValueError:
+        raise LandscapeError(
+            f"{MAX_GRID_ENV}: expected a number of points (got {text!r})"
+        ) from None
+    points = math.prod(shape)
+    if points > limit:
+        raise LandscapeError(
+            f"{name}: {' x '.join(map(str, shape))} = {points} points is above the limit of "
+            f"{limit} (set {MAX_GRID_ENV} to lift it)"
+        )

@@ -13,8 +13,10 @@ import hashlib
 import importlib
 import importlib.util
 import pickle
+import pickletools
+import re
 import sys
-import zipfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,7 @@ def import_object(spec: str, *, what: str = "object") -> Any:
         sys.modules[name] = module
         try:
             module_spec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             del sys.modules[name]
             raise LandscapeError(
                 f"{what} spec {spec!r}: importing {path} failed ({type(exc).__name__}: {_one_line(exc)})"
@@ -70,6 +72,11 @@ def import_object(spec: str, *, what: str = "object") -> Any:
         except ModuleNotFoundError as exc:
             raise LandscapeError(
                 f"{what} spec {spec!r}: cannot import module {mod_name!r} ({exc})"
+            ) from exc
+        except (Exception, SystemExit) as exc:
+            raise LandscapeError(
+                f"{what} spec {spec!r}: importing {mod_name!r} failed "
+                f"({type(exc).__name__}: {_one_line(exc)})"
             ) from exc
     try:
         return getattr(module, attr)
@@ -98,13 +105,43 @@ def build_model(spec: str, **kwargs: Any) -> nn.Module:
     else:
         factory = import_object(spec, what="model")
     model = (
-        factory(**kwargs) if callable(factory) and not isinstance(factory, nn.Module) else factory
+        call_factory(factory, spec, what="model", **kwargs)
+        if callable(factory) and not isinstance(factory, nn.Module)
+        else factory
     )
     if not isinstance(model, nn.Module):
         raise LandscapeError(
             f"model spec {spec!r} returned {type(model).__name__}, expected torch.nn.Module"
         )
     return model
+
+
+def call_factory(factory: Callable[..., Any], spec: str, *, what: str, **kwargs: Any) -> Any:
+    """Call a user's factory, turning its failure (or its ``sys.exit``) into one line.
+
+    >>> call_factory(dict, "builtins:dict", what="model", a=1)
+    {'a': 1}
+
+    Raises:
+        LandscapeError: naming the spec and what the call raised.
+
+    """
+    try:
+        return factory(**kwargs)
+    except SystemExit as exc:
+        raise LandscapeError(
+            f"{what} spec {spec!r}: calling it exited the program (SystemExit: {exc.code}); "
+            "expected a callable that returns the object"
+        ) from None
+    except Exception as exc:
+        raise LandscapeError(
+            f"{what} spec {spec!r}: calling it failed ({type(exc).__name__}: {_one_line(exc)}); "
+            f"expected a callable that takes {_arguments(kwargs)} and returns the object"
+        ) from exc
+
+
+def _arguments(kwargs: Mapping[str, Any]) -> str:
+    return "no arguments" if not kwargs else "the keyword arguments " + ", ".join(kwargs)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -134,42 +171,120 @@ def load_state_dict(path: str | Path, *, trust: bool = False) -> dict[str, Tenso
 
     """
     path = Path(path)
-    if not path.is_file():
-        raise LandscapeError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            obj: Any = load_file(str(path))
-        except (SafetensorError, OSError) as exc:
-            raise LandscapeError(
-                f"checkpoint {path}: not a readable safetensors file ({exc})"
-            ) from exc
+        obj: Any = _load_safetensors(path)
     else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=not trust)
-        except pickle.UnpicklingError as exc:
-            if trust or not _looks_like_torch_file(path):
-                raise LandscapeError(
-                    f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})"
-                ) from exc
-            raise LandscapeError(
-                f"checkpoint {path}: refused to unpickle Python objects in it; if you trust the file, "
-                "pass --trust-checkpoint (unsafe: it runs code from the file)"
-            ) from exc
-        except (RuntimeError, EOFError, OSError, ValueError) as exc:
-            raise LandscapeError(
-                f"checkpoint {path}: not a readable PyTorch file ({_one_line(exc)})"
-            ) from exc
+        obj = load_torch_file(path, trust=trust)
     return _extract_state_dict(obj, path)
 
 
-def _looks_like_torch_file(path: Path) -> bool:
-    """A zip archive (``torch.save``) or a pickle stream (protocol >= 2 starts with 0x80)."""
+def _load_safetensors(path: Path) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise LandscapeError(f"checkpoint not found: {path}")
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:
+        raise LandscapeError(
+            f"checkpoint {path}: not a readable safetensors file ({_one_line(exc)})"
+        ) from exc
+
+
+def load_torch_file(
+    path: str | Path,
+    *,
+    trust: bool = False,
+    what: str = "checkpoint",
+    trust_option: str | None = "--trust-checkpoint",
+) -> Any:
+    """``torch.load`` a file onto the CPU, every failure one line naming the file.
+
+    Without ``trust`` only tensors and plain containers load
+    (``weights_only=True``). A file that pickles a Python object is refused
+    with the object's name and, where the command has one, the option that
+    trusts it; a damaged file (truncated, empty, or bytes that make the
+    unpickler fail in any way: ``EOFError``, ``IndexError``, ``struct.error``,
+    ``AssertionError``, ...) is called not readable, without the hint.
+    torch's warnings about odd pickle protocols are silenced: one line only.
+
+    Args:
+        path: the file.
+        trust: allow full unpickling. This runs arbitrary code from the file.
+        what: what the file is, for the message (``checkpoint``, ``optimizer state``).
+        trust_option: the command-line option that sets ``trust``; ``None``
+            where the command has none.
+
+    Raises:
+        LandscapeError: if the file is missing, empty, damaged or (without
+            ``trust``) holds pickled Python objects.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LandscapeError(f"{what} not found: {path}")
+    if path.stat().st_size == 0:
+        raise LandscapeError(f"{what} {path}: empty file; expected a file written by torch.save")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as exc:
+        refused = None if trust else (_refused_global(exc) or _plain_pickle_global(path))
+        if refused is not None:
+            hint = (
+                f"if you trust the file, pass {trust_option} (unsafe: it runs code from the file)"
+                if trust_option
+                else "this command loads tensors only"
+            )
+            raise LandscapeError(
+                f"{what} {path}: refused to unpickle the Python object {refused} in it; {hint}"
+            ) from exc
+        raise LandscapeError(_unreadable(what, path, exc)) from exc
+    except Exception as exc:
+        raise LandscapeError(_unreadable(what, path, exc)) from exc
+
+
+_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+) was not an allowed global")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _refused_global(exc: pickle.UnpicklingError) -> str | None:
+    """The ``module.name`` weights-only loading refused, when it looks like a real name."""
+    match = _GLOBAL.search(str(exc))
+    return match.group(1) if match and _DOTTED.fullmatch(match.group(1)) else None
+
+
+def _plain_pickle_global(path: Path) -> str | None:
+    """The first global a file names when it is exactly one intact pickle (read, never run).
+
+    ``pickle.dump`` files reach weights-only loading's opcode check before its
+    global check; :mod:`pickletools` tells such a file from a damaged one.
+    """
+    strings: list[str] = []
+    first = None
     with open(path, "rb") as f:
-        head = f.read(2)
-    return zipfile.is_zipfile(path) or head[:1] == b"\x80"
+        try:
+            for op, arg, _ in pickletools.genops(f):
+                if op.name == "GLOBAL" and first is None:
+                    first = str(arg).replace(" ", ".")
+                elif op.name == "STACK_GLOBAL" and first is None and len(strings) >= 2:
+                    first = f"{strings[-2]}.{strings[-1]}"
+                elif isinstance(arg, str):
+                    strings.append(arg)
+        except Exception:
+            return None
+        at_end = f.read(1) == b""
+    return first if at_end and first and _DOTTED.fullmatch(first) else None
+
+
+def _unreadable(what: str, path: Path, exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if "WeightsUnpickler error:" in ln]
+    reason = lines[0].split("error:", 1)[1].strip() if lines else _one_line(exc)
+    return (
+        f"{what} {path}: not a readable PyTorch file (damaged or truncated? "
+        f"{type(exc).__name__}: {reason[:160]})"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -228,6 +343,29 @@ def split_state(
             or the first parameter holding NaN or infinity.
 
     """
+    check_state_fits(model, state, source=source)
+    expected = model.state_dict()
+    param_names = [n for n, _ in model.named_parameters()]
+    params = {n: state[n].detach().clone().to(expected[n].dtype) for n in param_names}
+    for n, t in params.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise LandscapeError(f"checkpoint {source}: parameter {n!r} holds NaN or infinity")
+    buffers = {n: state[n].detach().clone() for n, _ in model.named_buffers() if n in state}
+    return params, buffers
+
+
+def check_state_fits(model: nn.Module, state: Mapping[str, Tensor], *, source: str) -> None:
+    """Check that ``state`` has exactly the model's keys, shapes and kinds of tensor.
+
+    Raises:
+        LandscapeError: naming the first missing, unexpected or misshapen keys,
+            or the first tensor :func:`check_tensor` refuses.
+
+    """
+    if not all(isinstance(v, Tensor) for v in state.values()):
+        raise LandscapeError(
+            f"checkpoint {source}: the state dict holds values that are not tensors"
+        )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -245,13 +383,58 @@ def split_state(
         problems.append("shape mismatch " + ", ".join(shapes[:3]))
     if problems:
         raise LandscapeError(f"checkpoint {source} does not fit the model: " + "; ".join(problems))
-    param_names = [n for n, _ in model.named_parameters()]
-    params = {n: state[n].detach().clone().to(expected[n].dtype) for n in param_names}
-    for n, t in params.items():
-        if t.is_floating_point() and not torch.isfinite(t).all():
-            raise LandscapeError(f"checkpoint {source}: parameter {n!r} holds NaN or infinity")
-    buffers = {n: state[n].detach().clone() for n, _ in model.named_buffers() if n in state}
-    return params, buffers
+    for n in expected:
+        check_tensor(state[n], expected[n], name=n, source=source)
+
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+"""Floating dtypes a stored floating tensor may have (it is cast to the model's)."""
+
+
+def check_tensor(stored: Tensor, expected: Tensor, *, name: str, source: str) -> None:
+    """Refuse a stored tensor that cannot stand for ``expected`` without a silent change.
+
+    A plain dense CPU tensor is required (not sparse, CSR, meta, quantized or
+    nested), of the same kind: a floating entry must be float16, bfloat16,
+    float32 or float64 (not float8, bool or an integer), a non-floating entry
+    (an integer buffer such as ``num_batches_tracked``) the same dtype.
+
+    >>> check_tensor(torch.zeros(2), torch.zeros(2), name="w", source="ck.pt")
+    >>> check_tensor(torch.zeros(2, dtype=torch.int8), torch.zeros(2), name="w", source="c")
+    Traceback (most recent call last):
+    landscape.errors.LandscapeError: checkpoint c: 'w' is torch.int8; expected a floating dtype ...
+
+    Raises:
+        LandscapeError: naming the entry, what it is and what was expected.
+
+    """
+    kind = _unusual_kind(stored)
+    if kind is not None:
+        raise LandscapeError(
+            f"checkpoint {source}: {name!r} is a {kind} tensor; expected a plain dense tensor"
+        )
+    if expected.is_floating_point():
+        if stored.dtype not in FLOAT_DTYPES:
+            raise LandscapeError(
+                f"checkpoint {source}: {name!r} is {stored.dtype}; expected a floating dtype "
+                f"(float16, bfloat16, float32 or float64) for {expected.dtype}"
+            )
+    elif stored.dtype != expected.dtype:
+        raise LandscapeError(
+            f"checkpoint {source}: {name!r} is {stored.dtype}; expected {expected.dtype}"
+        )
+
+
+def _unusual_kind(t: Tensor) -> str | None:
+    if t.layout != torch.strided:
+        return str(t.layout).removeprefix("torch.")
+    if t.is_meta:
+        return "meta (no data)"
+    if t.is_quantized:
+        return "quantized"
+    if t.is_nested:
+        return "nested"
+    return None
 
 
 def load_checkpoint(

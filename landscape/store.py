@@ -6,22 +6,30 @@ result group (``directions/``, ``surface/``, ``trajectory/``, ``curvature/``,
 ``dynamics/``) carries a JSON ``config`` attribute describing exactly how it
 was made, which decides whether a re-run may resume into it.
 
-Writes are crash-safe: :func:`atomic_update` edits a copy of the file and
+Writes are crash-safe: :func:`atomic_update` edits a copy of the file (in a
+private directory beside it, so planted symbolic links are never followed) and
 renames it over the original, so after ``kill -9`` at any moment the file on
-disk is the last complete version. A lock file (``fcntl.flock``) refuses a
-second concurrent writer with a clear error. This module knows h5py and numpy
-only; it never imports torch.
+disk is the last complete version. A lock file (``fcntl.flock``, re-checked
+after locking) refuses a second concurrent writer with a clear error. Files
+never reach outside themselves: :func:`check_no_links` refuses external links,
+virtual and externally stored datasets (and, in files we write, soft links),
+and datasets declaring far more than they store. This module knows h5py and
+numpy only; it never imports torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
+import glob
 import json
 import os
 import shutil
+import stat
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +39,9 @@ import h5py
 import numpy as np
 
 from landscape.errors import LandscapeError
+from landscape.hdf5_safety import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
+from landscape.hdf5_safety import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
+from landscape.hdf5_safety import check_no_links
 
 SCHEMA_VERSION = 1
 
@@ -53,9 +64,18 @@ def root_attrs(command: str | None) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "landscape_version": versions["landscape"],
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": command if command is not None else " ".join(sys.argv),
+        "command": _printable(command if command is not None else " ".join(sys.argv)),
         "package_versions": json.dumps(versions, sort_keys=True),
     }
+
+
+def _printable(text: str) -> str:
+    r"""``text`` as valid UTF-8: bytes that are not (a non-UTF-8 file name) become ``\xNN``.
+
+    >>> _printable("out" + b"\xff".decode("utf-8", "surrogateescape"))
+    'out\\xff'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def config_json(config: Mapping[str, Any]) -> str:
@@ -77,8 +97,11 @@ def _json_default(obj: Any) -> Any:
 def open_read(path: str | Path) -> Iterator[h5py.File]:
     """Open an HDF5 file for reading, turning every failure into one clear line.
 
+    The file is checked by :func:`check_no_links` (``writing=False``) first.
+
     Raises:
-        LandscapeError: if the file is missing, truncated or not HDF5.
+        LandscapeError: if the file is missing, truncated, not HDF5, points
+            outside itself or declares datasets far larger than it stores.
 
     """
     path = Path(path)
@@ -89,6 +112,7 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
     except OSError as exc:
         raise LandscapeError(f"{path}: not a readable HDF5 file (truncated or corrupt?)") from exc
     try:
+        check_no_links(f, path, writing=False)
         yield f
     except LandscapeError:
         raise
@@ -103,25 +127,63 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
 def writer_lock(path: str | Path) -> Iterator[None]:
     """Hold an exclusive advisory lock for writing ``path`` (a ``.lock`` file beside it).
 
+    The lock file is opened with ``O_NOFOLLOW`` (a planted symbolic link is
+    refused), and after ``flock`` succeeds its inode is compared with the one
+    the name points to now: a lock taken on a file its previous holder had
+    just deleted is dropped and taken again, so two writers never both hold
+    it. The holder deletes the file while still holding the lock.
+
     Raises:
-        LandscapeError: if another process holds the lock.
+        LandscapeError: if another process holds the lock, or the lock file
+            cannot be made safely.
 
     """
     lock_path = Path(str(path) + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LandscapeError(
-                f"{path} is being written by another process; wait for it or choose another --out"
-            ) from None
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LandscapeError(_os_error_line(Path(path), exc) or f"{path}: {exc}") from exc
+    fd = _acquire(lock_path, Path(path))
+    try:
         yield
     finally:
-        os.close(fd)
         with contextlib.suppress(OSError):
             lock_path.unlink()
+        os.close(fd)
+
+
+def _acquire(lock_path: Path, path: Path) -> int:
+    """Open and ``flock`` ``lock_path``, retrying while the locked inode is no longer its file."""
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise LandscapeError(
+                    f"{lock_path} is a symbolic link; refusing to follow it (remove it if you "
+                    "did not make it)"
+                ) from None
+            raise LandscapeError(_os_error_line(path, exc) or f"{lock_path}: {exc}") from exc
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                raise LandscapeError(f"{lock_path} is not a regular file; remove it")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LandscapeError(
+                    f"{path} is being written by another process; wait for it or choose another --out"
+                ) from None
+            try:
+                now = os.stat(lock_path, follow_symlinks=False)
+            except FileNotFoundError:
+                now = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino):
+            return fd
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -130,9 +192,15 @@ def atomic_update(
 ) -> Iterator[h5py.File]:
     """Edit ``path`` as a transaction: all of the block's writes land, or none do.
 
-    The block works on a copy (``path.tmp-PID``) that replaces ``path`` by
-    ``os.replace`` after a successful block and an ``fsync``; an exception or
-    a kill leaves ``path`` as it was.
+    The block works on an in-memory image of the file (HDF5's ``core`` driver
+    without backing store), written after a successful block to a
+    :func:`private_temporary` that replaces ``path`` by ``os.replace`` after an
+    ``fsync``; an exception or a kill leaves ``path`` as it was. HDF5 itself
+    thus never writes to disk: a full disk fails the plain write of the image
+    (one line) instead of HDF5's close, which crashes the process when its own
+    writes fail. The price is memory for about twice the file. An existing
+    file is checked by :func:`check_no_links` (``writing=True``) before the
+    block.
 
     Args:
         path: the HDF5 file.
@@ -140,53 +208,113 @@ def atomic_update(
             instead of the existing content.
         command: the command line for the provenance of a new file.
 
+    Raises:
+        LandscapeError: if the file holds links, is not HDF5, or the disk is
+            full (the previous file is kept).
+
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        if not new and path.exists():
-            shutil.copyfile(path, tmp)
-            mode = "r+"
-        else:
-            mode = "w"
+    with private_temporary(path) as tmp:
+        existing = not new and path.exists()
         try:
-            f = h5py.File(tmp, mode, locking=False)
+            f = h5py.File(
+                path if existing else tmp,
+                "r+" if existing else "w",
+                driver="core",
+                backing_store=False,
+                locking=False,
+            )
         except OSError as exc:
+            if _os_error_line(path, exc) is not None:
+                raise
             raise LandscapeError(
                 f"{path}: not a readable HDF5 file (truncated or corrupt?)"
             ) from exc
         try:
-            if mode == "w":
+            if existing:
+                check_no_links(f, path, writing=True)
+            else:
                 f.attrs.update(root_attrs(command))
             yield f
+            f.flush()
+            image = f.id.get_file_image()
         finally:
             f.close()
+        with open(os.open(tmp, _NEW_FILE, 0o666), "wb") as fh:
+            fh.write(image)
+
+
+@contextlib.contextmanager
+def private_temporary(path: str | Path) -> Iterator[Path]:
+    """A temporary file for a new version of ``path``, renamed over it when the block succeeds.
+
+    The temporary lives in a private directory (``mkdtemp``: mode 0700, a fresh
+    name ``PATH.tmp-PID-XXXX``) beside ``path``, so a symbolic link planted in a
+    shared folder is never followed and no other user can swap the file while
+    it is written. An exception or a kill leaves ``path`` as it was; the
+    directory of a killed writer is removed by the next writer of ``path``.
+
+    Raises:
+        LandscapeError: if the folder of ``path`` cannot be written or the disk
+            is full.
+
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        folder = Path(tempfile.mkdtemp(prefix=f"{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    except OSError as exc:
+        raise LandscapeError(_os_error_line(path, exc) or f"{path}: {exc}") from exc
+    try:
+        tmp = folder / path.name
+        yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and exc.errno == 28:
-            raise LandscapeError(
-                f"{path}: disk full while writing; the previous file is kept"
-            ) from exc
-        raise
+    except OSError as exc:
+        line = _os_error_line(path, exc)
+        if line is None:
+            raise
+        raise LandscapeError(line) from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""Flags for a file that must not exist yet and must not be reached through a link."""
+
+
+def _os_error_line(path: Path, exc: OSError) -> str | None:
+    """One line for a failure to write ``path`` that the user can act on (else ``None``)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{path}: disk full while writing; the previous file is kept"
+    if exc.errno == errno.EFBIG:
+        return f"{path}: file size limit reached while writing; the previous file is kept"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path}: cannot write there ({os.strerror(exc.errno)}); choose another --out"
+    return None
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Delete ``path.tmp-PID`` files left by writers that were killed (their PID is gone)."""
-    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
+    """Delete the temporaries of ``path`` left by writers that were killed (their PID is gone).
+
+    Both ``PATH.tmp-PID-XXXX`` directories and the ``PATH.tmp-PID`` files of
+    earlier versions are recognised; symbolic links are removed, never followed.
+    """
+    prefix = f"{path.name}.tmp-"
+    for tmp in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):
+        pid = tmp.name[len(prefix) :].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
         except PermissionError:
             continue
 
@@ -222,6 +350,11 @@ def check_resumable(
         return False
     if stored != config_json(config):
         old, new = json.loads(stored), json.loads(config_json(config))
+        if not isinstance(old, dict):
+            raise LandscapeError(
+                f"{path}: the {group!r} config is {type(old).__name__}, not a dict (damaged or "
+                "crafted?); pass --overwrite to replace it"
+            )
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         raise LandscapeError(
             f"{path} already holds a {group!r} made with different settings ({', '.join(diff[:4])}); "
@@ -246,6 +379,68 @@ def write_params(parent: h5py.Group, name: str, params: Mapping[str, np.ndarray]
 
 
 def read_params(group: h5py.Group) -> dict[str, np.ndarray]:
-    """Read a group written by :func:`write_params`, in its original order."""
+    """Read a group written by :func:`write_params`, in its original order.
+
+    Raises:
+        LandscapeError: if ``names`` is not a list of the group's datasets, or
+            an entry is not a finite real-valued array (strings, NaN).
+
+    """
+    where = f"{group.file.filename}: {group.name!r}"
     names = json.loads(group.attrs["names"]) if "names" in group.attrs else list(group)
-    return {k: group[k][()] for k in names}
+    if not isinstance(names, list) or not all(isinstance(k, str) and k in group for k in names):
+        raise LandscapeError(f"{where}: its 'names' attribute does not list its datasets")
+    out = {}
+    for k in names:
+        value = read_array(group, k)
+        if not np.isfinite(value).all():
+            raise LandscapeError(f"{where}: {k!r} holds NaN or infinity")
+        out[k] = value
+    return out
+
+
+_KIND_NAMES = {"f": "float", "i": "integer", "u": "unsigned integer", "b": "bool"}
+
+
+def read_array(
+    group: h5py.Group, name: str, *, shape: tuple[int, ...] | None = None, kinds: str = "fiu"
+) -> np.ndarray:
+    """Read dataset ``name`` of ``group``, refusing what a crafted file could put there.
+
+    Args:
+        group: the group holding it.
+        name: its name in the group.
+        shape: the shape it must have (any when ``None``).
+        kinds: the numpy dtype kinds allowed (``f`` float, ``i``/``u`` integers,
+            ``b`` bool).
+
+    Raises:
+        LandscapeError: naming the file, the dataset and what was expected.
+
+    """
+    where = f"{group.file.filename}: {group.name.rstrip('/')}/{name}"
+    ds = group.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise LandscapeError(f"{where} is missing or not a dataset")
+    if ds.dtype.kind not in kinds:
+        expected = " or ".join(_KIND_NAMES[k] for k in kinds)
+        raise LandscapeError(f"{where} is of dtype {ds.dtype}; expected {expected} values")
+    if shape is not None and ds.shape != tuple(shape):
+        raise LandscapeError(f"{where} has shape {ds.shape}; expected {tuple(shape)}")
+    return ds[()]
+
+
+def read_coordinates(group: h5py.Group, name: str) -> np.ndarray:
+    """Read a grid axis (``xcoordinates``): real, 1-D, finite and strictly increasing.
+
+    Raises:
+        LandscapeError: naming the file and the axis.
+
+    """
+    values = np.asarray(read_array(group, name), dtype=np.float64).reshape(-1)
+    if values.size == 0 or not np.isfinite(values).all() or np.any(np.diff(values) <= 0):
+        raise LandscapeError(
+            f"{group.file.filename}: {name} must be finite and strictly increasing "
+            "(damaged or crafted?)"
+        )
+    return values

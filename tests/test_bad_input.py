@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -157,8 +158,103 @@ def disk_full(c: Case) -> list[str]:
     return c.surface("--out", str(c.out))
 
 
-def disk_full_while_copying(c: Case) -> list[str]:
-    c.monkeypatch.setattr(shutil, "copyfile", _no_space)  # the transaction's copy fails
+def disk_full_at_fsync(c: Case) -> list[str]:
+    c.monkeypatch.setattr(os, "fsync", _no_space)  # delayed allocation fails when flushed
+    return c.surface("--out", str(c.out))
+
+
+def damaged_pickle(c: Case) -> list[str]:
+    bad = c.tmp / "bad.pt"
+    bad.write_bytes(b"\x80\x02h\x05.")  # a memo read of nothing: KeyError inside the unpickler
+    return c.surface("--out", str(c.out), ckpt=bad)
+
+
+def empty_checkpoint(c: Case) -> list[str]:
+    empty = c.tmp / "empty.pt"
+    empty.touch()
+    return c.surface("--out", str(c.out), ckpt=empty)
+
+
+def int_weights(c: Case) -> list[str]:
+    state = {k: v.to(torch.int64) for k, v in tiny_net().state_dict().items()}
+    path = c.tmp / "int.pt"
+    torch.save(state, path)
+    return c.surface("--out", str(c.out), ckpt=path)
+
+
+def model_needing_arguments(c: Case) -> list[str]:
+    out = ["--out", str(c.out)]
+    return [
+        "surface",
+        "--model",
+        "torch.nn:Linear",
+        "--checkpoint",
+        str(c.ckpt),
+        *DATA,
+        *GRID,
+        *out,
+    ]
+
+
+def model_exiting(c: Case) -> list[str]:
+    out = ["--out", str(c.out)]
+    return ["surface", "--model", "sys:exit", "--checkpoint", str(c.ckpt), *DATA, *GRID, *out]
+
+
+def grid_float64_cannot_hold(c: Case) -> list[str]:
+    return c.surface("--y=-1e308:1e308:3", "--out", str(c.out))
+
+
+def grid_too_large(c: Case) -> list[str]:
+    return c.surface("--x=-1:1:100000", "--y=-1:1:100000", "--out", str(c.out))
+
+
+def _edit_out(c: Case, edit: Callable[[h5py.File], None]) -> None:
+    with h5py.File(c.out, "r+") as f:
+        edit(f)
+
+
+def out_config_not_a_dict(c: Case) -> list[str]:
+    _edit_out(c, lambda f: f["surface"].attrs.__setitem__("config", "[1, 2]"))
+    return c.surface("--out", str(c.out))
+
+
+def _float_done(f: h5py.File) -> None:
+    del f["surface/done"]
+    f["surface/done"] = np.zeros(3)
+
+
+def out_done_not_bool(c: Case) -> list[str]:
+    _edit_out(c, _float_done)
+    return c.surface("--out", str(c.out))
+
+
+def _string_metric(f: h5py.File) -> None:
+    del f["train_loss"], f["surface/train_loss"]
+    f["train_loss"] = np.array([b"a", b"b", b"c"])
+    f["surface/train_loss"] = f["train_loss"]
+
+
+def out_metric_of_strings(c: Case) -> list[str]:
+    _edit_out(c, _string_metric)
+    return c.surface("--out", str(c.out))
+
+
+def nan_directions(c: Case) -> list[str]:
+    dirs = c.tmp / "nan_dirs.h5"
+    shutil.copyfile(c.out, dirs)
+    with h5py.File(dirs, "r+") as f:
+        f["directions/d0/fc.weight"][...] = np.nan
+    return c.surface("--dirs", str(dirs), "--out", str(c.out))
+
+
+def _huge_metric(f: h5py.File) -> None:
+    del f["train_loss"], f["surface/train_loss"]
+    f.create_dataset("train_loss", shape=(1 << 27,), dtype="f8", chunks=(1024,))
+
+
+def out_declaring_a_huge_dataset(c: Case) -> list[str]:
+    _edit_out(c, _huge_metric)
     return c.surface("--out", str(c.out))
 
 
@@ -178,14 +274,26 @@ ROWS: list[tuple[Callable[[Case], list[str]], str]] = [
     (li2018_file_with_holes_as_output, "holds no landscape surface"),
     (li2018_file_as_directions, "holds no 'directions' group"),
     (disk_full, "disk full while writing; the previous file is kept"),
+    (damaged_pickle, "bad.pt: not a readable PyTorch file (damaged or truncated? KeyError"),
+    (empty_checkpoint, "empty.pt: empty file; expected a file written by torch.save"),
+    (int_weights, "'conv.weight' is torch.int64; expected a floating dtype"),
+    (model_needing_arguments, "'torch.nn:Linear': calling it failed (TypeError"),
+    (model_exiting, "'sys:exit': calling it exited the program (SystemExit: None)"),
+    (grid_float64_cannot_hold, "y: '-1e308:1e308:3' gives values float64 cannot hold"),
+    (grid_too_large, "100000 x 100000 = 10000000000 points is above the limit of 1000000"),
+    (out_config_not_a_dict, "the 'surface' config is list, not a dict"),
+    (out_done_not_bool, "/surface/done is of dtype float64; expected bool values"),
+    (out_metric_of_strings, "/train_loss is of dtype |S1; expected float values"),
+    (nan_directions, "'/directions/d0': 'fc.weight' holds NaN or infinity"),
+    (out_declaring_a_huge_dataset, "dataset 'train_loss' declares shape (134217728,)"),
 ]
 
 
 CASES = [pytest.param(make, message, id=make.__name__) for make, message in ROWS] + [
     pytest.param(
-        disk_full_while_copying,
+        disk_full_at_fsync,
         "disk full while writing; the previous file is kept",
-        id="disk_full_while_copying",
+        id="disk_full_at_fsync",
     )
 ]
 
@@ -240,3 +348,43 @@ def test_malicious_pickle_does_not_run_without_trust(tmp_path: Path, net: torch.
     trusted = ["--trust-checkpoint", "--out", str(out)]
     assert run("surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, *trusted).exit_code == 0
     assert marker.exists()  # what --trust-checkpoint's help warns about
+
+
+def test_bad_loss_leaves_no_stub_out(tmp_path: Path, ckpt: Path) -> None:
+    out = tmp_path / "s.h5"
+    args = ["surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, "--out", str(out)]
+    res = run(*args, "--loss", "math:sqrt")
+    assert res.exit_code == 1 and "does not fit the model" in res.output
+    assert not out.exists() and list(tmp_path.glob("s.h5*")) == []
+    assert run(*args).exit_code == 0  # the corrected re-run is not blocked
+
+
+def test_seed_out_of_range_is_a_usage_error(tmp_path: Path, ckpt: Path) -> None:
+    out = tmp_path / "s.h5"
+    args = ["surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, "--out", str(out)]
+    res = run(*args, f"--seed={2**64}")
+    assert res.exit_code == 2 and "Invalid value for '--seed'" in res.output
+    assert "Traceback" not in res.output and not out.exists()
+    assert run(*args, f"--seed={2**64 - 1}").exit_code == 0
+
+
+def test_non_utf8_out_name(tmp_path: Path, ckpt: Path) -> None:
+    out = tmp_path / os.fsdecode(b"s\xff.h5")
+    args = ["surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, "--out", str(out)]
+    assert run(*args).exit_code == 0
+    with h5py.File(out, "r") as f:
+        assert "s\\xff.h5" in f.attrs["command"]
+
+
+def test_plot_refuses_nan_coordinates(tmp_path: Path, ckpt: Path) -> None:
+    out = tmp_path / "s.h5"
+    assert (
+        run("surface", *MODEL, "--checkpoint", str(ckpt), *DATA, *GRID, "--out", str(out)).exit_code
+        == 0
+    )
+    with h5py.File(out, "r+") as f:
+        f["xcoordinates"][1] = np.nan
+    res = run("plot", str(out), "--out", str(tmp_path / "s.png"))
+    assert res.exit_code == 1 and res.output.count("\n") == 1
+    assert "xcoordinates must be finite and strictly increasing" in res.output
+    assert not (tmp_path / "s.png").exists()

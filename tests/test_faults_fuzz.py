@@ -10,18 +10,23 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from landscape import store
+from landscape.cli import cli
 from landscape.directions import Directions
 from landscape.engine import _start
 from landscape.errors import LandscapeError
 from landscape.grid import parse_grid
 from landscape.io.surface import create_surface_file, read_surface
 from landscape.records import Surface
+from tests.conftest import tiny_net
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
@@ -133,3 +138,161 @@ def test_grid_text_gives_sorted_grid_or_landscape_error(text: str) -> None:
     else:
         assert grid.ndim == 1 and len(grid) >= 1 and np.isfinite(grid).all()
         assert np.all(np.diff(grid) > 0)
+
+
+# ---------------------------------------------------------------- through the command line
+CLI_FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+TINY = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
+
+
+def _checkpoint_bytes(legacy: bool) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.pt"
+        torch.save(tiny_net().state_dict(), path, _use_new_zipfile_serialization=not legacy)
+        return path.read_bytes()
+
+
+CHECKPOINTS = (_checkpoint_bytes(False), _checkpoint_bytes(True))
+
+
+@st.composite
+def damaged_checkpoint(draw: st.DrawFn) -> bytes:
+    """A torch.save file (zip or legacy pickle) truncated, or with bytes written over it."""
+    good = CHECKPOINTS[draw(st.integers(0, 1))]
+    if draw(st.booleans()):
+        return good[: draw(st.integers(0, len(good) - 1))]
+    data = bytearray(good)
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data) - 1))
+        chunk = draw(st.binary(min_size=1, max_size=8))
+        data[at : at + len(chunk)] = chunk
+    return bytes(data[: len(good)])
+
+
+def _one_line_or_success(res, *outputs: Path) -> None:
+    """Exit 0, or exit 1 with one ``Error:`` line, no traceback and no output written."""
+    assert res.exit_code in (0, 1), res.output[-500:]
+    if res.exit_code == 1:
+        assert res.output.startswith("Error: ") and res.output.count("\n") == 1, res.output[-500:]
+        assert all(not p.exists() for p in outputs)
+
+
+@CLI_FUZZ
+@given(damaged_checkpoint(), st.sampled_from(["surface", "hessian"]))
+def test_commands_on_damaged_checkpoints(blob: bytes, command: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt, out = Path(tmp) / "c.pt", Path(tmp) / "out.h5"
+        ckpt.write_bytes(blob)
+        extra = ["--x=-1:1:2"] if command == "surface" else ["--top-k", "1", "--max-iter", "5"]
+        args = [command, *TINY, "--checkpoint", str(ckpt), *extra, "--out", str(out)]
+        _one_line_or_success(CliRunner().invoke(cli, ["-q", *args]), out)
+        assert sorted(p.name for p in Path(tmp).iterdir()) in (["c.pt"], ["c.pt", "out.h5"])
+
+
+def _external(f: h5py.File, name: str, victim: Path) -> None:
+    del f[name]
+    f[name] = h5py.ExternalLink(str(victim), "/x")
+
+
+def _soft(f: h5py.File, name: str, victim: Path) -> None:
+    del f[name]
+    f[name] = h5py.SoftLink("/xcoordinates")
+
+
+def _virtual(f: h5py.File, name: str, victim: Path) -> None:
+    del f[name]
+    layout = h5py.VirtualLayout(shape=(3,), dtype="f8")
+    layout[:] = h5py.VirtualSource(str(victim), "x", shape=(3,))
+    f.create_virtual_dataset(name, layout)
+
+
+def _huge(f: h5py.File, name: str, victim: Path) -> None:
+    del f[name]
+    f.create_dataset(name, shape=(1 << 27,), dtype="f8", chunks=(4096,))
+
+
+def _strings(f: h5py.File, name: str, victim: Path) -> None:
+    del f[name]
+    f[name] = np.array([b"a", b"b", b"c"])
+
+
+def _floats(f: h5py.File, name: str, victim: Path) -> None:
+    del f[name]
+    f[name] = np.array([0.5, np.nan, np.inf])
+
+
+def _config(f: h5py.File, name: str, victim: Path) -> None:
+    f["surface"].attrs["config"] = "[1, 2]"
+
+
+CRAFTS = [_external, _soft, _virtual, _huge, _strings, _floats, _config]
+TARGETS = ["train_loss", "surface/train_loss", "surface/done", "xcoordinates", "directions/d0/w"]
+
+
+def _crafted_surface(tmp: Path) -> tuple[Path, Path]:
+    victim = tmp / "victim.h5"
+    with h5py.File(victim, "w") as f:
+        f["x"] = np.arange(3.0)
+    path = tmp / "s.h5"
+    values = {"train_loss": np.arange(3.0)}
+    directions = Directions([{"w": torch.ones(2, 3)}], "random", {"seed": 0})
+    x = np.linspace(-1, 1, 3)
+    create_surface_file(
+        path,
+        (directions.kind, directions.attrs, directions.numpy()),
+        Surface(x, None, values, np.zeros(3, bool), config=CONFIG),
+        command="test",
+    )
+    return path, victim
+
+
+@CLI_FUZZ
+@given(st.sampled_from(CRAFTS), st.sampled_from(TARGETS), st.sampled_from(["info", "plot"]))
+def test_readers_on_crafted_hdf5(craft, target: str, command: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        path, victim = _crafted_surface(tmp)
+        with h5py.File(path, "r+") as f:
+            craft(f, target, victim)
+        before, victim_before = path.read_bytes(), victim.read_bytes()
+        figure = tmp / "s.png"
+        args = [command, str(path)] + (["--out", str(figure)] if command == "plot" else [])
+        _one_line_or_success(CliRunner().invoke(cli, ["-q", *args]), figure)
+        assert path.read_bytes() == before and victim.read_bytes() == victim_before
+
+
+@pytest.mark.parametrize("craft", [c for c in CRAFTS if c is not _floats], ids=lambda c: c.__name__)
+def test_resume_and_write_refuse_crafted_files(tmp_path: Path, craft) -> None:
+    path, victim = _crafted_surface(tmp_path)
+    with h5py.File(path, "r+") as f:
+        craft(f, "train_loss", victim)
+    before, victim_before = path.read_bytes(), victim.read_bytes()
+    with pytest.raises(LandscapeError) as err:
+        _resume_1d(path)
+        with store.atomic_update(path) as f:
+            f["train_loss"][...] = 1.0
+    assert "\n" not in str(err.value) and "s.h5" in str(err.value)
+    assert path.read_bytes() == before and victim.read_bytes() == victim_before
+
+
+def _resume_1d(path: Path) -> None:
+    directions = Directions([{"w": torch.ones(2, 3)}], "random", {"seed": 0})
+    _start(
+        path,
+        directions,
+        np.linspace(-1, 1, 3),
+        None,
+        ["train_loss"],
+        (3,),
+        CONFIG,
+        False,
+        "t",
+        False,
+    )

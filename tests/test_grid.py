@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from landscape.errors import LandscapeError
-from landscape.grid import parse_grid
+from landscape.grid import MAX_GRID_ENV, check_grid_size, parse_grid
 
 
 def test_ranges_and_lists():
@@ -31,3 +31,18 @@ def test_fuzz_never_crashes_otherwise(text):
         return
     assert out.ndim == 1 and len(out) >= 1 and np.isfinite(out).all()
     assert np.all(np.diff(out) > 0)
+
+
+@pytest.mark.parametrize("spec", ["-1e308:1e308:3", "1:1.0000000000000002:5"])
+def test_ranges_float64_cannot_hold_are_refused(spec):
+    with pytest.raises(LandscapeError, match="gives values float64 cannot hold or tell apart"):
+        parse_grid(spec, name="x")
+
+
+def test_grid_size_limit_and_the_variable_that_lifts_it(monkeypatch):
+    with pytest.raises(LandscapeError, match=r"100000 x 100000 = 10000000000 points .*MAX_GRID"):
+        check_grid_size((100_000, 100_000))
+    check_grid_size((1000, 1000))
+    monkeypatch.setenv(MAX_GRID_ENV, "10")
+    with pytest.raises(LandscapeError, match="4 x 3 = 12 points is above the limit of 10"):
+        check_grid_size((4, 3))

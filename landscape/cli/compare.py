@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, device_option, run_spec_options
+from landscape.cli.options import SEED, command_line, device_option, run_spec_options
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -100,7 +100,7 @@ CONFIG_OPTIONS = (
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of Lanczos, trace probes and profile directions.",

@@ -8,6 +8,7 @@ import click
 
 from landscape.cli import logs
 from landscape.cli.options import (
+    SEED,
     command_line,
     data_options,
     model_options,
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 seed_option = click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of the estimators' random vectors (start vectors, probes).",

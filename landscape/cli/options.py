@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+SEED = click.IntRange(-(2**63), 2**64 - 1)
+"""The seeds torch's generators accept (a larger one overflowed inside torch)."""
+
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     def apply(fn: F) -> F:

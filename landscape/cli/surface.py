@@ -6,6 +6,7 @@ import click
 
 from landscape.cli import logs
 from landscape.cli.options import (
+    SEED,
     command_line,
     data_options,
     model_options,
@@ -51,7 +52,7 @@ from landscape.cli.options import (
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of random directions and of --max-samples.",

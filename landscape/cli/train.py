@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from landscape.cli.options import device_option, quiet
+from landscape.cli.options import SEED, device_option, quiet
 from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
 from landscape.io.groups import SEED_DIR
@@ -96,7 +96,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     help="Mini-batch size.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of initialization and data order."
+    "--seed", type=SEED, default=0, show_default=True, help="Seed of initialization and data order."
 )
 @click.option(
     "--seeds",

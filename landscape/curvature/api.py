@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import torch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -55,6 +54,7 @@ from landscape.objective import Objective
 from landscape.params import ParamDict, flatten
 from landscape.records import Spectrum
 from landscape.setup import DType, load_objective
+from landscape.training_checkpoint import load_optimizer_state_dict
 
 TraceMethod = Literal["hutch++", "hutchinson", "xtrace"]
 MEASURES = (
@@ -503,37 +503,10 @@ def load_optimizer_state(
             its name is unknown.
 
     """
-    import pickle
-
-    path = Path(path)
-    if not path.is_file():
-        raise LandscapeError(f"optimizer state not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trust)
-    except pickle.UnpicklingError as exc:
-        raise LandscapeError(
-            f"optimizer state {path}: refused to unpickle objects; "
-            "pass --trust-checkpoint if you trust it"
-        ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise LandscapeError(f"optimizer state {path}: not a readable PyTorch file") from exc
-    if isinstance(obj, dict) and "optimizer" in obj:
-        state, name = obj["optimizer"], name or obj.get("optimizer_name")
-    else:
-        state = obj
-    if not isinstance(state, dict) or "param_groups" not in state:
-        raise LandscapeError(
-            f"optimizer state {path}: expected a checkpoint with an 'optimizer' state dict "
-            "or a bare optimizer state_dict"
-        )
-    if not name:
-        raise LandscapeError(
-            f"optimizer state {path}: the optimizer's name is unknown; "
-            "pass --optimizer-name (adam, adamw, sgd, rmsprop, adagrad)"
-        )
+    state, name = load_optimizer_state_dict(path, name=name, trust=trust)
     net = build_model(model) if isinstance(model, str) else model
     names = [n for n, p in net.named_parameters() if p.requires_grad]
-    return from_state_dict(state, str(name), dict(enumerate(names)))
+    return from_state_dict(state, name, dict(enumerate(names)))
 
 
 def _run_stages(

@@ -10,6 +10,7 @@ eigenvector, which is close to the new one when the probe is called often.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -143,6 +144,33 @@ class SharpnessProbe:
             out.update(self._optimizer_curvature(op, opt, params, update_curvature))
         out["num_matvecs"] = float(op.num_matvecs)
         return out
+
+    def state_dict(self) -> dict[str, torch.Tensor | bool | None]:
+        """The warm-start state a resumed run needs to repeat this probe's results exactly.
+
+        The Lanczos start vectors (the last eigenvectors) and whether the
+        determinism check has run; saved in ``landscape train``'s checkpoints.
+        """
+        return {"top": self._top, "precond_top": self._precond_top, "checked": self._checked}
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Raises:
+            LandscapeError: if ``state`` is not such a dict.
+
+        """
+        top, precond_top, checked = state.get("top"), state.get("precond_top"), state.get("checked")
+        if not isinstance(checked, bool) or not all(
+            v is None or isinstance(v, torch.Tensor) for v in (top, precond_top)
+        ):
+            raise LandscapeError("sharpness probe: expected the state saved by state_dict()")
+        device = self.objective.device
+        self._top = top.to(device) if isinstance(top, torch.Tensor) else None
+        self._precond_top = (
+            precond_top.to(device) if isinstance(precond_top, torch.Tensor) else None
+        )
+        self._checked = checked
 
     def _optimizer_curvature(
         self,

@@ -26,12 +26,14 @@ def save_checkpoint(
     hparams: Mapping[str, Any],
     epoch: int,
     step: int,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Save ``RUN/checkpoints/<name>``: a temporary file first, then renamed over the old one.
 
     The file holds ``model`` and ``optimizer`` (their state dicts),
     ``optimizer_name`` (the class name, lower case), ``optimizer_hparams``,
-    ``epoch``, ``step`` and ``rng_state`` (torch's CPU generator).
+    ``epoch``, ``step``, ``rng_state`` (torch's CPU generator) and the entries of
+    ``extra`` (e.g. the sharpness probe's warm start under ``probe``).
 
     Returns:
         The checkpoint's path.
@@ -49,6 +51,7 @@ def save_checkpoint(
             "epoch": epoch,
             "step": step,
             "rng_state": torch.get_rng_state(),
+            **(extra or {}),
         },
         tmp,
     )
@@ -72,16 +75,3 @@ def resume_checkpoint(run_dir: Path, epoch_steps: Mapping[int, int]) -> Checkpoi
         if c.kind == "init" or (c.kind == "epoch" and c.epoch in epoch_steps)
     ]
     return usable[-1] if usable else None
-
-
-def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    """Load a checkpoint of :func:`save_checkpoint` into ``model``, ``optimizer`` and torch's RNG.
-
-    Loaded with ``weights_only=True``, onto the CPU first (``load_state_dict``
-    moves each tensor to where the model's is).
-    """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if "rng_state" in state:
-        torch.set_rng_state(state["rng_state"])

@@ -47,7 +47,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from landscape.dynamics.checkpoints import load_checkpoint, resume_checkpoint, save_checkpoint
+from landscape.dynamics.checkpoints import resume_checkpoint, save_checkpoint
 from landscape.dynamics.epoch_stats import STEP_SIZE_QUANTILES, epoch_columns, weight_norms
 from landscape.dynamics.runs import CHECKPOINT_DIR, checkpoint_filename
 from landscape.dynamics.step_records import (
@@ -66,6 +66,7 @@ from landscape.errors import LandscapeError
 from landscape.io import run as run_io
 from landscape.params import ParamDict, model_params
 from landscape.store import check_resumable, config_json, writer_lock
+from landscape.training_checkpoint import restore_training_state
 
 Probe = Callable[[ParamDict, torch.optim.Optimizer], Mapping[str, float]]
 """A curvature (or any) probe: ``probe(params, optimizer) -> {name: value}``."""
@@ -269,7 +270,7 @@ class Recorder:
                 )
             shutil.rmtree(self.run_dir / CHECKPOINT_DIR, ignore_errors=True)
             return False
-        load_checkpoint(last.path, self.model, self.optimizer)
+        restore_training_state(last.path, self.model, self.optimizer, probe=self.probe)
         self.epochs_done = last.epoch if last.epoch in recorded else -1
         self.step_count = recorded.get(self.epochs_done, 0)
         self._init = [init[n].to(p.device) for n, p in self._named]
@@ -377,6 +378,7 @@ class Recorder:
             hparams=self.hparams,
             epoch=epoch,
             step=self.step_count,
+            extra=_probe_state(self.probe),
         )
 
     def flush(self) -> None:
@@ -420,3 +422,9 @@ class Recorder:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _probe_state(probe: Probe | None) -> dict[str, object]:
+    """``{"probe": probe.state_dict()}`` for a probe with state (its warm start), else ``{}``."""
+    state_dict = getattr(probe, "state_dict", None)
+    return {"probe": state_dict()} if callable(state_dict) else {}

@@ -28,7 +28,7 @@ from landscape.errors import LandscapeError
 from landscape.io import li2018
 from landscape.io.directions import read_directions, write_directions
 from landscape.records import Source, Surface
-from landscape.store import atomic_update, config_json, open_read
+from landscape.store import atomic_update, config_json, open_read, read_array, read_coordinates
 
 GROUP = "surface"
 KNOWN_METRICS: tuple[str, ...] = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -84,8 +84,8 @@ def read_progress(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, np.ndarray]]]:
     """What a resumed run needs: the stored ``metrics``, the ``done`` mask and the directions."""
     with open_read(path) as f:
-        done = f[f"{GROUP}/done"][()]
-        values = {m: f[m][()] for m in metrics}
+        done = read_array(f[GROUP], "done", kinds="b")
+        values = {m: read_array(f, m, shape=done.shape, kinds="f") for m in metrics}
         return values, done, read_directions(f)
 
 
@@ -128,12 +128,8 @@ def read_surface(path: str | Path, *, with_vectors: bool = False) -> Surface:
                 f"found {', '.join(sorted(f)) or 'nothing'})"
             )
         source: Source = "li2018" if li2018.is_li2018(f) else "landscape"
-        x = np.asarray(f["xcoordinates"][()], dtype=np.float64).reshape(-1)
-        y = (
-            np.asarray(f["ycoordinates"][()], dtype=np.float64).reshape(-1)
-            if "ycoordinates" in f
-            else None
-        )
+        x = read_coordinates(f, "xcoordinates")
+        y = read_coordinates(f, "ycoordinates") if "ycoordinates" in f else None
         shape = (len(x),) if y is None else (len(y), len(x))
         names = _metric_names(f, shape, source)
         if not names:

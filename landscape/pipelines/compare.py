@@ -73,7 +73,7 @@ from landscape.io.compare import (
     write_comparison,
     write_curvature_series,
 )
-from landscape.loading import file_sha256
+from landscape.loading import file_sha256, load_torch_file
 from landscape.records import (
     Comparison,
     CurvatureSeries,
@@ -208,7 +208,7 @@ def measure_curvature(
 
 def _optimizer_state(run: Run, index: int, names: Sequence[str]) -> OptimizerState:
     """The optimizer state saved in checkpoint ``index``, else the run's hyperparameters alone."""
-    saved = torch.load(run.checkpoints[index].path, map_location="cpu", weights_only=True)
+    saved = load_torch_file(run.checkpoints[index].path, trust_option=None)
     if not isinstance(saved, dict) or "optimizer" not in saved:
         return OptimizerState(run.optimizer, run.hparams, {}, {})
     return from_state_dict(

@@ -95,8 +95,10 @@ def value_range(
     """
     finite = z[np.isfinite(z)]
     if finite.size == 0 and (vmin is None or vmax is None):
+        what = "NaN" if np.isnan(z).all() else "NaN or infinite"
         raise LandscapeError(
-            "no computed points to draw (every value is NaN); finish the surface first"
+            f"no finite points to draw (every value is {what}); finish the surface first "
+            "or check the loss for overflow"
         )
     low = float(finite.min()) if vmin is None else float(vmin)
     high = float(finite.max()) if vmax is None else float(vmax)
