@@ -26,9 +26,10 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 
-from landscape.objective import Objective, correct_count
+from landscape.data import Inputs
+from landscape.objective import Objective
 from landscape.params import ParamDict
 
 BNMode = Literal["eval", "recompute"]
@@ -73,7 +74,7 @@ class PointEvaluator:
         ]
         for m in self.bn_modules:
             m.momentum = None
-        self.bn_x = objective.split.x[:bn_samples]
+        self.bn_data = objective.split.take(slice(0, bn_samples))
         self._pred = self._prediction_buffer()
 
     def _prediction_buffer(self) -> Tensor | None:
@@ -106,8 +107,8 @@ class PointEvaluator:
         for m in self.bn_modules:
             m.reset_running_stats()
         self.model.train()
-        for i in range(0, len(self.bn_x), self.objective.batch_size):
-            self.model(self.bn_x[i : i + self.objective.batch_size])
+        for x, _ in self.bn_data.batches(self.objective.batch_size):
+            self.objective.call(self.model, x)
         self.model.eval()
 
     def _accumulate(self, loss: Tensor, correct: Tensor) -> None:
@@ -115,13 +116,13 @@ class PointEvaluator:
         obj = self.objective
         row = 0
         for x, y in obj.batches():
-            out = self.model(x)
+            out = obj.call(self.model, x)
             loss += obj.loss_sum(out, y)
             if self._pred is not None:
-                torch.argmax(out, dim=-1, out=self._pred[row : row + len(x)])
+                torch.argmax(out, dim=-1, out=self._pred[row : row + len(y)])
             elif obj.has_accuracy:
-                correct += correct_count(out, y)
-            row += len(x)
+                correct += obj.num_correct(out, y)
+            row += len(y)
         if self._pred is not None:
             correct += (self._pred == obj.split.y).sum()
 
@@ -206,13 +207,12 @@ class StackedEvaluator:
         names = [n for n, _ in objective.model.named_parameters()]
         self.origin = {k: origin[k].to(dev) for k in names}
         self.directions = [{k: d[k].to(dev) for k in names} for d in directions]
-        model, buffers, loss_sum = objective.model, objective.buffers, objective.loss_sum
-        with_acc = objective.has_accuracy
+        loss_sum, with_acc = objective.loss_sum, objective.has_accuracy
 
-        def one_point(params: ParamDict, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-            out = functional_call(model, (params, buffers), (x,))
+        def one_point(params: ParamDict, x: Inputs, y: Tensor) -> tuple[Tensor, Tensor]:
+            out = objective.forward(params, x)
             loss = loss_sum(out, y)
-            return loss, correct_count(out, y) if with_acc else loss
+            return loss, objective.num_correct(out, y) if with_acc else loss
 
         self._batched = vmap(one_point, in_dims=(0, None, None))
 

@@ -22,6 +22,7 @@ from scipy.sparse.linalg import LinearOperator
 from torch import Tensor
 from torch.func import grad, jvp, vmap
 
+from landscape.attention import double_backward_attention
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.params import ParamDict, flatten, unflatten
@@ -221,12 +222,13 @@ class HessianLinearOperator:
                 f"got {tuple(v.shape)}"
             )
         block = v.reshape(self.shape[0], -1).T.to(device=self.device, dtype=self.dtype)
-        out = torch.cat(
-            [
-                self._block(block[i : i + self.max_vectors])
-                for i in range(0, block.shape[0], self.max_vectors)
-            ]
-        )
+        with double_backward_attention():
+            out = torch.cat(
+                [
+                    self._block(block[i : i + self.max_vectors])
+                    for i in range(0, block.shape[0], self.max_vectors)
+                ]
+            )
         out = out.T.to(device=v.device, dtype=v.dtype)
         return out.reshape(v.shape)
 
