@@ -75,6 +75,9 @@ def surface(
     trust_checkpoint: bool = False,
     progress: bool = True,
     command: str | None = None,
+    task: str | None = None,
+    output: str | None = None,
+    accuracy: bool = True,
 ) -> Surface:
     """Compute a 1D or 2D loss surface around a checkpoint.
 
@@ -107,6 +110,11 @@ def surface(
         trust_checkpoint: fully unpickle checkpoints (unsafe: runs code).
         progress: show progress bars.
         command: command line for provenance.
+        task: ``classification``, ``regression``, ``lm`` or ``mlm`` (``None``:
+            inferred; see :class:`~landscape.objective.Objective`).
+        output: the field of the model's output to score (``None``: the tensor,
+            a tuple's first element, or ``logits``).
+        accuracy: compute accuracy where it is defined.
 
     Returns:
         The :class:`~landscape.engine.Surface`.
@@ -121,6 +129,8 @@ def surface(
             "max_samples": max_samples,
             "split": split,
         }
+        scoring = {"task": task, "output": output, "accuracy": accuracy}
+        config.update({k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]})
         if checkpoint is not None:
             origin, buffers = load_checkpoint(net, checkpoint, trust=trust_checkpoint)
             # by content, not path: a resume from another directory names it differently
@@ -142,7 +152,7 @@ def surface(
         for name, s in evaluation.splits.items():
             with model_errors(name):
                 objectives[name] = Objective(
-                    net, s, loss=loss, batch_size=batch_size, buffers=buffers
+                    net, s, loss=loss, batch_size=batch_size, buffers=buffers, **scoring
                 )
         directions, origin = _directions(
             dirs,

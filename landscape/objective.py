@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -258,6 +258,9 @@ class Objective:
         True
 
     """
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {"task": None, "output": None, "accuracy": True}
+    """Defaults of the scoring arguments (provenance records only those that differ)."""
 
     def __init__(
         self,

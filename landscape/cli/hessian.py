@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    task_arguments,
+    task_options,
+)
 
 seed_option = click.option(
     "--seed",
@@ -50,6 +57,7 @@ def setup_from(kw: dict[str, Any]) -> Any:
         device=kw["device"],
         dtype=kw["dtype"],
         trust_checkpoint=kw["trust_checkpoint"],
+        **task_arguments(kw),
     )
 
 
@@ -70,6 +78,7 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
 @click.command("hessian")
 @model_options
 @data_options
+@task_options
 @output_options
 @click.option(
     "--top-k",

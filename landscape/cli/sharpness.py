@@ -14,7 +14,13 @@ from landscape.cli.hessian import (
     setup_from,
     tol_option,
 )
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    task_options,
+)
 
 ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,filter_width"
 
@@ -22,6 +28,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @click.command("sharpness")
 @model_options
 @data_options
+@task_options
 @output_options
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."

@@ -7,12 +7,20 @@ import logging
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    task_arguments,
+    task_options,
+)
 
 
 @click.command("surface")
 @model_options
 @data_options
+@task_options
 @output_options
 @click.option(
     "--dirs",
@@ -120,6 +128,7 @@ def command(ctx: click.Context, **kw: object) -> None:
         trust_checkpoint=kw["trust_checkpoint"],
         progress=progress,
         command=command_line(),
+        **task_arguments(kw),
     )
     done, total = int(result.done.sum()), result.done.size
     if main:

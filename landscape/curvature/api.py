@@ -107,8 +107,15 @@ def prepare(
     device: str = "auto",
     dtype: DType = "float32",
     trust_checkpoint: bool = False,
+    task: str | None = None,
+    output: str | None = None,
+    accuracy: bool = True,
 ) -> Setup:
-    """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`."""
+    """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`.
+
+    ``task``, ``output`` and ``accuracy`` say how the output is scored (see
+    :class:`~landscape.objective.Objective`).
+    """
     from landscape.api import resolve_device
 
     if dtype not in get_args(DType):
@@ -134,7 +141,7 @@ def prepare(
         )
     part = loaded.splits[which]
     torch_dtype = torch.float64 if dtype == "float64" else torch.float32
-    if part.x.is_floating_point():
+    if isinstance(part.x, torch.Tensor) and part.x.is_floating_point():
         part = Split(
             part.x.to(torch_dtype), part.y.to(torch_dtype) if part.y.is_floating_point() else part.y
         )
@@ -144,7 +151,8 @@ def prepare(
         k: v.to(device=dev, dtype=torch_dtype) if v.is_floating_point() else v.to(dev)
         for k, v in buffers.items()
     }
-    objective = Objective(net, part, loss=loss, batch_size=batch_size, buffers=buffers)
+    scoring = {"task": task, "output": output, "accuracy": accuracy}
+    objective = Objective(net, part, loss=loss, batch_size=batch_size, buffers=buffers, **scoring)
     identity = {
         "model": model if isinstance(model, str) else type(model).__name__,
         "checkpoint_sha256": None if checkpoint is None else file_sha256(checkpoint),
@@ -154,6 +162,7 @@ def prepare(
         "max_samples": max_samples,
         "loss": loss,
         "dtype": dtype,
+        **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
     }
     return Setup(objective, params, identity)
 
