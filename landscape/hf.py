@@ -14,7 +14,9 @@ only when a ``hf:`` model is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -100,7 +102,8 @@ def load_pretrained(spec: str) -> nn.Module:
             "class; save the model with its head class (e.g. GPT2LMHeadModel)"
         )
     try:
-        model = cls.from_pretrained(directory, local_files_only=True)
+        with _quiet(transformers):
+            model = cls.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise LandscapeError(f"model {spec!r}: weights do not load ({_first_line(exc)})") from exc
     model.config.use_cache = False
@@ -129,6 +132,21 @@ def model_task(model: nn.Module) -> str | None:
         if problem == "multi_label_classification":
             return None
     return task
+
+
+@contextlib.contextmanager
+def _quiet(transformers: ModuleType) -> Iterator[None]:
+    """Silence transformers' loading bars and notices (errors still raise), then restore them."""
+    logs = transformers.utils.logging
+    verbosity, bars = logs.get_verbosity(), logs.is_progress_bar_enabled()
+    logs.set_verbosity_error()
+    logs.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logs.set_verbosity(verbosity)
+        if bars:
+            logs.enable_progress_bar()
 
 
 def _first_line(exc: BaseException) -> str:

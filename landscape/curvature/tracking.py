@@ -86,7 +86,7 @@ class SharpnessProbe:
                 .sort()
                 .values
             )
-            split = Split(split.x[idx.to(split.x.device)], split.y[idx.to(split.y.device)])
+            split = split.take(idx.to(split.y.device))
         self.model = model
         self.objective = Objective(model, split, loss=loss)
         self.seed = seed
