@@ -297,7 +297,9 @@ class Objective:
         self.loss_spec = loss
         self.output_key = output
         integer_labels = not split.y.is_floating_point()
-        self.loss_sum, loss_task = resolve_loss(loss, class_labels=integer_labels)
+        self.loss_sum, loss_task = resolve_loss(
+            loss, class_labels=integer_labels and task != "regression"
+        )
         self.task: str = task or _model_task(model) or loss_task
         per_token = self.task in TOKEN_TASKS or (
             self.task == "classification"

@@ -172,6 +172,16 @@ def test_task_and_loss_must_fit(kwargs, match):
         Objective(TokenModel(), as_split(token_data(), source="t"), **kwargs)
 
 
+def test_regression_task_takes_mse_on_integer_targets_as_plain_squared_error():
+    x, y = torch.randn(6, 2), torch.arange(6)
+    lin = nn.Linear(2, 1)
+    obj = Objective(lin, Split(x, y), loss="mse", task="regression")
+    with torch.no_grad():
+        ref = nn.functional.mse_loss(lin(x).squeeze(1), y.float())
+    assert obj.task == "regression" and not obj.has_accuracy
+    assert obj.evaluate(model_params(lin))[0] == pytest.approx(float(ref), rel=1e-6)
+
+
 def test_token_labels_out_of_range_and_wrong_shapes_refused():
     batch = token_data()
     with pytest.raises(LandscapeError, match="labels out of range"):
