@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
+from landscape.data import Split
 from landscape.evaluators import BNMode, PointEvaluator
-from landscape.objective import Objective, correct_count
+from landscape.objective import Objective, counted_tokens
 from landscape.params import ParamDict
 
 MIN_BATCHES = 2
@@ -118,7 +119,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         seed: Seed of the batch order (one order for every point).
         bn: BatchNorm mode (see :class:`PointEvaluator`).
         bn_samples: Rows that re-estimate BatchNorm statistics.
-        bn_inputs: Inputs that re-estimate BatchNorm statistics (see :class:`PointEvaluator`).
+        bn_data: Data that re-estimates BatchNorm statistics (see :class:`PointEvaluator`).
         buffer_directions: Buffer directions (see :class:`PointEvaluator`).
     """
 
@@ -132,7 +133,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         seed: int = 0,
         bn: BNMode = "eval",
         bn_samples: int = 1000,
-        bn_inputs: torch.Tensor | None = None,
+        bn_data: Split | None = None,
         buffer_directions: Sequence[ParamDict] | None = None,
     ):
         super().__init__(
@@ -141,14 +142,19 @@ class AdaptivePointEvaluator(PointEvaluator):
             directions,
             bn=bn,
             bn_samples=bn_samples,
-            bn_inputs=bn_inputs,
+            bn_data=bn_data,
             buffer_directions=buffer_directions,
         )
         self.tolerance = tolerance
         self._batches = list(objective.batches())
         generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(self._batches), generator=generator).tolist()
-        self._rows = np.array([len(y) for _, y in self._batches], dtype=np.float64)
+        self._rows = np.array([self._units(y) for _, y in self._batches], dtype=np.float64)
+
+    def _units(self, y: torch.Tensor) -> int:
+        """What a batch's mean is over: its rows, or its counted tokens for a token task."""
+        score = getattr(self.objective, "_token_score", None)
+        return len(y) if score is None else counted_tokens(y, shift=score["shift"])
 
     @torch.inference_mode()
     def evaluate(self, coords: np.ndarray) -> AdaptiveValues:
@@ -175,10 +181,10 @@ class AdaptivePointEvaluator(PointEvaluator):
         seen: list[int] = []
         for index in self.order:
             x, y = self._batches[index]
-            output = self.model(x)
+            output = obj.call(self.model, x)
             sums[index] = obj.loss_sum(output, y).double().cpu()
             if obj.has_accuracy:
-                correct[index] = correct_count(output, y).cpu()
+                correct[index] = obj.num_correct(output, y).cpu()
             seen.append(index)
             if len(seen) >= MIN_BATCHES or len(seen) == total:
                 rows = self._rows[seen]

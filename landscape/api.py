@@ -59,6 +59,9 @@ def surface(
     progress: bool = True,
     command: str | None = None,
     context: Context | None = None,
+    task: str | None = None,
+    output: str | None = None,
+    accuracy: bool = True,
 ) -> Surface:
     """Compute a 1D or 2D loss surface around a checkpoint.
 
@@ -94,6 +97,11 @@ def surface(
         context: the distributed context (``None``: a single process); under
             torchrun, open :func:`landscape.distributed.session` and pass its context
             so that the ranks share the grid points.
+        task: ``classification``, ``regression``, ``lm`` or ``mlm`` (``None``:
+            inferred; see :class:`~landscape.objective.Objective`).
+        output: the field of the model's output to score (``None``: the tensor,
+            a tuple's first element, or ``logits``).
+        accuracy: compute accuracy where it is defined.
 
     Returns:
         The :class:`~landscape.records.Surface`.
@@ -101,6 +109,7 @@ def surface(
     """
     if data is None:
         raise LandscapeError("surface: expected data to evaluate on (got None)")
+    scoring = {"task": task, "output": output, "accuracy": accuracy}
     loaded = load_objective(
         model,
         checkpoint,
@@ -113,6 +122,7 @@ def surface(
         device=device,
         trust_checkpoint=trust_checkpoint,
         context=context,
+        **scoring,
     )
     config: dict[str, Any] = {
         "model": loaded.model_name,
@@ -120,6 +130,7 @@ def surface(
         "batch_size": batch_size,
         "max_samples": max_samples,
         "split": split,
+        **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
     }
     if loaded.checkpoint_sha256 is not None:
         # by content, not path: a resume from another directory names it differently

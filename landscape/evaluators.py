@@ -26,9 +26,10 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 
-from landscape.objective import Objective, correct_count
+from landscape.data import Inputs, Split
+from landscape.objective import Objective
 from landscape.params import ParamDict
 
 BNMode = Literal["eval", "recompute"]
@@ -45,11 +46,11 @@ class PointEvaluator:
         directions: one or two directions.
         bn: ``eval`` keeps the checkpoint's BatchNorm statistics; ``recompute``
             re-estimates them at every point on the first ``bn_samples`` rows of
-            ``bn_inputs`` (cumulative average, as in mode-connectivity studies), on a
+            ``bn_data`` (cumulative average, as in mode-connectivity studies), on a
             copy of the buffers.
         bn_samples: rows used to re-estimate BatchNorm statistics.
-        bn_inputs: the inputs that re-estimate them: the training split's, whichever
-            split is scored (defaults to the scored split's own inputs).
+        bn_data: the data that re-estimates them: the training split, whichever
+            split is scored (defaults to the scored split).
         buffer_directions: with ``bn="eval"``, one direction of the floating-point buffers
             per weight direction: the point ``origin + sum_i c_i d_i`` then uses the buffers
             ``objective.buffers + sum_i c_i b_i``, so that along a line or plane through
@@ -66,7 +67,7 @@ class PointEvaluator:
         *,
         bn: BNMode = "eval",
         bn_samples: int = 1000,
-        bn_inputs: Tensor | None = None,
+        bn_data: Split | None = None,
         buffer_directions: Sequence[ParamDict] | None = None,
     ):
         self.objective = objective
@@ -89,7 +90,7 @@ class PointEvaluator:
         ]
         for m in self.bn_modules:
             m.momentum = None
-        self.bn_x = (objective.split.x if bn_inputs is None else bn_inputs)[:bn_samples]
+        self.bn_data = (objective.split if bn_data is None else bn_data).take(slice(0, bn_samples))
         self._pred = self._prediction_buffer()
 
     def _prediction_buffer(self) -> Tensor | None:
@@ -128,8 +129,8 @@ class PointEvaluator:
         for m in self.bn_modules:
             m.reset_running_stats()
         self.model.train()
-        for i in range(0, len(self.bn_x), self.objective.batch_size):
-            self.model(self.bn_x[i : i + self.objective.batch_size])
+        for x, _ in self.bn_data.batches(self.objective.batch_size):
+            self.objective.call(self.model, x)
         self.model.eval()
 
     def _accumulate(self, loss: Tensor, correct: Tensor) -> None:
@@ -137,13 +138,13 @@ class PointEvaluator:
         obj = self.objective
         row = 0
         for x, y in obj.batches():
-            out = self.model(x)
+            out = obj.call(self.model, x)
             loss += obj.loss_sum(out, y)
             if self._pred is not None:
-                torch.argmax(out, dim=-1, out=self._pred[row : row + len(x)])
+                torch.argmax(out, dim=-1, out=self._pred[row : row + len(y)])
             elif obj.has_accuracy:
-                correct += correct_count(out, y)
-            row += len(x)
+                correct += obj.num_correct(out, y)
+            row += len(y)
         if self._pred is not None:
             correct += (self._pred == obj.split.y).sum()
 
@@ -275,15 +276,14 @@ class StackedEvaluator:
             if buffer_directions is not None
             else None
         )
-        model, loss_sum = objective.model, objective.loss_sum
-        with_acc = objective.has_accuracy
+        loss_sum, with_acc = objective.loss_sum, objective.has_accuracy
 
         def one_point(
-            params: ParamDict, buffers: ParamDict, x: Tensor, y: Tensor
+            params: ParamDict, buffers: ParamDict, x: Inputs, y: Tensor
         ) -> tuple[Tensor, Tensor]:
-            out = functional_call(model, (params, buffers), (x,))
+            out = objective.forward(params, x, buffers)
             loss = loss_sum(out, y)
-            return loss, correct_count(out, y) if with_acc else loss
+            return loss, objective.num_correct(out, y) if with_acc else loss
 
         in_buffers = 0 if buffer_directions is not None else None
         self._batched = vmap(one_point, in_dims=(0, in_buffers, None, None))

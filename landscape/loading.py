@@ -1,7 +1,8 @@
 """Load user models and checkpoints without trusting them more than asked.
 
 Models are named by a spec: ``package.module:callable``,
-``path/to/file.py:callable``, or the name of a built-in model from
+``path/to/file.py:callable``, ``hf:DIR`` (a local Hugging Face directory, see
+:mod:`landscape.hf`), or the name of a built-in model from
 :mod:`landscape.models`. Checkpoints are loaded with
 ``torch.load(weights_only=True)`` unless the user explicitly trusts the file;
 safetensors files are read with :mod:`safetensors`.
@@ -93,8 +94,11 @@ def build_model(spec: str, **kwargs: Any) -> nn.Module:
         LandscapeError: if the spec does not produce an ``nn.Module``.
 
     """
+    from landscape.hf import is_hf_spec, load_pretrained
     from landscape.models import MODELS
 
+    if is_hf_spec(spec):
+        return load_pretrained(spec)
     if ":" not in spec:
         if spec not in MODELS:
             raise LandscapeError(
@@ -367,6 +371,7 @@ def check_state_fits(model: nn.Module, state: Mapping[str, Tensor], *, source: s
             f"checkpoint {source}: the state dict holds values that are not tensors"
         )
     expected = model.state_dict()
+    state = restore_tied(model, state)
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [
@@ -435,6 +440,29 @@ def _unusual_kind(t: Tensor) -> str | None:
     if t.is_nested:
         return "nested"
     return None
+
+
+def restore_tied(model: nn.Module, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Fill the names of tied parameters missing from ``state`` from their partner.
+
+    A model whose modules share one parameter (an LM head tied to the input
+    embedding) lists it under every name in its state dict, but Hugging Face's
+    ``save_pretrained`` stores it once.
+
+    >>> m = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    >>> m[1].weight = m[0].weight
+    >>> sorted(restore_tied(m, {"0.weight": torch.ones(2, 2)}))
+    ['0.weight', '1.weight']
+    """
+    names_of: dict[int, list[str]] = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        names_of.setdefault(id(t), []).append(name)
+    out = dict(state)
+    for names in names_of.values():
+        stored = [n for n in names if n in out]
+        for n in names if stored else []:
+            out.setdefault(n, out[stored[0]])
+    return out
 
 
 def load_checkpoint(

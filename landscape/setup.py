@@ -27,7 +27,7 @@ from typing import Any, Literal, get_args
 import torch
 from torch import nn
 
-from landscape.data import SPLITS, Data, Split, SplitChoice, as_splits, load_data, subset
+from landscape.data import SPLITS, Data, Inputs, Split, SplitChoice, as_splits, load_data, subset
 from landscape.devices import resolve_device
 from landscape.distributed import Context, rank_device
 from landscape.engine import model_errors
@@ -92,6 +92,9 @@ def load_objective(
     device: str | torch.device = "auto",
     trust_checkpoint: bool = False,
     context: Context | None = None,
+    task: str | None = None,
+    output: str | None = None,
+    accuracy: bool = True,
 ) -> Loaded:
     """Build the model, read its checkpoint and the data, and make the objectives.
 
@@ -113,6 +116,10 @@ def load_objective(
         trust_checkpoint: fully unpickle checkpoints (unsafe: runs code inside them).
         context: the distributed context (``None``: a single process); under
             torchrun a bare ``cuda`` becomes this rank's GPU.
+        task: ``classification``, ``regression``, ``lm`` or ``mlm`` (``None``: inferred).
+        output: the field of the model's output to score (``None``: the tensor, a
+            tuple's first element, or ``logits``).
+        accuracy: compute accuracy where it is defined.
 
     Raises:
         LandscapeError: for a bad device or dtype, a checkpoint that does not fit
@@ -140,7 +147,14 @@ def load_objective(
     for name, part in loaded.splits.items():
         with model_errors(name):
             objectives[name] = Objective(
-                net, part, loss=loss, batch_size=batch_size, buffers=buffers
+                net,
+                part,
+                loss=loss,
+                batch_size=batch_size,
+                buffers=buffers,
+                task=task,
+                output=output,
+                accuracy=accuracy,
             )
     return Loaded(
         model=net,
@@ -202,7 +216,10 @@ def _cast(
     def floats(t: torch.Tensor) -> torch.Tensor:
         return t.to(dtype) if t.is_floating_point() else t
 
-    data = Data({k: Split(floats(s.x), floats(s.y)) for k, s in data.splits.items()}, data.source)
+    def inputs(x: Inputs) -> Inputs:
+        return {k: floats(v) for k, v in x.items()} if isinstance(x, dict) else floats(x)
+
+    data = Data({k: Split(inputs(s.x), floats(s.y)) for k, s in data.splits.items()}, data.source)
     return (
         copy.deepcopy(net).to(dtype=dtype),
         {k: v.to(dtype) for k, v in params.items()},

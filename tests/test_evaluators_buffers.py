@@ -69,7 +69,7 @@ def test_bn_recompute_estimates_on_the_given_inputs_not_the_scored_split():
     train, test = split(), Split(torch.randn(40, 6) * 5 + 3, torch.randint(0, 3, (40,)))
     obj = Objective(net, test)
     zero = {k: torch.zeros_like(v) for k, v in model_params(net).items()}
-    on_train, _ = PointEvaluator(obj, model_params(net), [zero], bn="recompute", bn_inputs=train.x)(
+    on_train, _ = PointEvaluator(obj, model_params(net), [zero], bn="recompute", bn_data=train)(
         np.array([[0.0]])
     )
     on_test, _ = PointEvaluator(obj, model_params(net), [zero], bn="recompute")(np.array([[0.0]]))

@@ -9,13 +9,14 @@ import numpy as np
 
 from landscape.cli import logs
 from landscape.cli.hessian import dtype_option, seed_option
-from landscape.cli.options import data_options, model_options, rank_session
+from landscape.cli.options import data_options, model_options, rank_session, task_options
 
 
 @click.command("curvature-map")
 @click.argument("surface", type=click.Path(exists=True, dir_okay=False))
 @model_options
 @data_options
+@task_options
 @click.option(
     "--tol",
     type=click.FloatRange(min=0, min_open=True),

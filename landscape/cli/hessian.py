@@ -14,6 +14,8 @@ from landscape.cli.options import (
     model_options,
     output_options,
     rank_session,
+    task_arguments,
+    task_options,
 )
 
 if TYPE_CHECKING:
@@ -86,12 +88,14 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
         dtype=kw["dtype"],
         trust_checkpoint=kw["trust_checkpoint"],
         context=context,
+        **task_arguments(kw),
     )
 
 
 @click.command("hessian")
 @model_options
 @data_options
+@task_options
 @output_options
 @click.option(
     "--matrix",

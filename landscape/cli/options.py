@@ -44,18 +44,29 @@ trust_checkpoint_option = click.option(
 )
 """``--trust-checkpoint``."""
 
+
+def _checkpoint_given(ctx: click.Context, value: str | None) -> str | None:
+    """``--checkpoint`` is required unless ``--model`` is ``hf:DIR`` (which has its own weights)."""
+    model = ctx.params.get("model_spec")
+    if value is None and not (isinstance(model, str) and model.startswith("hf:")):
+        raise click.MissingParameter(ctx=ctx, param_hint="'--checkpoint'", param_type="option")
+    return value
+
+
 model_options = _stack(
     click.option(
         "--model",
         "model_spec",
         required=True,
-        help="Built-in model (mlp, cnn, resnet, resnet-noskip, ...) or 'module:callable' / 'file.py:callable'.",
+        help="Built-in model (mlp, cnn, resnet, resnet-noskip, ...), 'module:callable' / 'file.py:callable', "
+        "or hf:DIR (a local Hugging Face save_pretrained directory; never downloaded).",
     ),
     click.option(
         "--checkpoint",
         type=click.Path(dir_okay=False),
-        required=True,
-        help="Checkpoint: state dict (.pt/.pth) or .safetensors.",
+        callback=lambda ctx, param, value: _checkpoint_given(ctx, value),
+        help="Checkpoint: state dict (.pt/.pth) or .safetensors (optional for hf:DIR, "
+        "whose own weights are used).",
     ),
     trust_checkpoint_option,
 )
@@ -181,3 +192,28 @@ def command_line() -> str:
         elif value != param.get_default(ctx):
             words += [f"{flag}={v}" for v in (value if param.multiple else (value,))]
     return shlex.join(words)
+
+
+task_options = _stack(
+    click.option(
+        "--task",
+        type=click.Choice(["classification", "regression", "lm", "mlm"]),
+        default=None,
+        help="What is scored: lm = next-token cross-entropy, mlm = cross-entropy at labelled "
+        "tokens [default: from a Hugging Face model's class, else from --loss].",
+    ),
+    click.option(
+        "--output",
+        "output_key",
+        default=None,
+        help="Field of the model's output to score [default: the tensor itself, a tuple's "
+        "first element, or 'logits' of a dict/ModelOutput].",
+    ),
+    click.option("--no-accuracy", is_flag=True, help="Score the loss only, no accuracy."),
+)
+"""``--task``, ``--output``, ``--no-accuracy``: how a model's output is scored."""
+
+
+def task_arguments(kw: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :class:`~landscape.objective.Objective` named by :data:`task_options`."""
+    return {"task": kw["task"], "output": kw["output_key"], "accuracy": not kw["no_accuracy"]}

@@ -20,6 +20,7 @@ from landscape.cli.options import (
     model_options,
     output_options,
     rank_session,
+    task_options,
 )
 
 
@@ -45,6 +46,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @click.command("sharpness")
 @model_options
 @data_options
+@task_options
 @output_options
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."

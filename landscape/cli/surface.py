@@ -12,12 +12,15 @@ from landscape.cli.options import (
     model_options,
     output_options,
     rank_session,
+    task_arguments,
+    task_options,
 )
 
 
 @click.command("surface")
 @model_options
 @data_options
+@task_options
 @output_options
 @click.option(
     "--dirs",
@@ -122,6 +125,7 @@ def command(ctx: click.Context, **kw: object) -> None:
             progress=progress,
             command=command_line(),
             context=context,
+            **task_arguments(kw),
         )
         done, total = int(result.done.sum()), result.done.size
         if main:

@@ -111,13 +111,18 @@ def prepare(
     dtype: DType = "float32",
     trust_checkpoint: bool = False,
     context: Context | None = None,
+    task: str | None = None,
+    output: str | None = None,
+    accuracy: bool = True,
 ) -> Setup:
     """Load model, checkpoint and one data split (``both``: train) into an :class:`Objective`.
 
     Through :func:`landscape.setup.load_objective`; ``context`` (``None``: a
     single process) is the distributed context the curvature stages share
-    their data over.
+    their data over; ``task``, ``output`` and ``accuracy`` say how the output is
+    scored (see :class:`~landscape.objective.Objective`).
     """
+    scoring = {"task": task, "output": output, "accuracy": accuracy}
     if dtype not in get_args(DType):
         raise LandscapeError(f"dtype: expected float32 or float64 (got {dtype!r})")
     which = "train" if split == "both" else split
@@ -134,6 +139,7 @@ def prepare(
         device=device,
         trust_checkpoint=trust_checkpoint,
         context=context,
+        **scoring,
     )
     identity = {
         "model": model if isinstance(model, str) else type(model).__name__,
@@ -144,6 +150,7 @@ def prepare(
         "max_samples": max_samples,
         "loss": loss,
         "dtype": dtype,
+        **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
     }
     return Setup(loaded.objective, loaded.params, identity, loaded.context)
 

@@ -19,6 +19,8 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 from torch import Tensor
 
+from landscape.attention import double_backward_attention
+from landscape.data import Inputs
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.params import ParamDict, flatten, unflatten
@@ -38,13 +40,21 @@ class BatchObjective(Protocol):
         ...
 
 
-def shard_rows(t: Tensor, context: Context) -> Tensor:
+def shard_rows(t: Inputs, context: Context) -> Inputs:
     """Rank ``r``'s chunk of ``t``'s rows: chunk ``r`` of ``world_size`` nearly equal ones.
+
+    A dict of input tensors is split entry by entry, along the same rows.
 
     >>> shard_rows(torch.arange(5), Context(rank=1, world_size=2)).tolist()
     [3, 4]
+    >>> shard_rows({"ids": torch.arange(5)}, Context(rank=0, world_size=2))["ids"].tolist()
+    [0, 1, 2]
     """
-    return t if context.world_size == 1 else t.tensor_split(context.world_size)[context.rank]
+    if context.world_size == 1:
+        return t
+    if isinstance(t, dict):
+        return {k: v.tensor_split(context.world_size)[context.rank] for k, v in t.items()}
+    return t.tensor_split(context.world_size)[context.rank]
 
 
 def indexed_shards(objective: BatchObjective, context: Context) -> list[tuple[int, Tensor, Tensor]]:
@@ -56,7 +66,7 @@ def indexed_shards(objective: BatchObjective, context: Context) -> list[tuple[in
     out = []
     for b, (x, y) in enumerate(objective.batches()):
         xs, ys = shard_rows(x, context), shard_rows(y, context)
-        if xs.shape[0]:
+        if len(ys):
             out.append((b, xs, ys))
     return out
 
@@ -228,12 +238,13 @@ class CurvatureLinearOperator(ABC):
                 f"({self.shape[0]}, m); got {tuple(v.shape)}"
             )
         block = v.reshape(self.shape[0], -1).T.to(device=self.device, dtype=self.dtype)
-        out = torch.cat(
-            [
-                self._block(block[i : i + self.max_vectors])
-                for i in range(0, block.shape[0], self.max_vectors)
-            ]
-        )
+        with double_backward_attention():  # fused attention kernels have no double backward
+            out = torch.cat(
+                [
+                    self._block(block[i : i + self.max_vectors])
+                    for i in range(0, block.shape[0], self.max_vectors)
+                ]
+            )
         out = out.T.to(device=v.device, dtype=v.dtype)
         return out.reshape(v.shape)
 

@@ -97,7 +97,7 @@ class SharpnessProbe:
             seed=seed,
             loss=loss,
             batch_size=None,
-            device=split.x.device,
+            device=split.y.device,
         ).objective
         self.seed = seed
         self.tol = tol
