@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, device_option
+from landscape.cli.options import command_line, device_option, verbosity_options
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -113,6 +113,7 @@ CONFIG_OPTIONS = (
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace cached results made with other settings.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context, runs: tuple[str, ...], out: str, model_spec: str | None, **kw: object
 ) -> None:

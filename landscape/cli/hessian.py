@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    verbosity_options,
+)
 
 seed_option = click.option(
     "--seed",
@@ -98,6 +104,7 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
     type=click.Choice(["hutch++", "hutchinson"]),
     default="hutch++",
     show_default=True,
+    help="Trace estimator: Hutch++ (Meyer et al. 2021) or plain Hutchinson.",
 )
 @click.option(
     "--trace-hvps",
@@ -135,8 +142,9 @@ def rank_session(kw: dict[str, Any]) -> Iterator[bool]:
 @seed_option
 @dtype_option
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, **kw: Any) -> None:
-    r"""Hessian eigenvalues, trace and spectral density at a checkpoint.
+    """Hessian eigenvalues, trace and spectral density at a checkpoint.
 
     Curvature is computed on one split (--split both means train). Each
     finished stage is saved at once; re-running the same command resumes.
@@ -145,7 +153,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
     Example:
       landscape hessian --model mlp --checkpoint final.pt --data mnist1d \\
           --top-k 5 --trace --density --out curv.h5
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.curvature.api import hessian
 

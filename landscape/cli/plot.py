@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 
+from landscape.cli.options import verbosity_options
 from landscape.errors import LandscapeError
 
 KINDS: dict[str, tuple[str, str]] = {
@@ -243,6 +244,7 @@ def _check_accepted(kind: str, params: Any, given: dict[str, Any]) -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     source: Path,

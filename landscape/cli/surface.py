@@ -7,7 +7,13 @@ import logging
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, model_options, output_options
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    model_options,
+    output_options,
+    verbosity_options,
+)
 
 
 @click.command("surface")
@@ -76,8 +82,9 @@ from landscape.cli.options import command_line, data_options, model_options, out
     help="Grid points per forward pass [default: chosen by measurement].",
 )
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, **kw: object) -> None:
-    r"""Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
+    """Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
 
     Re-running the same command resumes: only missing points are computed.
 
@@ -85,7 +92,7 @@ def command(ctx: click.Context, **kw: object) -> None:
     Example:
       landscape surface --model mlp --checkpoint run/final.pt --data mnist1d \\
           --dirs random --norm filter --x=-1:1:51 --y=-1:1:51 --out surf.h5
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.api import surface
     from landscape.distributed import env_context

@@ -7,7 +7,7 @@ import sys
 import click
 
 from landscape.api import resolve_device
-from landscape.cli.options import device_option, quiet
+from landscape.cli.options import device_option, quiet, verbosity_options
 from landscape.errors import LandscapeError
 
 
@@ -170,6 +170,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 )
 @click.option("--overwrite", is_flag=True, help="Replace a run made with different settings.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     data_spec: str,

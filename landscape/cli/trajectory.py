@@ -7,7 +7,7 @@ import sys
 import click
 
 from landscape.api import resolve_device
-from landscape.cli.options import device_option, quiet, trust_checkpoint_option
+from landscape.cli.options import device_option, quiet, trust_checkpoint_option, verbosity_options
 
 
 @click.command(name="trajectory")
@@ -67,6 +67,7 @@ from landscape.cli.options import device_option, quiet, trust_checkpoint_option
 @trust_checkpoint_option
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     runs: tuple[str, ...],
