@@ -17,7 +17,6 @@ from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from landscape import distributed, store
 from landscape.curvature import io
@@ -50,6 +49,7 @@ from landscape.errors import LandscapeError
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten, model_buffers, model_params
+from landscape.progress import progress as progress_bar
 
 TraceMethod = Literal["hutch++", "hutchinson"]
 DType = Literal["float32", "float64"]
@@ -514,10 +514,10 @@ def _run_stages(
         todo = [s for s in stages if s not in done]
         results: dict[str, Any] = {}
         if todo:
-            bar = tqdm(
-                desc=f"{kind}: Hessian-vector products",
+            bar = progress_bar(
+                desc=f"{kind} {Path(out).name}" if out is not None else kind,
                 unit="hvp",
-                disable=not (progress and main),
+                enabled=progress and main,
             )
             op = Progress(HessianLinearOperator(setup.objective, setup.params, context=ctx), bar)
             try:

@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from landscape import store
 from landscape.curvature.hvp import HessianLinearOperator
@@ -59,6 +58,7 @@ from landscape.errors import LandscapeError
 from landscape.loading import build_model, file_sha256
 from landscape.objective import Objective
 from landscape.params import ParamDict, norm, subtract
+from landscape.progress import progress as progress_bar
 from landscape.report.results import (
     CURVATURE,
     CURVATURE_KEYS,
@@ -290,7 +290,7 @@ def measure_curvature(
     ptop: torch.Tensor | None = None
     op: HessianLinearOperator | None = None
     for j, i in enumerate(
-        tqdm(indices, desc=f"curvature {run.name}", unit="ckpt", disable=not progress, leave=False)
+        progress_bar(indices, desc=f"curvature {run.name}", unit="ckpt", enabled=progress)
     ):
         params = {k: v.to(device) for k, v in run_path.params[i].items()}
         op = HessianLinearOperator(objective, params, check=j == 0)
@@ -571,7 +571,7 @@ def compare(
     curv_cfg = config.curvature_config()
     paths: list[RunPath] = []
     results: list[tuple[Run, RunPath, CurvatureSeries, Profile | None]] = []
-    for run in tqdm(runs, desc="compare", unit="run", disable=not progress):
+    for run in progress_bar(runs, desc=f"compare {out_dir.name}", unit="run", enabled=progress):
         spec = model or run.config.get("model")
         if not spec:
             raise LandscapeError(f"{run.path}: the run does not name its model; pass --model")
