@@ -207,7 +207,14 @@ def test_axis_labels(tmp_path):
     s = read_surface(write(tmp_path / "a.h5", {"train_loss": np.ones(9)}, y=None, kind="interp"))
     assert S.axis_labels(s)[0].startswith("α (0: first checkpoint")
     s = read_surface(write(tmp_path / "b.h5", {"train_loss": bowl()}, kind="pca"))
-    assert S.axis_labels(s) == ("PCA direction 1", "PCA direction 2")
+    assert S.axis_labels(s) == ("direction 1 (PCA)", "direction 2 (PCA)")
+    s = read_surface(write(tmp_path / "c.h5", {"train_loss": bowl()}, kind="plane"))
+    assert S.axis_labels(s) == (
+        "direction 1 (toward the second checkpoint)",
+        "direction 2 (toward the third checkpoint)",
+    )
+    s = read_surface(write(tmp_path / "d.h5", {"train_loss": bowl()}, kind="hessian"))
+    assert S.axis_labels(s, short=True) == ("direction 1", "direction 2")
 
 
 @pytest.mark.parametrize("kind", ["contour", "filled"])
