@@ -40,10 +40,15 @@ from landscape.plotting.style import (
     CMAP,
     COLORS,
     Width,
-    direction_label,
     figure,
     metric_label,
     style_context,
+)
+from landscape.plotting.surface_notes import (
+    axis_labels,
+    centred_on_checkpoint,
+    mark_checkpoints,
+    progress_note,
 )
 
 __all__ = [
@@ -289,82 +294,12 @@ def _check_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
         )
 
 
-def axis_labels(surface: SurfaceData, *, short: bool = False) -> tuple[str, str]:
-    """Axis labels from how the directions were made (``directions/`` attributes).
-
-    ``short`` drops the explanation in parentheses (for cramped 3D axes).
-
-    >>> from pathlib import Path
-    >>> s = SurfaceData(Path("s.h5"), np.zeros(2), np.zeros(2), {}, np.zeros((2, 2), bool),
-    ...                 "landscape", directions={"kind": "random", "norm": "filter"})
-    >>> axis_labels(s)
-    ('direction 1 (random, filter-normalized)', 'direction 2 (random, filter-normalized)')
-    >>> axis_labels(s, short=True)
-    ('direction 1', 'direction 2')
-    """
-    labels = _axis_labels(surface)
-    return (labels[0].split(" (")[0], labels[1].split(" (")[0]) if short else labels
-
-
-def _axis_labels(surface: SurfaceData) -> tuple[str, str]:
-    kind = surface.directions.get("kind")
-    norm = surface.directions.get("norm")
-    if kind == "interp":
-        return "α (0: first checkpoint, 1: second)", ""
-    if kind == "plane":
-        return (
-            direction_label(1, "toward the second checkpoint"),
-            direction_label(2, "toward the third checkpoint"),
-        )
-    if kind == "pca":
-        return direction_label(1, "PCA"), direction_label(2, "PCA")
-    if kind == "hessian":
-        return direction_label(1, "Hessian eigenvector"), direction_label(2, "Hessian eigenvector")
-    detail = ", ".join(
-        str(p) for p in (kind, f"{norm}-normalized" if norm and norm != "none" else None) if p
-    )
-    return direction_label(1, detail), direction_label(2, detail)
-
-
 def _require_2d(surface: SurfaceData, kind: str) -> np.ndarray:
     if surface.y is None:
         raise LandscapeError(
             f"--kind {kind} needs a 2D surface; {surface.path} holds a 1D one (use --kind 1d)"
         )
     return surface.y
-
-
-def computed_points(surface: SurfaceData, name: str) -> np.ndarray:
-    """The mask of points computed for metric ``name``.
-
-    A landscape file computes every metric of a point together (its ``done``
-    mask); a Li et al. file fills each split on its own (a complete train
-    surface beside a partial test one), so there the metric's own ``-1``
-    (read as NaN) marks what is missing.
-    """
-    if surface.source == "li2018":
-        return np.isfinite(surface.values[name])
-    return surface.done
-
-
-def progress_note(surface: SurfaceData, names: list[str]) -> str:
-    """``"N of M points computed"`` for the metrics drawn, or ``""`` when they are complete.
-
-    Metrics with different counts are named: ``"20 of 77 points computed (test loss)"``.
-    """
-    total = surface.done.size
-    counts: dict[int, list[str]] = {}
-    for name in names:
-        counts.setdefault(int(computed_points(surface, name).sum()), []).append(name)
-    partial = {n: group for n, group in counts.items() if n < total}
-    if not partial:
-        return ""
-    if len(counts) == 1:
-        return f"{next(iter(partial))} of {total} points computed"
-    return "; ".join(
-        f"{n} of {total} points computed ({', '.join(metric_label(g) for g in group)})"
-        for n, group in sorted(partial.items())
-    )
 
 
 def _setup_2d(ax: Axes, surface: SurfaceData, name: str) -> None:
@@ -401,20 +336,8 @@ def _draw_2d(path: str | Path, ax: Axes, kind: str, filled: bool, options: dict[
     plot_contour(ax, surface.x, y, z, filled=filled, label=metric_label(name), **options)
     with style_context():
         _setup_2d(ax, surface, name)
-        if centred_on_checkpoint(surface):
-            ax.plot([0.0], [0.0], marker="+", color="black", markersize=6, linestyle="none")
+        mark_checkpoints(ax, surface)
     return ax
-
-
-def centred_on_checkpoint(surface: SurfaceData) -> bool:
-    """Whether ``(0, 0)`` is the checkpoint and inside the grid (marked ``+`` on contours).
-
-    True for directions taken around one checkpoint (random, PCA, Hessian,
-    from a file, or a Li et al. file), false for planes through several.
-    """
-    if surface.y is None or surface.directions.get("kind") in ("interp", "plane"):
-        return False
-    return bool(surface.x.min() <= 0 <= surface.x.max() and surface.y.min() <= 0 <= surface.y.max())
 
 
 def draw_contour(
