@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from matplotlib.image import imread
 
 from landscape.cli import cli
-from landscape.cli.plot import KINDS, default_kind
+from landscape.cli.plot import KINDS, Kind, default_kind, default_out
 from landscape.store import write_params
 from tests.test_plotting_read import X, Y, ident, write_li, write_ours
 
@@ -139,13 +139,30 @@ def test_bad_input_one_line_no_output(surf, tmp_path, monkeypatch, args, code, m
 
 
 def test_kind_whose_module_is_missing(surf, monkeypatch):
-    monkeypatch.setitem(KINDS, "ghost", ("landscape.plotting.ghost:plot_ghost", "not written yet"))
+    monkeypatch.setitem(
+        KINDS, "ghost", Kind("landscape.plotting.ghost:plot_ghost", "not written yet")
+    )
     res = run("plot", surf, "--kind", "ghost")
     assert res.exit_code == 1
     assert (
         "Error: --kind ghost is not available: module landscape.plotting.ghost is missing"
         in res.output
     )
+
+
+def test_default_output_of_a_run_lies_inside_it(tmp_path):
+    run_dir = tmp_path / "runs" / "adam"
+    run_dir.mkdir(parents=True)
+    assert default_out(run_dir, "dynamics") == run_dir / "run.dynamics.pdf"
+    assert default_out(run_dir / "traj.h5", "contour+path") == run_dir / "traj.contour-path.pdf"
+
+
+def test_every_kind_draws_one_known_way():
+    for spec in KINDS.values():
+        assert spec.draws in ("axes", "file", "figure")
+        assert spec.options <= {"metric", "log", "vmin", "vmax", "levels", "width", "height"}
+        if spec.draws != "figure":  # the command makes (or needs no) figure for these
+            assert not spec.options & {"width", "height"}
 
 
 def test_default_kind_by_content(tmp_path):
