@@ -90,14 +90,25 @@ def test_filled_contour_log_scale_and_extension():
 
 def test_nan_points_are_left_blank_without_warnings(tmp_path):
     z = bowl()
-    z[0, :3] = np.nan
+    z[0, :3] = np.nan  # the corner x in [-1, -0.5], y = -0.5 (warnings are errors here)
+    hole = (-0.85, -0.45)  # inside the cells next to the missing points
     for filled in (False, True):
         fig, ax = figure()
-        S.plot_contour(ax, X, Y, z, filled=filled)
-        save(fig, tmp_path / f"{filled}.png")
+        S.plot_contour(ax, X, Y, z, filled=filled, levels=40)
+        out = save(fig, tmp_path / f"{filled}.png")
+        cs = contour_set(ax)
+        near = [
+            v for segs in cs.allsegs for seg in segs for v in seg if v[0] < -0.75 and v[1] < -0.375
+        ]
+        assert near == []  # no line or region drawn over the missing corner
+        px, py = ax.transData.transform(hole) * PNG_DPI / fig.dpi
+        image = imread(out)
+        assert image[image.shape[0] - round(py), round(px), :3].tolist() == [1.0, 1.0, 1.0]
     fig, ax = figure(projection="3d")
     S.plot_surface_3d(ax, X, Y, z)
     save(fig, tmp_path / "3d.png")
+    finite = z[np.isfinite(z)]
+    np.testing.assert_allclose(np.power(10.0, ax.get_zlim()), [finite.min(), finite.max()])
 
 
 def test_many_levels_label_every_other():
