@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from landscape import distributed, store
 from landscape.directions import Directions, directions_from_arrays
@@ -30,6 +29,7 @@ from landscape.grid import check_grid_size
 from landscape.io.surface import create_surface_file, read_progress, store_origin, write_values
 from landscape.objective import Objective
 from landscape.params import ParamDict
+from landscape.progress import progress as progress_bar
 from landscape.records import Surface
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def compute_surface(
             (1, 2, 4, ... while the time per point keeps falling by > 10%).
         bn: ``eval`` or ``recompute`` BatchNorm statistics at every point
             (recompute evaluates one point per pass).
-        progress: show a tqdm bar.
+        progress: show progress (:func:`landscape.progress.progress`).
         command: command line for provenance (defaults to ``sys.argv``).
         context: the distributed context (``None``: a single process).
 
@@ -333,12 +333,11 @@ def _run(
     device = next(iter(evaluators.values()))[0].objective.device
     sequential = all(stacked is None for _, stacked in evaluators.values())
     chunk = _ChunkSize(points_per_pass, bn, tune=device.type != "cpu", sequential=sequential)
-    bar = tqdm(
+    bar = progress_bar(
         total=len(pending),
         unit="pt",
-        desc="surface",
-        disable=not (progress and ctx.is_main),
-        dynamic_ncols=True,
+        desc=f"surface {writer.path.name}" if writer.path is not None else "surface",
+        enabled=progress and ctx.is_main,
     )
     with bar:
         i = 0

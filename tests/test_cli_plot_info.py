@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from matplotlib.image import imread
 
 from landscape.cli import cli
-from landscape.cli.plot import KINDS, default_kind
+from landscape.cli.plot import KINDS, Kind, default_kind, default_out
 from landscape.store import write_params
 from tests.test_io_surface import X, Y, ident, write_li, write_ours
 
@@ -118,8 +118,8 @@ def test_refuses_to_overwrite(surf, tmp_path):
         (["--kind", "pie"], 1, r"--kind: expected one of 1d, contour, .* \(got 'pie'\)"),
         (["--kind", "3d", "--levels", "5"], 1, r"--levels: does not apply to --kind 3d"),
         (["--kind", "html", "--width", "double"], 1, r"--width: does not apply to --kind html"),
-        (["--levels", "many"], 2, r"expected a positive count \(20\) or comma-separated values"),
-        (["--levels", "0"], 2, r"expected a positive count"),
+        (["--levels", "many"], 1, r"expected a positive count \(20\) or comma-separated values"),
+        (["--levels", "0"], 1, r"expected a positive count"),
         (["--kind", "1d"], 1, r"--kind 1d needs a 1D surface"),
         (["--metric", "val_loss"], 1, r"no metric 'val_loss'"),
         (["--vmin", "30", "--vmax", "10"], 1, r"expected vmin < vmax"),
@@ -139,13 +139,30 @@ def test_bad_input_one_line_no_output(surf, tmp_path, monkeypatch, args, code, m
 
 
 def test_kind_whose_module_is_missing(surf, monkeypatch):
-    monkeypatch.setitem(KINDS, "ghost", ("landscape.plotting.ghost:plot_ghost", "not written yet"))
+    monkeypatch.setitem(
+        KINDS, "ghost", Kind("landscape.plotting.ghost:plot_ghost", "not written yet")
+    )
     res = run("plot", surf, "--kind", "ghost")
     assert res.exit_code == 1
     assert (
         "Error: --kind ghost is not available: module landscape.plotting.ghost is missing"
         in res.output
     )
+
+
+def test_default_output_of_a_run_lies_inside_it(tmp_path):
+    run_dir = tmp_path / "runs" / "adam"
+    run_dir.mkdir(parents=True)
+    assert default_out(run_dir, "dynamics") == run_dir / "run.dynamics.pdf"
+    assert default_out(run_dir / "traj.h5", "contour+path") == run_dir / "traj.contour-path.pdf"
+
+
+def test_every_kind_draws_one_known_way():
+    for spec in KINDS.values():
+        assert spec.draws in ("axes", "file", "figure")
+        assert spec.options <= {"metric", "log", "vmin", "vmax", "levels", "width", "height"}
+        if spec.draws != "figure":  # the command makes (or needs no) figure for these
+            assert not spec.options & {"width", "height"}
 
 
 def test_default_kind_by_content(tmp_path):
@@ -201,7 +218,8 @@ def test_info_bad_input(tmp_path):
         and res.output.startswith("Error: ")
         and "not a readable HDF5 file" in res.output
     )
-    assert run("info", tmp_path / "missing.h5").exit_code == 2
+    missing = run("info", tmp_path / "missing.h5")
+    assert missing.exit_code == 1 and len(missing.output.splitlines()) == 1
 
 
 def test_surface_then_plot_then_info(tmp_path, ckpt):

@@ -74,4 +74,4 @@ def test_bad_run_lists_refused(tmp_path, runs):
         cli,
         ["connect", str(runs["sgd-0"]), "--model", MODEL, "--checkpoint", "a.pt", "--out", "o"],
     )
-    assert res.exit_code == 2 and "either RUN directories or --checkpoint" in res.output
+    assert res.exit_code == 1 and "either RUN directories or --checkpoint" in res.output

@@ -57,6 +57,26 @@ def test_every_optimizer_trains_and_records(tmp_path, name):
     assert run.config["optimizer"] == name
 
 
+def test_final_checkpoint_is_the_last_epoch_and_survives_reruns(tmp_path):
+    cfg = TrainConfig(optimizer="sgd", lr=1e-2, seed=0, **TINY)
+    run_dir = tmp_path / "run"
+    train(cfg, run_dir, progress=False)
+    final, last = run_dir / "final.pt", run_dir / "checkpoints" / "epoch_0002.pt"
+    assert final.read_bytes() == last.read_bytes()
+    assert [c.path.name for c in read_run(run_dir).checkpoints] == [
+        "init.pt",
+        "epoch_0001.pt",
+        "epoch_0002.pt",
+    ]
+    final.unlink()
+    train(cfg, run_dir, progress=False)  # a completed run: only final.pt is written again
+    assert final.read_bytes() == last.read_bytes()
+    longer = TrainConfig(optimizer="sgd", lr=1e-2, seed=0, max_samples=64, batch_size=16, epochs=3)
+    train(longer, run_dir, progress=False, overwrite=True)
+    assert final.read_bytes() == (run_dir / "checkpoints" / "epoch_0003.pt").read_bytes()
+    assert torch.load(final, weights_only=True)["epoch"] == 3
+
+
 def test_make_optimizer_hyperparameters():
     p = [torch.nn.Parameter(torch.zeros(1))]
     sgd = make_optimizer(
@@ -284,6 +304,7 @@ def test_sigkill_keeps_completed_epochs_and_resume_matches_uninterrupted(tmp_pat
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
+    assert not (killed / "final.pt").exists()  # only a finished run has its final point
     run = read_run(killed)
     done = run.epochs["epoch"].tolist()
     assert done == list(range(len(done))) and 3 <= len(done) < 9
@@ -298,4 +319,6 @@ def test_sigkill_keeps_completed_epochs_and_resume_matches_uninterrupted(tmp_pat
     np.testing.assert_array_equal(a.epochs["train_loss"], b.epochs["train_loss"])
     np.testing.assert_array_equal(a.steps["loss"], b.steps["loss"])
     np.testing.assert_array_equal(a.epochs["distance_from_init"], b.epochs["distance_from_init"])
+    resumed_final = torch.load(killed / "final.pt", weights_only=True)
+    assert_same_state(resumed_final["model"], final_state(tmp_path / "clean")["model"])
     assert_same_state(final_state(killed)["model"], final_state(tmp_path / "clean")["model"])

@@ -90,14 +90,25 @@ def test_filled_contour_log_scale_and_extension():
 
 def test_nan_points_are_left_blank_without_warnings(tmp_path):
     z = bowl()
-    z[0, :3] = np.nan
+    z[0, :3] = np.nan  # the corner x in [-1, -0.5], y = -0.5 (warnings are errors here)
+    hole = (-0.85, -0.45)  # inside the cells next to the missing points
     for filled in (False, True):
         fig, ax = figure()
-        S.plot_contour(ax, X, Y, z, filled=filled)
-        save(fig, tmp_path / f"{filled}.png")
+        S.plot_contour(ax, X, Y, z, filled=filled, levels=40)
+        out = save(fig, tmp_path / f"{filled}.png")
+        cs = contour_set(ax)
+        near = [
+            v for segs in cs.allsegs for seg in segs for v in seg if v[0] < -0.75 and v[1] < -0.375
+        ]
+        assert near == []  # no line or region drawn over the missing corner
+        px, py = ax.transData.transform(hole) * PNG_DPI / fig.dpi
+        image = imread(out)
+        assert image[image.shape[0] - round(py), round(px), :3].tolist() == [1.0, 1.0, 1.0]
     fig, ax = figure(projection="3d")
     S.plot_surface_3d(ax, X, Y, z)
     save(fig, tmp_path / "3d.png")
+    finite = z[np.isfinite(z)]
+    np.testing.assert_allclose(np.power(10.0, ax.get_zlim()), [finite.min(), finite.max()])
 
 
 def test_many_levels_label_every_other():
@@ -207,7 +218,14 @@ def test_axis_labels(tmp_path):
     s = read_surface(write(tmp_path / "a.h5", {"train_loss": np.ones(9)}, y=None, kind="interp"))
     assert S.axis_labels(s)[0].startswith("α (0: first checkpoint")
     s = read_surface(write(tmp_path / "b.h5", {"train_loss": bowl()}, kind="pca"))
-    assert S.axis_labels(s) == ("PCA direction 1", "PCA direction 2")
+    assert S.axis_labels(s) == ("direction 1 (PCA)", "direction 2 (PCA)")
+    s = read_surface(write(tmp_path / "c.h5", {"train_loss": bowl()}, kind="plane"))
+    assert S.axis_labels(s) == (
+        "direction 1 (toward the second checkpoint)",
+        "direction 2 (toward the third checkpoint)",
+    )
+    s = read_surface(write(tmp_path / "d.h5", {"train_loss": bowl()}, kind="hessian"))
+    assert S.axis_labels(s, short=True) == ("direction 1", "direction 2")
 
 
 @pytest.mark.parametrize("kind", ["contour", "filled"])

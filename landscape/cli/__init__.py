@@ -3,8 +3,11 @@
 Subcommands are imported only when invoked, so ``landscape --help`` stays fast
 and heavy libraries (torch, matplotlib) load only where needed. Every
 :class:`~landscape.errors.LandscapeError` becomes a one-line message and exit
-status 1, without a traceback. At start the group fixes glibc's malloc
-thresholds (:func:`landscape.allocator.tune_malloc`).
+status 1, without a traceback; so does every usage error click finds (an
+unknown option, a missing file), instead of click's usage block and status 2.
+``-q`` and ``-v`` work before and after the subcommand
+(:data:`landscape.cli.options.verbosity_options`). At start the group fixes
+glibc's malloc thresholds (:func:`landscape.allocator.tune_malloc`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import click
 
 from landscape.allocator import tune_malloc
+from landscape.cli.options import verbosity_options
 from landscape.errors import LandscapeError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -76,6 +80,25 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line; in standalone mode every click error is one line and exit 1.
+
+        Click's own usage errors (unknown option, missing argument, a path that
+        does not exist) would print a usage block and exit 2; here they print
+        ``Error: ...`` on one line and exit 1, as every other bad input does.
+        """
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(1)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; user errors become one line and exit 1, Ctrl-C exit 130."""
         try:
@@ -89,14 +112,11 @@ class LazyGroup(click.Group):
             sys.exit(130)
 
 
-@click.group(cls=LazyGroup)
+@click.group("landscape", cls=LazyGroup)
 @click.version_option(package_name="landscape")
-@click.option("-v", "--verbose", count=True, help="More log output.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or info lines.")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+@verbosity_options
+def cli() -> None:
     """Loss surfaces, curvature and training dynamics of PyTorch checkpoints."""
-    ctx.obj = {"verbose": verbose, "quiet": quiet}
     tune_malloc()
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import SEED, command_line, device_option, run_spec_options
+from landscape.cli.options import (
+    SEED,
+    command_line,
+    device_option,
+    run_spec_options,
+    verbosity_options,
+)
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -108,6 +114,7 @@ CONFIG_OPTIONS = (
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace cached results made with other settings.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     runs: tuple[str, ...],

@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, data_options, trust_checkpoint_option
+from landscape.cli.options import (
+    command_line,
+    data_options,
+    trust_checkpoint_option,
+    verbosity_options,
+)
 
 
 @click.command("connect")
@@ -77,8 +82,9 @@ from landscape.cli.options import command_line, data_options, trust_checkpoint_o
     help="BatchNorm statistics: moved with the weights, or re-estimated at every point.",
 )
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
-    r"""Are A and B in the same basin? Loss along the line between them, and its barrier.
+    """Are A and B in the same basin? Loss along the line between them, and its barrier.
 
     Stores, in the group ``connect``, the loss and accuracy along each path and
     ``linear_barrier`` = max_t L(θ_t) - ((1-t) L(A) + t L(B)) on the train split
@@ -95,7 +101,7 @@ def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
           --align --curve bezier --out connect.h5
       landscape connect sgd=runs/sgd-0 sgd=runs/sgd-1 adam=runs/adam-0 adam=runs/adam-1 \\
           --model mlp --align --out barriers/
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     pair = kw.pop("checkpoint"), kw.pop("target")
     if runs and any(pair):

@@ -9,7 +9,13 @@ import numpy as np
 
 from landscape.cli import logs
 from landscape.cli.hessian import dtype_option, seed_option
-from landscape.cli.options import data_options, model_options, rank_session, task_options
+from landscape.cli.options import (
+    data_options,
+    model_options,
+    rank_session,
+    task_options,
+    verbosity_options,
+)
 
 
 @click.command("curvature-map")
@@ -50,8 +56,9 @@ from landscape.cli.options import data_options, model_options, rank_session, tas
 @seed_option
 @dtype_option
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, **kw: Any) -> None:
-    r"""Curvature over an existing surface, stored in the same file.
+    """Curvature over an existing surface, stored in the same file.
 
     The quadratic model L + g·d + ½dᵀHd on the surface's grid goes to
     curvature/taylor (with its residual against train_loss); λ_max, λ_min
@@ -62,7 +69,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
     \b
     Example:
       landscape curvature-map surf.h5 --model mlp --checkpoint final.pt --data mnist1d
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.cli.hessian import setup_from
     from landscape.curvature.surface_map import check_origin, curvature_map, taylor_model

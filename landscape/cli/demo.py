@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
-from landscape.cli.options import command_line, device_option
+from landscape.cli.options import command_line, device_option, verbosity_options
 
 
 @click.command("demo")
@@ -32,6 +32,7 @@ from landscape.cli.options import command_line, device_option
     help="torch CPU threads (1 is fastest for the demo's tiny models).",
 )
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context, out: str, size: str | None, device: str, overwrite: bool, threads: int
 ) -> None:

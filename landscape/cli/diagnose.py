@@ -6,7 +6,7 @@ import json
 
 import click
 
-from landscape.cli.options import quiet
+from landscape.cli.options import quiet, verbosity_options
 from landscape.errors import LandscapeError
 
 
@@ -29,6 +29,7 @@ from landscape.errors import LandscapeError
     help="Remaining gain (fraction of the total) below which training has converged.",
 )
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     run_dir: str,

@@ -16,6 +16,7 @@ from landscape.cli.options import (
     rank_session,
     task_arguments,
     task_options,
+    verbosity_options,
 )
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
     type=click.Choice(["hutch++", "hutchinson", "xtrace"]),
     default="hutch++",
     show_default=True,
+    help="Trace estimator: Hutch++ (Meyer et al. 2021) or plain Hutchinson.",
 )
 @click.option(
     "--trace-hvps",
@@ -185,8 +187,9 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
 @data_seed_option
 @dtype_option
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, **kw: Any) -> None:
-    r"""Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
+    """Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 
     Curvature is computed on one split (--split both means train). Each
     finished stage is saved at once; re-running the same command resumes.
@@ -195,7 +198,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
     Example:
       landscape hessian --model mlp --checkpoint final.pt --data mnist1d \\
           --top-k 5 --trace --density --out curv.h5
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.curvature.api import hessian
 

@@ -167,6 +167,40 @@ def rank_session(device: str) -> Iterator[Context]:
         yield context
 
 
+def _record_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    """Add ``-v`` / ``-q`` to the root context's settings, wherever they were given."""
+    settings = ctx.find_root().ensure_object(dict)
+    if param.name == "verbose":
+        settings["verbose"] = settings.get("verbose", 0) + int(value)
+    else:
+        settings["quiet"] = settings.get("quiet", False) or bool(value)
+
+
+verbosity_options = _stack(
+    click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_record_verbosity,
+        help="More log output (also before the subcommand).",
+    ),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_record_verbosity,
+        help="No progress bars or info lines (also before the subcommand).",
+    ),
+)
+"""``-v``/``--verbose`` and ``-q``/``--quiet``: on the group and on every subcommand.
+
+Both record into the root context's ``obj`` (``{"verbose": int, "quiet": bool}``),
+so ``landscape -q plot ...`` and ``landscape plot ... -q`` mean the same.
+"""
+
+
 def quiet(ctx: click.Context) -> bool:
     """Whether the group's ``-q`` flag was given."""
     root = ctx.find_root()

@@ -1,64 +1,111 @@
 """``landscape plot``: draw a figure (or an HTML/VTK export) from an HDF5 file or a run.
 
-Kinds are dispatched through :data:`KINDS`; a kind's function is called by
-the convention its signature shows:
+Kinds are dispatched through :data:`KINDS`; each :class:`Kind` names its
+function, how it draws (:data:`Draws`) and the options it takes:
 
-* a parameter named ``ax``: ``fn(path, ax, **options) -> Axes``; the command
-  makes the styled figure (``--width``, ``--height``) and saves it;
-* a parameter named ``out``: ``fn(path, out, **options)`` writes ``out`` itself
-  (interactive and mesh exports);
-* otherwise: ``fn(path, **options) -> Figure``; the command saves it.
+* ``axes``: ``fn(path, ax, **options) -> Axes``; the command makes the
+  styled figure (``--width``, ``--height``) and saves it;
+* ``file``: ``fn(path, out, **options)`` writes ``out`` itself (interactive
+  and mesh exports);
+* ``figure``: ``fn(path, **options) -> Figure`` makes its own figure (and
+  takes ``width``/``height`` if it says so); the command saves it.
 
-Only the options a user gives are passed (``metric``, ``log``, ``vmin``,
-``vmax``, ``levels``, and ``width``/``height`` for figure-making functions);
-an option the kind's function does not take is refused with one line.
-This module imports neither torch nor the model code.
+Only the options a user gives are passed; one the kind does not take is
+refused with one line. The default output lies beside the input file, or
+inside a run directory (``RUN/run.dynamics.pdf``). This module imports
+neither torch nor the model code.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
+from landscape.cli.options import verbosity_options
 from landscape.errors import LandscapeError
 
-KINDS: dict[str, tuple[str, str]] = {
-    "1d": (
+Draws = Literal["axes", "file", "figure"]
+SURFACE_OPTIONS = frozenset({"metric", "log", "vmin", "vmax", "levels"})
+EXPORT_OPTIONS = frozenset({"metric", "log", "vmin", "vmax"})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of figure: its function, how it draws, the options it takes, its help.
+
+    Attributes:
+        target: ``module:function``, imported only when the kind is drawn.
+        help: one line for ``landscape plot --help``.
+        draws: ``axes``, ``file`` or ``figure`` (see the module docstring).
+        options: the options the function takes, of ``metric``, ``log``,
+            ``vmin``, ``vmax``, ``levels``, ``width`` and ``height``.
+
+    """
+
+    target: str
+    help: str
+    draws: Draws = "axes"
+    options: frozenset[str] = SURFACE_OPTIONS
+
+
+KINDS: dict[str, Kind] = {
+    "1d": Kind(
         "landscape.plotting.surface:draw_1d",
         "1D profile: loss and accuracy, train and test, twin axes",
+        options=frozenset({"metric", "log"}),
     ),
-    "contour": ("landscape.plotting.surface:draw_contour", "2D contour lines with labelled levels"),
-    "filled": ("landscape.plotting.surface:draw_filled", "2D filled contours with a colour bar"),
-    "3d": ("landscape.plotting.surface:draw_3d", "3D surface"),
-    "html": (
+    "contour": Kind("landscape.plotting.surface:draw_contour", "2D contour lines, labelled levels"),
+    "filled": Kind("landscape.plotting.surface:draw_filled", "2D filled contours, colour bar"),
+    "3d": Kind(
+        "landscape.plotting.surface:draw_3d",
+        "3D surface",
+        draws="figure",
+        options=EXPORT_OPTIONS | {"width"},
+    ),
+    "html": Kind(
         "landscape.plotting.export:write_html",
         "interactive rotatable 3D surface, .html (needs [viz])",
+        draws="file",
+        options=EXPORT_OPTIONS,
     ),
-    "vtk": ("landscape.plotting.export:write_vtk", "ParaView mesh, .vtu or .vtk (needs [viz])"),
-    "curvature-map": (
+    "vtk": Kind(
+        "landscape.plotting.export:write_vtk",
+        "ParaView mesh, .vtu or .vtk (needs [viz])",
+        draws="file",
+        options=EXPORT_OPTIONS,
+    ),
+    "curvature-map": Kind(
         "landscape.plotting.spectrum:plot_curvature_map",
         "|λ_min/λ_max| over a surface (curvature-map output), with loss contours",
+        options=frozenset({"metric"}),
     ),
-    "spectrum": (
+    "spectrum": Kind(
         "landscape.plotting.spectrum:plot_spectrum",
         "Hessian eigenvalues and spectral density",
+        options=frozenset(),
     ),
-    "contour+path": (
-        "landscape.plotting.trajectory:plot_trajectory",
-        "optimizer path over a 2D contour",
+    "contour+path": Kind(
+        "landscape.plotting.trajectory:plot_trajectory", "optimizer path over a 2D contour"
     ),
-    "connect": ("landscape.plotting.connect:plot_connect", "loss along paths between solutions"),
-    "dynamics": (
+    "connect": Kind(
+        "landscape.plotting.connect:plot_connect",
+        "loss along paths between solutions",
+        draws="figure",
+        options=frozenset({"log", "width", "height"}),
+    ),
+    "dynamics": Kind(
         "landscape.plotting.dynamics:plot_dynamics",
         "training dynamics of a run directory",
+        draws="figure",
+        options=frozenset({"width", "height"}),
     ),
 }
-"""Kind -> (``module:function``, help). Other subcommands' plots register here."""
+"""Kind name -> :class:`Kind`. Other subcommands' plots register here."""
 
 DEFAULT_SUFFIX: dict[str, str] = {"html": ".html", "vtk": ".vtu"}
 """Suffix of the default output of kinds that write their own format (others: ``.KIND.pdf``)."""
@@ -98,17 +145,19 @@ def default_kind(path: Path) -> str:
 
 
 def default_out(path: Path, kind: str) -> Path:
-    """Name the output beside the input: ``surf.h5`` -> ``surf.contour.pdf``, ``surf.html``.
+    """Name the output beside the input (``surf.h5`` -> ``surf.contour.pdf``) or inside a run.
+
+    A run directory is named as its ``run.h5`` would be, inside it.
 
     >>> default_out(Path("runs/surf.h5"), "contour+path").as_posix()
     'runs/surf.contour-path.pdf'
     >>> default_out(Path("surf.h5"), "vtk").as_posix()
     'surf.vtu'
     """
-    stem = path.name if path.is_dir() else path.stem
+    folder, stem = (path, "run") if path.is_dir() else (path.parent, path.stem)
     if kind in DEFAULT_SUFFIX:
-        return path.parent / f"{stem}{DEFAULT_SUFFIX[kind]}"
-    return path.parent / f"{stem}.{kind.replace('+', '-')}.pdf"
+        return folder / f"{stem}{DEFAULT_SUFFIX[kind]}"
+    return folder / f"{stem}.{kind.replace('+', '-')}.pdf"
 
 
 def resolve_kind(kind: str) -> Callable[..., Any]:
@@ -120,7 +169,7 @@ def resolve_kind(kind: str) -> Callable[..., Any]:
     """
     if kind not in KINDS:
         raise LandscapeError(f"--kind: expected one of {', '.join(KINDS)} (got {kind!r})")
-    module_name, _, attr = KINDS[kind][0].partition(":")
+    module_name, _, attr = KINDS[kind].target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -161,7 +210,7 @@ def draw(
     width: str | None,
     height: float | None,
 ) -> Path:
-    """Dispatch ``kind`` on ``path`` by its function's convention and write ``out``.
+    """Draw ``kind`` of ``path`` the way the kind draws, and write ``out``.
 
     Raises:
         LandscapeError: for an option the kind does not take, a bad output
@@ -169,30 +218,27 @@ def draw(
 
     """
     fn = resolve_kind(kind)
-    params = inspect.signature(fn).parameters
+    spec = KINDS[kind]
     given = {k: v for k, v in options.items() if v is not None}
     layout = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
-    if "ax" in params:
-        from landscape.plotting.style import check_figure_path, figure, save
+    if spec.draws == "file":
+        _check_accepted(kind, spec, given | layout)
+        fn(path, out, **given)
+        return out
+    from landscape.plotting.style import check_figure_path, figure, save
 
-        _check_accepted(kind, params, given)
-        check_figure_path(out)
+    check_figure_path(out)
+    if spec.draws == "axes":
+        _check_accepted(kind, spec, given)
         fig, ax = figure(layout.get("width", "single"), layout.get("height"))
         fn(path, ax, **given)
         return save(fig, out)
-    if "out" in params:
-        _check_accepted(kind, params, given | layout)
-        fn(path, out, **given)
-        return out
-    from landscape.plotting.style import check_figure_path, save
-
-    _check_accepted(kind, params, given | layout)
-    check_figure_path(out)
+    _check_accepted(kind, spec, given | layout)
     return save(fn(path, **given, **layout), out)
 
 
-def _check_accepted(kind: str, params: Any, given: dict[str, Any]) -> None:
-    refused = [k for k in given if k not in params]
+def _check_accepted(kind: str, spec: Kind, given: dict[str, Any]) -> None:
+    refused = [k for k in given if k not in spec.options]
     if refused:
         flags = ", ".join("--" + k for k in refused)
         raise LandscapeError(f"{flags}: does not apply to --kind {kind}; leave it out")
@@ -200,7 +246,7 @@ def _check_accepted(kind: str, params: Any, given: dict[str, Any]) -> None:
 
 @click.command(
     help="Draw a figure from an HDF5 file (surface, trajectory, curvature) or a run directory.\n\n"
-    "\b\nKinds:\n" + "\n".join(f"  {k:<14}{h}" for k, (_, h) in KINDS.items())
+    "\b\nKinds:\n" + "\n".join(f"  {k:<14}{spec.help}" for k, spec in KINDS.items())
 )
 @click.argument("source", metavar="FILE_OR_RUN", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -212,7 +258,8 @@ def _check_accepted(kind: str, params: Any, given: dict[str, Any]) -> None:
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Output .pdf/.svg/.png (.html for html, .vtu/.vtk for vtk); default: beside the input.",
+    help="Output .pdf/.svg/.png (.html for html, .vtu/.vtk for vtk); default: beside the "
+    "input file, or inside the run directory.",
 )
 @click.option(
     "--metric",
@@ -246,6 +293,7 @@ def _check_accepted(kind: str, params: Any, given: dict[str, Any]) -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     source: Path,

@@ -21,6 +21,7 @@ from landscape.cli.options import (
     output_options,
     rank_session,
     task_options,
+    verbosity_options,
 )
 
 
@@ -95,7 +96,11 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     help="Allowed deviation for the PAC-Bayes σ' (Jiang et al. 2019).",
 )
 @click.option(
-    "--pac-metric", type=click.Choice(["error", "loss"]), default="error", show_default=True
+    "--pac-metric",
+    type=click.Choice(["error", "loss"]),
+    default="error",
+    show_default=True,
+    help="What --pac-target bounds: the classification error or the loss.",
 )
 @click.option(
     "--width-increase",
@@ -105,7 +110,11 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     help="Loss increase at which the filter-normalized 1D width is measured.",
 )
 @click.option(
-    "--width-radius", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+    "--width-radius",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="The 1D width is searched within ±this distance along the direction.",
 )
 @click.option(
     "--optimizer-state",
@@ -124,8 +133,9 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @data_seed_option
 @dtype_option
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, **kw: Any) -> None:
-    r"""Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
+    """Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
 
     With --optimizer-state, also the preconditioned sharpness λ_max(P^-1 H)
     of Adam/AdamW/RMSprop/Adagrad, the optimizer's stability threshold and
@@ -135,7 +145,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
     Example:
       landscape sharpness --model mlp --checkpoint final.pt --data mnist1d \\
           --optimizer-state final.pt --out curv.h5
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.curvature.api import load_optimizer_state, sharpness
 

@@ -14,6 +14,7 @@ from landscape.cli.options import (
     rank_session,
     task_arguments,
     task_options,
+    verbosity_options,
 )
 
 
@@ -84,8 +85,9 @@ from landscape.cli.options import (
     help="Grid points per forward pass [default: chosen by measurement].",
 )
 @click.pass_context
+@verbosity_options
 def command(ctx: click.Context, **kw: object) -> None:
-    r"""Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
+    """Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
 
     Re-running the same command resumes: only missing points are computed.
 
@@ -93,7 +95,7 @@ def command(ctx: click.Context, **kw: object) -> None:
     Example:
       landscape surface --model mlp --checkpoint run/final.pt --data mnist1d \\
           --dirs random --norm filter --x=-1:1:51 --y=-1:1:51 --out surf.h5
-    """
+    """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.api import surface
 

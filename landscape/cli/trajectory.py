@@ -11,6 +11,7 @@ from landscape.cli.options import (
     quiet,
     run_spec_options,
     trust_checkpoint_option,
+    verbosity_options,
 )
 
 
@@ -65,6 +66,7 @@ from landscape.cli.options import (
 @trust_checkpoint_option
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.pass_context
+@verbosity_options
 def command(
     ctx: click.Context,
     runs: tuple[str, ...],

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from torch import nn
-from tqdm.auto import tqdm
 
 from landscape import store
 from landscape.curvature.density import slq_density
@@ -52,6 +51,7 @@ from landscape.io import curvature as io
 from landscape.loading import build_model
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten
+from landscape.progress import progress as progress_bar
 from landscape.records import Spectrum
 from landscape.setup import DType, load_objective
 from landscape.training_checkpoint import load_optimizer_state_dict
@@ -552,11 +552,11 @@ def _run_stages(
         if todo:
             budget = {name: budgets.get(name, 0) for name in todo}
             matrix_op = operator(ctx)
-            bar = tqdm(
-                desc=f"{kind}: {matrix_op.name}-vector products",
-                unit="hvp",
+            bar = progress_bar(
+                desc=f"{kind} {Path(out).name}" if out is not None else kind,
+                unit=f"{matrix_op.name}-vector product",
                 total=sum(budget.values()),
-                disable=not (progress and main),
+                enabled=progress and main,
             )
             op = Progress(matrix_op, bar)
             try:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from landscape import store
 from landscape.curvature.hvp import HessianLinearOperator, loss_and_gradient
@@ -35,6 +34,7 @@ from landscape.errors import LandscapeError
 from landscape.io.curvature import read_map, write_map
 from landscape.objective import Objective
 from landscape.params import ParamDict, combine, dot
+from landscape.progress import progress as progress_bar
 from landscape.records import CurvatureMap, Surface, TaylorModel
 
 
@@ -145,9 +145,8 @@ def curvature_map(
         todo = [idx for idx in np.ndindex(*shape) if not done[idx]]
         top = bottom = None
         last = time.monotonic()
-        for idx in tqdm(
-            todo, desc="curvature map", unit="point", disable=not (progress and ctx.is_main)
-        ):
+        desc = f"curvature map {Path(out).name}" if out is not None else "curvature map"
+        for idx in progress_bar(todo, desc=desc, unit="point", enabled=progress and ctx.is_main):
             point = combine(origin, list(zip(grid.coordinates(idx), dirs, strict=True)))
             op = HessianLinearOperator(objective, point, check=False, context=ctx)
             hi = lanczos(op, 1, tol=tol, max_iter=max_iter, v0=top, seed=seed)

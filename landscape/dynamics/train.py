@@ -5,12 +5,16 @@ initialized under ``torch.manual_seed(seed)`` and every epoch shuffles the
 training set with its own generator seeded by ``(seed, epoch)``, so a run
 resumed from a checkpoint replays exactly the batches an uninterrupted run
 would have seen. Everything is recorded by :class:`~landscape.dynamics.recorder.Recorder`.
+A finished run also holds ``RUN/final.pt`` (:data:`FINAL_CHECKPOINT`), a copy of
+its last epoch checkpoint under a name that does not depend on the epoch count.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +23,22 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from landscape.data import Split, load_data
 from landscape.dynamics.recorder import Probe, Recorder
+from landscape.dynamics.runs import CHECKPOINT_DIR, checkpoint_filename
 from landscape.errors import LandscapeError
 from landscape.loading import build_model
 from landscape.objective import Objective
 from landscape.params import model_params
+from landscape.progress import progress as progress_bar
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"]
 Schedule = Literal["constant", "step", "cosine"]
 OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
+FINAL_CHECKPOINT = "final.pt"
+"""File name, in the run directory, of the finished run's last checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -289,12 +296,15 @@ def train(
         resumed_from = rec.epochs_done if rec.epochs_done >= 0 else None
         if rec.epochs_done < 0:
             rec.epoch(**evaluate())
-        bar = tqdm(
+        final = Path(out) / FINAL_CHECKPOINT
+        if rec.epochs_done < config.epochs:
+            final.unlink(missing_ok=True)  # a run being (re)trained has no final point yet
+        bar = progress_bar(
             total=config.epochs,
             initial=rec.epochs_done,
-            desc="train",
+            desc=f"train {Path(out).name}",
             unit="epoch",
-            disable=not progress,
+            enabled=progress,
         )
         metrics: dict[str, tuple[float, float]] = {}
         for epoch in range(rec.epochs_done + 1, config.epochs + 1):
@@ -320,10 +330,11 @@ def train(
             metrics = evaluate()
             rec.epoch(**metrics)
             bar.update(1)
-            bar.set_postfix(loss=f"{metrics['train'][0]:.4g}")
+            bar.set_postfix_str(f"loss={metrics['train'][0]:.4g}")
         bar.close()
         if rec.checkpoint_every is None or rec.epochs_done % rec.checkpoint_every:
             rec.save_checkpoint()
+        _write_final(Path(out), rec.epochs_done)
         if not metrics:
             metrics = evaluate()
     nan = (float("nan"), float("nan"))
@@ -336,6 +347,20 @@ def train(
         val_loss=metrics.get("val", nan)[0],
         val_acc=metrics.get("val", nan)[1],
     )
+
+
+def _write_final(run_dir: Path, epoch: int) -> None:
+    """Copy the checkpoint of ``epoch`` to ``run_dir/final.pt`` atomically, unless it is there."""
+    last = run_dir / CHECKPOINT_DIR / checkpoint_filename(epoch=epoch)
+    final = run_dir / FINAL_CHECKPOINT
+    if final.is_file() and final.read_bytes() == last.read_bytes():
+        return
+    tmp = final.with_name(f"{FINAL_CHECKPOINT}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(last, tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _sharpness_probe(model: nn.Module, split: Split, config: TrainConfig) -> Probe:

@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from landscape import store
 from landscape.curvature.hvp import HessianLinearOperator
@@ -74,6 +73,7 @@ from landscape.io.compare import (
     write_curvature_series,
 )
 from landscape.loading import file_sha256, load_torch_file
+from landscape.progress import progress as progress_bar
 from landscape.records import (
     Comparison,
     CurvatureSeries,
@@ -184,7 +184,7 @@ def measure_curvature(
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     out = {k: np.full(len(indices), np.nan) for k in CURVATURE_KEYS}
     for j, i in enumerate(
-        tqdm(indices, desc=f"curvature {run.name}", unit="ckpt", disable=not progress, leave=False)
+        progress_bar(indices, desc=f"curvature {run.name}", unit="ckpt", enabled=progress)
     ):
         measured = probe(
             run_path.params[i],
@@ -334,8 +334,11 @@ def compare(
     overrides = {k: v for k, v in (("data", data), ("loss", loss)) if v is not None}
     paths: list[RunPath] = []
     results: list[tuple[Run, RunPath, CurvatureSeries, Profile | None]] = []
-    for run, spec in tqdm(
-        list(zip(runs, specs, strict=True)), desc="compare", unit="run", disable=not progress
+    for run, spec in progress_bar(
+        list(zip(runs, specs, strict=True)),
+        desc=f"compare {Path(out_dir).name}",
+        unit="run",
+        enabled=progress,
     ):
         loaded = load_objective(
             spec.model,

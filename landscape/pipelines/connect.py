@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from landscape import store
 from landscape.connect import align as alignment
@@ -42,6 +41,7 @@ from landscape.io import connect as io
 from landscape.loading import file_sha256, load_checkpoint
 from landscape.objective import Objective
 from landscape.params import ParamDict
+from landscape.progress import progress as progress_bar
 from landscape.setup import load_objective
 
 log = logging.getLogger(__name__)
@@ -270,13 +270,12 @@ def _fit_curve(
     """Fit (or resume fitting) the control point; its state is stored after every epoch."""
     state = io.read_curve_state(path) or curves.initial_state(a, b)
     fitter = curves.CurveFitter(objective, a, b, buffers, settings)
-    with tqdm(
+    with progress_bar(
         total=settings.epochs,
         initial=state.epochs_done,
         unit="epoch",
-        desc=f"{settings.kind} fit",
-        disable=not progress,
-        dynamic_ncols=True,
+        desc=f"connect {path.name}: {settings.kind} fit",
+        enabled=progress,
     ) as bar:
         while state.epochs_done < settings.epochs:
             state = fitter.epoch(state)
@@ -304,7 +303,9 @@ def _evaluate_path(
     pending = np.flatnonzero(~done)
     kind = "linear" if p.c is None else p.kind
     with _throttled(lambda: io.write_values(path, {name: io.PathValues(values, done)})) as flush:
-        for i in tqdm(pending, desc=name, unit="pt", disable=not progress, dynamic_ncols=True):
+        for i in progress_bar(
+            pending, desc=f"connect {path.name}: {name}", unit="pt", enabled=progress
+        ):
             coef = path_coefficients(kind, float(t[i]))  # type: ignore[arg-type]
             params = plane_point(p.a, p.b, p.c, coef)
             buf_a, buf_b, buf_c = p.buffers
@@ -359,7 +360,9 @@ def _evaluate_plane(
         io.write_plane(path, io.Plane(x, y, loss, done, corners, curve))
 
     with _throttled(write) as flush:
-        for k in tqdm(pending, desc="plane", unit="pt", disable=not progress, dynamic_ncols=True):
+        for k in progress_bar(
+            pending, desc=f"connect {path.name}: plane", unit="pt", enabled=progress
+        ):
             iy, ix = divmod(int(k), n)
             coef = frame.coefficients(float(x[ix]), float(y[iy]))
             values = evaluate_point(

@@ -25,7 +25,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from landscape.errors import LandscapeError
-from landscape.plotting.style import CMAP, COLORS, style_context
+from landscape.plotting.labels import label_contours
+from landscape.plotting.style import CMAP, COLORS, direction_label, metric_label, style_context
 from landscape.plotting.surface import contour_levels, plot_contour, use_log, value_range
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -186,7 +187,7 @@ def plot_profiles(
             ax.set_yscale("log")
         ax.axvline(0.0, color="0.6", linewidth=0.5)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("training loss")
+        ax.set_ylabel(metric_label("train_loss"))
         _legend_above(ax)
     return ax
 
@@ -197,7 +198,7 @@ def plot_paths(
     values: Mapping[str, np.ndarray],
     *,
     label: str = "λ_max",
-    axis_labels: tuple[str, str] = ("PC 1", "PC 2"),
+    axis_labels: tuple[str, str] = ("direction 1 (PCA)", "direction 2 (PCA)"),
 ) -> Axes:
     """Paths on a shared plane, each segment coloured by the curvature at its checkpoints.
 
@@ -324,7 +325,9 @@ def plot_background_contours(
             linewidths=0.5,
             zorder=0,
         )
-        ax.clabel(cs, inline=True, fontsize=5, fmt=lambda v: f"{v:.3g}")
+        ax.set_xlim(float(np.min(x)), float(np.max(x)))
+        ax.set_ylim(float(np.min(y)), float(np.max(y)))
+        label_contours(ax, cs, cs.levels, fmt=lambda v: f"{v:.3g}", fontsize=5)
     return ax
 
 
@@ -333,7 +336,7 @@ def plot_surface_pair(
     surfaces: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     titles: Sequence[str],
     *,
-    label: str = "training loss",
+    label: str = "train loss",
     log: bool | None = None,
 ) -> Sequence[Axes]:
     """Two (or more) 2D surfaces side by side, filled contours on one colour scale and level set.
@@ -375,7 +378,9 @@ def plot_surface_pair(
                 colorbar=i == len(axes) - 1,
             )
             ax.set_title(title)
-            ax.set_xlabel("α (direction 1)")
-            ax.set_ylabel("β (direction 2)" if i == 0 else "")
+            ax.set_xlabel(direction_label(1))
+            ax.set_ylabel(direction_label(2) if i == 0 else "")
             ax.set_aspect("equal", adjustable="box")
+            for axis in (ax.xaxis, ax.yaxis):  # few enough ticks that their labels never touch
+                axis.set_major_locator(MaxNLocator(nbins=4))
     return axes

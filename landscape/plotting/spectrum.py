@@ -18,7 +18,9 @@ from matplotlib.axes import Axes
 from landscape.errors import LandscapeError
 from landscape.io.curvature import read_map, read_spectrum
 from landscape.io.surface import read_surface
-from landscape.plotting.style import CMAP, COLORS, style_context
+from landscape.plotting.labels import label_contours
+from landscape.plotting.levels import format_level
+from landscape.plotting.style import CMAP, COLORS, direction_label, style_context
 
 DENSITY_FLOOR = 1e-10
 """Densities below this fraction of the peak are drawn at it (a log axis has no zero)."""
@@ -37,7 +39,8 @@ def draw_spectrum(
     With a density, it is drawn as a line on a log y-axis (the bulk near zero
     and the outliers differ by orders of magnitude, Ghorbani et al. 2019) and
     each top/bottom eigenvalue is a vertical tick along the top edge. Without
-    one, the eigenvalues are drawn as bars against their rank.
+    one, the eigenvalues are drawn as bars against their rank. The legend,
+    titled "Hessian spectrum", sits above the axes.
 
     Args:
         ax: the axes to draw on.
@@ -66,7 +69,6 @@ def draw_spectrum(
                         color=color,
                         label=label,
                     )
-            ax.legend(loc="upper center")
         else:
             ranks = np.arange(1, len(top) + 1)
             ax.bar(ranks, top, color=COLORS[1], label="largest")
@@ -77,8 +79,14 @@ def draw_spectrum(
                 "rank (negative: from the bottom)" if bottom is not None and len(bottom) else "rank"
             )
             ax.set_ylabel("eigenvalue λ")
-            ax.legend()
-        ax.set_title("Hessian spectrum")
+        # above the axes, so it never covers the eigenvalue marks along the top edge
+        ax.legend(
+            title="Hessian spectrum",
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=3,
+            borderaxespad=0.2,
+        )
     return ax
 
 
@@ -124,16 +132,18 @@ def draw_curvature_map(
     with style_context():
         if y is None:
             ax.plot(x, values, color=COLORS[0], marker="o")
-            ax.set_xlabel("α")
+            ax.set_xlabel(direction_label(1))
             ax.set_ylabel(label)
         else:
             mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(values), shading="nearest", cmap=CMAP)
             ax.figure.colorbar(mesh, ax=ax, label=label)
             if loss is not None and np.isfinite(loss).sum() > 3 and len(x) > 1 and len(y) > 1:
                 cs = ax.contour(x, y, np.ma.masked_invalid(loss), colors="white", linewidths=0.6)
-                ax.clabel(cs, fontsize=6)
-            ax.set_xlabel("α (d0)")
-            ax.set_ylabel("β (d1)")
+                ax.set_xlim(float(np.min(x)), float(np.max(x)))
+                ax.set_ylim(float(np.min(y)), float(np.max(y)))
+                label_contours(ax, cs, cs.levels, fmt=format_level, fontsize=6)
+            ax.set_xlabel(direction_label(1))
+            ax.set_ylabel(direction_label(2))
         ax.set_title(f"curvature map: {label}")
     return ax
 

@@ -50,6 +50,38 @@ COLORS: list[str] = [
 CMAP: str = "viridis"
 """Perceptually uniform sequential colour map for surfaces."""
 
+QUANTITY_LABELS: dict[str, str] = {
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "val_loss": "validation loss",
+    "train_acc": "train accuracy",
+    "test_acc": "test accuracy",
+    "val_acc": "validation accuracy",
+    "lambda_max": "λ_max",
+    "lambda_min": "λ_min",
+    "epoch": "epoch",
+}
+"""The one axis, colour-bar and legend name of each quantity, in every figure."""
+
+
+def metric_label(name: str) -> str:
+    """The name figures give a quantity (``train_loss`` -> ``train loss``).
+
+    >>> metric_label("test_acc"), metric_label("train_loss"), metric_label("grad_norm")
+    ('test accuracy', 'train loss', 'grad norm')
+    """
+    return QUANTITY_LABELS.get(name, name.replace("_acc", "_accuracy").replace("_", " "))
+
+
+def direction_label(index: int, detail: str = "") -> str:
+    """The name of the ``index``-th (1-based) plane direction, with an optional explanation.
+
+    >>> direction_label(1), direction_label(2, "PCA, 11.8% of variance")
+    ('direction 1', 'direction 2 (PCA, 11.8% of variance)')
+    """
+    return f"direction {index}" + (f" ({detail})" if detail else "")
+
+
 PNG_DPI = 300
 FORMATS: tuple[str, ...] = (".pdf", ".svg", ".png")
 

@@ -9,12 +9,13 @@ A 2D metric ``z`` is indexed ``[iy, ix]``: ``z[i, j]`` is the value at
 ``(x[j], y[i])``. Non-computed points (NaN) are left blank. Losses that span
 orders of magnitude are drawn on a log scale (``log=None`` decides: log when
 every value is positive and ``max / min >= 100``), with log-spaced contour
-levels and a ``LogNorm`` colour scale.
+levels and a ``LogNorm`` colour scale (scales and levels:
+:mod:`landscape.plotting.levels`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,154 +28,52 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from landscape.errors import LandscapeError
 from landscape.io.surface import read_surface
-from landscape.plotting.style import CMAP, COLORS, Width, figure, style_context
+from landscape.plotting.labels import label_contours
+from landscape.plotting.levels import (
+    Levels,
+    contour_levels,
+    format_level,
+    use_log,
+    value_range,
+)
+from landscape.plotting.style import (
+    CMAP,
+    COLORS,
+    Width,
+    figure,
+    metric_label,
+    style_context,
+)
+from landscape.plotting.surface_notes import (
+    axis_labels,
+    centred_on_checkpoint,
+    mark_checkpoints,
+    progress_note,
+)
 from landscape.records import Surface
 
-AUTO_LOG_RATIO = 100.0
-"""``log=None`` switches to a log scale when ``max / min`` reaches this."""
-DEFAULT_LEVELS = 15
-"""Number of contour levels when none are given."""
+__all__ = [
+    "Levels",
+    "axis_labels",
+    "centred_on_checkpoint",
+    "contour_levels",
+    "draw_1d",
+    "draw_3d",
+    "draw_contour",
+    "draw_filled",
+    "format_level",
+    "metric_label",
+    "plot_contour",
+    "plot_curve",
+    "plot_surface_3d",
+    "use_log",
+    "value_range",
+]
+
 MAX_LABELLED_LEVELS = 8
 """Contour lines beyond this many get labels on every other level only."""
-_LOG_MANTISSAS = (
-    (1.0,),
-    (1.0, 3.0),
-    (1.0, 2.0, 5.0),
-    (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
-    tuple(range(1, 10)),
-)
-
-Levels = int | Sequence[float] | None
-
-
-def metric_label(name: str) -> str:
-    """Human label of a metric dataset name.
-
-    >>> metric_label("test_acc"), metric_label("train_loss")
-    ('test accuracy', 'train loss')
-    """
-    return name.replace("_acc", "_accuracy").replace("_", " ")
-
-
-def use_log(z: np.ndarray, log: bool | None) -> bool:
-    """Decide the scale: ``log`` if given, else log when values span two decades.
-
-    Raises:
-        LandscapeError: if a log scale is asked for values that are not all positive.
-
-    >>> use_log(np.array([0.1, 50.0]), None), use_log(np.array([1.0, 2.0]), None)
-    (True, False)
-
-    """
-    finite = z[np.isfinite(z)]
-    positive = finite.size > 0 and bool(np.all(finite > 0))
-    if log is None:
-        return positive and bool(finite.max() / finite.min() >= AUTO_LOG_RATIO)
-    if log and not positive:
-        low = finite.min() if finite.size else float("nan")
-        raise LandscapeError(
-            f"log scale: expected positive values (the smallest is {low:.4g}); leave out --log"
-        )
-    return log
-
-
-def value_range(
-    z: np.ndarray, vmin: float | None, vmax: float | None, *, log: bool
-) -> tuple[float, float]:
-    """Find the colour range: the finite data's range unless ``vmin``/``vmax`` are given.
-
-    A constant surface gets a range around its value so it still draws.
-
-    Raises:
-        LandscapeError: if nothing is computed, ``vmin >= vmax``, or a log
-            range is not positive.
-
-    >>> value_range(np.array([[1.0, np.nan], [3.0, 2.0]]), None, 2.5, log=False)
-    (1.0, 2.5)
-
-    """
-    finite = z[np.isfinite(z)]
-    if finite.size == 0 and (vmin is None or vmax is None):
-        what = "NaN" if np.isnan(z).all() else "NaN or infinite"
-        raise LandscapeError(
-            f"no finite points to draw (every value is {what}); finish the surface first "
-            "or check the loss for overflow"
-        )
-    low = float(finite.min()) if vmin is None else float(vmin)
-    high = float(finite.max()) if vmax is None else float(vmax)
-    if vmin is None and vmax is None and low == high:
-        low, high = (low / 2, high * 2) if log else (low - 0.5, high + 0.5)
-    if not low < high:
-        raise LandscapeError(
-            f"value range: expected vmin < vmax (got vmin={low:.4g}, vmax={high:.4g})"
-        )
-    if log and low <= 0:
-        raise LandscapeError(f"log scale: expected vmin > 0 (got {low:.4g})")
-    return low, high
-
-
-def contour_levels(
-    vmin: float, vmax: float, levels: Levels = None, *, log: bool = False
-) -> np.ndarray:
-    """Contour levels between ``vmin`` and ``vmax``, at round values where possible.
-
-    An explicit sequence is used as given (sorted). A count ``n`` gives about
-    ``n`` round linear levels, or on a log scale round values ``m * 10^k``
-    with mantissas ``m`` from the sparsest of the sets 1 / 1,3 / 1,2,5 /
-    1,1.5,2,3,5,7 / 1..9 that yields ``n`` levels inside the range (``n``
-    log-spaced values if none yields two). Round levels extend one step past
-    ``vmin`` and ``vmax`` when those are not round, so filled contours cover
-    the whole range.
-
-    Raises:
-        LandscapeError: for fewer than one level, or non-positive log levels.
-
-    >>> contour_levels(1.0, 100.0, 3, log=True).tolist()
-    [1.0, 10.0, 100.0]
-    >>> contour_levels(0.0, 1.0, 5).tolist()
-    [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-
-    """
-    if levels is None:
-        levels = DEFAULT_LEVELS
-    if isinstance(levels, int):
-        if levels < 1:
-            raise LandscapeError(
-                f"levels: expected a positive count or a list of values (got {levels})"
-            )
-        return _log_levels(vmin, vmax, levels) if log else _linear_levels(vmin, vmax, levels)
-    out = np.unique(np.asarray(levels, dtype=np.float64))
-    if out.size == 0:
-        raise LandscapeError("levels: expected at least one value")
-    if log and out[0] <= 0:
-        raise LandscapeError(f"levels: a log scale needs positive levels (got {out[0]:.4g})")
-    return out
-
-
-def _inside(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-    tol = 1e-9 * max(abs(vmin), abs(vmax))
-    return values[(values >= vmin - tol) & (values <= vmax + tol)]
-
-
-def _linear_levels(vmin: float, vmax: float, n: int) -> np.ndarray:
-    ticks = MaxNLocator(nbins=n).tick_values(vmin, vmax)  # round values that bracket the range
-    return np.array([float(f"{v:.12g}") for v in ticks])
-
-
-def _log_levels(vmin: float, vmax: float, n: int) -> np.ndarray:
-    decades = np.arange(np.floor(np.log10(vmin)) - 1, np.ceil(np.log10(vmax)) + 2)
-    for mantissas in _LOG_MANTISSAS:
-        candidates = np.unique(
-            [float(f"{v:.6g}") for v in np.outer(10.0**decades, mantissas).ravel()]
-        )
-        inside = _inside(candidates, vmin, vmax)
-        if len(inside) >= n:
-            break
-    if len(inside) < 2:
-        return np.geomspace(vmin, vmax, n)
-    below = candidates[candidates < inside[0]][-1:] if inside[0] > vmin * (1 + 1e-9) else []
-    above = candidates[candidates > inside[-1]][:1] if inside[-1] < vmax * (1 - 1e-9) else []
-    return np.concatenate([below, inside, above])
+WIDE_3D = 2.0
+"""Figures at least this many times wider than high get a stretched 3D box."""
 
 
 def plot_curve(
@@ -303,8 +202,6 @@ def plot_contour(
             cs = ax.contourf(x, y, zm, levels=lv, cmap=CMAP, norm=norm, extend=extend)
         else:
             cs = ax.contour(x, y, zm, levels=lv, cmap=CMAP, norm=norm, linewidths=0.8)
-            shown = cs.levels if len(cs.levels) <= MAX_LABELLED_LEVELS else cs.levels[::2]
-            ax.clabel(cs, levels=shown, inline=True, fontsize=6, fmt=format_level)
         if colorbar:
             bar = ax.figure.colorbar(cs, ax=ax, label=label)
             bar.set_ticks(cs.levels if len(cs.levels) <= MAX_LABELLED_LEVELS else cs.levels[::2])
@@ -312,6 +209,9 @@ def plot_contour(
             bar.minorticks_off()
         ax.set_xlim(float(x.min()), float(x.max()))
         ax.set_ylim(float(y.min()), float(y.max()))
+        if not filled:
+            shown = cs.levels if len(cs.levels) <= MAX_LABELLED_LEVELS else cs.levels[::2]
+            label_contours(ax, cs, shown, fmt=format_level, fontsize=6)
     return ax
 
 
@@ -373,7 +273,15 @@ def plot_surface_3d(
         )
         ax.set_zlim(low, high)
         ax.set_zlabel(label)
-        ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels inside the figure
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_major_locator(MaxNLocator(nbins=4))
+        # 3D axes are square; in a wide figure (a double column) the box is stretched
+        # along x and zoomed past the square, so the surface fills the width
+        width, height = ax.figure.get_size_inches()
+        if width / height >= WIDE_3D:
+            ax.set_box_aspect((1.5 * width / height, 1.0, 0.75), zoom=1.3)
+        else:
+            ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels inside the figure
         if colorbar:
             ax.figure.colorbar(surf, ax=ax, label=label, shrink=0.6, pad=0.12)
     return ax
@@ -387,57 +295,6 @@ def _check_grid(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
         )
 
 
-def format_level(value: float) -> str:
-    """Label a contour level with the fewest digits (up to 6) that give it back exactly.
-
-    Round levels keep every digit that tells them apart; others get 4
-    significant digits. Exponents only outside ``[1e-4, 1e5)``.
-
-    >>> format_level(1.425), format_level(20.0), format_level(1.0 / 3.0), format_level(2e-6)
-    ('1.425', '20', '0.3333', '2e-06')
-    """
-    fixed = value == 0 or 1e-4 <= abs(value) < 1e5
-    for digits in range(7):
-        text = f"{value:.{digits}f}" if fixed else f"{value:.{digits + 1}g}"
-        if abs(float(text) - value) <= 1e-9 * abs(value):
-            return text
-    return f"{value:.4g}"
-
-
-def axis_labels(surface: Surface, *, short: bool = False) -> tuple[str, str]:
-    """Axis labels from how the directions were made (``directions/`` attributes).
-
-    ``short`` drops the explanation in parentheses (for cramped 3D axes).
-
-    >>> s = Surface(np.zeros(2), np.zeros(2), {}, np.zeros((2, 2), bool),
-    ...             directions={"kind": "random", "norm": "filter"})
-    >>> axis_labels(s)
-    ('direction 1 (random, filter-normalized)', 'direction 2 (random, filter-normalized)')
-    >>> axis_labels(s, short=True)
-    ('direction 1', 'direction 2')
-    """
-    labels = _axis_labels(surface)
-    return (labels[0].split(" (")[0], labels[1].split(" (")[0]) if short else labels
-
-
-def _axis_labels(surface: Surface) -> tuple[str, str]:
-    kind = surface.directions.get("kind")
-    norm = surface.directions.get("norm")
-    if kind == "interp":
-        return "α (0: first checkpoint, 1: second)", ""
-    if kind == "plane":
-        return "α (plane through three checkpoints)", "β"
-    if kind == "pca":
-        return "PCA direction 1", "PCA direction 2"
-    if kind == "hessian":
-        return "Hessian eigenvector 1", "Hessian eigenvector 2"
-    detail = ", ".join(
-        str(p) for p in (kind, f"{norm}-normalized" if norm and norm != "none" else None) if p
-    )
-    suffix = f" ({detail})" if detail else ""
-    return f"direction 1{suffix}", f"direction 2{suffix}"
-
-
 def _require_2d(surface: Surface, kind: str) -> np.ndarray:
     if surface.y is None:
         raise LandscapeError(
@@ -446,17 +303,13 @@ def _require_2d(surface: Surface, kind: str) -> np.ndarray:
     return surface.y
 
 
-def _progress_title(ax: Axes, surface: Surface) -> None:
-    done, total = int(surface.done.sum()), surface.done.size
-    if done < total:
-        ax.set_title(f"{done} of {total} points computed", loc="left")
-
-
-def _setup_2d(ax: Axes, surface: Surface) -> None:
+def _setup_2d(ax: Axes, surface: Surface, name: str) -> None:
     xlabel, ylabel = axis_labels(surface, short=getattr(ax, "name", "") == "3d")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    _progress_title(ax, surface)
+    note = progress_note(surface, [name])
+    if note:
+        ax.set_title(note, loc="left")
 
 
 def draw_1d(
@@ -470,8 +323,10 @@ def draw_1d(
         )
     values = surface.values if metric is None else dict([surface.metric(metric)])
     plot_curve(ax, surface.x, values, log=log, xlabel=axis_labels(surface)[0])
-    with style_context():
-        _progress_title(ax, surface)
+    note = progress_note(surface, list(values))
+    if note:  # above the legend's entries (the legend sits where a title would)
+        with style_context():
+            ax.get_legend().set_title(note, prop={"size": 7})
     return ax
 
 
@@ -481,21 +336,9 @@ def _draw_2d(path: str | Path, ax: Axes, kind: str, filled: bool, options: dict[
     name, z = surface.metric(options.pop("metric"))
     plot_contour(ax, surface.x, y, z, filled=filled, label=metric_label(name), **options)
     with style_context():
-        _setup_2d(ax, surface)
-        if centred_on_checkpoint(surface):
-            ax.plot([0.0], [0.0], marker="+", color="black", markersize=6, linestyle="none")
+        _setup_2d(ax, surface, name)
+        mark_checkpoints(ax, surface)
     return ax
-
-
-def centred_on_checkpoint(surface: Surface) -> bool:
-    """Whether ``(0, 0)`` is the checkpoint and inside the grid (marked ``+`` on contours).
-
-    True for directions taken around one checkpoint (random, PCA, Hessian,
-    from a file, or a Li et al. file), false for planes through several.
-    """
-    if surface.y is None or surface.directions.get("kind") in ("interp", "plane"):
-        return False
-    return bool(surface.x.min() <= 0 <= surface.x.max() and surface.y.min() <= 0 <= surface.y.max())
 
 
 def draw_contour(
@@ -550,5 +393,5 @@ def draw_3d(
     fig, ax = figure(width, projection="3d")
     plot_surface_3d(ax, surface.x, y, z, log=log, vmin=vmin, vmax=vmax, label=metric_label(name))
     with style_context():
-        _setup_2d(ax, surface)
+        _setup_2d(ax, surface, name)
     return fig

@@ -15,15 +15,19 @@ from matplotlib.axes import Axes
 from landscape.io.describe import contents
 from landscape.io.surface import read_surface
 from landscape.io.trajectory import read_trajectory
-from landscape.plotting.style import COLORS, style_context
-from landscape.plotting.surface import Levels, metric_label, plot_contour
+from landscape.plotting.labels import free_labels
+from landscape.plotting.levels import Levels
+from landscape.plotting.style import COLORS, direction_label, metric_label, style_context
+from landscape.plotting.surface import plot_contour
 from landscape.records import Trajectory
 
 NOTE = (
     "contours: loss on the plane, not at the checkpoints\n"
-    "(their off-plane residual is up to {:.0%}; numbers: epochs)"
+    "(their off-plane residual is up to {:.0%}); numbers: epochs"
 )
 MAX_EPOCH_LABELS = 5
+EPOCH_FONTSIZE = 6
+"""Size of the epoch numbers beside the checkpoints, in points."""
 
 
 def epoch_label_indices(n: int, most: int = MAX_EPOCH_LABELS) -> list[int]:
@@ -43,7 +47,7 @@ def draw_paths(ax: Axes, traj: Trajectory, *, note: bool = True) -> Axes:
     Args:
         ax: the axes to draw on.
         traj: the projected checkpoints.
-        note: add the note that the surface is not the checkpoints' loss.
+        note: say, above the legend, that the surface is not the checkpoints' loss.
 
     Returns:
         ``ax``.
@@ -51,6 +55,9 @@ def draw_paths(ax: Axes, traj: Trajectory, *, note: bool = True) -> Axes:
     """
     evr = traj.explained_variance_ratio
     with style_context():
+        ax.set_xlabel(direction_label(1, f"PCA, {100 * evr[0]:.1f}% of variance"))
+        ax.set_ylabel(direction_label(2, f"PCA, {100 * evr[1]:.1f}% of variance"))
+        labels: list[tuple[float, float, str, str]] = []
         for r, label in enumerate(traj.labels):
             sel = traj.run == r
             xy, epochs = traj.coords[sel], traj.epochs[sel]
@@ -69,42 +76,37 @@ def draw_paths(ax: Axes, traj: Trajectory, *, note: bool = True) -> Axes:
                 markeredgecolor="black",
                 markeredgewidth=0.4,
             )
-            for i in epoch_label_indices(len(xy)):
-                if epochs[i] >= 0:
-                    ax.annotate(
-                        str(int(epochs[i])),
-                        xy[i],
-                        xytext=(3, 3),
-                        textcoords="offset points",
-                        fontsize=6,
-                        color=color,
-                    )
-        ax.set_xlabel(f"PCA direction 1 ({100 * evr[0]:.1f}% of variance)")
-        ax.set_ylabel(f"PCA direction 2 ({100 * evr[1]:.1f}% of variance)")
-        handles, labels = ax.get_legend_handles_labels()
+            labels += [
+                (float(xy[i, 0]), float(xy[i, 1]), str(int(epochs[i])), color)
+                for i in epoch_label_indices(len(xy))
+                if epochs[i] >= 0
+            ]
+        for i in free_labels(ax, [item[:3] for item in labels], fontsize=EPOCH_FONTSIZE):
+            x, y, text, color = labels[i]
+            ax.annotate(
+                text,
+                (x, y),
+                xytext=(3, 3),
+                textcoords="offset points",
+                fontsize=EPOCH_FONTSIZE,
+                color=color,
+            )
+        handles, names = ax.get_legend_handles_labels()
         start = ax.plot([], [], "o", color="grey", markerfacecolor="white")[0]
         end = ax.plot([], [], "*", color="grey", markeredgecolor="black", markersize=8)[0]
         ax.legend(
             [*handles, start, end],
-            [*labels, "start", "end"],
+            [*names, "start", "end"],
             loc="lower left",
             bbox_to_anchor=(0.0, 1.01),
-            ncol=min(len(labels) + 2, 4),
+            ncol=min(len(names) + 2, 4),
             borderaxespad=0.0,
             handlelength=1.5,
             columnspacing=1.0,
+            title=NOTE.format(float(traj.residual.max())) if note else None,
+            title_fontsize=5.5,
+            alignment="left",
         )
-        if note:
-            ax.text(
-                0.01,
-                0.01,
-                NOTE.format(float(traj.residual.max())),
-                transform=ax.transAxes,
-                fontsize=5.5,
-                va="bottom",
-                ha="left",
-                color="0.3",
-            )
     return ax
 
 

@@ -26,7 +26,7 @@ from landscape.plotting.compare import (
     plot_surface_pair,
     run_colors,
 )
-from landscape.plotting.style import HEIGHTS, WIDTHS, save, style_context
+from landscape.plotting.style import HEIGHTS, WIDTHS, direction_label, save, style_context
 from landscape.records import Comparison
 
 
@@ -84,7 +84,7 @@ def convergence_figure(c: Comparison) -> Figure:
         epochs,
         {k: r.series.train_loss for k, r in zip(labels, c.runs, strict=True)},
         target=c.train_target,
-        ylabel="training loss (surrogate J)",
+        ylabel="train loss (surrogate J)",
         colors=colors,
         legend=False,
     )
@@ -154,7 +154,7 @@ def paths_figure(c: Comparison) -> Figure | None:
         coords,
         values,
         label="λ_max at checkpoint",
-        axis_labels=(f"PC 1 ({ev[0]:.1f} %)", f"PC 2 ({ev[1]:.1f} %)"),
+        axis_labels=tuple(direction_label(k + 1, f"PCA, {ev[k]:.1f}% of variance") for k in (0, 1)),
     )
     return fig
 
