@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from landscape.curvature.preconditioned import OptimizerState, from_state_dict
 from landscape.errors import LandscapeError
-from landscape.loading import check_state_fits, load_torch_file
+from landscape.loading import build_model, check_state_fits, load_torch_file
 
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 """Optimizers whose state the curvature code understands (case-insensitive class names)."""
@@ -162,3 +163,24 @@ def restore_training_state(
             f"checkpoint {path}: cannot resume from it ({type(exc).__name__}: {reason}); {again}"
         ) from exc
     return dict(saved)
+
+
+def load_optimizer_state(
+    path: str | Path, model: nn.Module | str, *, name: str | None = None, trust: bool = False
+) -> OptimizerState:
+    """Read an optimizer state from a checkpoint file.
+
+    Accepts ``landscape train``'s checkpoints (``{"model": ..., "optimizer":
+    state_dict, "optimizer_name": "adam", ...}``) or a bare optimizer
+    ``state_dict()`` (then ``name`` is required). Indices map to the model's
+    trainable parameters in ``named_parameters()`` order.
+
+    Raises:
+        LandscapeError: if the file is unreadable, holds no optimizer state, or
+            its name is unknown.
+
+    """
+    state, name = load_optimizer_state_dict(path, name=name, trust=trust)
+    net = build_model(model) if isinstance(model, str) else model
+    names = [n for n, p in net.named_parameters() if p.requires_grad]
+    return from_state_dict(state, name, dict(enumerate(names)))

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from landscape.cli import cli
 from landscape.curvature import api
+from landscape.curvature import stages as stage_runner
 from landscape.models import MLP
 from tests.conftest import tiny_net
 
@@ -54,7 +55,7 @@ def setup() -> api.Setup:
 def test_every_product_is_counted_once_in_result_and_bar(
     setup: api.Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "progress_bar", Bar)
+    monkeypatch.setattr(stage_runner, "progress_bar", Bar)
     Bar.instances.clear()
     report = api.hessian(
         setup,
@@ -78,7 +79,7 @@ def test_every_product_is_counted_once_in_result_and_bar(
 
 
 def test_sharpness_counts_and_bounds(setup: api.Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api, "progress_bar", Bar)
+    monkeypatch.setattr(stage_runner, "progress_bar", Bar)
     Bar.instances.clear()
     report = api.sharpness(setup, measures=["lambda_max", "trace"], trace_hvps=6, tol=1e-8)
     lam, trace = report.measures["lambda_max"], report.measures["trace"]

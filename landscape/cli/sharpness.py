@@ -147,7 +147,8 @@ def command(ctx: click.Context, **kw: Any) -> None:
           --optimizer-state final.pt --out curv.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
-    from landscape.curvature.api import load_optimizer_state, sharpness
+    from landscape.curvature.api import sharpness
+    from landscape.training_checkpoint import load_optimizer_state
 
     with rank_session(kw["device"]) as context:
         main = context.is_main

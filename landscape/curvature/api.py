@@ -9,7 +9,6 @@ first missing stage when re-run with the same settings.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +16,14 @@ from typing import Any, Literal, get_args
 
 from torch import nn
 
-from landscape import store
 from landscape.curvature.density import slq_density
 from landscape.curvature.fisher import likelihood_of
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos, max_lanczos_steps
-from landscape.curvature.linop import Progress
 from landscape.curvature.matrices import MATRICES, Matrix, curvature_operator
 from landscape.curvature.preconditioned import (
     OptimizerState,
     directional_curvature,
-    from_state_dict,
     preconditioned_sharpness,
     preconditioner,
     stability_threshold,
@@ -43,18 +39,15 @@ from landscape.curvature.sharpness import (
     keskar_sharpness,
     pac_bayes_sigma,
 )
+from landscape.curvature.stages import run_stages
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.data import Data
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
-from landscape.io import curvature as io
-from landscape.loading import build_model
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten
-from landscape.progress import progress as progress_bar
 from landscape.records import Spectrum
 from landscape.setup import DType, load_objective
-from landscape.training_checkpoint import load_optimizer_state_dict
 
 TraceMethod = Literal["hutch++", "hutchinson", "xtrace"]
 MEASURES = (
@@ -266,7 +259,7 @@ def hessian(
         "trace": trace_hvps,
         "density": density_runs * min(density_steps, n),
     }
-    results = _run_stages(
+    results = run_stages(
         setup,
         "hessian",
         config,
@@ -394,7 +387,7 @@ def sharpness(
         }
         for name, make in _optimizer_stages(optimizer_state, params, tol, seed).items():
             stages[name] = make
-    results = _run_stages(
+    results = run_stages(
         setup,
         "sharpness",
         config,
@@ -493,99 +486,3 @@ def _optimizer_stages(
 
     stages["update_curvature"] = update
     return stages
-
-
-def load_optimizer_state(
-    path: str | Path, model: nn.Module | str, *, name: str | None = None, trust: bool = False
-) -> OptimizerState:
-    """Read an optimizer state from a checkpoint file.
-
-    Accepts ``landscape train``'s checkpoints (``{"model": ..., "optimizer":
-    state_dict, "optimizer_name": "adam", ...}``) or a bare optimizer
-    ``state_dict()`` (then ``name`` is required). Indices map to the model's
-    trainable parameters in ``named_parameters()`` order.
-
-    Raises:
-        LandscapeError: if the file is unreadable, holds no optimizer state, or
-            its name is unknown.
-
-    """
-    state, name = load_optimizer_state_dict(path, name=name, trust=trust)
-    net = build_model(model) if isinstance(model, str) else model
-    names = [n for n, p in net.named_parameters() if p.requires_grad]
-    return from_state_dict(state, name, dict(enumerate(names)))
-
-
-def _run_stages(
-    setup: Setup,
-    kind: str,
-    config: dict[str, Any],
-    stages: dict[str, Callable[[Any], Any]],
-    *,
-    operator: Callable[[Any], Any],
-    budgets: dict[str, int],
-    out: str | Path | None,
-    overwrite: bool,
-    progress: bool,
-    command: str | None,
-) -> dict[str, Any]:
-    """Compute the stages not yet in ``out``, commit each one as it finishes, return them all.
-
-    Under torchrun (``setup.context`` of an active process group) every rank computes on
-    its share of the data and holds the same results; rank 0 alone touches
-    the file, shows progress, and returns the stages read back from ``out``
-    along with those computed now. ``operator`` makes the matrix from the distributed
-    context.
-
-    The bar's total is the most products the stages to run may take
-    (``budgets``, 0 for a stage not listed); when a stage stops early the
-    total drops by what it left unspent, so it ends equal to the count.
-    """
-    ctx = setup.context
-    main = ctx.is_main
-    with store.writer_lock(out) if out is not None and main else contextlib.nullcontext():
-        done = ctx.broadcast(_open_stages(kind, config, out, overwrite, command) if main else None)
-        if isinstance(done, str):  # rank 0's error, raised on every rank
-            raise LandscapeError(done)
-        todo = [s for s in stages if s not in done]
-        results: dict[str, Any] = {}
-        if todo:
-            budget = {name: budgets.get(name, 0) for name in todo}
-            matrix_op = operator(ctx)
-            bar = progress_bar(
-                desc=f"{kind} {Path(out).name}" if out is not None else kind,
-                unit=f"{matrix_op.name}-vector product",
-                total=sum(budget.values()),
-                enabled=progress and main,
-            )
-            op = Progress(matrix_op, bar)
-            try:
-                for name in todo:
-                    bar.set_postfix_str(name)
-                    before = op.num_matvecs
-                    results[name] = stages[name](op)
-                    bar.total -= budget[name] - (op.num_matvecs - before)
-                    bar.refresh()
-                    if out is not None and main:
-                        io.write_stage(out, kind, name, results[name])
-            finally:
-                bar.close()
-            ctx.barrier()
-    if out is not None and main:
-        results = {**io.read_stages(out, kind), **results}
-    return results
-
-
-def _open_stages(
-    kind: str, config: dict[str, Any], out: str | Path | None, overwrite: bool, command: str | None
-) -> set[str] | str:
-    """Stages already in ``out`` (resume) after creating its group if needed; an error as text."""
-    if out is None:
-        return set()
-    try:
-        if store.check_resumable(out, f"{io.GROUP}/{kind}", config, overwrite=overwrite):
-            return io.stored_stages(out, kind)
-        io.create_stage(out, kind, config, command=command)
-    except LandscapeError as exc:
-        return str(exc)
-    return set()
