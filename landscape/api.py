@@ -147,6 +147,7 @@ def surface(
         loaded.model,
         loaded.params,
         loaded.objectives,
+        buffers=loaded.buffers,
         ndim=1 if ys is None else 2,
         norm=norm,
         keep_1d=keep_1d,
@@ -189,8 +190,14 @@ def _directions(
     seed: int,
     targets: Sequence[str | Path],
     trust: bool,
+    buffers: ParamDict,
 ) -> tuple[Directions, ParamDict]:
-    """Build the directions (and, for a plane, the origin) named by ``dirs``."""
+    """Build the directions (and, for a plane, the origin) named by ``dirs``.
+
+    Along ``interp`` and ``plane`` the floating-point buffers (BatchNorm statistics)
+    move with the weights, so every named checkpoint scores with its own statistics;
+    the directions' attributes then say ``buffers = "interpolated"``.
+    """
     if dirs == "random":
         return random_directions(
             origin, ndim=ndim, seed=seed, norm=norm, keep_1d=keep_1d, orthogonal=orthogonal
@@ -202,23 +209,28 @@ def _directions(
                 f"dirs {dirs}: needs {need} --target checkpoint(s) and a {need}D grid "
                 f"(got {len(targets)} target(s), {ndim}D grid)"
             )
-        loaded = [
-            {
-                k: v.to(origin[k].device)
-                for k, v in load_checkpoint(model, t, trust=trust)[0].items()
-            }
-            for t in targets
+        states = [load_checkpoint(model, t, trust=trust) for t in targets]
+        loaded = [{k: v.to(origin[k].device) for k, v in p.items()} for p, _ in states]
+        own = {k: v for k, v in buffers.items() if v.is_floating_point()}
+        target_buffers = [
+            {k: b[k].to(v.device, v.dtype) for k, v in own.items()} for _, b in states
         ]
-        sources = {
+        sources: dict[str, Any] = {
             "targets": [str(t) for t in targets],
             "sha256": [file_sha256(t) for t in targets],
         }
+        if own:
+            sources["buffers"] = "interpolated"
         if dirs == "interp":
             return Directions(
-                [interpolation_direction(origin, loaded[0])], "interp", sources
+                [interpolation_direction(origin, loaded[0])],
+                "interp",
+                sources,
+                [interpolation_direction(own, target_buffers[0])] if own else None,
             ), origin
         plane_origin, vectors = plane_through(origin, loaded[0], loaded[1])
-        return Directions(vectors, "plane", sources), plane_origin
+        _, buffer_vectors = plane_through(own, *target_buffers)
+        return Directions(vectors, "plane", sources, buffer_vectors if own else None), plane_origin
     if dirs == "hessian":
         from landscape.curvature import hessian_directions
 

@@ -148,12 +148,17 @@ class Directions:
         vectors: one (1D) or two (2D) name-keyed directions.
         kind: ``random``, ``interp``, ``plane``, ``pca``, ``hessian`` or ``file``.
         attrs: settings to store with them (norm, seed, keep_1d, sources...).
+        buffer_vectors: for lines and planes through checkpoints, the matching
+            directions of their floating-point buffers (BatchNorm statistics), so that
+            each checkpoint on the path scores with its own statistics; ``None``: the
+            origin's buffers everywhere.
 
     """
 
     vectors: list[ParamDict]
     kind: str
     attrs: dict[str, Any] = field(default_factory=dict)
+    buffer_vectors: list[ParamDict] | None = None
 
     def numpy(self) -> list[dict[str, np.ndarray]]:
         """The vectors as numpy arrays (for storage)."""

@@ -153,7 +153,9 @@ def compute_surface(
         vectors = directions.vectors
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
-        evaluators = _evaluators(objectives, origin, vectors, points_per_pass, bn)
+        evaluators = _evaluators(
+            objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors
+        )
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)
         try:
@@ -286,16 +288,26 @@ def _evaluators(
     vectors: Sequence[ParamDict],
     points_per_pass: int | None,
     bn: BNMode,
+    buffer_vectors: Sequence[ParamDict] | None,
 ) -> dict[str, tuple[PointEvaluator, StackedEvaluator | None]]:
+    """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one."""
     out = {}
+    train = objectives.get("train")
     for split, obj in objectives.items():
-        point = PointEvaluator(obj, origin, vectors, bn=bn)
+        point = PointEvaluator(
+            obj,
+            origin,
+            vectors,
+            bn=bn,
+            bn_data=train.split if train is not None else None,
+            buffer_directions=buffer_vectors,
+        )
         stacked = (
             None
             if bn == "recompute"
             or points_per_pass == 1
             or (points_per_pass is None and obj.device.type == "cpu")
-            else StackedEvaluator(obj, origin, vectors)
+            else StackedEvaluator(obj, origin, vectors, buffer_directions=buffer_vectors)
         )
         out[split] = (point, stacked)
     return out

@@ -85,3 +85,30 @@ def test_bn_recompute_estimates_on_the_given_inputs_not_the_scored_split():
     ref.eval()
     assert on_train[0] == pytest.approx(own_loss(ref, test), rel=1e-6)
     assert abs(on_train[0] - on_test[0]) > 1e-4
+
+
+def test_surface_interp_endpoints_score_their_own_loss_with_batchnorm(tmp_path):
+    from landscape.api import surface
+
+    a, b = bn_net(0), bn_net(1)
+    data = split()
+    paths = []
+    for name, net in (("a", a), ("b", b)):
+        paths.append(tmp_path / f"{name}.pt")
+        torch.save(net.state_dict(), paths[-1])
+    result = surface(
+        bn_net(0),
+        paths[0],
+        {"train": (data.x, data.y)},
+        dirs="interp",
+        targets=[paths[1]],
+        x=np.array([0.0, 1.0]),
+        out=tmp_path / "s.h5",
+        progress=False,
+    )
+    loss = result.values["train_loss"]
+    assert loss[0] == pytest.approx(own_loss(a, data), rel=1e-6)
+    assert loss[1] == pytest.approx(own_loss(b, data), rel=1e-6)
+    from landscape.io.surface import read_surface
+
+    assert read_surface(tmp_path / "s.h5").directions.get("buffers") == "interpolated"
