@@ -184,8 +184,8 @@ def test_track_sharpness_wires_the_curvature_probe(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert made == [(32, "cross_entropy", 20, 5)]
     run = read_run(tmp_path / "run")
-    assert run.probes["step"].tolist() == [3.0, 6.0]
-    assert run.probes["lambda_max"].tolist() == [1.0, 2.0]
+    assert run.probes["step"].tolist() == [0.0, 3.0, 6.0]  # the initial point, then every 3 steps
+    assert run.probes["lambda_max"].tolist() == [1.0, 2.0, 3.0]
     assert run.config["track_sharpness"] == 3
 
 

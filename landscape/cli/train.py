@@ -14,6 +14,23 @@ from landscape.errors import LandscapeError
 from landscape.io.groups import SEED_DIR
 
 
+def parse_batch_size(spec: str) -> int | None:
+    """Parse ``--batch-size``: a positive integer, or ``full`` (``None``: the whole split).
+
+    >>> parse_batch_size("64"), parse_batch_size("full")
+    (64, None)
+    """
+    if spec == "full":
+        return None
+    try:
+        value = int(spec)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise LandscapeError(f"batch-size: expected a positive integer or 'full' (got {spec!r})")
+    return value
+
+
 def parse_seeds(spec: str) -> list[int]:
     """Parse ``0,1,2`` into distinct non-negative seeds.
 
@@ -90,10 +107,17 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1),
-    default=128,
+    default="128",
     show_default=True,
-    help="Mini-batch size.",
+    metavar="N|full",
+    help="Mini-batch size, or 'full' for full-batch gradient descent (one step per epoch).",
+)
+@click.option(
+    "--eval-every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Evaluate train and validation splits every N epochs (and at the last).",
 )
 @click.option(
     "--seed", type=SEED, default=0, show_default=True, help="Seed of initialization and data order."
@@ -204,7 +228,8 @@ def command(
     optimizer: str,
     lr: float,
     epochs: int,
-    batch_size: int,
+    batch_size: str,
+    eval_every: int,
     seed: int,
     seeds: str | None,
     momentum: float,
@@ -241,7 +266,8 @@ def command(
         optimizer=optimizer,
         lr=lr,
         epochs=epochs,
-        batch_size=batch_size,
+        batch_size=parse_batch_size(batch_size),
+        eval_every=eval_every,
         seed=seed,
         momentum=momentum,
         nesterov=nesterov,

@@ -303,14 +303,19 @@ class Recorder:
             StepRecord(self.step_count, max(self.epochs_done, 0) + 1, value, lr, norms)
         )
         if self.probe is not None and self.step_count % self.probe_every == 0:
-            values = self.probe(model_params(self.model), self.optimizer)
-            self._pending_probes.append(
-                ProbeRecord(self.step_count, {k: float(v) for k, v in values.items()})
-            )
+            self._call_probe()
         if self.checkpoint_steps is not None and self.step_count % self.checkpoint_steps == 0:
             self._save(checkpoint_filename(step=self.step_count), max(self.epochs_done, 0) + 1)
         if self._budget.due(epoch_end=False):
             self.flush()
+
+    def _call_probe(self) -> None:
+        """Record the probe's values at the current step."""
+        assert self.probe is not None
+        values = self.probe(model_params(self.model), self.optimizer)
+        self._pending_probes.append(
+            ProbeRecord(self.step_count, {k: float(v) for k, v in values.items()})
+        )
 
     def epoch(self, *, train: Metric = None, val: Metric = None) -> None:
         """Close an epoch: record its metrics, write the run file, maybe checkpoint.
@@ -354,6 +359,8 @@ class Recorder:
             )
         )
         self._steps_since_epoch = 0
+        if self.epochs_done == 0 and self.probe is not None:
+            self._call_probe()  # the initial point, step 0: sharpness from the very start
         if self._budget.due(epoch_end=True):
             self.flush()
         if (

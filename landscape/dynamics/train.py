@@ -52,7 +52,8 @@ class TrainConfig:
         optimizer: one of ``sgd``, ``adagrad``, ``rmsprop``, ``adam``, ``adamw``.
         lr: base learning rate.
         epochs: number of passes over the training set.
-        batch_size: mini-batch size.
+        batch_size: mini-batch size (``None``: the whole training split, i.e.
+            full-batch gradient descent, one step per epoch).
         seed: seed of the initialization and of the data order.
         momentum: SGD/RMSprop momentum.
         nesterov: Nesterov momentum (SGD, needs ``momentum > 0``).
@@ -71,7 +72,10 @@ class TrainConfig:
         checkpoint_every: save a checkpoint every this many epochs (the last
             epoch is always saved).
         checkpoint_steps: also save one every this many optimizer steps.
-        track_sharpness: call the sharpness probe every this many steps.
+        track_sharpness: call the sharpness probe every this many steps (and once at
+            the initial point, step 0).
+        eval_every: evaluate the train and validation splits every this many epochs
+            (and at the last); the epochs in between record NaN metrics.
         sharpness_subset: samples the sharpness probe uses.
 
     """
@@ -81,7 +85,7 @@ class TrainConfig:
     optimizer: OptimizerName = "sgd"
     lr: float = 0.01
     epochs: int = 10
-    batch_size: int = 128
+    batch_size: int | None = 128
     seed: int = 0
     momentum: float = 0.0
     nesterov: bool = False
@@ -99,6 +103,7 @@ class TrainConfig:
     checkpoint_steps: int | None = None
     track_sharpness: int | None = None
     sharpness_subset: int = 1000
+    eval_every: int = 1
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -119,6 +124,7 @@ class TrainConfig:
             "checkpoint-steps": self.checkpoint_steps,
             "track-sharpness": self.track_sharpness,
             "max-samples": self.max_samples,
+            "eval-every": self.eval_every,
         }
         for name, value in positive.items():
             if value is not None and value < 1:
@@ -134,8 +140,14 @@ class TrainConfig:
             raise LandscapeError("weight-decay and momentum: expected values >= 0")
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as a JSON-friendly dictionary."""
-        return dataclasses.asdict(self)
+        """Return the configuration as a JSON-friendly dictionary.
+
+        ``eval_every`` is left out at its default, so runs made before it existed resume.
+        """
+        out = dataclasses.asdict(self)
+        if self.eval_every == 1:
+            del out["eval_every"]
+        return out
 
 
 def make_optimizer(config: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -259,7 +271,8 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
     optimizer = make_optimizer(config, [p for p in model.parameters() if p.requires_grad])
-    eval_bs = max(config.batch_size, 1024)
+    batch_size = config.batch_size or len(train_split)
+    eval_bs = max(batch_size, 1024)
     train_obj = Objective(model, train_split, loss=config.loss, batch_size=eval_bs)
     loss_sum = train_obj.loss_sum
     val_obj = (
@@ -319,18 +332,21 @@ def train(
                 group["lr"] = config.lr * factor
             model.train()
             order = epoch_order(len(train_split), seed=config.seed, epoch=epoch).to(device)
-            for i in range(0, len(order), config.batch_size):
-                idx = order[i : i + config.batch_size]
+            for i in range(0, len(order), batch_size):
+                idx = order[i : i + batch_size]
                 x, y = train_split.x[idx], train_split.y[idx]
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_sum(model(x), y) / len(idx)
                 loss.backward()
                 optimizer.step()
                 rec.step(loss)
-            metrics = evaluate()
-            rec.epoch(**metrics)
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                metrics = evaluate()
+                rec.epoch(**metrics)
+                bar.set_postfix_str(f"loss={metrics['train'][0]:.4g}")
+            else:
+                rec.epoch()
             bar.update(1)
-            bar.set_postfix_str(f"loss={metrics['train'][0]:.4g}")
         bar.close()
         if rec.checkpoint_every is None or rec.epochs_done % rec.checkpoint_every:
             rec.save_checkpoint()
