@@ -98,6 +98,12 @@ KINDS: dict[str, Kind] = {
         draws="figure",
         options=frozenset({"log", "width", "height"}),
     ),
+    "sharpness": Kind(
+        "landscape.plotting.stability:plot_sharpness",
+        "λ_max (and preconditioned λ_max) over steps against the stability threshold",
+        draws="figure",
+        options=frozenset({"width", "height"}),
+    ),
     "dynamics": Kind(
         "landscape.plotting.dynamics:plot_dynamics",
         "training dynamics of a run directory",
