@@ -10,6 +10,7 @@ safetensors files are read with :mod:`safetensors`.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib
 import importlib.util
@@ -30,6 +31,10 @@ from landscape.params import ParamDict
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
 PREFIXES = ("module.", "_orig_mod.")
+SAFE_GLOBALS: list[Any] = [argparse.Namespace]
+"""Classes weights-only loading may build besides tensors and containers: torchvision's
+reference scripts store their command line as an ``argparse.Namespace`` (``args``), which
+only holds attributes and runs no code."""
 
 
 def import_object(spec: str, *, what: str = "object") -> Any:
@@ -230,7 +235,7 @@ def load_torch_file(
     if path.stat().st_size == 0:
         raise LandscapeError(f"{what} {path}: empty file; expected a file written by torch.save")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.serialization.safe_globals(SAFE_GLOBALS):
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as exc:
@@ -468,5 +473,38 @@ def restore_tied(model: nn.Module, state: Mapping[str, Tensor]) -> dict[str, Ten
 def load_checkpoint(
     model: nn.Module, path: str | Path, *, trust: bool = False
 ) -> tuple[ParamDict, ParamDict]:
-    """Load a checkpoint file for ``model``: ``(params, buffers)`` by name, model untouched."""
-    return split_state(model, load_state_dict(path, trust=trust), source=str(path))
+    """Load a checkpoint file for ``model``: ``(params, buffers)`` by name, model untouched.
+
+    The state's keys may carry one extra leading component that the model's do not, as
+    a Lightning ``.ckpt`` of a module holding the network as ``self.model`` (or ``net``,
+    ...) does: see :func:`match_prefix`.
+    """
+    state = load_state_dict(path, trust=trust)
+    return split_state(model, match_prefix(model, state), source=str(path))
+
+
+def match_prefix(model: nn.Module, state: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+    """``state`` with the one leading key component stripped that makes it fit ``model``.
+
+    When ``state`` already holds every key of the model it is returned as it is.
+    Otherwise each first dotted component ``p`` of its keys is tried: the entries under
+    ``p.`` with the prefix removed are returned when they are exactly the model's keys
+    (tied copies aside); other entries (a Lightning module's loss or metrics) are left
+    out. Without such a ``p`` the state is returned unchanged, for
+    :func:`check_state_fits` to name what does not fit.
+
+    >>> lin = nn.Linear(2, 1)
+    >>> state = {"model.weight": torch.zeros(1, 2), "model.bias": torch.zeros(1),
+    ...          "loss.pos_weight": torch.ones(1)}
+    >>> sorted(match_prefix(lin, state))
+    ['bias', 'weight']
+    """
+    expected = set(model.state_dict())
+    if expected <= set(state):
+        return state
+    for prefix in sorted({k.split(".", 1)[0] for k in state if "." in k}):
+        inner = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
+        tied = set(restore_tied(model, inner))
+        if set(inner) <= expected and expected <= tied:
+            return inner
+    return state
