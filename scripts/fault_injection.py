@@ -175,18 +175,25 @@ def surface_target(work: Path, grid: int, points_per_pass: int) -> Target:
     )
 
 
-def train_target(work: Path, epochs: int) -> Target:
-    """``landscape train`` of the tiny model with SGD for ``epochs`` epochs."""
+def train_target(work: Path, epochs: int, *, sharpness: bool = False) -> Target:
+    """``landscape train`` of the tiny model with SGD for ``epochs`` epochs.
+
+    With ``sharpness``, Adam with ``--track-sharpness`` (the probe's warm start must
+    survive a kill) instead.
+    """
     spec = ["--model", f"{SCRIPT}:tiny_net", "--data", f"{SCRIPT}:tiny_data"]
+    optimizer = (
+        ["adam", "--lr", "0.01", "--track-sharpness", "every=2,subset=64"]
+        if sharpness
+        else ["sgd", "--momentum", "0.9"]
+    )
     train_args = [
         "--epochs",
         str(epochs),
         "--batch-size",
         "50",
         "--optimizer",
-        "sgd",
-        "--momentum",
-        "0.9",
+        *optimizer,
     ]
 
     def progress(out: Path) -> tuple[int, int] | None:
@@ -230,7 +237,7 @@ def train_target(work: Path, epochs: int) -> Target:
         return bad
 
     return Target(
-        "train",
+        "train-sharpness" if sharpness else "train",
         lambda out: ["train", *spec, *train_args, "--out", str(out)],
         "",
         progress,
@@ -402,7 +409,7 @@ def main(argv: list[str] | None = None) -> list[Summary]:
     parser.add_argument(
         "--commands",
         nargs="+",
-        choices=["surface", "train", "hessian"],
+        choices=["surface", "train", "train-sharpness", "hessian"],
         default=["surface", "train", "hessian"],
     )
     parser.add_argument("--epochs", type=int, default=20, help="train epochs (default 20)")
@@ -419,6 +426,7 @@ def main(argv: list[str] | None = None) -> list[Summary]:
         targets = {
             "surface": lambda: surface_target(work, args.grid, args.points_per_pass),
             "train": lambda: train_target(work, args.epochs),
+            "train-sharpness": lambda: train_target(work, args.epochs, sharpness=True),
             "hessian": lambda: hessian_target(work),
         }
         summaries = [
