@@ -33,6 +33,7 @@ import numpy as np
 from torch import nn
 
 from landscape import store
+from landscape.checkpoint_mmap import open_checkpoint_lazily
 from landscape.data import SplitChoice
 from landscape.directions import Directions
 from landscape.dynamics.runs import Run, read_run
@@ -40,7 +41,7 @@ from landscape.engine import compute_surface
 from landscape.errors import LandscapeError
 from landscape.io.directions import write_directions
 from landscape.io.trajectory import write_trajectory
-from landscape.loading import build_model, open_checkpoint_lazily
+from landscape.loading import build_model
 from landscape.params import ParamDict, check_same_keys, dot
 from landscape.pca import CHUNK_BYTES, gram_pca
 from landscape.records import Surface, Trajectory
@@ -170,7 +171,7 @@ class RunPath:
 def load_run_path(run_dir: str | Path, model: nn.Module, *, trust: bool = False) -> RunPath:
     """Open every checkpoint of a run directory for ``model`` (ordered by step).
 
-    The checkpoints are memory-mapped (:func:`landscape.loading.open_checkpoint_lazily`),
+    The checkpoints are memory-mapped (:func:`landscape.checkpoint_mmap.open_checkpoint_lazily`),
     so a long run costs file pages, not a copy of the model per checkpoint.
 
     Raises:

@@ -2,8 +2,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from landscape.checkpoint_mmap import open_checkpoint_lazily
 from landscape.errors import LandscapeError
-from landscape.loading import load_checkpoint, open_checkpoint_lazily
+from landscape.loading import load_checkpoint
 
 
 def _model():
