@@ -12,7 +12,9 @@ does: :func:`landscape.trajectory.pca_plane` and :func:`~landscape.trajectory.pr
 and the top-5 Hessian eigenpairs (Lanczos, ``--max-iter`` steps at most) each
 run in a fresh process. Each prints peak RSS and the peak of anonymous memory
 (``RssAnon`` sampled every 5 ms: RSS also counts the checkpoints' file pages,
-which the kernel can drop), both over the model's float32 size.
+which the kernel can drop), both over the model's float32 size, and the
+anonymous memory above an idle process (imports, model built, nothing run)
+over the model's size: the number of model copies the command itself holds.
 
 Usage::
 
@@ -90,7 +92,7 @@ if task == "trajectory":
     points = [open_checkpoint_lazily(model, c)[0] for c in sorted(Path(folder).glob("c*.pt"))]
     plane = pca_plane(points, points[-1])
     project(points, points[-1], plane.directions)
-else:
+elif task == "hessian":
     from landscape.curvature.hvp import HessianLinearOperator
     from landscape.curvature.lanczos import lanczos
     from landscape.objective import Objective
@@ -137,9 +139,13 @@ def run_model_child(*args: str) -> dict[str, float]:
 def model_rows(params: list[float], checkpoints: list[int], max_iter: int) -> None:
     """Print peak memory over model size for trajectories and Hessian top-5."""
     print(f"MLP 64-h-h-10, float32; hessian: 32 rows, top-5 Lanczos, at most {max_iter} steps")
-    print("command      params  checkpoints  seconds  peak RSS MiB  /model  peak anon MiB  /model")
+    print(
+        "command      params  checkpoints  seconds  peak RSS MiB  /model  peak anon MiB  /model"
+        "  (anon - idle)/model"
+    )
     for p in params:
         with tempfile.TemporaryDirectory() as tmp:
+            idle = run_model_child("idle", str(p), "0", tmp)
             rows = [("hessian", "-", run_model_child("hessian", str(p), str(max_iter), tmp))]
             for t in checkpoints:
                 for old in Path(tmp).glob("c*.pt"):
@@ -151,7 +157,8 @@ def model_rows(params: list[float], checkpoints: list[int], max_iter: int) -> No
             print(
                 f"{name:<10} {r['params']:>9} {t!s:>12} {r['seconds']:>8.1f} "
                 f"{r['maxrss_mib']:>13.0f} {r['maxrss_mib'] / model_mib:>7.1f} "
-                f"{r['anon_mib']:>14.0f} {r['anon_mib'] / model_mib:>7.1f}"
+                f"{r['anon_mib']:>14.0f} {r['anon_mib'] / model_mib:>7.1f} "
+                f"{(r['anon_mib'] - idle['anon_mib']) / model_mib:>20.1f}"
             )
 
 
