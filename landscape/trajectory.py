@@ -3,7 +3,8 @@
 Following Li et al. 2018 ("Visualizing the Loss Landscape of Neural Nets",
 section 7), the plane is spanned by the two leading principal directions of
 the matrix ``M`` whose rows are ``theta_i - theta_origin``, the differences of
-every checkpoint from the final one. With the SVD ``M = U S V^T`` the
+every checkpoint from the final one. With the SVD ``M = U S V^T`` (found through the
+T x T Gram matrix ``M M^T``, :mod:`landscape.pca`, never forming M) the
 directions are the first two rows of ``V^T`` (orthonormal, name-keyed) and the
 explained variance ratio of direction ``k`` is ``s_k^2 / sum_j s_j^2``. The
 SVD is not centred: the plane must pass through the origin checkpoint, so the
@@ -29,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from landscape import store
+from landscape.checkpoint_mmap import open_checkpoint_lazily
 from landscape.data import SplitChoice
 from landscape.directions import Directions
 from landscape.dynamics.runs import Run, read_run
@@ -40,8 +41,9 @@ from landscape.engine import compute_surface
 from landscape.errors import LandscapeError
 from landscape.io.directions import write_directions
 from landscape.io.trajectory import write_trajectory
-from landscape.loading import build_model, load_checkpoint
-from landscape.params import ParamDict, check_same_keys, dot, flatten, unflatten
+from landscape.loading import build_model
+from landscape.params import ParamDict, check_same_keys, dot
+from landscape.pca import CHUNK_BYTES, gram_pca
 from landscape.records import Surface, Trajectory
 from landscape.setup import load_objective, run_spec
 
@@ -64,47 +66,40 @@ class PCAPlane:
     singular_values: np.ndarray
 
 
-def pca_directions(points: Sequence[ParamDict], origin: ParamDict) -> PCAPlane:
-    """Two leading principal directions of ``points - origin`` (uncentred SVD, float64).
+def pca_plane(
+    points: Sequence[ParamDict], origin: ParamDict, *, chunk_bytes: int = CHUNK_BYTES
+) -> PCAPlane:
+    """Two leading principal directions of ``points - origin`` (uncentred, float64).
+
+    Computed by :func:`landscape.pca.gram_pca` from the T x T Gram matrix, a
+    parameter slice at a time, so ``points`` may be memory-mapped checkpoints
+    and no (T, P) matrix is formed.
 
     Args:
         points: the checkpoints, name-keyed like ``origin``.
         origin: the point the plane passes through.
+        chunk_bytes: bound on the float64 slice of the path held at once.
 
     Raises:
         LandscapeError: if names or shapes differ, or the differences span
             fewer than two dimensions.
 
+    >>> import torch
     >>> o = {"w": torch.zeros(3)}
     >>> pts = [{"w": torch.tensor([2.0, 0.0, 0.0])}, {"w": torch.tensor([0.0, 1.0, 0.0])}, o]
-    >>> plane = pca_directions(pts, o)
-    >>> plane.explained_variance_ratio.tolist(), plane.directions[0]["w"].abs().tolist()
+    >>> plane = pca_plane(pts, o)
+    >>> plane.explained_variance_ratio.round(12).tolist(), plane.directions[0]["w"].abs().tolist()
     ([0.8, 0.2], [1.0, 0.0, 0.0])
 
     """
     for i, p in enumerate(points):
         check_same_keys(origin, p, what=f"checkpoint {i}")
-    names = list(origin)
-    o = flatten(origin, names).double().cpu()
-    m = torch.stack([flatten(p, names).double().cpu() - o for p in points])
-    _, s, vt = torch.linalg.svd(m, full_matrices=False)
-    if len(s) < 2 or not s[1] > 1e-12 * max(float(s[0]), 1e-300):
-        raise LandscapeError(
-            f"trajectory: the checkpoints span fewer than 2 directions around the origin "
-            f"({len(points)} checkpoints); expected at least 3 distinct checkpoints"
-        )
-    total = float((s**2).sum())
-    dirs = []
-    for k in range(2):
-        v = vt[k]
-        if float(m[0] @ v) > 0:
-            v = -v
-        dirs.append({n: t.to(origin[n].dtype) for n, t in unflatten(v, origin).items()})
+    pca = gram_pca(lambda: points, origin, chunk_bytes=chunk_bytes)
     return PCAPlane(
         origin=dict(origin),
-        directions=(dirs[0], dirs[1]),
-        explained_variance_ratio=(s[:2] ** 2 / total).numpy(),
-        singular_values=s.numpy(),
+        directions=pca.directions,
+        explained_variance_ratio=pca.explained_variance_ratio,
+        singular_values=pca.singular_values,
     )
 
 
@@ -116,6 +111,7 @@ def project(
     Solves ``(D D^T) c = D (theta - origin)`` in float64, exact for points on
     the plane whether or not the directions are orthogonal.
 
+    >>> import torch
     >>> o = {"w": torch.zeros(2)}
     >>> d = [{"w": torch.tensor([1.0, 0.0])}, {"w": torch.tensor([1.0, 1.0])}]
     >>> project([{"w": torch.tensor([3.0, 2.0])}], o, d).tolist()
@@ -158,7 +154,7 @@ class RunPath:
 
     Attributes:
         run: the run directory's contents.
-        params: parameters of each checkpoint, ordered by step.
+        params: parameters of each checkpoint, ordered by step (memory-mapped).
         epochs: epoch of each checkpoint (-1 if unknown).
         steps: step of each checkpoint (-1 if unknown).
         buffers: buffers (BatchNorm statistics) of the last checkpoint.
@@ -173,7 +169,10 @@ class RunPath:
 
 
 def load_run_path(run_dir: str | Path, model: nn.Module, *, trust: bool = False) -> RunPath:
-    """Load every checkpoint of a run directory for ``model`` (ordered by step).
+    """Open every checkpoint of a run directory for ``model`` (ordered by step).
+
+    The checkpoints are memory-mapped (:func:`landscape.checkpoint_mmap.open_checkpoint_lazily`),
+    so a long run costs file pages, not a copy of the model per checkpoint.
 
     Raises:
         LandscapeError: if the run has fewer than two checkpoints or they do not fit the model.
@@ -185,7 +184,7 @@ def load_run_path(run_dir: str | Path, model: nn.Module, *, trust: bool = False)
             f"{run_dir}: {len(run.checkpoints)} checkpoint(s) found; a trajectory needs at least 2 "
             "(train with --checkpoint-every 1)"
         )
-    loaded = [load_checkpoint(model, c.path, trust=trust) for c in run.checkpoints]
+    loaded = [open_checkpoint_lazily(model, c.path, trust=trust) for c in run.checkpoints]
     return RunPath(
         run=run,
         params=tuple(p for p, _ in loaded),
@@ -209,7 +208,7 @@ def trajectory_plane(paths: Sequence[RunPath], *, origin: int = -1) -> tuple[PCA
     ref = paths[origin]
     center = ref.params[-1]
     points = [p for path in paths for p in path.params]
-    plane = pca_directions(points, center)
+    plane = pca_plane(points, center)
     coords = project(points, center, plane.directions)
     labels = _unique_labels([p.run for p in paths])
     traj = Trajectory(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -150,3 +152,45 @@ def test_lanczos_bad_arguments(kwargs: dict, match: str) -> None:
 def test_power_iteration_bad_k() -> None:
     with pytest.raises(LandscapeError, match="k should be between 1 and 2"):
         power_iteration(torch.eye(2, dtype=torch.float64), 3)
+
+
+def test_krylov_basis_is_preallocated_once_in_the_operators_dtype() -> None:
+    mat = wishart(40, 50, 3)
+    v0 = torch.ones(40, dtype=torch.float64)
+    s = lanczos_steps(mat.float(), 12, v0=v0)
+    assert (
+        s.store.dtype == torch.float32 and s.store.shape == (13, 40) and s.size == 13
+    )  # q_0..q_12
+    ptr = s.store.data_ptr()
+    s = lanczos_steps(mat.float(), 12, v0=v0, state=s)
+    assert s.store.data_ptr() == ptr  # no copy while within the preallocated rows
+    s = lanczos_steps(mat.float(), 13, v0=v0, state=s)
+    assert s.store.shape == (26, 40) and s.size == 14  # continuing past it doubles once
+    wide = lanczos_steps(mat.float(), 12, v0=v0, dtype=torch.float64)
+    assert wide.store.dtype == torch.float64
+    torch.testing.assert_close(
+        s.basis.double() @ s.basis.double().T, torch.eye(14, dtype=torch.float64), atol=1e-5, rtol=0
+    )
+    exact = np.linalg.eigvalsh(mat.numpy())[::-1][:3]
+    for dtype in (None, torch.float64):
+        res = lanczos(mat.float(), 3, tol=1e-5, dtype=dtype)
+        np.testing.assert_allclose(res.eigenvalues, exact, rtol=1e-4)
+        assert res.eigenvectors.dtype == torch.float64
+
+
+def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> None:
+    lz = importlib.import_module("landscape.curvature.lanczos")  # the package exports lanczos()
+    calls = []
+
+    class Counting:
+        shape, dtype, device = (1000, 1000), torch.float32, torch.device("cpu")
+
+        def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
+            calls.append(1)
+            return v
+
+    # 101 float32 vectors of 1000 = 404,000 bytes (+ 32,000 work); 100,000 bytes free
+    monkeypatch.setattr(lz, "available_memory", lambda device: 100_000)
+    with pytest.raises(LandscapeError, match=r"101 Krylov vectors .* at most 17 vectors fit"):
+        lanczos(Counting(), 1, max_iter=100)
+    assert calls == []

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 
 from landscape.cli import cli
 from landscape.data import load_data
+from landscape.dynamics.runs import read_run
 from landscape.dynamics.train import TrainConfig, train
 from landscape.io.trajectory import read_trajectory
 from landscape.loading import build_model, load_checkpoint
@@ -200,3 +201,28 @@ def test_interrupted_surface_resumes_before_the_trajectory_is_written(runs, tmp_
     res = invoke(*args)
     assert res.exit_code == 0, res.output
     assert read_trajectory(out).labels == ("adam",)
+
+
+def test_file_equals_the_dense_svd_of_the_checkpoints(runs, single):
+    """The Gram path (memory-mapped checkpoints) gives what the dense float64 SVD gave."""
+    model = build_model("mlp")
+    points = [load_checkpoint(model, c.path)[0] for c in read_run(runs / "adam").checkpoints]
+    names = list(points[-1])
+    flat = [torch.cat([p[n].reshape(-1).double() for n in names]).numpy() for p in points]
+    m = np.stack([x - flat[-1] for x in flat])
+    _, s, vt = np.linalg.svd(m, full_matrices=False)
+    v = vt[:2] * np.where(m[0] @ vt[:2].T > 0, -1.0, 1.0)[:, None]
+    coords = np.linalg.solve(v @ v.T, v @ m.T).T
+    resid = [
+        0.0 if not m[i].any() else np.linalg.norm(m[i] - coords[i] @ v) / np.linalg.norm(m[i])
+        for i in range(len(m))
+    ]
+    t = read_trajectory(single)
+    np.testing.assert_allclose(t.explained_variance_ratio, s[:2] ** 2 / (s**2).sum(), rtol=1e-9)
+    np.testing.assert_allclose(t.coords, coords, rtol=1e-6, atol=1e-6 * abs(coords).max())
+    np.testing.assert_allclose(t.residual, resid, rtol=1e-5, atol=1e-7)
+    with h5py.File(single, "r") as f:
+        d = [read_params(f["directions"][n]) for n in ("d0", "d1")]
+    for k in range(2):
+        got = np.concatenate([d[k][n].reshape(-1) for n in names])
+        np.testing.assert_allclose(got, v[k], atol=1e-6)

@@ -4,7 +4,7 @@ import torch
 
 from landscape.errors import LandscapeError
 from landscape.params import dot, flatten
-from landscape.trajectory import pca_directions, project, surface_grid
+from landscape.trajectory import pca_plane, project, surface_grid
 
 
 def random_points(n=6, seed=0):
@@ -16,10 +16,10 @@ def random_points(n=6, seed=0):
     ]
 
 
-def test_pca_directions_orthonormal_and_match_numpy_svd():
+def test_pca_plane_orthonormal_and_match_numpy_svd():
     pts = random_points()
     origin = pts[-1]
-    plane = pca_directions(pts, origin)
+    plane = pca_plane(pts, origin)
     d0, d1 = plane.directions
     assert set(d0) == set(origin) and all(d0[k].shape == origin[k].shape for k in origin)
     assert dot(d0, d0) == pytest.approx(1.0, abs=1e-12)
@@ -39,7 +39,7 @@ def test_pca_directions_orthonormal_and_match_numpy_svd():
 
 def test_pca_sign_points_from_start_toward_origin():
     pts = random_points(seed=1)
-    plane = pca_directions(pts, pts[-1])
+    plane = pca_plane(pts, pts[-1])
     coords = project(pts, pts[-1], plane.directions)
     assert (coords[0] <= 0).all()
     np.testing.assert_allclose(coords[-1], [0.0, 0.0], atol=1e-12)
@@ -52,7 +52,7 @@ def test_explained_variance_sums_to_one_for_a_planar_path():
         {k: origin[k] + a * d0[k] + b * d1[k] for k in origin}
         for a, b in [(1, 2), (-1, 0.5), (3, 1), (0, 0)]
     ]
-    plane = pca_directions(pts, origin)
+    plane = pca_plane(pts, origin)
     assert plane.explained_variance_ratio.sum() == pytest.approx(1.0, abs=1e-12)
 
 
@@ -68,7 +68,7 @@ def test_projection_recovers_coordinates_on_a_non_orthogonal_plane(a, b):
 
 def test_projection_of_pca_plane_points_is_exact():
     pts = random_points(seed=3)
-    plane = pca_directions(pts, pts[-1])
+    plane = pca_plane(pts, pts[-1])
     a, b = 1.25, -0.5
     on_plane = {
         k: pts[-1][k] + a * plane.directions[0][k] + b * plane.directions[1][k] for k in pts[-1]
@@ -81,11 +81,11 @@ def test_projection_of_pca_plane_points_is_exact():
 def test_pca_errors():
     pts = random_points(3)
     with pytest.raises(LandscapeError, match="fewer than 2 directions"):
-        pca_directions([pts[0], pts[1], pts[1]], pts[1])
+        pca_plane([pts[0], pts[1], pts[1]], pts[1])
     bad = dict(pts[0])
     bad["a.weight"] = torch.zeros(4, 4, dtype=torch.float64)
     with pytest.raises(LandscapeError, match="shape mismatch"):
-        pca_directions([bad, pts[1]], pts[1])
+        pca_plane([bad, pts[1]], pts[1])
     d = random_points(1)[0]
     with pytest.raises(LandscapeError, match="linearly dependent"):
         project(pts, pts[0], [d, {k: 2 * v for k, v in d.items()}])

@@ -20,6 +20,7 @@ quotient ``θ``) and ``|θ - λ| <= r² / δ`` (Kato 1949, Temple 1928; Parlett
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -92,26 +93,90 @@ def random_unit(n: int, *, seed: int, device: torch.device | str = "cpu") -> Ten
 class LanczosState:
     """The Krylov basis and tridiagonal coefficients built so far (mutable work record).
 
+    The basis lives in one preallocated ``(capacity, n)`` tensor filled row by
+    row, so a step copies nothing; only continuing past ``capacity`` reallocates
+    (doubling).
+
     Attributes:
-        basis: ``(j, n)`` orthonormal Lanczos vectors ``q_0..q_{j-1}`` (float64).
+        store: ``(capacity, n)`` storage whose first rows are the basis.
+        size: number of Lanczos vectors ``q_0..q_{size-1}`` in ``store``.
         alpha: diagonal of ``T``.
         beta: off-diagonal of ``T`` plus the last ``β_j`` (``len(alpha)`` entries).
         num_matvecs: operator applications spent.
 
     """
 
-    basis: Tensor
+    store: Tensor
+    size: int
     alpha: list[float]
     beta: list[float]
     num_matvecs: int = 0
+
+    @property
+    def basis(self) -> Tensor:
+        """The ``(size, n)`` orthonormal Lanczos vectors (a view of ``store``)."""
+        return self.store[: self.size]
+
+    def append(self, q: Tensor) -> None:
+        """Add the unit vector ``q`` as the next basis row."""
+        if self.size == self.store.shape[0]:
+            grown = self.store.new_empty((2 * self.size, self.store.shape[1]))
+            grown[: self.size] = self.store
+            self.store = grown
+        self.store[self.size] = q
+        self.size += 1
 
     def ritz(self) -> tuple[np.ndarray, np.ndarray]:
         """Eigenvalues and eigenvectors of the current tridiagonal ``T_j``."""
         return eigh_tridiagonal(np.array(self.alpha), np.array(self.beta[:-1]))
 
 
+def basis_dtype(op: Operator, dtype: torch.dtype | None = None) -> torch.dtype:
+    """The Krylov basis' dtype: ``dtype`` when given, else the operator's (float64 if not float)."""
+    if dtype is not None:
+        return dtype
+    return op.dtype if op.dtype in (torch.float16, torch.bfloat16, torch.float32) else torch.float64
+
+
+def available_memory(device: torch.device | str) -> int:
+    """Bytes free on ``device``: ``torch.cuda.mem_get_info`` on CUDA, else the OS's free pages."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_basis_fits(n: int, rows: int, dtype: torch.dtype, device: torch.device | str) -> None:
+    """Refuse, before any work, a Krylov basis of ``rows`` vectors of ``n`` that cannot fit.
+
+    The need is the basis (``rows n`` entries of ``dtype``) plus about four
+    float64 work vectors; what fits is the most rows the memory free holds.
+
+    Raises:
+        LandscapeError: naming the need, the memory free and the most steps that fit.
+
+    """
+    itemsize = torch.empty(0, dtype=dtype).element_size()
+    need = rows * n * itemsize + 4 * n * 8
+    free = available_memory(device)
+    if need > free:
+        fit = max(0, (free - 4 * n * 8) // (n * itemsize))
+        raise LandscapeError(
+            f"lanczos: {rows} Krylov vectors of {n} parameters in {dtype} need "
+            f"{need / 2**30:.2f} GiB but {free / 2**30:.2f} GiB are free on {device}; "
+            f"at most {fit} vectors fit (lower max-iter or k)"
+        )
+
+
 def lanczos_steps(
-    op: Operator, num_steps: int, *, v0: Tensor, seed: int = 0, state: LanczosState | None = None
+    op: Operator,
+    num_steps: int,
+    *,
+    v0: Tensor,
+    seed: int = 0,
+    state: LanczosState | None = None,
+    dtype: torch.dtype | None = None,
+    capacity: int | None = None,
 ) -> LanczosState:
     """Run (or continue) the Lanczos recurrence with full reorthogonalization.
 
@@ -120,16 +185,26 @@ def lanczos_steps(
     previous ``q`` (Paige 1976 showed that without them Ritz values repeat).
     On breakdown (``β_j ≈ 0``: an invariant subspace was found) a new random
     vector orthogonal to the basis continues the recurrence with ``β_j = 0``.
+    The recurrence runs in float64; the basis and its Gram-Schmidt passes in
+    the basis dtype.
 
     Args:
         op: symmetric ``n x n`` operator.
-        num_steps: total number of basis vectors wanted (at most ``n``).
+        num_steps: total number of basis vectors wanted (at most ``n``); a new
+            state preallocates that many.
         v0: start vector ``(n,)`` (any norm, nonzero); ignored when continuing.
         seed: seed for the vectors drawn after a breakdown.
         state: a state to continue.
+        dtype: the basis dtype of a new state (default :func:`basis_dtype`).
+        capacity: steps a new state preallocates for (default ``num_steps``):
+            ``capacity + 1`` basis rows, checked against the memory free before
+            the first product.
 
     Returns:
         The state after ``num_steps`` steps.
+
+    Raises:
+        LandscapeError: for a bad start vector, or a basis that cannot fit in memory.
 
     >>> A = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
     >>> s = lanczos_steps(A, 3, v0=torch.ones(3, dtype=torch.float64))
@@ -144,19 +219,23 @@ def lanczos_steps(
         q = v0.to(device=device, dtype=torch.float64).reshape(-1)
         if q.numel() != n or not torch.isfinite(q).all() or float(q.norm()) == 0.0:
             raise LandscapeError(f"lanczos: expected a finite nonzero start vector of length {n}")
-        state = LanczosState(basis=(q / q.norm())[None], alpha=[], beta=[])
+        kind = basis_dtype(op, dtype)
+        rows = min(n, (capacity or num_steps) + 1)  # q_0..q_steps
+        check_basis_fits(n, rows, kind, device)
+        store = torch.empty((rows, n), dtype=kind, device=device)
+        state = LanczosState(store=store, size=0, alpha=[], beta=[])
+        state.append(q / q.norm())
     scale = 0.0
     while len(state.alpha) < num_steps:
         j = len(state.alpha)
-        q = state.basis[j]
+        q = state.basis[j].to(torch.float64)
         w = (op @ q.to(op.dtype)).to(torch.float64)
         state.num_matvecs += 1
         a = float(q @ w)
         w = w - a * q
         if j > 0:
-            w = w - state.beta[j - 1] * state.basis[j - 1]
-        for _ in range(2):
-            w = w - state.basis.T @ (state.basis @ w)
+            w = w - state.beta[j - 1] * state.basis[j - 1].to(torch.float64)
+        w = _orthogonalize(state.basis, w)
         b = float(w.norm())
         state.alpha.append(a)
         scale = max(scale, abs(a) + b + (state.beta[j - 1] if j else 0.0))
@@ -165,12 +244,23 @@ def lanczos_steps(
             break
         if b <= 1e-10 * max(scale, 1e-300):
             b = 0.0
-            w = random_unit(n, seed=seed + 7919 * (j + 1), device=device)
-            for _ in range(2):
-                w = w - state.basis.T @ (state.basis @ w)
+            w = _orthogonalize(
+                state.basis, random_unit(n, seed=seed + 7919 * (j + 1), device=device)
+            )
         state.beta.append(b)
-        state.basis = torch.cat([state.basis, (w / w.norm())[None]])
+        state.append(w / w.norm())
     return state
+
+
+def _orthogonalize(basis: Tensor, w: Tensor) -> Tensor:
+    """Two classical Gram-Schmidt passes of the float64 ``w`` against ``basis`` (in its dtype)."""
+    if basis.dtype == torch.float64:
+        for _ in range(2):
+            w = w - basis.T @ (basis @ w)
+        return w
+    for _ in range(2):
+        w = w - (basis.T @ (basis @ w.to(basis.dtype))).to(torch.float64)
+    return w
 
 
 def lanczos(
@@ -183,6 +273,7 @@ def lanczos(
     max_iter: int | None = None,
     v0: Tensor | None = None,
     seed: int = 0,
+    dtype: torch.dtype | None = None,
 ) -> BoundedEigenResult:
     """Find the ``k`` largest or smallest (algebraic) eigenpairs of a symmetric operator.
 
@@ -214,6 +305,10 @@ def lanczos(
             random part starts the Krylov space, so an eigenvalue that is
             new at the top is still found.
         seed: seed of the random start vector (when ``v0`` is ``None``).
+        dtype: the Krylov basis' dtype (default the operator's, see
+            :func:`basis_dtype`); ``torch.float64`` for a float64 basis whatever
+            the operator. ``max_iter`` rows of it are preallocated, and a basis
+            that cannot fit in the memory free is refused before the first product.
 
     Returns:
         :class:`BoundedEigenResult` with unit eigenvectors and an error bound
@@ -238,7 +333,7 @@ def lanczos(
     start = random_unit(n, seed=seed, device=op.device)
     if v0 is not None:
         start = _start_vector(v0, n).to(op.device) + 0.1 * start
-    state = lanczos_steps(op, 1, v0=start, seed=seed)
+    state = lanczos_steps(op, 1, v0=start, seed=seed, dtype=dtype, capacity=max_iter)
     while True:
         theta, s = state.ritz()
         idx = np.argsort(-theta if which == "largest" else theta)[: min(k, len(theta))]
@@ -251,9 +346,12 @@ def lanczos(
             break
         state = lanczos_steps(op, steps + 1, v0=start, seed=seed, state=state)
     vecs = (
-        torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(state.basis.device)
+        torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(
+            device=state.basis.device, dtype=state.basis.dtype
+        )
         @ state.basis[:steps]
     )
+    vecs = vecs.to(torch.float64)
     vecs = vecs / vecs.norm(dim=1, keepdim=True)
     return BoundedEigenResult(
         eigenvalues=theta[idx].copy(),

@@ -3,12 +3,18 @@
 Layout: attributes ``kind`` (``random``, ``interp``, ``plane``, ``pca``,
 ``hessian`` or ``file``) and the settings that made them (scalars as they
 are, anything else as JSON); one subgroup per direction, ``d0``, ``d1``, ...,
-each a name-keyed vector written by :func:`landscape.store.write_params`.
+each a name-keyed vector laid out as :func:`landscape.store.write_params` does
+(one dataset per parameter, their order in the ``names`` attribute). Each
+non-scalar dataset is chunked and gzip-compressed with the shuffle filter
+(both standard HDF5, read transparently by any HDF5 reader); the values keep
+their dtype (a float64 model's directions stay float64, so a surface made
+again from the file with ``--dirs`` is the same surface).
 Directions are always listed in numeric order (``d2`` before ``d10``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,10 +24,12 @@ import h5py
 import numpy as np
 
 from landscape.errors import LandscapeError
-from landscape.store import config_json, open_read, read_params, write_params
+from landscape.store import config_json, open_read, read_params
 
 GROUP = "directions"
 _NAME = re.compile(r"d(\d+)")
+COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True, "chunks": True}
+"""h5py dataset options of every non-scalar direction dataset."""
 
 
 def write_directions(
@@ -44,7 +52,20 @@ def write_directions(
     for key, val in attrs.items():
         g.attrs[key] = val if isinstance(val, (int, float, str, bool)) else config_json(val)
     for i, vec in enumerate(vectors):
-        write_params(g, f"d{i}", vec)
+        write_vector(g, f"d{i}", vec)
+
+
+def write_vector(parent: h5py.Group, name: str, params: Mapping[str, np.ndarray]) -> h5py.Group:
+    """Store one direction as :func:`landscape.store.write_params` does, compressed.
+
+    Scalars and empty arrays, which HDF5 cannot chunk, are stored plain.
+    """
+    g = parent.create_group(name)
+    for k, v in params.items():
+        arr = np.asarray(v)
+        g.create_dataset(k, data=arr, **(COMPRESSION if arr.ndim and arr.size else {}))
+    g.attrs["names"] = json.dumps(list(params))
+    return g
 
 
 def direction_names(group: h5py.Group) -> list[str]:
