@@ -9,6 +9,7 @@ Pure numpy; no figure is touched.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -28,6 +29,25 @@ _LOG_MANTISSAS = (
 )
 
 Levels = int | Sequence[float] | None
+
+
+class ContourOptions(TypedDict, total=False):
+    """The options of a contour figure (``landscape plot`` passes those a user gives).
+
+    Attributes:
+        metric: surface metric to draw (default ``train_loss``).
+        log: log colour scale (default: automatic, see :func:`use_log`).
+        vmin: lower end of the colour range.
+        vmax: upper end of the colour range.
+        levels: contour level count or values.
+
+    """
+
+    metric: str | None
+    log: bool | None
+    vmin: float | None
+    vmax: float | None
+    levels: Levels
 
 
 def use_log(z: np.ndarray, log: bool | None) -> bool:
