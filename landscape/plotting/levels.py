@@ -31,15 +31,14 @@ _LOG_MANTISSAS = (
 Levels = int | Sequence[float] | None
 
 
-class ContourOptions(TypedDict, total=False):
-    """The options of a contour figure (``landscape plot`` passes those a user gives).
+class ScaleOptions(TypedDict, total=False):
+    """The metric and colour scale of a surface figure (``landscape plot`` passes those given).
 
     Attributes:
         metric: surface metric to draw (default ``train_loss``).
         log: log colour scale (default: automatic, see :func:`use_log`).
         vmin: lower end of the colour range.
         vmax: upper end of the colour range.
-        levels: contour level count or values.
 
     """
 
@@ -47,6 +46,16 @@ class ContourOptions(TypedDict, total=False):
     log: bool | None
     vmin: float | None
     vmax: float | None
+
+
+class ContourOptions(ScaleOptions, total=False):
+    """:class:`ScaleOptions` and the contour levels.
+
+    Attributes:
+        levels: contour level count or values.
+
+    """
+
     levels: Levels
 
 
