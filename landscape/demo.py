@@ -19,7 +19,7 @@ Layout of ``OUT``::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -68,7 +68,7 @@ SEED = 0
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How big the demo is.
+    """How big the demo is (the defaults are the default size).
 
     Attributes:
         epochs: epochs of each optimizer run.
@@ -83,15 +83,19 @@ class DemoSize:
 
     """
 
-    epochs: int
-    max_samples: int | None
-    batch_size: int
-    track_every: int
-    sharpness_subset: int
-    resnet_epochs: int
-    surface_grid: str
-    surface_samples: int | None
-    compare: CompareConfig
+    epochs: int = 20
+    max_samples: int | None = None
+    batch_size: int = 128
+    track_every: int = 16
+    sharpness_subset: int = 256
+    resnet_epochs: int = 6
+    surface_grid: str = "-1:1:15"
+    surface_samples: int | None = 1000
+    compare: CompareConfig = field(
+        default_factory=lambda: CompareConfig(
+            max_checkpoints=11, trace_probes=30, plane_resolution=21, plane_samples=1000
+        )
+    )
 
 
 DEMO_SIZES: dict[str, DemoSize] = {
@@ -114,24 +118,7 @@ DEMO_SIZES: dict[str, DemoSize] = {
             plane_samples=300,
         ),
     ),
-    "default": DemoSize(
-        epochs=20,
-        max_samples=None,
-        batch_size=128,
-        track_every=16,
-        sharpness_subset=256,
-        resnet_epochs=6,
-        surface_grid="-1:1:15",
-        surface_samples=1000,
-        compare=CompareConfig(
-            curvature_samples=1000,
-            max_checkpoints=11,
-            trace_probes=30,
-            profile_grid="-1:1:21",
-            plane_resolution=21,
-            plane_samples=1000,
-        ),
-    ),
+    "default": DemoSize(),
     "full": DemoSize(
         epochs=50,
         max_samples=None,

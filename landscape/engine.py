@@ -144,7 +144,16 @@ def compute_surface(
             if path is not None:
                 stack.enter_context(store.writer_lock(path))
             return _start(
-                path, directions, x, y, metrics, shape, config, overwrite, command, ctx.active
+                path,
+                directions,
+                x=x,
+                y=y,
+                metrics=metrics,
+                shape=shape,
+                config=config,
+                overwrite=overwrite,
+                command=command,
+                share=ctx.active,
             )
 
         origin_values = _origin_values(objectives, origin)  # a bad loss fails before any file
@@ -194,6 +203,7 @@ class _Start:
 def _start(
     path: Path | None,
     directions: Directions,
+    *,
     x: np.ndarray,
     y: np.ndarray | None,
     metrics: list[str],

@@ -55,7 +55,18 @@ GOOD = _surface_bytes()
 
 def _resume(path: Path) -> None:
     """What the engine reads before resuming into a file."""
-    _start(path, DIRECTIONS, X, Y, METRICS, (3, 4), CONFIG, False, "test", False)
+    _start(
+        path,
+        DIRECTIONS,
+        x=X,
+        y=Y,
+        metrics=METRICS,
+        shape=(3, 4),
+        config=CONFIG,
+        overwrite=False,
+        command="test",
+        share=False,
+    )
 
 
 @st.composite
@@ -287,12 +298,12 @@ def _resume_1d(path: Path) -> None:
     _start(
         path,
         directions,
-        np.linspace(-1, 1, 3),
-        None,
-        ["train_loss"],
-        (3,),
-        CONFIG,
-        False,
-        "t",
-        False,
+        x=np.linspace(-1, 1, 3),
+        y=None,
+        metrics=["train_loss"],
+        shape=(3,),
+        config=CONFIG,
+        overwrite=False,
+        command="t",
+        share=False,
     )

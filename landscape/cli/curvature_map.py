@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from landscape.cli import logs
-from landscape.cli.hessian import dtype_option, seed_option
+from landscape.cli.curvature_options import dtype_option, seed_option
 from landscape.cli.options import (
     data_options,
     model_options,
@@ -71,7 +71,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
       landscape curvature-map surf.h5 --model mlp --checkpoint final.pt --data mnist1d
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
-    from landscape.cli.hessian import setup_from
+    from landscape.cli.curvature_options import setup_from
     from landscape.curvature.surface_map import check_origin, curvature_map, taylor_model
     from landscape.io.curvature import write_taylor
     from landscape.io.surface import read_surface

@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 
-from landscape.cli.options import quiet, verbosity_options
+from landscape.cli.options import F, quiet, verbosity_options
 from landscape.errors import LandscapeError
+
+
+def _fraction_option(flag: str, default: float, what: str, meaning: str) -> Callable[[F], F]:
+    """An option for a fraction of the total loss gain, in ``(0, 1]``."""
+    return click.option(
+        flag,
+        type=click.FloatRange(0, 1, min_open=True),
+        default=default,
+        show_default=True,
+        help=f"{what} (fraction of the total) {meaning}.",
+    )
 
 
 @click.command(name="diagnose")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
 @click.option("--no-store", is_flag=True, help="Do not write the diagnosis into RUN_DIR/run.h5.")
-@click.option(
-    "--fast-rate",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.05,
-    show_default=True,
-    help="Per-epoch gain (fraction of the total) that counts as fast learning.",
-)
-@click.option(
-    "--converged-tol",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=0.01,
-    show_default=True,
-    help="Remaining gain (fraction of the total) below which training has converged.",
-)
+@_fraction_option("--fast-rate", 0.05, "Per-epoch gain", "that counts as fast learning")
+@_fraction_option("--converged-tol", 0.01, "Remaining gain", "below which training has converged")
 @click.pass_context
 @verbosity_options
 def command(

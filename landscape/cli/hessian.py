@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from landscape.cli import logs
-from landscape.cli.options import (
-    SEED,
-    command_line,
-    data_options,
-    model_options,
-    output_options,
-    rank_session,
-    task_arguments,
-    task_options,
-    verbosity_options,
-)
-
-if TYPE_CHECKING:
-    from landscape.curvature.api import Setup
-    from landscape.distributed import Context
-
-seed_option = click.option(
-    "--seed",
-    type=SEED,
-    default=0,
-    show_default=True,
-    help="Seed of the estimators' random vectors (start vectors, probes).",
-)
-data_seed_option = click.option(
-    "--data-seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the --max-samples subset (apart from --seed, so the matrix stays the same).",
-)
-dtype_option = click.option(
-    "--dtype",
-    type=click.Choice(["float32", "float64"]),
-    default="float32",
-    show_default=True,
-    help="Precision of the Hessian-vector products (float64: slower, exact to ~1e-12).",
-)
-tol_option = click.option(
-    "--tol",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1e-3,
-    show_default=True,
-    help="Lanczos stops when ||Hv - λv|| <= tol |λ| for every wanted pair.",
+from landscape.cli.curvature_options import (
+    checkpoint_inputs,
+    curvature_run,
+    estimator_settings,
+    tol_option,
 )
 
 
@@ -72,32 +33,8 @@ def eigen_line(end: str, result: Any) -> str:
     return f"{label}: {', '.join(values)} ({result.num_matvecs} HVPs, {converged})"
 
 
-def setup_from(kw: dict[str, Any], context: Context) -> Setup:
-    """Load the objective and checkpoint named by the shared options, for this rank."""
-    from landscape.curvature.api import prepare
-
-    return prepare(
-        kw["model_spec"],
-        kw["checkpoint"],
-        kw["data_spec"],
-        split=kw["split"],
-        max_samples=kw["max_samples"],
-        seed=kw.get("data_seed", kw["seed"]),  # commands without --data-seed: as before
-        batch_size=kw["batch_size"],
-        loss=kw["loss"],
-        device=kw["device"],
-        dtype=kw["dtype"],
-        trust_checkpoint=kw["trust_checkpoint"],
-        context=context,
-        **task_arguments(kw),
-    )
-
-
 @click.command("hessian")
-@model_options
-@data_options
-@task_options
-@output_options
+@checkpoint_inputs
 @click.option(
     "--matrix",
     type=click.Choice(["hessian", "ggn", "fisher", "empirical-fisher"]),
@@ -183,11 +120,7 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
     show_default=True,
     help="Density smoothing width, as a fraction of the spectrum's range.",
 )
-@seed_option
-@data_seed_option
-@dtype_option
-@click.pass_context
-@verbosity_options
+@estimator_settings
 def command(ctx: click.Context, **kw: Any) -> None:
     """Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 
@@ -199,14 +132,11 @@ def command(ctx: click.Context, **kw: Any) -> None:
       landscape hessian --model mlp --checkpoint final.pt --data mnist1d \\
           --top-k 5 --trace --density --out curv.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
-    progress = logs.configure(ctx)
     from landscape.curvature.api import hessian
 
-    with rank_session(kw["device"]) as context:
-        main = context.is_main
-        progress = progress and main
+    with curvature_run(ctx, kw, "curvature/hessian") as run:
         report = hessian(
-            setup_from(kw, context),
+            run.setup,
             matrix=kw["matrix"],
             fisher_samples=kw["fisher_samples"],
             top_k=kw["top_k"],
@@ -221,13 +151,9 @@ def command(ctx: click.Context, **kw: Any) -> None:
             density_runs=kw["density_runs"],
             density_steps=kw["density_steps"],
             sigma=kw["sigma"],
-            seed=kw["seed"],
-            out=kw["out"],
-            overwrite=kw["overwrite"],
-            progress=progress,
-            command=command_line(),
+            **run.stored,
         )
-        if progress:
+        if run.progress:
             click.echo(eigen_line("top", report.top))
             if report.bottom is not None:
                 click.echo(eigen_line("bottom", report.bottom))
@@ -236,5 +162,3 @@ def command(ctx: click.Context, **kw: Any) -> None:
                     f"trace: {report.trace.estimate:.6g} ± {report.trace.std_error:.2g} "
                     f"({report.trace.method})"
                 )
-        if main:
-            click.echo(f"{kw['out']}: curvature/hessian", err=not progress)

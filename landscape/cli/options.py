@@ -19,7 +19,9 @@ SEED = click.IntRange(-(2**63), 2**64 - 1)
 """The seeds torch's generators accept (a larger one overflowed inside torch)."""
 
 
-def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+def stack_options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator applying ``decorators`` as if written top to bottom above a function."""
+
     def apply(fn: F) -> F:
         for dec in reversed(decorators):
             fn = dec(fn)
@@ -53,7 +55,7 @@ def _checkpoint_given(ctx: click.Context, value: str | None) -> str | None:
     return value
 
 
-model_options = _stack(
+model_options = stack_options(
     click.option(
         "--model",
         "model_spec",
@@ -72,7 +74,7 @@ model_options = _stack(
 )
 """``--model``, ``--checkpoint``, ``--trust-checkpoint``."""
 
-data_options = _stack(
+data_options = stack_options(
     click.option(
         "--data",
         "data_spec",
@@ -110,7 +112,7 @@ data_options = _stack(
 )
 """``--data``, ``--split``, ``--max-samples``, ``--batch-size``, ``--loss``, ``--device``."""
 
-output_options = _stack(
+output_options = stack_options(
     click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file."),
     click.option(
         "--overwrite", is_flag=True, help="Replace an output made with different settings."
@@ -119,7 +121,7 @@ output_options = _stack(
 """``--out``, ``--overwrite``."""
 
 
-run_spec_options = _stack(
+run_spec_options = stack_options(
     click.option(
         "--model",
         "model_spec",
@@ -176,7 +178,7 @@ def _record_verbosity(ctx: click.Context, param: click.Parameter, value: int | b
         settings["quiet"] = settings.get("quiet", False) or bool(value)
 
 
-verbosity_options = _stack(
+verbosity_options = stack_options(
     click.option(
         "-v",
         "--verbose",
@@ -228,7 +230,7 @@ def command_line() -> str:
     return shlex.join(words)
 
 
-task_options = _stack(
+task_options = stack_options(
     click.option(
         "--task",
         type=click.Choice(["classification", "regression", "lm", "mlm"]),

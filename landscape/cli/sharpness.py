@@ -6,22 +6,11 @@ from typing import Any
 
 import click
 
-from landscape.cli import logs
-from landscape.cli.hessian import (
-    data_seed_option,
-    dtype_option,
-    seed_option,
-    setup_from,
+from landscape.cli.curvature_options import (
+    checkpoint_inputs,
+    curvature_run,
+    estimator_settings,
     tol_option,
-)
-from landscape.cli.options import (
-    command_line,
-    data_options,
-    model_options,
-    output_options,
-    rank_session,
-    task_options,
-    verbosity_options,
 )
 
 
@@ -45,10 +34,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 
 
 @click.command("sharpness")
-@model_options
-@data_options
-@task_options
-@output_options
+@checkpoint_inputs
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."
 )
@@ -129,11 +115,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     default=None,
     help="Optimizer of --optimizer-state when the file does not name it.",
 )
-@seed_option
-@data_seed_option
-@dtype_option
-@click.pass_context
-@verbosity_options
+@estimator_settings
 def command(ctx: click.Context, **kw: Any) -> None:
     """Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
 
@@ -146,15 +128,11 @@ def command(ctx: click.Context, **kw: Any) -> None:
       landscape sharpness --model mlp --checkpoint final.pt --data mnist1d \\
           --optimizer-state final.pt --out curv.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
-    progress = logs.configure(ctx)
     from landscape.curvature.api import sharpness
     from landscape.training_checkpoint import load_optimizer_state
 
-    with rank_session(kw["device"]) as context:
-        main = context.is_main
-        progress = progress and main
+    with curvature_run(ctx, kw, "curvature/sharpness") as run:
         measures = [m.strip() for m in kw["measures"].split(",") if m.strip()]
-        setup = setup_from(kw, context)
         opt = None
         if kw["optimizer_state"] is not None:
             opt = load_optimizer_state(
@@ -164,7 +142,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
                 trust=kw["trust_checkpoint"],
             )
         report = sharpness(
-            setup,
+            run.setup,
             measures=measures,
             tol=kw["tol"],
             trace_hvps=kw["trace_hvps"],
@@ -177,14 +155,8 @@ def command(ctx: click.Context, **kw: Any) -> None:
             width_increase=kw["width_increase"],
             width_radius=kw["width_radius"],
             optimizer_state=opt,
-            seed=kw["seed"],
-            out=kw["out"],
-            overwrite=kw["overwrite"],
-            progress=progress,
-            command=command_line(),
+            **run.stored,
         )
-        if progress:
+        if run.progress:
             for name, s in report.measures.items():
                 click.echo(f"{name}: {s.value:.6g}{uncertainty(s)}")
-        if main:
-            click.echo(f"{kw['out']}: curvature/sharpness", err=not progress)

@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from landscape.curvature.linop import Operator
-from landscape.curvature.trace import Distribution, probes
-from landscape.errors import LandscapeError
+from landscape.curvature.trace import Distribution, hutchinson_products
 
 
 @dataclass(frozen=True)
@@ -66,17 +64,15 @@ def hutchinson_diagonal(
     ``sum_{k != j} H_jk²`` (exact for a diagonal ``H``). The standard error
     of each entry is the sample standard deviation over ``sqrt(m)``.
 
+    >>> import torch
     >>> A = torch.tensor([[2.0, 0.0], [0.0, 3.0]], dtype=torch.float64)
     >>> hutchinson_diagonal(A, 4).diagonal.tolist()   # diagonal: exact
     [2.0, 3.0]
     """
-    if num_matvecs < 2:
-        raise LandscapeError(
-            f"diagonal: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
-        )
-    n = int(op.shape[0])
-    z = probes(n, num_matvecs, seed=seed, distribution=distribution).to(op.device)
-    samples = ((op @ z.to(op.dtype)).to(torch.float64) * z).cpu().numpy()  # (n, m)
+    z, hz = hutchinson_products(
+        op, num_matvecs, seed=seed, distribution=distribution, what="diagonal"
+    )
+    samples = (hz * z).cpu().numpy()  # (n, m)
     return DiagonalEstimate(
         samples.mean(1), samples.std(1, ddof=1) / np.sqrt(num_matvecs), num_matvecs, "hutchinson"
     )
@@ -94,17 +90,15 @@ def hutchinson_frobenius(
     Unbiased for ``E[z zᵀ] = I``; the standard error is the sample standard
     deviation of ``||H z_i||²`` over ``sqrt(m)``.
 
+    >>> import torch
     >>> Q = torch.tensor([[0.6, 0.8], [-0.8, 0.6]], dtype=torch.float64)
     >>> round(hutchinson_frobenius(3 * Q, 4).estimate, 10)   # ||3 Q z||² = 9 ||z||² = 18
     18.0
     """
-    if num_matvecs < 2:
-        raise LandscapeError(
-            f"frobenius: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
-        )
-    n = int(op.shape[0])
-    z = probes(n, num_matvecs, seed=seed, distribution=distribution).to(op.device)
-    samples = ((op @ z.to(op.dtype)).to(torch.float64) ** 2).sum(0).cpu().numpy()
+    _, hz = hutchinson_products(
+        op, num_matvecs, seed=seed, distribution=distribution, what="frobenius"
+    )
+    samples = (hz**2).sum(0).cpu().numpy()
     return FrobeniusEstimate(
         float(samples.mean()),
         float(samples.std(ddof=1) / np.sqrt(num_matvecs)),

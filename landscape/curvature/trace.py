@@ -33,6 +33,26 @@ def probes(n: int, m: int, *, seed: int, distribution: Distribution = "rademache
     return torch.randint(0, 2, (n, m), generator=gen).to(torch.float64) * 2 - 1
 
 
+def hutchinson_products(
+    op: Operator, num_matvecs: int, *, seed: int, distribution: Distribution, what: str
+) -> tuple[Tensor, Tensor]:
+    """Probes ``Z`` (``n × m``, float64, on the operator's device) and ``H Z`` in float64.
+
+    The shared step of Hutchinson's estimators (of ``tr(H)``, ``||H||_F²``, ``diag(H)``).
+
+    Raises:
+        LandscapeError: ``{what}: Hutchinson needs at least 2 products ...`` for ``m < 2``
+            (no standard error from one sample).
+
+    """
+    if num_matvecs < 2:
+        raise LandscapeError(
+            f"{what}: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
+        )
+    z = probes(int(op.shape[0]), num_matvecs, seed=seed, distribution=distribution).to(op.device)
+    return z, (op @ z.to(op.dtype)).to(torch.float64)
+
+
 def hutchinson_trace(
     op: Operator,
     num_matvecs: int = 100,
@@ -49,13 +69,8 @@ def hutchinson_trace(
     >>> hutchinson_trace(torch.eye(4, dtype=torch.float64), 8).estimate   # z^T I z = n exactly
     4.0
     """
-    if num_matvecs < 2:
-        raise LandscapeError(
-            f"trace: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
-        )
-    n = int(op.shape[0])
-    z = probes(n, num_matvecs, seed=seed, distribution=distribution).to(op.device)
-    samples = ((op @ z.to(op.dtype)).to(torch.float64) * z).sum(0).cpu().numpy()
+    z, hz = hutchinson_products(op, num_matvecs, seed=seed, distribution=distribution, what="trace")
+    samples = (hz * z).sum(0).cpu().numpy()
     return TraceEstimate(float(samples.mean()), _std_error(samples), num_matvecs, "hutchinson")
 
 

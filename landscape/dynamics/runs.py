@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from landscape.errors import LandscapeError
-from landscape.io.run import GROUP, RUN_FILE, read_run_file, run_file
+from landscape.io.run import GROUP, RUN_FILE, RunFile, read_run_file, run_file
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -74,50 +74,22 @@ class Checkpoint:
     step: int | None
 
 
-@dataclass(frozen=True)
-class Run:
-    """Everything a run directory records.
+@dataclass(frozen=True, kw_only=True)
+class Run(RunFile):
+    """Everything a run directory records: its run file's contents and its checkpoints.
+
+    The attributes not listed here are those of :class:`~landscape.io.run.RunFile`.
 
     Attributes:
         path: the run directory.
         name: its base name (used as a label).
-        config: the configuration it was made with (JSON of ``dynamics/@config``).
-        optimizer: optimizer name (e.g. ``adam``).
-        hparams: optimizer hyperparameters.
-        layers: parameter names, in model order (input side first).
-        shapes: the shape of each parameter.
-        epochs: per-epoch arrays: ``epoch``, ``step``, ``lr``, ``train_loss``,
-            ``train_acc``, ``val_loss``, ``val_acc``, ``mean_step_loss``,
-            ``grad_norm``, ``distance_from_init`` of shape ``(E,)``, and
-            ``layer_grad_norm``, ``weight_norm``, ``update_ratio``,
-            ``eff_step_p10``, ``eff_step_p50``, ``eff_step_p90`` of shape
-            ``(E, len(layers))``; NaN where not defined.
-        steps: per-step arrays ``step``, ``epoch``, ``loss``, ``lr``, ``grad_norm``.
-        probes: ``step`` and one array per probe scalar (e.g. ``lambda_max``).
         checkpoints: the checkpoint files, ordered by step.
-        diagnosis: the stored diagnosis (JSON) or ``None``.
-        grad_every: the steps whose number is a multiple of it carry gradient
-            norms; the others' ``grad_norm`` is NaN (1 in files without it).
-        step_size_sample: the ``eff_step_*`` percentiles of layers with more
-            entries come from this many entries drawn at random; ``None``:
-            from every entry.
 
     """
 
     path: Path
     name: str
-    config: dict[str, Any]
-    optimizer: str
-    hparams: dict[str, Any]
-    layers: tuple[str, ...]
-    shapes: tuple[tuple[int, ...], ...]
-    epochs: dict[str, np.ndarray]
-    steps: dict[str, np.ndarray]
-    probes: dict[str, np.ndarray]
     checkpoints: tuple[Checkpoint, ...]
-    diagnosis: dict[str, Any] | None
-    grad_every: int = 1
-    step_size_sample: int | None = None
 
     @property
     def num_epochs(self) -> int:

@@ -90,17 +90,26 @@ class RunFile:
     """Everything the ``dynamics`` group of a run file holds.
 
     Attributes:
-        config: the configuration the run was made with.
-        optimizer: optimizer name (``""`` if not stored).
+        config: the configuration the run was made with (JSON of ``dynamics/@config``).
+        optimizer: optimizer name, e.g. ``adam`` (``""`` if not stored).
         hparams: optimizer hyperparameters.
-        layers: parameter names, in model order.
+        layers: parameter names, in model order (input side first).
         shapes: the shape of each parameter.
-        epochs: the ``epoch`` table, one array per column.
-        steps: the ``step`` table.
-        probes: the ``probe`` table.
+        epochs: the ``epoch`` table, one array per column: ``epoch``, ``step``, ``lr``,
+            ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``mean_step_loss``,
+            ``grad_norm``, ``distance_from_init`` of shape ``(E,)``, and
+            ``layer_grad_norm``, ``weight_norm``, ``update_ratio``,
+            ``eff_step_p10``, ``eff_step_p50``, ``eff_step_p90`` of shape
+            ``(E, len(layers))``; NaN where not defined.
+        steps: the ``step`` table: ``step``, ``epoch``, ``loss``, ``lr``, ``grad_norm``.
+        probes: the ``probe`` table: ``step`` and one array per probe scalar
+            (e.g. ``lambda_max``).
         diagnosis: the stored diagnosis (JSON) or ``None``.
-        grad_every: see :class:`RunHeader` (1 in files without it).
-        step_size_sample: see :class:`RunHeader`.
+        grad_every: the steps whose number is a multiple of it carry gradient
+            norms; the others' ``grad_norm`` is NaN (1 in files without it).
+        step_size_sample: the ``eff_step_*`` percentiles of layers with more
+            entries come from this many entries drawn at random; ``None``:
+            from every entry.
     """
 
     config: dict[str, Any]
@@ -112,8 +121,8 @@ class RunFile:
     steps: dict[str, np.ndarray]
     probes: dict[str, np.ndarray]
     diagnosis: dict[str, Any] | None
-    grad_every: int
-    step_size_sample: int | None
+    grad_every: int = 1
+    step_size_sample: int | None = None
 
 
 class ResumePoint(NamedTuple):

@@ -29,6 +29,12 @@ PHASE_SHADES = {
 }
 """Grey level of each phase's shading."""
 MAX_LAYER_LEGEND = 6
+LAYER_PANELS: tuple[tuple[str, str, bool], ...] = (
+    ("layer_grad_norm", "gradient norm per layer", True),
+    ("weight_norm", "weight norm per layer", False),
+    ("update_ratio", "update / weight per epoch", True),
+)
+"""The per-layer panels (third to fifth): epoch column, y label, log scale; the first has the legend."""
 PANEL_HEIGHTS: dict[str, float] = {"single": 6.5, "double": 4.6}
 """Default heights (inches) of the panel: 3x2 at single width, 2x3 at double."""
 
@@ -127,22 +133,12 @@ def draw_dynamics(
             ax.text(0.5, 0.5, "no accuracy (regression)", transform=ax.transAxes, ha="center")
         ax.set_ylabel("accuracy")
 
-        ax = axes[2]
-        _shade(ax, diagnosis, label=False)
-        _layers(ax, e, ep["layer_grad_norm"][:, cols], names, legend=True)
-        ax.set_yscale("log")
-        ax.set_ylabel("gradient norm per layer")
-
-        ax = axes[3]
-        _shade(ax, diagnosis, label=False)
-        _layers(ax, e, ep["weight_norm"][:, cols], names, legend=False)
-        ax.set_ylabel("weight norm per layer")
-
-        ax = axes[4]
-        _shade(ax, diagnosis, label=False)
-        _layers(ax, e, ep["update_ratio"][:, cols], names, legend=False)
-        ax.set_yscale("log")
-        ax.set_ylabel("update / weight per epoch")
+        for ax, (column, ylabel, log) in zip(axes[2:5], LAYER_PANELS, strict=True):
+            _shade(ax, diagnosis, label=False)
+            _layers(ax, e, ep[column][:, cols], names, legend=column == LAYER_PANELS[0][0])
+            if log:
+                ax.set_yscale("log")
+            ax.set_ylabel(ylabel)
 
         ax = axes[5]
         _shade(ax, diagnosis, label=False)

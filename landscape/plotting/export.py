@@ -17,13 +17,19 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from landscape.errors import LandscapeError
 from landscape.io.surface import read_surface
+from landscape.plotting.levels import ScaleOptions
+from landscape.plotting.style import check_suffix
 from landscape.plotting.surface import axis_labels, metric_label, use_log, value_range
 from landscape.records import Surface
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 VTK_FORMATS: dict[str, str] = {".vtu": "vtu", ".vtk": "vtk"}
 """File suffix -> meshio format name."""
@@ -80,15 +86,7 @@ def surface_height(
     return (f"log10 {label}", np.log10(height)) if log else (label, height)
 
 
-def write_html(
-    path: str | Path,
-    out: str | Path,
-    *,
-    metric: str | None = None,
-    log: bool | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-) -> Path:
+def write_html(path: str | Path, out: str | Path, **options: Unpack[ScaleOptions]) -> Path:
     """``landscape plot --kind html``: a rotatable 3D surface in one self-contained HTML file.
 
     Raises:
@@ -96,10 +94,10 @@ def write_html(
             the surface cannot be drawn.
 
     """
-    out = _check_suffix(out, (".html",))
+    out = check_suffix(out, (".html",))
     go = require("plotly.graph_objects")
     surface = read_surface(path)
-    label, height = surface_height(surface, metric, log=log, vmin=vmin, vmax=vmax)
+    label, height = _height(surface, options)
     xlabel, ylabel = axis_labels(surface)
     fig = go.Figure(
         go.Surface(
@@ -118,15 +116,7 @@ def write_html(
     return _atomic(out, lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True))
 
 
-def write_vtk(
-    path: str | Path,
-    out: str | Path,
-    *,
-    metric: str | None = None,
-    log: bool | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-) -> Path:
+def write_vtk(path: str | Path, out: str | Path, **options: Unpack[ScaleOptions]) -> Path:
     """``landscape plot --kind vtk``: a ParaView-readable quad mesh of a 2D surface.
 
     Point ``iy * nx + ix`` sits at ``(x[ix], y[iy], height[iy, ix])``; quads
@@ -138,10 +128,10 @@ def write_vtk(
             or the surface cannot be drawn.
 
     """
-    out = _check_suffix(out, tuple(VTK_FORMATS))
+    out = check_suffix(out, tuple(VTK_FORMATS))
     meshio = require("meshio")
     surface = read_surface(path)
-    _, height = surface_height(surface, metric, log=log, vmin=vmin, vmax=vmax)
+    _, height = _height(surface, options)
     xx, yy = np.meshgrid(surface.x, surface.y)
     finite = np.isfinite(height)
     points = np.column_stack(
@@ -161,14 +151,14 @@ def write_vtk(
     return _atomic(out, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
 
 
-def _check_suffix(out: str | Path, suffixes: tuple[str, ...]) -> Path:
-    out = Path(out)
-    if out.suffix.lower() not in suffixes:
-        raise LandscapeError(
-            f"{out}: expected a file ending in {', '.join(suffixes)} "
-            f"(got {out.suffix or 'no suffix'!r})"
-        )
-    return out
+def _height(surface: Surface, options: ScaleOptions) -> tuple[str, np.ndarray]:
+    return surface_height(
+        surface,
+        options.get("metric"),
+        log=options.get("log"),
+        vmin=options.get("vmin"),
+        vmax=options.get("vmax"),
+    )
 
 
 def _atomic(out: Path, write: Callable[[Path], object]) -> Path:

@@ -9,6 +9,7 @@ Pure numpy; no figure is touched.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -28,6 +29,34 @@ _LOG_MANTISSAS = (
 )
 
 Levels = int | Sequence[float] | None
+
+
+class ScaleOptions(TypedDict, total=False):
+    """The metric and colour scale of a surface figure (``landscape plot`` passes those given).
+
+    Attributes:
+        metric: surface metric to draw (default ``train_loss``).
+        log: log colour scale (default: automatic, see :func:`use_log`).
+        vmin: lower end of the colour range.
+        vmax: upper end of the colour range.
+
+    """
+
+    metric: str | None
+    log: bool | None
+    vmin: float | None
+    vmax: float | None
+
+
+class ContourOptions(ScaleOptions, total=False):
+    """:class:`ScaleOptions` and the contour levels.
+
+    Attributes:
+        levels: contour level count or values.
+
+    """
+
+    levels: Levels
 
 
 def use_log(z: np.ndarray, log: bool | None) -> bool:

@@ -167,10 +167,20 @@ def check_figure_path(path: str | Path) -> Path:
         LandscapeError: for any other suffix.
 
     """
+    return check_suffix(path, tuple(FORMATS), "a figure file")
+
+
+def check_suffix(path: str | Path, suffixes: tuple[str, ...], what: str = "a file") -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path` if it ends in one of ``suffixes``.
+
+    Raises:
+        LandscapeError: ``{path}: expected {what} ending in ...`` for any other suffix.
+
+    """
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
+    if path.suffix.lower() not in suffixes:
         raise LandscapeError(
-            f"{path}: expected a figure file ending in {', '.join(FORMATS)} "
+            f"{path}: expected {what} ending in {', '.join(suffixes)} "
             f"(got {path.suffix or 'no suffix'!r})"
         )
     return path

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -30,6 +30,7 @@ from landscape.errors import LandscapeError
 from landscape.io.surface import read_surface
 from landscape.plotting.labels import label_contours
 from landscape.plotting.levels import (
+    ContourOptions,
     Levels,
     contour_levels,
     format_level,
@@ -51,6 +52,9 @@ from landscape.plotting.surface_notes import (
     progress_note,
 )
 from landscape.records import Surface
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "Levels",
@@ -330,51 +334,26 @@ def draw_1d(
     return ax
 
 
-def _draw_2d(path: str | Path, ax: Axes, kind: str, filled: bool, options: dict[str, Any]) -> Axes:
+def _draw_2d(path: str | Path, ax: Axes, kind: str, filled: bool, options: ContourOptions) -> Axes:
     surface = read_surface(path)
     y = _require_2d(surface, kind)
-    name, z = surface.metric(options.pop("metric"))
-    plot_contour(ax, surface.x, y, z, filled=filled, label=metric_label(name), **options)
+    style = dict(options)
+    name, z = surface.metric(style.pop("metric", None))
+    plot_contour(ax, surface.x, y, z, filled=filled, label=metric_label(name), **style)
     with style_context():
         _setup_2d(ax, surface, name)
         mark_checkpoints(ax, surface)
     return ax
 
 
-def draw_contour(
-    path: str | Path,
-    ax: Axes,
-    *,
-    metric: str | None = None,
-    log: bool | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    levels: Levels = None,
-) -> Axes:
+def draw_contour(path: str | Path, ax: Axes, **options: Unpack[ContourOptions]) -> Axes:
     """``landscape plot --kind contour``: labelled contour lines of one metric."""
-    return _draw_2d(
-        path,
-        ax,
-        "contour",
-        False,
-        dict(metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels),
-    )
+    return _draw_2d(path, ax, "contour", False, options)
 
 
-def draw_filled(
-    path: str | Path,
-    ax: Axes,
-    *,
-    metric: str | None = None,
-    log: bool | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    levels: Levels = None,
-) -> Axes:
+def draw_filled(path: str | Path, ax: Axes, **options: Unpack[ContourOptions]) -> Axes:
     """``landscape plot --kind filled``: filled contours of one metric."""
-    return _draw_2d(
-        path, ax, "filled", True, dict(metric=metric, log=log, vmin=vmin, vmax=vmax, levels=levels)
-    )
+    return _draw_2d(path, ax, "filled", True, options)
 
 
 def draw_3d(

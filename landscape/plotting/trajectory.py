@@ -8,6 +8,7 @@ checkpoint's loss. Every figure says so.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -16,10 +17,13 @@ from landscape.io.describe import contents
 from landscape.io.surface import read_surface
 from landscape.io.trajectory import read_trajectory
 from landscape.plotting.labels import free_labels
-from landscape.plotting.levels import Levels
+from landscape.plotting.levels import ContourOptions
 from landscape.plotting.style import COLORS, direction_label, metric_label, style_context
 from landscape.plotting.surface import plot_contour
 from landscape.records import Trajectory
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 NOTE = (
     "contours: loss on the plane, not at the checkpoints\n"
@@ -110,26 +114,13 @@ def draw_paths(ax: Axes, traj: Trajectory, *, note: bool = True) -> Axes:
     return ax
 
 
-def plot_trajectory(
-    path: str | Path,
-    ax: Axes,
-    *,
-    metric: str | None = None,
-    log: bool | None = None,
-    vmin: float | None = None,
-    vmax: float | None = None,
-    levels: Levels = None,
-) -> Axes:
+def plot_trajectory(path: str | Path, ax: Axes, **options: Unpack[ContourOptions]) -> Axes:
     """``landscape plot --kind contour+path``: the paths of a trajectory file over its surface.
 
     Args:
         path: a file written by ``landscape trajectory``.
         ax: the axes to draw on.
-        metric: surface metric for the contour (default ``train_loss``).
-        log: log colour scale (default: automatic).
-        vmin: lower end of the colour range.
-        vmax: upper end of the colour range.
-        levels: contour level count or values.
+        **options: the contour's :class:`~landscape.plotting.levels.ContourOptions`.
 
     Returns:
         ``ax``.
@@ -141,17 +132,8 @@ def plot_trajectory(
     traj = read_trajectory(path)
     if contents(path).surface_ndim is not None:
         surface = read_surface(path)
-        name, z = surface.metric(metric)
+        style = dict(options)
+        name, z = surface.metric(style.pop("metric", None))
         if surface.y is not None and np.isfinite(z).any():
-            plot_contour(
-                ax,
-                surface.x,
-                surface.y,
-                z,
-                log=log,
-                vmin=vmin,
-                vmax=vmax,
-                levels=levels,
-                label=metric_label(name),
-            )
+            plot_contour(ax, surface.x, surface.y, z, label=metric_label(name), **style)
     return draw_paths(ax, traj)
