@@ -117,3 +117,23 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     assert resumed.done.all()
     for name, values in full.values.items():
         np.testing.assert_array_equal(values, resumed.values[name])
+
+
+def test_plot_draws_a_standard_error_and_info_shows_rows_used(tmp_path, ckpt):
+    out = surface_file(tmp_path, ckpt, "a.h5", "--tolerance", "0.3")
+    png = tmp_path / "se.png"
+    res = run("plot", str(out), "--metric", "train_loss_se", "--out", str(png))
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with h5py.File(out, "r") as f:
+        rows = f["train_rows"][()]
+    info = run("info", str(out)).output
+    assert "adaptive: tolerance 0.3" in info
+    expected = f"min {rows.min():.0f}, median {np.median(rows):.0f}, max {rows.max():.0f}"
+    assert f"train rows used per point: {expected}" in info
+    assert "test rows used per point: min" in info
+
+
+def test_info_of_a_plain_surface_says_nothing_adaptive(tmp_path, ckpt):
+    info = run("info", str(surface_file(tmp_path, ckpt, "p.h5"))).output
+    assert "adaptive" not in info and "rows used" not in info
