@@ -33,12 +33,18 @@ import torch
 from scipy import stats as sps
 
 from landscape.data import Split
+from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode, PointEvaluator
 from landscape.objective import Objective, counted_tokens
 from landscape.params import ParamDict
 
-MIN_BATCHES = 2
-"""A point's standard error needs at least this many batches."""
+MIN_BATCHES = 5
+"""The fewest batches a point stops at (unless the split has fewer).
+
+Two batches would give a standard error, but one with a single degree of freedom: two
+batches that agree by chance then stop a point far from its full-data value. Five keep
+the estimate of the spread itself from being that noisy.
+"""
 
 
 def ratio_standard_error(sums: np.ndarray, rows: np.ndarray, total_batches: int) -> float:
@@ -87,6 +93,23 @@ def half_width(se: float, batches: int) -> float:
     if batches < 2 or not math.isfinite(se):
         return math.inf
     return float(sps.t.ppf(0.975, batches - 1)) * se
+
+
+def check_tolerance(tolerance: float | None, points_per_pass: int | None) -> None:
+    """Refuse a tolerance that is not a positive number, or one with several points per pass.
+
+    Raises:
+        LandscapeError: on a bad ``tolerance``, or ``points_per_pass`` > 1 with a tolerance.
+    """
+    if tolerance is None:
+        return
+    if not (math.isfinite(tolerance) and tolerance > 0):
+        raise LandscapeError(f"tolerance: expected a positive number (got {tolerance})")
+    if points_per_pass is not None and points_per_pass > 1:
+        raise LandscapeError(
+            f"tolerance: an adaptive surface evaluates one point per pass "
+            f"(got --points-per-pass {points_per_pass})"
+        )
 
 
 @dataclass(frozen=True)

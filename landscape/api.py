@@ -53,6 +53,7 @@ def surface(
     bn: BNMode = "eval",
     device: str = "auto",
     points_per_pass: int | None = None,
+    tolerance: float | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     trust_checkpoint: bool = False,
@@ -89,6 +90,9 @@ def surface(
         bn: ``eval`` or ``recompute`` BatchNorm statistics at each point.
         device: ``auto``, ``cpu``, ``cuda``, ...
         points_per_pass: grid points per forward pass (``None``: measured).
+        tolerance: evaluate each point on growing prefixes of one random batch order
+            until the 95% half-width of its mean loss is at most this, storing standard
+            errors and rows used (see :mod:`landscape.adaptive`); ``None``: all the data.
         out: HDF5 file to write and resume.
         overwrite: replace an ``out`` made with different settings.
         trust_checkpoint: fully unpickle checkpoints (unsafe: runs code).
@@ -171,6 +175,7 @@ def surface(
         overwrite=overwrite,
         points_per_pass=points_per_pass,
         bn=bn,
+        tolerance=tolerance,
         progress=progress,
         command=command,
         context=loaded.context,

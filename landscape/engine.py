@@ -10,6 +10,7 @@ is killed and started again computes only the missing points.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from landscape import distributed, store
+from landscape.adaptive import AdaptivePointEvaluator, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
@@ -51,12 +53,19 @@ def grid_coords(x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
     return np.stack([xx.ravel(), yy.ravel()], axis=1).astype(np.float64)
 
 
-def _metric_names(objectives: Mapping[str, Objective]) -> list[str]:
+def _metric_names(objectives: Mapping[str, Objective], adaptive: bool = False) -> list[str]:
+    """The stored metrics; an adaptive surface adds standard errors and rows used per point."""
     names = []
     for split, obj in objectives.items():
         names.append(f"{split}_loss")
         if obj.has_accuracy:
             names.append(f"{split}_acc")
+    if adaptive:
+        for split, obj in objectives.items():
+            names.append(f"{split}_loss_se")
+            if obj.has_accuracy:
+                names.append(f"{split}_acc_se")
+            names.append(f"{split}_rows")
     return names
 
 
@@ -72,6 +81,7 @@ def compute_surface(
     overwrite: bool = False,
     points_per_pass: int | None = None,
     bn: BNMode = "eval",
+    tolerance: float | None = None,
     progress: bool = True,
     command: str | None = None,
     context: distributed.Context | None = None,
@@ -99,6 +109,10 @@ def compute_surface(
             (1, 2, 4, ... while the time per point keeps falling by > 10%).
         bn: ``eval`` or ``recompute`` BatchNorm statistics at every point
             (recompute evaluates one point per pass).
+        tolerance: evaluate each point only to this 95% half-width of its mean loss
+            (:class:`~landscape.adaptive.AdaptivePointEvaluator`, one point per pass) and
+            store every metric's standard error (``train_loss_se``, ...) and the rows used
+            (``train_rows``) beside it; ``None``: every point on all the data.
         progress: show progress (:func:`landscape.progress.progress`).
         command: command line for provenance (defaults to ``sys.argv``).
         context: the distributed context (``None``: a single process).
@@ -119,9 +133,10 @@ def compute_surface(
         raise LandscapeError(
             f"points-per-pass: expected a positive integer (got {points_per_pass})"
         )
+    check_tolerance(tolerance, points_per_pass)
     if not objectives:
         raise LandscapeError("surface: no data split to evaluate")
-    metrics = _metric_names(objectives)
+    metrics = _metric_names(objectives, adaptive=tolerance is not None)
     shape = (len(x),) if y is None else (len(y), len(x))
     check_grid_size(shape)
     config = dict(config or {})
@@ -133,6 +148,8 @@ def compute_surface(
             "bn": bn,
         }
     )
+    if tolerance is not None:  # absent otherwise: a plain surface's file stays as it was
+        config["tolerance"] = float(tolerance)
     path = Path(out) if out is not None else None
     ctx = context or distributed.Context()
     coords = grid_coords(
@@ -163,7 +180,7 @@ def compute_surface(
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
         evaluators = _evaluators(
-            objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors
+            objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors, tolerance
         )
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)
@@ -238,6 +255,7 @@ def _start(
                 np.asarray(x), None if y is None else np.asarray(y), values, done, config=config
             ),
             command=command,
+            tolerance=config.get("tolerance"),
         )
     return _Start(values, done, directions.numpy() if share else None)
 
@@ -299,22 +317,29 @@ def _evaluators(
     points_per_pass: int | None,
     bn: BNMode,
     buffer_vectors: Sequence[ParamDict] | None,
+    tolerance: float | None = None,
 ) -> dict[str, tuple[PointEvaluator, StackedEvaluator | None]]:
-    """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one."""
+    """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one.
+
+    With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` and no stacked one.
+    """
     out = {}
     train = objectives.get("train")
     for split, obj in objectives.items():
-        point = PointEvaluator(
-            obj,
-            origin,
-            vectors,
-            bn=bn,
-            bn_data=train.split if train is not None else None,
-            buffer_directions=buffer_vectors,
+        common: dict[str, Any] = {
+            "bn": bn,
+            "bn_data": train.split if train is not None else None,
+            "buffer_directions": buffer_vectors,
+        }
+        point = (
+            PointEvaluator(obj, origin, vectors, **common)
+            if tolerance is None
+            else AdaptivePointEvaluator(obj, origin, vectors, tolerance=tolerance, **common)
         )
         stacked = (
             None
             if bn == "recompute"
+            or tolerance is not None
             or points_per_pass == 1
             or (points_per_pass is None and obj.device.type == "cpu")
             else StackedEvaluator(obj, origin, vectors, buffer_directions=buffer_vectors)
@@ -325,13 +350,15 @@ def _evaluators(
 
 def _evaluate(
     evaluators: Mapping[str, tuple[PointEvaluator, StackedEvaluator | None]], coords: np.ndarray
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+) -> dict[str, dict[str, np.ndarray]]:
+    """Each split's values at ``coords``, by metric suffix (``loss``, ``acc``, ``loss_se``, ...)."""
     results = {}
     for split, (point, stacked) in evaluators.items():
-        if len(coords) == 1 or stacked is None:
-            results[split] = point(coords)
-        else:
-            results[split] = stacked(coords)
+        if isinstance(point, AdaptivePointEvaluator):
+            results[split] = dataclasses.asdict(point.evaluate(coords))
+            continue
+        loss, acc = point(coords) if len(coords) == 1 or stacked is None else stacked(coords)
+        results[split] = {"loss": loss, "acc": acc}
     return results
 
 
@@ -366,7 +393,7 @@ def _run(
         i = 0
         while True:
             idx = mine[i : i + chunk.size]
-            results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            results: dict[str, dict[str, np.ndarray]] = {}
             if len(idx):
                 start = time.perf_counter()
                 try:
@@ -378,10 +405,10 @@ def _run(
                 i += len(idx)
             shares = ctx.all_gather((idx, results, i >= len(mine)))
             for share_idx, share_results, _ in shares:
-                for split, (loss, acc) in share_results.items():
-                    _store(values, f"{split}_loss", share_idx, loss)
-                    if f"{split}_acc" in values:
-                        _store(values, f"{split}_acc", share_idx, acc)
+                for split, split_values in share_results.items():
+                    for suffix, v in split_values.items():
+                        if f"{split}_{suffix}" in values:
+                            _store(values, f"{split}_{suffix}", share_idx, v)
                 done.ravel()[share_idx] = True
                 bar.update(len(share_idx))
             writer.maybe_flush()
@@ -443,7 +470,7 @@ def _report(
     """Log the origin sanity check and any non-finite points."""
     zero = np.zeros((1, ndim))
     for split, (point, _) in evaluators.items():
-        at_zero = float(point(zero)[0][0])
+        at_zero = float(PointEvaluator.__call__(point, zero)[0][0])  # all data, adaptive or not
         own = origin_values[f"{split}_loss"]
         if not math.isclose(at_zero, own, rel_tol=ORIGIN_RTOL, abs_tol=1e-7):
             log.warning(

@@ -7,6 +7,7 @@ from scipy import stats as sps
 from torch import nn
 
 from landscape.adaptive import (
+    MIN_BATCHES,
     AdaptivePointEvaluator,
     binomial_standard_error,
     ratio_standard_error,
@@ -73,7 +74,7 @@ def test_stopping_rule_equals_its_closed_form_on_known_per_row_losses():
     values = ev.evaluate(np.zeros((1, 1)))
     batch_sums = (y**2).reshape(40, 10).sum(dim=1).numpy()
     order = ev.order
-    for k in range(2, 41):
+    for k in range(MIN_BATCHES, 41):
         picked = batch_sums[order[:k]]
         se = ratio_standard_error(picked, np.full(k, 10.0), 40)
         if sps.t.ppf(0.975, k - 1) * se <= tol or k == 40:
@@ -81,7 +82,7 @@ def test_stopping_rule_equals_its_closed_form_on_known_per_row_losses():
     assert values.rows[0] == 10 * k
     assert values.loss[0] == pytest.approx(picked.sum() / (10 * k), rel=1e-12)
     assert values.loss_se[0] == pytest.approx(se, rel=1e-12)
-    assert 2 < k < 40  # the rule stopped early, but not at once
+    assert MIN_BATCHES < k < 40  # the rule stopped early, but not at once
 
 
 def _mlp_case():

@@ -84,6 +84,14 @@ from landscape.cli.options import (
     default=None,
     help="Grid points per forward pass [default: chosen by measurement].",
 )
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    metavar="TOL",
+    help="Evaluate each point only until the 95% half-width of its loss is at most TOL "
+    "(one point per pass); stores standard errors (train_loss_se, ...) and rows used.",
+)
 @click.pass_context
 @verbosity_options
 def command(ctx: click.Context, **kw: object) -> None:
@@ -121,6 +129,7 @@ def command(ctx: click.Context, **kw: object) -> None:
             bn=kw["bn"],
             device=kw["device"],
             points_per_pass=kw["points_per_pass"],
+            tolerance=kw["tolerance"],
             out=kw["out"],
             overwrite=kw["overwrite"],
             trust_checkpoint=kw["trust_checkpoint"],

@@ -73,6 +73,7 @@ def _surface_summary(f: h5py.File, li: bool) -> list[str]:
             f"{INDENT}{done} of {total} points done"
             + ("" if done == total else f", {total - done} to go")
         )
+    lines += _adaptive_lines(f)
     order = {m: i for i, m in enumerate(KNOWN_METRICS)}
     for name in sorted(f, key=lambda k: (order.get(k, len(order)), k)):
         ds = f[name]
@@ -88,6 +89,25 @@ def _surface_summary(f: h5py.File, li: bool) -> list[str]:
         )
         what = "-1 (not computed)" if li else "NaN"
         lines.append(f"{INDENT}{name}: {int(missing.sum())} {what} of {total}; {span}")
+    return lines
+
+
+def _adaptive_lines(f: h5py.File) -> list[str]:
+    """An adaptive surface's tolerance and rows used per point (min/median/max of the done)."""
+    group = f.get("surface")
+    if not isinstance(group, h5py.Group) or not group.attrs.get("adaptive", False):
+        return []
+    lines = [f"{INDENT}adaptive: tolerance {float(group.attrs['tolerance']):.4g} (95% half-width)"]
+    for name in sorted(k for k in f if k.endswith("_rows") and isinstance(f[k], h5py.Dataset)):
+        rows = np.asarray(f[name][()], dtype=np.float64)
+        rows = rows[np.isfinite(rows)]
+        split = name.removesuffix("_rows")
+        used = (
+            f"min {rows.min():.0f}, median {np.median(rows):.0f}, max {rows.max():.0f}"
+            if rows.size
+            else "nothing computed"
+        )
+        lines.append(f"{INDENT}{split} rows used per point: {used}")
     return lines
 
 

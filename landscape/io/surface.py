@@ -6,8 +6,11 @@ Layout of a landscape surface file (besides ``directions/``, see
     xcoordinates, ycoordinates (2D only)    float64 grid coordinates
     train_loss, train_acc, test_loss, ...   one root dataset per metric, (nx,) or (ny, nx)
                                             indexed [iy, ix]; NaN = not computed
+    train_loss_se, train_acc_se, train_rows  adaptive surfaces only: standard errors and
+                                            rows used per point (see landscape.adaptive)
     surface/                                attrs: config (JSON), ndim, metrics (JSON list),
-                                            origin (JSON: the metrics at the checkpoint)
+                                            origin (JSON: the metrics at the checkpoint);
+                                            adaptive (True) and tolerance when adaptive
         done                                bool mask of computed points
         train_loss, ...                     hard links to the root datasets
 
@@ -46,6 +49,7 @@ def create_surface_file(
     surface: Surface,
     *,
     command: str | None = None,
+    tolerance: float | None = None,
 ) -> None:
     """Write a new surface file: directions, coordinates, metrics and the ``done`` mask.
 
@@ -54,6 +58,8 @@ def create_surface_file(
         directions: ``(kind, settings, vectors)`` for ``directions/``.
         surface: grid, (initial) values, done mask and ``config`` to store.
         command: the command line for the provenance of the new file.
+        tolerance: an adaptive surface's tolerance, stored as the ``surface/`` attributes
+            ``adaptive = True`` and ``tolerance`` (``None``: neither attribute is written).
 
     """
     with atomic_update(path, new=True, command=command) as f:
@@ -65,6 +71,9 @@ def create_surface_file(
         g.attrs["config"] = config_json(surface.config)
         g.attrs["ndim"] = surface.ndim
         g.attrs["metrics"] = config_json(list(surface.values))
+        if tolerance is not None:
+            g.attrs["adaptive"] = True
+            g.attrs["tolerance"] = float(tolerance)
         g.create_dataset("done", data=surface.done)
         for name, arr in surface.values.items():
             f.create_dataset(name, data=arr)
