@@ -29,7 +29,7 @@ ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
 """Optimizers with a diagonal preconditioner (those of :mod:`landscape.curvature.preconditioned`,
 named here so that the report does not import torch)."""
 
-ALPHA = 1.0 - LEVEL
+ALPHA = 0.05
 """Family-wise error rate of the differences a report states."""
 
 TABLE = "the table 'The numbers'"
