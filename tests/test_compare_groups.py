@@ -7,6 +7,7 @@ says why it has none.
 """
 
 import math
+import shutil
 
 import h5py
 import pytest
@@ -100,8 +101,10 @@ def test_sgd_against_adam_finds_the_training_loss_difference(groups, tmp_path):
 
 def test_plain_runs_still_compare(groups, tmp_path):
     out = tmp_path / "plain"
-    stored = _compare([groups / "sgd" / "seed-0", groups / "adam" / "seed-0"], out)
-    assert stored.contenders == {"SGD": ("seed-0",), "Adam": ("seed-0",)}
+    for name in ("sgd", "adam"):  # two runs both called seed-0 would be refused
+        shutil.copytree(groups / name / "seed-0", tmp_path / name)
+    stored = _compare([tmp_path / "sgd", tmp_path / "adam"], out)
+    assert stored.contenders == {"SGD": ("sgd",), "Adam": ("adam",)}
     assert [r.summary.label for r in read_comparison(out / "compare.h5").runs] == ["SGD", "Adam"]
     differences = _differences(stored)
     assert differences and not any(c.significant for c in differences)
