@@ -8,6 +8,7 @@ says why it has none.
 
 import math
 import shutil
+import types
 
 import h5py
 import pytest
@@ -17,6 +18,7 @@ from landscape.cli import cli
 from landscape.curvature import preconditioned
 from landscape.io.compare import read_comparison, read_stored_findings
 from landscape.report import findings
+from landscape.report.claims import group_claims
 
 TRAIN = ["-q", "train", "--epochs", "2", "--max-samples", "64", "--batch-size", "16"]
 COMPARE = ["--curvature-samples", "32", "--max-checkpoints", "2", "--trace-probes", "2"]
@@ -123,3 +125,34 @@ def test_a_group_and_a_run_both_named_twice_refused(groups, tmp_path):
 
 def test_adaptive_optimizers_as_in_curvature():
     assert set(findings.ADAPTIVE) == set(preconditioned.ADAPTIVE)
+
+
+def _summary(optimizer, **values):
+    defaults = {q.key: float("nan") for q in findings.QUANTITIES}
+    return types.SimpleNamespace(optimizer=optimizer, **{**defaults, **values})
+
+
+def test_contender_values_per_seed_and_quantities_without_values_left_out():
+    summaries = {
+        "a0": _summary("sgd", final_train_loss=1.0),
+        "a1": _summary("sgd", final_train_loss=2.0),
+        "b0": _summary("adam", final_train_loss=0.5),
+    }
+    values = findings.contender_values(summaries, {"A": ("a0", "a1"), "B": ("b0",)})
+    assert values == {"final_train_loss": {"A": [1.0, 2.0], "B": [0.5]}}
+
+
+def test_mechanisms_fire_on_significant_differences_only():
+    seeds = {"sgd": [1.0, 1.1, 0.9], "adam": [1.0, 1.05, 0.95]}
+    worse = {"sgd": [1.0, 1.1, 0.9], "adam": [3.0, 3.1, 2.9]}
+    summaries = {f"{o}{i}": _summary(o) for o in ("sgd", "adam") for i in range(3)}
+    contenders = {"sgd": ("sgd0", "sgd1", "sgd2"), "adam": ("adam0", "adam1", "adam2")}
+    qs = findings.QUANTITIES
+    fires = group_claims({"final_train_loss": seeds, "final_val_loss": worse}, qs)
+    (sentence,) = findings.mechanism_sentences(fires, summaries, contenders)
+    assert sentence.startswith("adam reached a training loss not clearly different from sgd's")
+    assert "Wilson et al. 2017" in sentence
+    quiet = group_claims({"final_train_loss": seeds, "final_val_loss": seeds}, qs)
+    assert findings.mechanism_sentences(quiet, summaries, contenders) == []
+    statements = findings.difference_statements([*quiet, *fires])
+    assert statements[0] == next(c.statement for c in fires if c.significant)

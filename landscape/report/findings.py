@@ -87,8 +87,9 @@ def mechanism_sentences(
     """The mechanism rules that fire on these claims (only on significant differences).
 
     A contender is adaptive when every run of it used Adagrad, RMSprop, Adam or AdamW, plain
-    when every run used SGD. The weight-norm rule needs a ``weight_norm`` quantity, which the
-    comparison does not measure, so it fires only on claims that carry one.
+    when every run used SGD. The weight-norm rule
+    (:func:`~landscape.report.mechanisms.weight_norm_mechanism`) is applied only when the
+    claims carry a ``weight_norm`` quantity, which a comparison does not measure yet.
     """
     labels = list(contenders)
 
@@ -97,11 +98,13 @@ def mechanism_sentences(
 
     adaptive = [label for label in labels if every(label, ADAPTIVE)]
     plain = [label for label in labels if every(label, ("sgd",))]
-    return [
+    sentences = [
         *adaptive_generalization_mechanism(claims, adaptive, plain),
         *sharpness_gap_mechanism(claims, labels),
-        *weight_norm_mechanism(claims, labels),
     ]
+    if any(c.quantity == "weight_norm" for c in claims):
+        sentences += weight_norm_mechanism(claims, labels)
+    return sentences
 
 
 def difference_statements(claims: Sequence[Claim]) -> list[str]:
