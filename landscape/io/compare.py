@@ -236,8 +236,11 @@ def write_stored_findings(f: h5py.File, findings: StoredFindings) -> None:
 
 
 def read_stored_findings(path: str | Path) -> StoredFindings | None:
-    """The findings of a ``compare.h5`` (``None`` for a file written before they existed)."""
-    with open_read(Path(path)) as f:
+    """The findings of a ``compare.h5`` (``None`` without the file, or one written before)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    with open_read(path) as f:
         if FINDINGS not in f:
             return None
         g = f[FINDINGS]
