@@ -167,9 +167,12 @@ def test_other_settings_refused_and_file_untouched(compared, runs):
 def test_bad_input(runs, tmp_path):
     with pytest.raises(LandscapeError, match="at least one run"):
         compare([], tmp_path)
-    with pytest.raises(LandscapeError, match="distinct names"):
+    with pytest.raises(LandscapeError, match="named twice"):
         compare([runs[0], runs[0]], tmp_path, **SPECS, progress=False)
-    with pytest.raises(LandscapeError, match="run directory not found"):
+    shutil.copytree(runs[0], tmp_path / "other" / runs[0].name)
+    with pytest.raises(LandscapeError, match="distinct names"):
+        compare([runs[0], tmp_path / "other" / runs[0].name], tmp_path, **SPECS, progress=False)
+    with pytest.raises(LandscapeError, match="not a run"):
         compare([tmp_path / "nope"], tmp_path)
     with pytest.raises(LandscapeError, match="curvature-samples"):
         CompareConfig(curvature_samples=1)
@@ -201,7 +204,7 @@ def test_cli_compare_writes_report_and_rejects_bad_input(runs, tmp_path):
         cli, ["compare", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]
     )
     assert bad.exit_code != 0 and "Traceback" not in bad.output
-    assert bad.output.strip().count("\n") == 0 and "run directory not found" in bad.output
+    assert bad.output.strip().count("\n") == 0 and "not a run" in bad.output
     changed = CliRunner().invoke(cli, [*args, "--curvature-samples", "30"])
     assert changed.exit_code == 1 and "different settings" in changed.output
 

@@ -127,6 +127,13 @@ def command(
 ) -> None:
     """Compare training runs (directories written by 'landscape train') and write a report.
 
+    Each of RUNS is a run directory or a group of seeds ('landscape train --seeds 0,1,2
+    --out DIR' writes DIR/seed-0/, ...), labelled by the group directory's name. Every
+    quantity is stated per contender as a mean with a 95% Student-t interval over its
+    seeds; two contenders are said to differ only when Welch's t-test rejects equality
+    after Holm's correction over all pairwise comparisons (the 'Findings' section and
+    the 'findings' group of compare.h5).
+
     For each run: convergence speed to common loss targets, final training vs
     validation loss and accuracy, detected phases and problems, distance
     travelled, λ_max, trace and preconditioned sharpness against the
@@ -139,6 +146,8 @@ def command(
     --trust-run-config: a file never chooses code to import.
 
     Example: landscape compare runs/sgd runs/adam runs/rmsprop --out report/
+
+    Example: landscape compare groups/sgd groups/adam --out report/
     """
     progress = logs.configure(ctx)
     from landscape.pipelines.compare import CompareConfig, compare
@@ -159,7 +168,7 @@ def command(
         progress=progress,
         command=command_line(),
     )
-    files = write_report(comparison, out, run_dirs=runs)
+    files = write_report(comparison, out, run_dirs=comparison.config["runs"])
     if progress:
         for sentence in files.sentences:
             click.echo(f"- {sentence}")

@@ -12,6 +12,8 @@ Layout (besides the root provenance attributes of every file)::
     curvature/              attrs: config (JSON)
     curvature/<run>/        attrs: fingerprint, trace, trace_stderr;
                             datasets: epoch, step, lambda_max, precond_lambda_max, threshold
+    findings/               one row per claim (:mod:`landscape.io.findings`);
+                            attrs: test, alpha, level, contenders (JSON: label -> runs)
     trajectory/             attrs: config (JSON), labels (JSON), origin_label, surface
                             (optional: ``plane.h5``, the training loss on the plane);
                             datasets: coords, epoch, step, run, residual, lambda_max,
@@ -21,14 +23,18 @@ Layout (besides the root provenance attributes of every file)::
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 
 from landscape.errors import LandscapeError
+from landscape.io.findings import GROUP as FINDINGS
+from landscape.io.findings import read_findings, write_findings
 from landscape.io.trajectory import read_group
 from landscape.records import (
+    Claim,
     Comparison,
     CurvatureSeries,
     Profile,
@@ -202,3 +208,46 @@ def forget_curvature(path: Path) -> None:
     with atomic_update(path) as f:
         if CURVATURE in f:
             del f[CURVATURE]
+
+
+@dataclass(frozen=True)
+class StoredFindings:
+    """The ``findings`` group of ``compare.h5`` with the contenders it is about.
+
+    Attributes:
+        claims: One claim per row, in report order.
+        contenders: The run names behind each contender label (``compare/<run>``).
+        alpha: The family-wise error rate of the test.
+        level: The confidence level of the intervals.
+    """
+
+    claims: tuple[Claim, ...]
+    contenders: dict[str, tuple[str, ...]]
+    alpha: float
+    level: float
+
+
+def write_stored_findings(f: h5py.File, findings: StoredFindings) -> None:
+    """Write the ``findings`` group (:mod:`landscape.io.findings`), contenders as an attribute."""
+    write_findings(f, findings.claims, alpha=findings.alpha, level=findings.level)
+    f[FINDINGS].attrs["contenders"] = json.dumps(
+        {k: list(v) for k, v in findings.contenders.items()}
+    )
+
+
+def read_stored_findings(path: str | Path) -> StoredFindings | None:
+    """The findings of a ``compare.h5`` (``None`` without the file, or one written before)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    with open_read(path) as f:
+        if FINDINGS not in f:
+            return None
+        g = f[FINDINGS]
+        contenders = json.loads(g.attrs.get("contenders", "{}"))
+        return StoredFindings(
+            claims=tuple(read_findings(f)),
+            contenders={k: tuple(v) for k, v in contenders.items()},
+            alpha=float(g.attrs["alpha"]),
+            level=float(g.attrs["level"]),
+        )

@@ -23,7 +23,10 @@ exists:
 - the 1D filter-normalized loss profile around each final point (Li et al.
   2018) as a surface file, through :func:`landscape.surface`;
 - every run's checkpoints on one shared PCA plane
-  (:func:`landscape.trajectory.trajectory_plane`), with λ_max at each.
+  (:func:`landscape.trajectory.trajectory_plane`), with λ_max at each;
+- the findings (:mod:`landscape.report.findings`): each quantity per contender (a run, or
+  a group of seeds) as a mean with a Student-t interval over seeds, and every pairwise
+  difference under Welch's t-test, Holm-controlled over the family, in ``findings/``.
 
 Model, data and loss come through :func:`landscape.setup.load_objective`;
 a spec a run stores is used only when it names no code, unless the caller
@@ -54,24 +57,27 @@ from landscape.curvature.trace import hutchinson_trace
 from landscape.curvature.tracking import SharpnessProbe
 from landscape.data import Split
 from landscape.devices import resolve_device
-from landscape.dynamics.runs import Run, read_run
+from landscape.dynamics.contenders import read_contenders
+from landscape.dynamics.runs import Run
 from landscape.dynamics.summary import (
     median_best,
     run_diagnosis,
     select_checkpoints,
     stability_series,
     summarize,
-    unique_labels,
 )
 from landscape.errors import LandscapeError
 from landscape.io.compare import (
     CURVATURE_KEYS,
+    StoredFindings,
     check_curvature_config,
     read_comparison,
     read_curvature_series,
     write_comparison,
     write_curvature_series,
+    write_stored_findings,
 )
+from landscape.io.groups import find_contenders
 from landscape.loading import file_sha256, load_torch_file
 from landscape.progress import progress as progress_bar
 from landscape.records import (
@@ -82,7 +88,9 @@ from landscape.records import (
     Series,
     Trajectory,
 )
+from landscape.report.findings import ALPHA, comparison_claims
 from landscape.setup import RunSpecs, load_objective
+from landscape.stats import LEVEL
 from landscape.trajectory import RunPath, load_run_path, trajectory_plane
 
 COMPARE_FILE = "compare.h5"
@@ -286,7 +294,9 @@ def compare(
     """Compare training runs and write ``OUT/compare.h5`` (and ``OUT/profiles/*.h5``).
 
     Args:
-        run_dirs: run directories (``run.h5`` + ``checkpoints/``); their names label them.
+        run_dirs: the contenders: run directories (``run.h5`` + ``checkpoints/``) or group
+            directories of runs that differ by seed (``DIR/seed-N/``, see
+            :mod:`landscape.io.groups`); a group is labelled by its directory's name.
         out_dir: where ``compare.h5`` and the profile surfaces go.
         config: the settings (defaults of :class:`CompareConfig` when ``None``).
         model: model spec for every run, overriding what the runs store.
@@ -304,21 +314,16 @@ def compare(
         The :class:`~landscape.records.Comparison`, as stored.
 
     Raises:
-        LandscapeError: for no or duplicate runs, a run without checkpoints, a
+        LandscapeError: for no or duplicate runs or contender labels, a path that is
+            neither a run nor a group, a run without checkpoints, a
             run that does not say how to rebuild its model or data (or names
             code to import, without ``model``/``data`` or ``trust_run_config``),
             or a cache made with other settings (without ``overwrite``).
 
     """
     config = config or CompareConfig()
-    if not run_dirs:
-        raise LandscapeError("compare: expected at least one run directory")
-    runs = [read_run(Path(d).resolve()) for d in run_dirs]  # paths in configs: cwd-independent
-    names = [r.name for r in runs]
-    if len(set(names)) != len(names):
-        raise LandscapeError(
-            f"compare: run directories need distinct names (got {', '.join(names)})"
-        )
+    found = read_contenders(find_contenders(run_dirs))
+    runs = list(found.runs)
     specs = [
         RunSpecs.of(
             r.config, r.path, model=model, data=data, loss=loss, trust_run_config=trust_run_config
@@ -397,7 +402,7 @@ def compare(
         else median_best([r.epochs["val_loss"] for r in runs])
     )
     run_results = []
-    for (run, rp, curv, prof), label in zip(results, unique_labels(runs), strict=True):
+    for (run, rp, curv, prof), label in zip(results, found.labels, strict=True):
         stab = stability_series(run, curv)
         summary = summarize(
             run,
@@ -424,7 +429,7 @@ def compare(
         path=path,
         config={
             **asdict(config),
-            "runs": [str(Path(d).resolve()) for d in run_dirs],
+            "runs": [str(r.path) for r in runs],
             "model": model,
             **overrides,
         },
@@ -457,6 +462,9 @@ def compare(
         store.atomic_update(path, new=not path.exists(), command=command) as f,
     ):
         write_comparison(f, comparison)
+        summaries = {r.summary.name: r.summary for r in run_results}
+        claims = comparison_claims(summaries, found.contenders, alpha=ALPHA)
+        write_stored_findings(f, StoredFindings(tuple(claims), found.contenders, ALPHA, LEVEL))
     return read_comparison(path)
 
 

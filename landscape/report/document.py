@@ -10,6 +10,7 @@ from pathlib import Path
 from landscape.records import Comparison
 from landscape.report.explain import explain
 from landscape.report.figures import ReportFigure, SurfacePair, write_figures
+from landscape.report.findings import findings_text
 from landscape.report.html import html_report
 from landscape.report.markdown import markdown_report
 from landscape.report.table import summary_table
@@ -64,7 +65,11 @@ def write_report(
     figures = write_figures(c, folder / FIGURE_DIR, pair=pair, run_dirs=run_dirs)
     sentences = explain(c)
     table = summary_table(c)
+    found = findings_text(c)
     html, md = folder / "index.html", folder / "report.md"
-    _write_text(html, html_report(c, sentences, table, figures, title=title))
-    _write_text(md, markdown_report(c, sentences, table, figures, folder=folder, title=title))
+    _write_text(html, html_report(c, sentences, table, figures, findings=found, title=title))
+    _write_text(
+        md,
+        markdown_report(c, sentences, table, figures, folder=folder, findings=found, title=title),
+    )
     return ReportFiles(html, md, tuple(figures), tuple(sentences))

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
+from landscape.io.groups import SEED_DIR
 from landscape.io.surface import read_surface
 from landscape.plotting.compare import (
     plot_background_contours,
@@ -255,7 +256,8 @@ def write_figures(
         c: the comparison.
         folder: where the files go (created if needed).
         pair: two 2D surfaces to show side by side.
-        run_dirs: run directories whose dynamics panels to add (``dynamics_<name>``).
+        run_dirs: run directories whose dynamics panels to add (``dynamics_<name>``; a group
+            member ``DIR/seed-N`` is named ``DIR-seed-N``).
 
     Returns:
         The figures written, in report order.
@@ -282,7 +284,8 @@ def write_figures(
             )
         )
     for d in run_dirs:
-        name = Path(d).resolve().name
+        run = Path(d).resolve()
+        name = f"{run.parent.name}-{run.name}" if run.name.startswith(SEED_DIR) else run.name
         out.append(
             _save(
                 plot_dynamics(d),

@@ -13,6 +13,7 @@ from html import escape
 
 from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
+from landscape.report.findings import FindingsText
 from landscape.report.table import Table, findings_lines
 
 CSS = """
@@ -63,6 +64,7 @@ def html_report(
     table: Table,
     figures: Sequence[ReportFigure],
     *,
+    findings: FindingsText | None = None,
     title: str = "Why the runs converged differently",
 ) -> str:
     """Render the whole report as one HTML page with the figures embedded."""
@@ -73,7 +75,9 @@ def html_report(
         f"<h1>{escape(title)}</h1>",
         "<h2>In short</h2><ul>",
         *(f"<li>{escape(s)}</li>" for s in sentences),
-        "</ul><h2>The numbers</h2>",
+        "</ul>",
+        *_findings_html(findings),
+        "<h2>The numbers</h2>",
         html_table(table),
         '<ul class="notes">',
         *(f"<li>{escape(n)}</li>" for n in table.notes),
@@ -98,3 +102,19 @@ def html_report(
         "HDF5 files alone.</p></body></html>"
     )
     return "\n".join(parts)
+
+
+def _findings_html(findings: FindingsText | None) -> list[str]:
+    """The "Findings" section: the test, every difference, the mechanisms."""
+    if findings is None:
+        return []
+    parts = ["<h2>Findings</h2>", f"<p>{escape(findings.method)}</p><ul>"]
+    parts += [f"<li>{escape(s)}</li>" for s in findings.differences] or [
+        "<li>(a single contender)</li>"
+    ]
+    parts.append("</ul>")
+    if findings.mechanisms:
+        parts.append("<p>Mechanisms:</p><ul>")
+        parts += [f"<li>{escape(s)}</li>" for s in findings.mechanisms]
+        parts.append("</ul>")
+    return parts

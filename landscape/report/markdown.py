@@ -8,6 +8,7 @@ from pathlib import Path
 
 from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
+from landscape.report.findings import FindingsText
 from landscape.report.table import Table, findings_lines
 
 
@@ -32,11 +33,18 @@ def markdown_report(
     figures: Sequence[ReportFigure],
     *,
     folder: Path,
+    findings: FindingsText | None = None,
     title: str = "Why the runs converged differently",
 ) -> str:
     """Render the whole report as Markdown; figure paths are relative to ``folder``."""
     parts = [f"# {title}", "", "## In short", ""]
     parts += [f"- {s}" for s in sentences] or ["- (nothing to report)"]
+    if findings is not None:
+        parts += ["", "## Findings", "", findings.method, ""]
+        parts += [f"- {s}" for s in findings.differences] or ["- (a single contender)"]
+        if findings.mechanisms:
+            parts += ["", "Mechanisms:", ""]
+            parts += [f"- {s}" for s in findings.mechanisms]
     parts += ["", "## The numbers", "", markdown_table(table), ""]
     parts += [f"- {n}" for n in table.notes]
     parts += [

@@ -149,9 +149,13 @@ def adaptive_generalization_mechanism(
             val = _direction(claims, "final_val_loss", a, s)
             if train is None or val is None or train > 0 or val <= 0:
                 continue
-            fit = "lower" if train < 0 else "no clearly different"
+            fit = (
+                f"a lower training loss than {s}"
+                if train < 0
+                else f"a training loss not clearly different from {s}'s"
+            )
             out.append(
-                f"{a} reached a {fit} training loss than {s} (difference "
+                f"{a} reached {fit} (difference "
                 f"{_delta(claims, 'final_train_loss', a, s)}) but a higher validation loss "
                 f"(difference {_delta(claims, 'final_val_loss', a, s)}): it fit the training "
                 f"set at least as well and generalized worse, the pattern Wilson et al. 2017 "
