@@ -105,3 +105,25 @@ def test_diagnose_names_the_edge_with_the_right_measure():
     assert edge.detail.startswith("preconditioned λ_max") and edge.start_epoch == 3
     below = diagnose(_probed(run, lam / 2, np.full(n, np.nan), np.full(n, 20.0)))
     assert not [f for f in below.findings if f.kind == "edge of stability"]
+
+
+def test_adaptive_sharpness_from_checkpoints_leaves_out_the_initial_point():
+    from landscape.dynamics.summary import stability_series
+    from landscape.records import CurvatureSeries
+
+    n = 4
+    run = replace(synthetic_run(train_loss=np.linspace(2, 1, n)), optimizer="adagrad")
+    curv = CurvatureSeries(
+        epoch=np.arange(n),
+        step=np.arange(n) * 10,
+        lambda_max=np.full(n, 3.0),
+        precond_lambda_max=np.array([5.7e9, 30.0, 31.0, 29.0]),  # zero accumulators at step 0
+        threshold=np.full(n, 40.0),
+        trace=np.nan,
+        trace_stderr=np.nan,
+    )
+    stab = stability_series(run, curv)
+    assert stab.source == "checkpoints" and stab.preconditioned
+    assert np.isnan(stab.sharpness[0]) and stab.sharpness[1:].tolist() == [30.0, 31.0, 29.0]
+    sgd = stability_series(replace(run, optimizer="sgd"), curv)
+    assert sgd.sharpness.tolist() == [3.0] * n

@@ -122,7 +122,9 @@ def stability_series(run: Run, curv: CurvatureSeries) -> Stability:
     """Sharpness vs threshold over training: the run's probe records if any, else the checkpoints.
 
     For adaptive optimizers the sharpness compared with the threshold is the
-    preconditioned one, ``λ_max(P^{-1} H)`` (Cohen et al. 2022).
+    preconditioned one, ``λ_max(P^{-1} H)`` (Cohen et al. 2022); it is undefined at the
+    initial checkpoint (step 0: the accumulators are still zero, so ``P^{-1}`` divides by
+    ``eps`` alone), which is left out as NaN.
     """
     adaptive = run.optimizer in ADAPTIVE
     pr = run.probes
@@ -142,7 +144,9 @@ def stability_series(run: Run, curv: CurvatureSeries) -> Stability:
             else steps
         )
         return Stability(epoch, steps, sharp, lam, thr, "probe", adaptive)
-    sharp = curv.precond_lambda_max if adaptive else curv.lambda_max
+    sharp = (
+        np.where(curv.step > 0, curv.precond_lambda_max, np.nan) if adaptive else curv.lambda_max
+    )
     return Stability(
         curv.epoch, curv.step, sharp, curv.lambda_max, curv.threshold, "checkpoints", adaptive
     )
