@@ -3,7 +3,7 @@
 Runs with the same label are seeds of one setting (an optimizer, a learning rate). Between
 groups ``g`` and ``h`` the sample is the barriers of every pair ``(i in g, j in h)``; within a
 group it is every pair of distinct seeds. Each is summarized by its mean and a 95% Student-t
-interval over those pairs (:func:`~landscape.connect.barrier.mean_interval`).
+interval over those pairs (:func:`~landscape.stats.mean_interval`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from landscape.connect.barrier import Interval, mean_interval
 from landscape.io.connect import BarrierMatrix
+from landscape.stats import Interval, mean_interval
 
 PATH_WORDS = {
     "linear": "along the straight line",
@@ -47,7 +47,7 @@ def group_barriers(matrix: BarrierMatrix) -> list[GroupBarrier]:
 
     >>> m = BarrierMatrix(["a0", "a1", "b0"], ["a", "a", "b"], [], {"linear": np.array(
     ...     [[0, 1, 2], [1, 0, 4], [2, 4, 0]], float)}, {}, None)
-    >>> [(g.first, g.second, g.interval.mean) for g in group_barriers(m)]
+    >>> [(g.first, g.second, g.interval.estimate) for g in group_barriers(m)]
     [('a', 'a', 1.0), ('a', 'b', 3.0)]
     """
     labels = list(dict.fromkeys(matrix.labels))
@@ -68,8 +68,8 @@ def group_barriers(matrix: BarrierMatrix) -> list[GroupBarrier]:
 
 def _value(i: Interval) -> str:
     if i.n < 2:
-        return f"{i.mean:.3g} (1 pair)"
-    return f"{i.mean:.3g} (95% CI {i.low:.3g} to {i.high:.3g}, {i.n} pairs)"
+        return f"{i.estimate:.3g} (1 pair)"
+    return f"{i.estimate:.3g} (95% CI {i.low:.3g} to {i.high:.3g}, {i.n} pairs)"
 
 
 def sentences(matrix: BarrierMatrix) -> list[str]:
