@@ -11,7 +11,7 @@ from landscape.io.describe import contents, describe
 from landscape.io.li2018 import decode, is_li2018
 from landscape.io.surface import read_surface
 
-LI = Path(__file__).parent / "fixtures" / "li2018"
+LI = Path(__file__).resolve().parents[1] / "fixtures" / "li2018"
 X2D, Y2D = np.linspace(-1, 1, 11), np.linspace(-0.5, 0.5, 7)
 
 

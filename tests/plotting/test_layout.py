@@ -24,8 +24,7 @@ from landscape.plotting.style import figure, save
 from landscape.plotting.trajectory import draw_paths
 from landscape.records import Trajectory
 
-LI = Path("/work/shared/fixtures/li2018")
-needs_li = pytest.mark.skipif(not LI.is_dir(), reason="Li et al. reference files not present")
+LI = Path(__file__).resolve().parents[1] / "fixtures" / "li2018"
 
 
 def draw(fig: Figure):
@@ -98,7 +97,6 @@ def assert_contour_labels_inside(fig, ax):
     assert clipped == []
 
 
-@needs_li
 def test_contour_labels_of_the_li_reference_file_lie_inside_the_axes():
     fig, ax = figure()
     S.draw_contour(LI / "li_sq2d.h5", ax)
@@ -136,7 +134,6 @@ def test_partial_1d_title_does_not_cover_the_legend(tmp_path):
     assert all(inside(b, canvas) for b in boxes.values())
 
 
-@needs_li
 def test_points_computed_count_the_metric_drawn():
     ax = figure()[1]
     S.draw_contour(LI / "li_part2d_test.h5", ax)  # train complete, test 20 of 77

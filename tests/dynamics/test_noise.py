@@ -8,7 +8,7 @@ from scipy import stats as sps
 from landscape.dynamics.diagnose import detect_overfitting, diagnose
 from landscape.dynamics.stability import detect_edge_of_stability, edge_stretches
 from landscape.dynamics.trends import noise_level, smooth, trend
-from tests.test_dynamics_diagnose import synthetic_run
+from tests.dynamics.test_diagnose import synthetic_run
 
 
 @pytest.mark.parametrize("sigma", [0.01, 0.3])

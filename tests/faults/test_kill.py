@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from landscape.cli import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SLOW_LAUNCHER = """
 import sys, time

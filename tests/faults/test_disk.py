@@ -39,7 +39,7 @@ def _file_size_limit() -> None:
 
 
 def _train(out: Path, *, limited: bool) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run(
         [sys.executable, "-m", "landscape", "-q", *TRAIN, "--out", str(out)],
         preexec_fn=_file_size_limit if limited else None,

@@ -214,7 +214,7 @@ def train_only_data():
 
 
 def test_runs_without_validation_split(tmp_path):
-    cfg = dict(TINY, data="tests.test_pipelines_compare:train_only_data", epochs=2)
+    cfg = dict(TINY, data="tests.pipelines.test_compare:train_only_data", epochs=2)
     train(TrainConfig(optimizer="sgd", lr=0.1, **cfg), tmp_path / "a", progress=False)
     train(TrainConfig(optimizer="rmsprop", lr=0.01, **cfg), tmp_path / "b", progress=False)
     small = CompareConfig(curvature_samples=50, trace_probes=4, profile_grid="-1:1:3")

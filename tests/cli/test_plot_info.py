@@ -11,7 +11,7 @@ from matplotlib.image import imread
 from landscape.cli import cli
 from landscape.cli.plot import KINDS, Kind, default_kind, default_out
 from landscape.store import write_params
-from tests.test_io_surface import X, Y, ident, write_li, write_ours
+from tests.io.test_surface import X, Y, ident, write_li, write_ours
 
 SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 

@@ -29,7 +29,7 @@ from landscape.records import (
 from landscape.report.document import write_report
 from landscape.report.figures import SurfacePair
 from landscape.report.table import format_number
-from tests.test_report_explain import FAST_FLAT, SLOW_SHARP
+from tests.report.test_explain import FAST_FLAT, SLOW_SHARP
 
 
 def result(summary, scale):

@@ -17,8 +17,8 @@ from landscape.io.compare import (
 )
 from landscape.records import CurvatureSeries, Finding, Phase
 from landscape.store import atomic_update
-from tests.test_report_explain import FAST_FLAT, SLOW_SHARP
-from tests.test_report_figures import comparison  # noqa: F401  (the fixture)
+from tests.report.test_explain import FAST_FLAT, SLOW_SHARP
+from tests.report.test_figures import comparison  # noqa: F401  (the fixture)
 
 
 def assert_same(a, b):
