@@ -17,7 +17,7 @@ from typing import Any
 from landscape.errors import LandscapeError
 
 _EXPORTS = {
-    "surface": "landscape.api",
+    "surface": "landscape.pipelines.surface",
     "Surface": "landscape.records",
     "compute_surface": "landscape.engine",
     "Recorder": "landscape.dynamics.recorder",

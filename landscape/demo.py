@@ -215,7 +215,7 @@ def _run(
     overwrite: bool,
     command: str | None,
 ) -> DemoResult:
-    from landscape.api import surface
+    from landscape.pipelines.surface import surface
 
     dev = str(device)
     out = Path(out).resolve()  # run directories enter trajectory configs: keep them cwd-independent

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from landscape.api import surface
 from landscape.models import MLP
+from landscape.pipelines.surface import surface
 from landscape.records import Surface
 
 

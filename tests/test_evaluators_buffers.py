@@ -88,7 +88,7 @@ def test_bn_recompute_estimates_on_the_given_inputs_not_the_scored_split():
 
 
 def test_surface_interp_endpoints_score_their_own_loss_with_batchnorm(tmp_path):
-    from landscape.api import surface
+    from landscape.pipelines.surface import surface
 
     a, b = bn_net(0), bn_net(1)
     data = split()

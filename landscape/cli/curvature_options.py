@@ -12,8 +12,8 @@ import click
 from landscape.cli import logs, options
 
 if TYPE_CHECKING:
-    from landscape.curvature.api import Setup
     from landscape.distributed import Context
+    from landscape.pipelines.curvature import Setup
 
 seed_option = click.option(
     "--seed",
@@ -65,7 +65,7 @@ estimator_settings = options.stack_options(
 
 def setup_from(kw: dict[str, Any], context: Context) -> Setup:
     """Load the objective and checkpoint named by the shared options, for this rank."""
-    from landscape.curvature.api import prepare
+    from landscape.pipelines.curvature import prepare
 
     return prepare(
         kw["model_spec"],

@@ -132,7 +132,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
       landscape hessian --model mlp --checkpoint final.pt --data mnist1d \\
           --top-k 5 --trace --density --out curv.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
-    from landscape.curvature.api import hessian
+    from landscape.pipelines.curvature import hessian
 
     with curvature_run(ctx, kw, "curvature/hessian") as run:
         report = hessian(

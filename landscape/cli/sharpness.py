@@ -128,7 +128,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
       landscape sharpness --model mlp --checkpoint final.pt --data mnist1d \\
           --optimizer-state final.pt --out curv.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
-    from landscape.curvature.api import sharpness
+    from landscape.pipelines.curvature import sharpness
     from landscape.training_checkpoint import load_optimizer_state
 
     with curvature_run(ctx, kw, "curvature/sharpness") as run:

@@ -105,7 +105,7 @@ def command(ctx: click.Context, **kw: object) -> None:
           --dirs random --norm filter --x=-1:1:51 --y=-1:1:51 --out surf.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
-    from landscape.api import surface
+    from landscape.pipelines.surface import surface
 
     with rank_session(kw["device"]) as context:
         main = context.is_main  # under torchrun, only rank 0 reports

@@ -97,7 +97,7 @@ def command(
     from the run only when typed again with --model/--data/--loss, or with
     --trust-run-config: a file never chooses code to import.
     """
-    from landscape.trajectory import compute_trajectory
+    from landscape.pipelines.trajectory import compute_trajectory
 
     result = compute_trajectory(
         runs,

@@ -1,6 +1,6 @@
 """The ``trajectory/`` group: optimizer paths projected onto a plane.
 
-Written by :func:`landscape.trajectory.compute_trajectory`, read by the
+Written by :func:`landscape.pipelines.trajectory.compute_trajectory`, read by the
 plotting code. The group holds datasets ``coords`` ``(n, 2)``, ``epochs``,
 ``steps``, ``run`` (index into the ``labels`` attribute), ``residual``,
 ``explained_variance_ratio`` and ``singular_values``, a subgroup ``origin``

@@ -245,7 +245,7 @@ def _profile(
     progress: bool,
     command: str | None,
 ) -> Profile:
-    from landscape.api import surface
+    from landscape.pipelines.surface import surface
 
     last = run.checkpoints[-1].path
     path = out_dir / PROFILE_DIR / f"{run.name}.h5"
@@ -439,7 +439,7 @@ def compare(
         plane=_plane(paths, [r[2] for r in results]),
     )
     if comparison.plane is not None and config.plane_resolution:
-        from landscape.trajectory import compute_trajectory
+        from landscape.pipelines.trajectory import compute_trajectory
 
         compute_trajectory(
             [r.path for r in runs],

@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch.func import hessian
 
-from landscape.curvature.api import Setup
-from landscape.curvature.api import hessian as hessian_run
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos
 from landscape.data import Split
 from landscape.models import MLP
 from landscape.objective import Objective
 from landscape.params import flatten, unflatten
+from landscape.pipelines.curvature import Setup
+from landscape.pipelines.curvature import hessian as hessian_run
 
 
 @pytest.fixture(scope="module")

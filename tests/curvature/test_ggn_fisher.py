@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from torch.func import hessian, jacrev
 
 from landscape.cli import cli
-from landscape.curvature import api
 from landscape.curvature.fisher import (
     EmpiricalFisherLinearOperator,
     MonteCarloFisherLinearOperator,
@@ -27,6 +26,7 @@ from landscape.errors import LandscapeError
 from landscape.models import MLP, CNN1d
 from landscape.objective import Objective
 from landscape.params import flatten, unflatten
+from landscape.pipelines import curvature as api
 
 CASES = {
     "mlp-ce": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="cross_entropy", batch=3),

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from landscape import adaptive
-from landscape.api import surface
 from landscape.cli import cli
+from landscape.pipelines.surface import surface
 from tests.conftest import tiny_data, tiny_net
 
 SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]

@@ -20,7 +20,7 @@ from landscape.io import curvature as io
 from landscape.progress import progress as progress_bar
 
 if TYPE_CHECKING:
-    from landscape.curvature.api import Setup
+    from landscape.pipelines.curvature import Setup
 
 
 def run_stages(

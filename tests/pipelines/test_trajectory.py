@@ -184,7 +184,7 @@ def test_unrelated_file_is_not_replaced(runs, tmp_path):
 
 
 def test_interrupted_surface_resumes_before_the_trajectory_is_written(runs, tmp_path, monkeypatch):
-    import landscape.trajectory as traj_module
+    import landscape.pipelines.trajectory as traj_module
 
     out = tmp_path / "t.h5"
     args = ["trajectory", runs / "adam", "--out", out, "--resolution", 3, "--max-samples", 16]

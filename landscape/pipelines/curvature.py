@@ -39,13 +39,13 @@ from landscape.curvature.sharpness import (
     keskar_sharpness,
     pac_bayes_sigma,
 )
-from landscape.curvature.stages import run_stages
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.data import Data
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten
+from landscape.pipelines.curvature_stages import run_stages
 from landscape.records import Spectrum
 from landscape.setup import DType, load_objective
 

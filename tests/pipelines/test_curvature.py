@@ -12,9 +12,9 @@ import torch
 from click.testing import CliRunner
 
 from landscape.cli import cli
-from landscape.curvature import api
-from landscape.curvature import stages as stage_runner
 from landscape.models import MLP
+from landscape.pipelines import curvature as api
+from landscape.pipelines import curvature_stages as stage_runner
 from tests.conftest import tiny_net
 
 BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]

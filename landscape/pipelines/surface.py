@@ -1,4 +1,9 @@
-"""The one-call Python API: ``landscape.surface(...)``, the same path the CLI takes."""
+"""The surface pipeline: ``landscape.surface(...)``, the path ``landscape surface`` takes.
+
+Loads through :func:`landscape.setup.load_objective`, builds the directions
+(:mod:`landscape.directions`), and hands them to :func:`landscape.engine.compute_surface`,
+which evaluates the grid and writes the file through :mod:`landscape.io.surface`.
+"""
 
 from __future__ import annotations
 
