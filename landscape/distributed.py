@@ -6,8 +6,8 @@ Under ``torchrun`` every worker gets the environment variables ``RANK``,
 backend that fits the device (NCCL on CUDA, gloo on CPU) and tears it down
 afterwards; without them it is a no-op and :class:`Context` describes a single
 process (rank 0 of 1), so every caller runs the same code either way. The
-command line opens the session in one place
-(:func:`landscape.cli.options.rank_session`); the :class:`Context` it yields is
+command line opens the session in one place for every subcommand
+(:func:`landscape.cli.options.in_rank_session`); the :class:`Context` it yields is
 passed explicitly to whatever splits work (the loader, the surface engine, the
 curvature operators), never looked up globally.
 
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -31,6 +31,7 @@ from landscape.errors import LandscapeError
 
 Backend = Literal["nccl", "gloo"]
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,31 @@ class Context:
         box = [obj if self.is_main else None]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+    def on_main(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on rank 0 only and hand its result, or its LandscapeError, to every rank.
+
+        For the steps only rank 0 may take (opening, checking or creating the output
+        file): every rank then continues with the same result, or stops with rank 0's
+        one-line error instead of waiting for it in a collective.
+
+        >>> Context().on_main(lambda: "checked")
+        'checked'
+        """
+        if not self.active:
+            return fn()
+        result, error = None, None
+        if self.is_main:
+            try:
+                result = fn()
+            except LandscapeError as exc:
+                error = exc
+        result, message = self.broadcast((result, None if error is None else str(error)))
+        if error is not None:
+            raise error
+        if message is not None:
+            raise LandscapeError(message)
+        return result
 
     def all_gather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj``, in rank order, on every rank (picklable objects).

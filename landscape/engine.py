@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -174,7 +174,7 @@ def compute_surface(
             )
 
         origin_values = _origin_values(objectives, origin)  # a bad loss fails before any file
-        state = _on_main(ctx, start)
+        state = ctx.on_main(start)
         values, done = state.values, state.done
         vectors = directions.vectors
         if state.directions is not None:
@@ -287,27 +287,6 @@ def model_errors(split: str) -> Iterator[None]:
             f"data split {split!r} does not fit the model ({reason}); "
             "expected inputs and targets the model and loss accept"
         ) from exc
-
-
-T = TypeVar("T")
-
-
-def _on_main(ctx: distributed.Context, fn: Callable[[], T]) -> T:
-    """Run ``fn`` on rank 0 only and hand its result, or its LandscapeError, to every rank."""
-    if not ctx.active:
-        return fn()
-    result, error = None, None
-    if ctx.is_main:
-        try:
-            result = fn()
-        except LandscapeError as exc:
-            error = exc
-    result, message = ctx.broadcast((result, None if error is None else str(error)))
-    if error is not None:
-        raise error
-    if message is not None:
-        raise LandscapeError(message)
-    return result
 
 
 def _evaluators(

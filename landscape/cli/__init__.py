@@ -7,7 +7,10 @@ status 1, without a traceback; so does every usage error click finds (an
 unknown option, a missing file), instead of click's usage block and status 2.
 ``-q`` and ``-v`` work before and after the subcommand
 (:data:`landscape.cli.options.verbosity_options`). At start the group fixes
-glibc's malloc thresholds (:func:`landscape.allocator.tune_malloc`).
+glibc's malloc thresholds (:func:`landscape.allocator.tune_malloc`). Every
+subcommand runs inside the torchrun session, opened in one place
+(:func:`landscape.cli.options.in_rank_session`): those in :data:`SPLITS_WORK`
+receive the distributed context explicitly, the others run on rank 0 alone.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import click
 
 from landscape.allocator import tune_malloc
-from landscape.cli.options import verbosity_options
+from landscape.cli.options import in_rank_session, verbosity_options
 from landscape.errors import LandscapeError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,6 +62,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 """Subcommand name -> (module defining a click command named ``command``, short help)."""
 
+SPLITS_WORK = frozenset({"surface", "hessian", "sharpness", "curvature-map", "trajectory"})
+"""Subcommands whose work the ranks share under torchrun (their callbacks take ``context``).
+
+Every other subcommand runs on rank 0 alone under torchrun and says so
+(:func:`landscape.cli.options.in_rank_session`).
+"""
+
 
 class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when it runs."""
@@ -68,11 +78,11 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """Import the subcommand's module and return its ``command``."""
+        """Import the subcommand's module; return its ``command``, run inside the torchrun session."""
         if cmd_name not in COMMANDS:
             return None
         module = importlib.import_module(COMMANDS[cmd_name][0])
-        return module.command
+        return in_rank_session(module.command, splits_work=cmd_name in SPLITS_WORK)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the subcommands with their short help, without importing them."""

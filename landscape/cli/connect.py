@@ -6,8 +6,11 @@ import click
 
 from landscape.cli import logs
 from landscape.cli.options import (
+    choice_option,
     command_line,
+    count_option,
     data_options,
+    overwrite_option,
     trust_checkpoint_option,
     verbosity_options,
 )
@@ -31,7 +34,7 @@ from landscape.cli.options import (
     required=True,
     help="Output HDF5 file; with RUN directories, an output directory.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
+@overwrite_option()
 @click.option(
     "--points",
     type=int,
@@ -45,41 +48,31 @@ from landscape.cli.options import (
     help="Also the line to B with its hidden units permuted to match A (weight matching, "
     "Ainsworth et al. 2023).",
 )
-@click.option(
+@choice_option(
     "--curve",
-    type=click.Choice(["bezier", "polychain"]),
-    default=None,
-    help="Also fit a curve of low loss from A to B (Garipov et al. 2018).",
+    ("bezier", "polychain"),
+    None,
+    "Also fit a curve of low loss from A to B (Garipov et al. 2018).",
 )
-@click.option(
-    "--curve-epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs."
-)
+@count_option("--curve-epochs", 10, "Epochs.")
 @click.option("--curve-lr", type=float, default=0.05, show_default=True, help="SGD step size.")
 @click.option("--curve-momentum", type=float, default=0.9, show_default=True, help="SGD momentum.")
-@click.option(
-    "--curve-batch-size",
-    type=click.IntRange(min=1),
-    default=128,
-    show_default=True,
-    help="Rows per step of the curve fit.",
-)
-@click.option(
+@count_option("--curve-batch-size", 128, "Rows per step of the curve fit.")
+@count_option(
     "--plane",
-    type=click.IntRange(min=0),
-    default=15,
-    show_default=True,
-    help="With --curve: train loss on an NxN grid over the plane of A, B and the control "
+    15,
+    "With --curve: train loss on an NxN grid over the plane of A, B and the control "
     "point, for `landscape plot` (0: none).",
+    minimum=0,
 )
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the fit and --max-samples."
 )
-@click.option(
+@choice_option(
     "--bn",
-    type=click.Choice(["interp", "recompute"]),
-    default="interp",
-    show_default=True,
-    help="BatchNorm statistics: moved with the weights, or re-estimated at every point.",
+    ("interp", "recompute"),
+    "interp",
+    "BatchNorm statistics: moved with the weights, or re-estimated at every point.",
 )
 @click.pass_context
 @verbosity_options

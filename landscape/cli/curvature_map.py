@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -10,12 +10,17 @@ import numpy as np
 from landscape.cli import logs
 from landscape.cli.curvature_options import dtype_option, seed_option
 from landscape.cli.options import (
+    count_option,
     data_options,
     model_options,
-    rank_session,
+    overwrite_option,
+    positive_option,
     task_options,
     verbosity_options,
 )
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 
 @click.command("curvature-map")
@@ -23,20 +28,10 @@ from landscape.cli.options import (
 @model_options
 @data_options
 @task_options
-@click.option(
-    "--tol",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1e-2,
-    show_default=True,
-    help="Lanczos residual tolerance at each grid point (λ_min: absolute, tol·|λ_max|).",
+@positive_option(
+    "--tol", 1e-2, "Lanczos residual tolerance at each grid point (λ_min: absolute, tol·|λ_max|)."
 )
-@click.option(
-    "--max-iter",
-    type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Most Lanczos steps per end.",
-)
+@count_option("--max-iter", 100, "Most Lanczos steps per end.")
 @click.option(
     "--taylor/--no-taylor",
     default=True,
@@ -50,14 +45,12 @@ from landscape.cli.options import (
     show_default=True,
     help="Compute λ_max, λ_min, |λ_min/λ_max| per point.",
 )
-@click.option(
-    "--overwrite", is_flag=True, help="Replace a curvature map made with different settings."
-)
+@overwrite_option("Replace a curvature map made with different settings.")
 @seed_option
 @dtype_option
 @click.pass_context
 @verbosity_options
-def command(ctx: click.Context, **kw: Any) -> None:
+def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """Curvature over an existing surface, stored in the same file.
 
     The quadratic model L + g·d + ½dᵀHd on the surface's grid goes to
@@ -79,45 +72,42 @@ def command(ctx: click.Context, **kw: Any) -> None:
     if not kw["taylor"] and not kw["do_map"]:
         raise click.UsageError("nothing to do: both --no-taylor and --no-map given")
     grid = read_surface(kw["surface"], with_vectors=True)
-    with rank_session(kw["device"]) as context:
-        main = context.is_main
-        progress = progress and main
-        setup = setup_from(kw, context)
-        check_origin(grid, setup.identity)
-        config = {**setup.identity, "surface": kw["surface"]}
-        if kw["taylor"]:
-            model = taylor_model(setup.objective, setup.params, grid, context=context)
-            if main:
-                write_taylor(kw["surface"], model, config)
-            if progress:
-                worst = (
-                    float(np.nanmax(np.abs(model.residual)))
-                    if np.isfinite(model.residual).any()
-                    else np.nan
-                )
-                click.echo(
-                    f"taylor: largest |residual| {worst:.4g} (loss at origin {model.loss0:.4g})"
-                )
-        if kw["do_map"]:
-            result = curvature_map(
-                setup.objective,
-                setup.params,
-                grid,
-                tol=kw["tol"],
-                max_iter=kw["max_iter"],
-                seed=kw["seed"],
-                out=kw["surface"],
-                config=config,
-                overwrite=kw["overwrite"],
-                progress=progress,
-                context=context,
-            )
-            if progress:
-                click.echo(
-                    f"map: {int(result.done.sum())}/{result.done.size} points, "
-                    f"λ_max {float(np.nanmax(result.lambda_max)):.4g}, "
-                    f"max |λ_min/λ_max| {float(np.nanmax(result.ratio)):.3g}"
-                )
+    main = context.is_main
+    progress = progress and main
+    setup = setup_from(kw, context)
+    check_origin(grid, setup.identity)
+    config = {**setup.identity, "surface": kw["surface"]}
+    if kw["taylor"]:
+        model = taylor_model(setup.objective, setup.params, grid, context=context)
         if main:
-            parts = [name for name, on in (("taylor", kw["taylor"]), ("map", kw["do_map"])) if on]
-            click.echo(f"{kw['surface']}: curvature/" + "+".join(parts), err=not progress)
+            write_taylor(kw["surface"], model, config)
+        if progress:
+            worst = (
+                float(np.nanmax(np.abs(model.residual)))
+                if np.isfinite(model.residual).any()
+                else np.nan
+            )
+            click.echo(f"taylor: largest |residual| {worst:.4g} (loss at origin {model.loss0:.4g})")
+    if kw["do_map"]:
+        result = curvature_map(
+            setup.objective,
+            setup.params,
+            grid,
+            tol=kw["tol"],
+            max_iter=kw["max_iter"],
+            seed=kw["seed"],
+            out=kw["surface"],
+            config=config,
+            overwrite=kw["overwrite"],
+            progress=progress,
+            context=context,
+        )
+        if progress:
+            click.echo(
+                f"map: {int(result.done.sum())}/{result.done.size} points, "
+                f"λ_max {float(np.nanmax(result.lambda_max)):.4g}, "
+                f"max |λ_min/λ_max| {float(np.nanmax(result.ratio)):.3g}"
+            )
+    if main:
+        parts = [name for name, on in (("taylor", kw["taylor"]), ("map", kw["do_map"])) if on]
+        click.echo(f"{kw['surface']}: curvature/" + "+".join(parts), err=not progress)

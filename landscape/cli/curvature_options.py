@@ -15,30 +15,19 @@ if TYPE_CHECKING:
     from landscape.distributed import Context
     from landscape.pipelines.curvature import Setup
 
-seed_option = click.option(
-    "--seed",
-    type=options.SEED,
-    default=0,
-    show_default=True,
-    help="Seed of the estimators' random vectors (start vectors, probes).",
-)
+seed_option = options.seed_option("Seed of the estimators' random vectors (start vectors, probes).")
 """``--seed`` of the estimators."""
 
-dtype_option = click.option(
+dtype_option = options.choice_option(
     "--dtype",
-    type=click.Choice(["float32", "float64"]),
-    default="float32",
-    show_default=True,
-    help="Precision of the Hessian-vector products (float64: slower, exact to ~1e-12).",
+    ("float32", "float64"),
+    "float32",
+    "Precision of the Hessian-vector products (float64: slower, exact to ~1e-12).",
 )
 """``--dtype`` of the Hessian-vector products."""
 
-tol_option = click.option(
-    "--tol",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1e-3,
-    show_default=True,
-    help="Lanczos stops when ||Hv - λv|| <= tol |λ| for every wanted pair.",
+tol_option = options.positive_option(
+    "--tol", 1e-3, "Lanczos stops when ||Hv - λv|| <= tol |λ| for every wanted pair."
 )
 """``--tol`` of Lanczos."""
 
@@ -102,11 +91,14 @@ class CurvatureRun:
 
 
 @contextlib.contextmanager
-def curvature_run(ctx: click.Context, kw: dict[str, Any], group: str) -> Iterator[CurvatureRun]:
-    """Open the rank session, load the setup, and name the stored ``group`` when done.
+def curvature_run(
+    ctx: click.Context, context: Context, kw: dict[str, Any], group: str
+) -> Iterator[CurvatureRun]:
+    """Load this rank's setup, and name the stored ``group`` when done.
 
     Args:
         ctx: the command's click context.
+        context: this rank's distributed context (from :func:`options.in_rank_session`).
         kw: the parsed options.
         group: the HDF5 group the command writes (``curvature/hessian``, ...).
 
@@ -114,16 +106,14 @@ def curvature_run(ctx: click.Context, kw: dict[str, Any], group: str) -> Iterato
         This rank's :class:`CurvatureRun`.
 
     """
-    progress = logs.configure(ctx)
-    with options.rank_session(kw["device"]) as context:
-        progress = progress and context.is_main
-        stored = {
-            "seed": kw["seed"],
-            "out": kw["out"],
-            "overwrite": kw["overwrite"],
-            "progress": progress,
-            "command": options.command_line(),
-        }
-        yield CurvatureRun(setup_from(kw, context), progress, stored)
-        if context.is_main:
-            click.echo(f"{kw['out']}: {group}", err=not progress)
+    progress = logs.configure(ctx) and context.is_main
+    stored = {
+        "seed": kw["seed"],
+        "out": kw["out"],
+        "overwrite": kw["overwrite"],
+        "progress": progress,
+        "command": options.command_line(),
+    }
+    yield CurvatureRun(setup_from(kw, context), progress, stored)
+    if context.is_main:
+        click.echo(f"{kw['out']}: {group}", err=not progress)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,15 @@ from landscape.cli.curvature_options import (
     estimator_settings,
     tol_option,
 )
+from landscape.cli.options import choice_option, count_option, positive_option
+
+MATRICES = ("hessian", "ggn", "fisher", "empirical-fisher")
+"""The choices of ``--matrix`` (:data:`landscape.curvature.matrices.MATRICES`)."""
+TRACE_METHODS = ("hutch++", "hutchinson", "xtrace")
+"""The choices of ``--trace-method``."""
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 
 def eigen_line(end: str, result: Any) -> str:
@@ -35,93 +44,47 @@ def eigen_line(end: str, result: Any) -> str:
 
 @click.command("hessian")
 @checkpoint_inputs
-@click.option(
+@choice_option(
     "--matrix",
-    type=click.Choice(["hessian", "ggn", "fisher", "empirical-fisher"]),
-    default="hessian",
-    show_default=True,
-    help="Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
+    MATRICES,
+    "hessian",
+    "Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
     "the Monte Carlo Fisher (targets drawn from the model) or the empirical Fisher.",
 )
-@click.option(
-    "--fisher-samples",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Targets drawn per row for --matrix fisher (with --seed).",
-)
-@click.option(
-    "--top-k",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Largest eigenvalues (and eigenvectors) to find.",
-)
-@click.option(
-    "--bottom-k",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Smallest eigenvalues to find (0: none).",
-)
+@count_option("--fisher-samples", 1, "Targets drawn per row for --matrix fisher (with --seed).")
+@count_option("--top-k", 5, "Largest eigenvalues (and eigenvectors) to find.")
+@count_option("--bottom-k", 0, "Smallest eigenvalues to find (0: none).", minimum=0)
 @tol_option
-@click.option(
+@positive_option(
     "--atol",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Absolute residual floor for eigenvalues near zero: ||Hv - λv|| <= max(tol |λ|, atol) "
+    0.0,
+    "Absolute residual floor for eigenvalues near zero: ||Hv - λv|| <= max(tol |λ|, atol) "
     "(0: relative only).",
+    or_zero=True,
 )
-@click.option(
+@count_option(
     "--max-iter",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
+    None,
+    "Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
 )
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
-@click.option(
+@choice_option(
     "--trace-method",
-    type=click.Choice(["hutch++", "hutchinson", "xtrace"]),
-    default="hutch++",
-    show_default=True,
-    help="Trace estimator: Hutch++ (Meyer et al. 2021) or plain Hutchinson.",
+    TRACE_METHODS,
+    "hutch++",
+    "Trace estimator: Hutch++ (Meyer et al. 2021) or plain Hutchinson.",
 )
-@click.option(
-    "--trace-hvps",
-    type=click.IntRange(min=4),
-    default=99,
-    show_default=True,
-    help="Hessian-vector products for the trace.",
-)
+@count_option("--trace-hvps", 99, "Hessian-vector products for the trace.", minimum=4)
 @click.option(
     "--density",
     is_flag=True,
     help="Estimate the spectral density by stochastic Lanczos quadrature.",
 )
-@click.option(
-    "--density-runs",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="SLQ runs (random start vectors).",
-)
-@click.option(
-    "--density-steps",
-    type=click.IntRange(min=1),
-    default=80,
-    show_default=True,
-    help="Lanczos steps per SLQ run.",
-)
-@click.option(
-    "--sigma",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.01,
-    show_default=True,
-    help="Density smoothing width, as a fraction of the spectrum's range.",
-)
+@count_option("--density-runs", 10, "SLQ runs (random start vectors).")
+@count_option("--density-steps", 80, "Lanczos steps per SLQ run.")
+@positive_option("--sigma", 0.01, "Density smoothing width, as a fraction of the spectrum's range.")
 @estimator_settings
-def command(ctx: click.Context, **kw: Any) -> None:
+def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 
     Curvature is computed on one split (--split both means train). Each
@@ -134,7 +97,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     from landscape.pipelines.curvature import hessian
 
-    with curvature_run(ctx, kw, "curvature/hessian") as run:
+    with curvature_run(ctx, context, kw, "curvature/hessian") as run:
         report = hessian(
             run.setup,
             matrix=kw["matrix"],

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import logging
+import os
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -30,6 +33,58 @@ def stack_options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+def count_option(
+    flag: str, default: int | None, help: str, *, minimum: int = 1, dest: str | None = None
+) -> Callable[[F], F]:
+    """An integer option of at least ``minimum``; its default is shown unless ``None``."""
+    return click.option(
+        flag,
+        *([dest] if dest else []),
+        type=click.IntRange(min=minimum),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def positive_option(
+    flag: str, default: float | None, help: str, *, or_zero: bool = False
+) -> Callable[[F], F]:
+    """A number above 0 (``or_zero``: at least 0); its default is shown unless ``None``."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=not or_zero),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def choice_option(
+    flag: str, choices: Sequence[str], default: str | None, help: str
+) -> Callable[[F], F]:
+    """One of ``choices``; its default is shown unless ``None``."""
+    return click.option(
+        flag,
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def overwrite_option(
+    help: str = "Replace an output made with different settings.",
+) -> Callable[[F], F]:
+    """``--overwrite``: replace what an earlier run with other settings wrote."""
+    return click.option("--overwrite", is_flag=True, help=help)
+
+
+def seed_option(help: str) -> Callable[[F], F]:
+    """``--seed`` (default 0) in the range torch's generators accept."""
+    return click.option("--seed", type=SEED, default=0, show_default=True, help=help)
+
+
 device_option = click.option(
     "--device",
     default="auto",
@@ -37,6 +92,12 @@ device_option = click.option(
     help="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', ...",
 )
 """``--device``."""
+
+SPLITS = ("train", "test", "both")
+"""The choices of ``--split``."""
+
+batch_size_option = count_option("--batch-size", 1000, "Samples per forward pass.")
+"""``--batch-size`` of the evaluation passes."""
 
 trust_checkpoint_option = click.option(
     "--trust-checkpoint",
@@ -82,26 +143,11 @@ data_options = stack_options(
         show_default=True,
         help="'mnist1d' or 'module:callable' / 'file.py:callable' returning a Dataset, DataLoader, (X, y) or {'train','test'} dict.",
     ),
-    click.option(
-        "--split",
-        type=click.Choice(["train", "test", "both"]),
-        default="both",
-        show_default=True,
-        help="Which data split(s) to evaluate.",
+    choice_option("--split", SPLITS, "both", "Which data split(s) to evaluate."),
+    count_option(
+        "--max-samples", None, "Evaluate a fixed random subset of at most N samples per split."
     ),
-    click.option(
-        "--max-samples",
-        type=click.IntRange(min=1),
-        default=None,
-        help="Evaluate a fixed random subset of at most N samples per split.",
-    ),
-    click.option(
-        "--batch-size",
-        type=click.IntRange(min=1),
-        default=1000,
-        show_default=True,
-        help="Samples per forward pass.",
-    ),
+    batch_size_option,
     click.option(
         "--loss",
         default="cross_entropy",
@@ -114,9 +160,7 @@ data_options = stack_options(
 
 output_options = stack_options(
     click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file."),
-    click.option(
-        "--overwrite", is_flag=True, help="Replace an output made with different settings."
-    ),
+    overwrite_option(),
 )
 """``--out``, ``--overwrite``."""
 
@@ -156,17 +200,64 @@ A spec a run stores is used only when it names no code (:func:`landscape.setup.r
 def rank_session(device: str) -> Iterator[Context]:
     """Join the job torchrun started (if any) for the command's duration; yield this rank's context.
 
-    The one place where a command opens the torchrun session (a no-op without
-    torchrun); the context is then passed explicitly to what splits the work.
-    Ranks other than 0 log warnings only.
+    A no-op without torchrun. Ranks other than 0 log warnings only, whatever level
+    the command sets (``logging.disable`` below WARNING for the session).
     """
     from landscape import distributed
     from landscape.devices import resolve_device
 
     with distributed.session(resolve_device(device)) as (context, _):
-        if not context.is_main:
-            logging.getLogger("landscape").setLevel(logging.WARNING)
-        yield context
+        if context.is_main:
+            yield context
+            return
+        logging.disable(logging.INFO)
+        try:
+            yield context
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+def in_rank_session(command: click.Command, *, splits_work: bool) -> click.Command:
+    """``command`` run inside the torchrun session: the one place every subcommand joins it.
+
+    A command that splits its work over the ranks (``splits_work``) gets this rank's
+    :class:`~landscape.distributed.Context` as the keyword argument ``context``, from
+    :func:`rank_session` opened on its ``--device``. Any other command runs on rank 0
+    alone under torchrun, which says so in one line, while the other ranks exit at
+    once instead of repeating the work. Outside torchrun (no ``WORLD_SIZE``, or 1)
+    nothing changes and torch is not imported for it.
+
+    Returns:
+        A copy of ``command`` with its callback wrapped (``command`` is unchanged).
+
+    """
+    callback = command.callback
+    if callback is None:
+        return command
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kw: Any) -> Any:
+        if splits_work:
+            with rank_session(str(kw.get("device", "auto"))) as context:
+                return callback(*args, context=context, **kw)
+        if os.environ.get("WORLD_SIZE", "1") == "1":
+            return callback(*args, **kw)
+        from landscape.distributed import env_context
+
+        ranks = env_context()
+        if ranks is not None and not ranks.is_main:
+            return None
+        if ranks is not None:
+            click.echo(
+                f"{click.get_current_context().info_name}: runs in one process; under torchrun rank 0 does all the work "
+                f"and the other {ranks.world_size - 1} rank(s) stop",
+                err=True,
+            )
+        return callback(*args, **kw)
+
+    wrapped = copy.copy(command)
+    wrapped.callback = run
+    return wrapped
 
 
 def _record_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:

@@ -26,7 +26,12 @@ from typing import Any, Literal
 
 import click
 
-from landscape.cli.options import verbosity_options
+from landscape.cli.options import (
+    choice_option,
+    overwrite_option,
+    positive_option,
+    verbosity_options,
+)
 from landscape.errors import LandscapeError
 
 Draws = Literal["axes", "file", "figure"]
@@ -285,19 +290,14 @@ def _check_accepted(kind: str, spec: Kind, given: dict[str, Any]) -> None:
     default=None,
     help="Contour levels: a count (20) or values (0.1,0.5,1).",
 )
-@click.option(
+@choice_option(
     "--width",
-    type=click.Choice(["single", "double"]),
-    default=None,
-    help="Column width: single (3.3 in, default) or double (6.9 in).",
+    ("single", "double"),
+    None,
+    "Column width: single (3.3 in, default) or double (6.9 in).",
 )
-@click.option(
-    "--height",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Figure height in inches.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@positive_option("--height", None, "Figure height in inches.")
+@overwrite_option("Replace an existing output file.")
 @click.pass_context
 @verbosity_options
 def command(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,10 @@ from landscape.cli.curvature_options import (
     estimator_settings,
     tol_option,
 )
+from landscape.cli.options import choice_option, count_option, positive_option
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 
 def uncertainty(s: Any) -> str:
@@ -39,68 +43,23 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."
 )
 @tol_option
-@click.option(
-    "--trace-hvps",
-    type=click.IntRange(min=4),
-    default=99,
-    show_default=True,
-    help="Hessian-vector products for the trace (Hutch++).",
-)
-@click.option(
-    "--epsilon",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1e-3,
-    show_default=True,
-    help="Keskar et al. 2017 box size ε.",
-)
-@click.option(
-    "--rho",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.1,
-    show_default=True,
-    help="Radius of adaptive sharpness (scale c = |w|).",
-)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Ascent steps of adaptive worst-case sharpness.",
-)
-@click.option(
-    "--samples",
-    type=click.IntRange(min=2),
-    default=20,
-    show_default=True,
-    help="Noise draws for average-case and PAC-Bayes.",
-)
-@click.option(
-    "--pac-target",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.1,
-    show_default=True,
-    help="Allowed deviation for the PAC-Bayes σ' (Jiang et al. 2019).",
-)
-@click.option(
+@count_option("--trace-hvps", 99, "Hessian-vector products for the trace (Hutch++).", minimum=4)
+@positive_option("--epsilon", 1e-3, "Keskar et al. 2017 box size ε.")
+@positive_option("--rho", 0.1, "Radius of adaptive sharpness (scale c = |w|).")
+@count_option("--steps", 20, "Ascent steps of adaptive worst-case sharpness.")
+@count_option("--samples", 20, "Noise draws for average-case and PAC-Bayes.", minimum=2)
+@positive_option("--pac-target", 0.1, "Allowed deviation for the PAC-Bayes σ' (Jiang et al. 2019).")
+@choice_option(
     "--pac-metric",
-    type=click.Choice(["error", "loss"]),
-    default="error",
-    show_default=True,
-    help="What --pac-target bounds: the classification error or the loss.",
+    ("error", "loss"),
+    "error",
+    "What --pac-target bounds: the classification error or the loss.",
 )
-@click.option(
-    "--width-increase",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.1,
-    show_default=True,
-    help="Loss increase at which the filter-normalized 1D width is measured.",
+@positive_option(
+    "--width-increase", 0.1, "Loss increase at which the filter-normalized 1D width is measured."
 )
-@click.option(
-    "--width-radius",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="The 1D width is searched within ±this distance along the direction.",
+@positive_option(
+    "--width-radius", 1.0, "The 1D width is searched within ±this distance along the direction."
 )
 @click.option(
     "--optimizer-state",
@@ -109,14 +68,14 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     help="Checkpoint holding an 'optimizer' state dict (as landscape train saves) "
     "for preconditioned sharpness.",
 )
-@click.option(
+@choice_option(
     "--optimizer-name",
-    type=click.Choice(["sgd", "adam", "adamw", "rmsprop", "adagrad"]),
-    default=None,
-    help="Optimizer of --optimizer-state when the file does not name it.",
+    ("sgd", "adam", "adamw", "rmsprop", "adagrad"),
+    None,
+    "Optimizer of --optimizer-state when the file does not name it.",
 )
 @estimator_settings
-def command(ctx: click.Context, **kw: Any) -> None:
+def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
 
     With --optimizer-state, also the preconditioned sharpness λ_max(P^-1 H)
@@ -131,7 +90,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
     from landscape.pipelines.curvature import sharpness
     from landscape.training_checkpoint import load_optimizer_state
 
-    with curvature_run(ctx, kw, "curvature/sharpness") as run:
+    with curvature_run(ctx, context, kw, "curvature/sharpness") as run:
         measures = [m.strip() for m in kw["measures"].split(",") if m.strip()]
         opt = None
         if kw["optimizer_state"] is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from landscape.cli import logs
@@ -11,11 +13,13 @@ from landscape.cli.options import (
     data_options,
     model_options,
     output_options,
-    rank_session,
     task_arguments,
     task_options,
     verbosity_options,
 )
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 
 @click.command("surface")
@@ -94,7 +98,7 @@ from landscape.cli.options import (
 )
 @click.pass_context
 @verbosity_options
-def command(ctx: click.Context, **kw: object) -> None:
+def command(ctx: click.Context, context: Context, **kw: object) -> None:
     """Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
 
     Re-running the same command resumes: only missing points are computed.
@@ -107,37 +111,36 @@ def command(ctx: click.Context, **kw: object) -> None:
     progress = logs.configure(ctx)
     from landscape.pipelines.surface import surface
 
-    with rank_session(kw["device"]) as context:
-        main = context.is_main  # under torchrun, only rank 0 reports
-        progress = progress and main
-        result = surface(
-            kw["model_spec"],
-            kw["checkpoint"],
-            kw["data_spec"],
-            dirs=kw["dirs"],
-            x=kw["x"],
-            y=kw["y"],
-            norm=kw["norm"],
-            keep_1d=kw["keep_1d"],
-            orthogonal=kw["orthogonal"],
-            seed=kw["seed"],
-            targets=kw["targets"],
-            loss=kw["loss"],
-            split=kw["split"],
-            max_samples=kw["max_samples"],
-            batch_size=kw["batch_size"],
-            bn=kw["bn"],
-            device=kw["device"],
-            points_per_pass=kw["points_per_pass"],
-            tolerance=kw["tolerance"],
-            out=kw["out"],
-            overwrite=kw["overwrite"],
-            trust_checkpoint=kw["trust_checkpoint"],
-            progress=progress,
-            command=command_line(),
-            context=context,
-            **task_arguments(kw),
-        )
-        done, total = int(result.done.sum()), result.done.size
-        if main:
-            click.echo(f"{kw['out']}: {done}/{total} points", err=not progress)
+    main = context.is_main  # under torchrun, only rank 0 reports
+    progress = progress and main
+    result = surface(
+        kw["model_spec"],
+        kw["checkpoint"],
+        kw["data_spec"],
+        dirs=kw["dirs"],
+        x=kw["x"],
+        y=kw["y"],
+        norm=kw["norm"],
+        keep_1d=kw["keep_1d"],
+        orthogonal=kw["orthogonal"],
+        seed=kw["seed"],
+        targets=kw["targets"],
+        loss=kw["loss"],
+        split=kw["split"],
+        max_samples=kw["max_samples"],
+        batch_size=kw["batch_size"],
+        bn=kw["bn"],
+        device=kw["device"],
+        points_per_pass=kw["points_per_pass"],
+        tolerance=kw["tolerance"],
+        out=kw["out"],
+        overwrite=kw["overwrite"],
+        trust_checkpoint=kw["trust_checkpoint"],
+        progress=progress,
+        command=command_line(),
+        context=context,
+        **task_arguments(kw),
+    )
+    done, total = int(result.done.sum()), result.done.size
+    if main:
+        click.echo(f"{kw['out']}: {done}/{total} points", err=not progress)

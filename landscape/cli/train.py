@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from landscape.cli.options import SEED, device_option, quiet, verbosity_options
+from landscape.cli.options import (
+    choice_option,
+    count_option,
+    device_option,
+    overwrite_option,
+    positive_option,
+    quiet,
+    seed_option,
+    verbosity_options,
+)
 from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
 from landscape.io.groups import SEED_DIR
@@ -90,21 +99,9 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     help="Built-in model (mlp, cnn, resnet, resnet-noskip, resnet-bn, resnet-noskip-bn) "
     "or 'module:callable'.",
 )
-@click.option(
-    "--optimizer",
-    type=click.Choice(["sgd", "adagrad", "rmsprop", "adam", "adamw"]),
-    default="sgd",
-    show_default=True,
-    help="Optimizer.",
-)
+@choice_option("--optimizer", ("sgd", "adagrad", "rmsprop", "adam", "adamw"), "sgd", "Optimizer.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Base learning rate.")
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Passes over the training set.",
-)
+@count_option("--epochs", 10, "Passes over the training set.")
 @click.option(
     "--batch-size",
     default="128",
@@ -112,16 +109,10 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     metavar="N|full",
     help="Mini-batch size, or 'full' for full-batch gradient descent (one step per epoch).",
 )
-@click.option(
-    "--eval-every",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Evaluate train and validation splits every N epochs (and at the last).",
+@count_option(
+    "--eval-every", 1, "Evaluate train and validation splits every N epochs (and at the last)."
 )
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Seed of initialization and data order."
-)
+@seed_option("Seed of initialization and data order.")
 @click.option(
     "--seeds",
     default=None,
@@ -129,21 +120,9 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     help="Train one run per seed into OUT/seed-S1, OUT/seed-S2, ...: a group that "
     "'landscape compare' summarises over seeds (replaces --seed).",
 )
-@click.option(
-    "--momentum",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Momentum (sgd, rmsprop).",
-)
+@positive_option("--momentum", 0.0, "Momentum (sgd, rmsprop).", or_zero=True)
 @click.option("--nesterov", is_flag=True, help="Nesterov momentum (sgd with --momentum > 0).")
-@click.option(
-    "--weight-decay",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="L2 penalty (decoupled for adamw).",
-)
+@positive_option("--weight-decay", 0.0, "L2 penalty (decoupled for adamw).", or_zero=True)
 @click.option(
     "--beta1", type=float, default=0.9, show_default=True, help="Adam/AdamW first-moment decay."
 )
@@ -153,58 +132,25 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 @click.option(
     "--alpha", type=float, default=0.99, show_default=True, help="RMSprop smoothing constant."
 )
-@click.option(
-    "--eps",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Adaptive optimizers' eps [torch default].",
-)
-@click.option(
-    "--schedule",
-    type=click.Choice(["constant", "step", "cosine"]),
-    default="constant",
-    show_default=True,
-    help="Learning-rate schedule.",
-)
-@click.option(
-    "--step-size",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Epochs between decays of the step schedule.",
-)
-@click.option(
-    "--gamma",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.1,
-    show_default=True,
-    help="Decay factor of the step schedule.",
-)
+@positive_option("--eps", None, "Adaptive optimizers' eps [torch default].", or_zero=True)
+@choice_option("--schedule", ("constant", "step", "cosine"), "constant", "Learning-rate schedule.")
+@count_option("--step-size", 10, "Epochs between decays of the step schedule.")
+@positive_option("--gamma", 0.1, "Decay factor of the step schedule.")
 @click.option(
     "--loss",
     default="cross_entropy",
     show_default=True,
     help="Loss name (see 'landscape surface --help').",
 )
-@click.option(
+@count_option(
     "--max-samples",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Train and validate on a fixed random subset of at most N rows per split.",
+    None,
+    "Train and validate on a fixed random subset of at most N rows per split.",
 )
-@click.option(
-    "--checkpoint-every",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Save a checkpoint every N epochs (the last epoch is always saved).",
+@count_option(
+    "--checkpoint-every", 1, "Save a checkpoint every N epochs (the last epoch is always saved)."
 )
-@click.option(
-    "--checkpoint-steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Also save a checkpoint every N optimizer steps.",
-)
+@count_option("--checkpoint-steps", None, "Also save a checkpoint every N optimizer steps.")
 @click.option(
     "--track-sharpness",
     default=None,
@@ -218,7 +164,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     required=True,
     help="Run directory (run.h5 and checkpoints/); an unfinished run there is resumed.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace a run made with different settings.")
+@overwrite_option("Replace a run made with different settings.")
 @click.pass_context
 @verbosity_options
 def command(

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from landscape.cli.options import (
+    SPLITS,
+    batch_size_option,
+    choice_option,
+    count_option,
     device_option,
+    overwrite_option,
+    positive_option,
     quiet,
     run_spec_options,
     trust_checkpoint_option,
     verbosity_options,
 )
+
+if TYPE_CHECKING:
+    from landscape.distributed import Context
 
 
 @click.command(name="trajectory")
@@ -25,46 +35,19 @@ from landscape.cli.options import (
     help="With several runs: the run whose final checkpoint is the origin [last run].",
 )
 @run_spec_options
-@click.option(
-    "--split",
-    type=click.Choice(["train", "test", "both"]),
-    default="train",
-    show_default=True,
-    help="Which split(s) the surface evaluates.",
-)
-@click.option(
-    "--max-samples",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Rows per split for the surface [as trained].",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Samples per forward pass.",
-)
-@click.option(
-    "--resolution",
-    type=click.IntRange(min=2),
-    default=21,
-    show_default=True,
-    help="Grid points per axis of the surface.",
-)
-@click.option(
-    "--margin",
-    type=click.FloatRange(min=0),
-    default=0.25,
-    show_default=True,
-    help="Grid margin around the path, as a fraction of its extent.",
+@choice_option("--split", SPLITS, "train", "Which split(s) the surface evaluates.")
+@count_option("--max-samples", None, "Rows per split for the surface [as trained].")
+@batch_size_option
+@count_option("--resolution", 21, "Grid points per axis of the surface.", minimum=2)
+@positive_option(
+    "--margin", 0.25, "Grid margin around the path, as a fraction of its extent.", or_zero=True
 )
 @click.option(
     "--no-surface", is_flag=True, help="Only the plane and the projected path, no surface."
 )
 @device_option
 @trust_checkpoint_option
-@click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
+@overwrite_option()
 @click.pass_context
 @verbosity_options
 def command(
@@ -85,6 +68,7 @@ def command(
     trust_checkpoint: bool,
     trust_run_config: bool,
     overwrite: bool,
+    context: Context,
 ) -> None:
     """Project the checkpoints of RUNS onto their PCA plane and compute the loss surface there.
 
@@ -116,10 +100,11 @@ def command(
         trust=trust_checkpoint,
         trust_run_config=trust_run_config,
         overwrite=overwrite,
-        progress=not quiet(ctx),
+        progress=not quiet(ctx) and context.is_main,
         command=" ".join(["landscape", *sys.argv[1:]]),
+        context=context,
     )
-    if not quiet(ctx):
+    if not quiet(ctx) and context.is_main:
         t = result.trajectory
         ev = ", ".join(f"{100 * v:.1f}%" for v in t.explained_variance_ratio)
         click.echo(

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from landscape import store
 from landscape.curvature.linop import Progress
-from landscape.errors import LandscapeError
 from landscape.io import curvature as io
 from landscape.progress import progress as progress_bar
 
@@ -51,9 +50,7 @@ def run_stages(
     ctx = setup.context
     main = ctx.is_main
     with store.writer_lock(out) if out is not None and main else contextlib.nullcontext():
-        done = ctx.broadcast(open_stages(kind, config, out, overwrite, command) if main else None)
-        if isinstance(done, str):  # rank 0's error, raised on every rank
-            raise LandscapeError(done)
+        done = ctx.on_main(lambda: open_stages(kind, config, out, overwrite, command))
         todo = [s for s in stages if s not in done]
         results: dict[str, Any] = {}
         if todo:
@@ -85,14 +82,17 @@ def run_stages(
 
 def open_stages(
     kind: str, config: dict[str, Any], out: str | Path | None, overwrite: bool, command: str | None
-) -> set[str] | str:
-    """Stages already in ``out`` (resume) after creating its group if needed; an error as text."""
+) -> set[str]:
+    """Stages already in ``out`` (resume) after creating its group if needed.
+
+    Raises:
+        LandscapeError: if ``out`` holds this group made with other settings (without
+            ``overwrite``), or is not a file this tool can write.
+
+    """
     if out is None:
         return set()
-    try:
-        if store.check_resumable(out, f"{io.GROUP}/{kind}", config, overwrite=overwrite):
-            return io.stored_stages(out, kind)
-        io.create_stage(out, kind, config, command=command)
-    except LandscapeError as exc:
-        return str(exc)
+    if store.check_resumable(out, f"{io.GROUP}/{kind}", config, overwrite=overwrite):
+        return io.stored_stages(out, kind)
+    io.create_stage(out, kind, config, command=command)
     return set()

@@ -18,6 +18,7 @@ from typing import Any
 from landscape import store
 from landscape.data import SplitChoice
 from landscape.directions import Directions
+from landscape.distributed import Context
 from landscape.dynamics.runs import read_run
 from landscape.engine import compute_surface
 from landscape.errors import LandscapeError
@@ -65,6 +66,7 @@ def compute_trajectory(
     overwrite: bool = False,
     progress: bool = True,
     command: str | None = None,
+    context: Context | None = None,
 ) -> TrajectoryResult:
     """PCA plane of one or more runs, the projected paths and the surface on the plane, in one file.
 
@@ -88,6 +90,8 @@ def compute_trajectory(
         overwrite: replace a file made with other settings.
         progress: show progress bars.
         command: command line for provenance.
+        context: the distributed context (``None``: a single process); under torchrun
+            the ranks share the surface's grid points and rank 0 alone writes the file.
 
     Raises:
         LandscapeError: for missing runs or checkpoints, mismatched models, a run
@@ -145,7 +149,8 @@ def compute_trajectory(
         "margin": margin,
         "surface": surface,
     }
-    _check_output(Path(out), config, overwrite=overwrite)
+    ctx = context or Context()
+    ctx.on_main(lambda: _check_output(Path(out), config, overwrite=overwrite))
     directions = Directions(
         list(plane.directions),
         "pca",
@@ -171,6 +176,7 @@ def compute_trajectory(
             batch_size=batch_size,
             device=device,
             trust_checkpoint=trust,
+            context=ctx,
         )
         center = {k: v.to(loaded.device) for k, v in plane.origin.items()}
         result_surface = compute_surface(
@@ -184,13 +190,16 @@ def compute_trajectory(
             overwrite=overwrite,
             progress=progress,
             command=command,
+            context=loaded.context,
         )
-        with store.writer_lock(out), store.atomic_update(out) as f:
-            _write(f, traj, plane, config)
-    else:
+        if ctx.is_main:
+            with store.writer_lock(out), store.atomic_update(out) as f:
+                _write(f, traj, plane, config)
+    elif ctx.is_main:
         with store.writer_lock(out), store.atomic_update(out, new=True, command=command) as f:
             write_directions(f, directions.kind, directions.attrs, directions.numpy())
             _write(f, traj, plane, config)
+    ctx.barrier()
     return TrajectoryResult(Path(out), traj, result_surface)
 
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -226,3 +228,22 @@ def test_file_equals_the_dense_svd_of_the_checkpoints(runs, single):
     for k in range(2):
         got = np.concatenate([d[k][n].reshape(-1) for n in names])
         np.testing.assert_allclose(got, v[k], atol=1e-6)
+
+
+def test_two_ranks_write_the_single_process_trajectory(runs, single, tmp_path):
+    from tests.test_distributed_surface import torchrun
+
+    out = tmp_path / "dist.h5"
+    res = torchrun(
+        "trajectory", str(runs / "adam"), "--out", str(out), "--resolution", "3",
+        "--max-samples", "32",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    with h5py.File(single, "r") as a, h5py.File(out, "r") as b:
+        for name in ("trajectory/coords", "trajectory/residual", "trajectory/epochs"):
+            np.testing.assert_array_equal(a[name][()], b[name][()])
+        for name in ("xcoordinates", "ycoordinates", "surface/done", "directions/d0/net.0.weight"):
+            np.testing.assert_array_equal(a[name][()], b[name][()])
+        np.testing.assert_allclose(a["train_loss"][()], b["train_loss"][()], rtol=1e-6)
+        assert a["trajectory"].attrs["config"] == b["trajectory"].attrs["config"]
+    assert not Path(str(out) + ".lock").exists()

@@ -1,0 +1,80 @@
+"""The torchrun session opened in one place for every subcommand (``in_rank_session``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from landscape.cli import COMMANDS, SPLITS_WORK, cli
+from landscape.cli.options import in_rank_session
+from landscape.distributed import TORCHRUN_VARS, Context
+from tests.test_distributed_surface import torchrun
+
+LI_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "li2018" / "li_full1d.h5"
+
+
+def _recording(calls: list[dict[str, Any]]) -> click.Command:
+    @click.command("toy")
+    @click.option("--device", default="cpu")
+    def toy(**kw: Any) -> None:
+        calls.append(kw)
+        click.echo("worked")
+
+    return toy
+
+
+def _ranks(monkeypatch: pytest.MonkeyPatch, rank: int | None, world: int = 2) -> None:
+    for name in TORCHRUN_VARS:
+        monkeypatch.delenv(name, raising=False)
+    if rank is not None:
+        env = {"RANK": rank, "WORLD_SIZE": world, "LOCAL_RANK": rank, "MASTER_ADDR": "127.0.0.1"}
+        for name, value in {**env, "MASTER_PORT": 29500}.items():
+            monkeypatch.setenv(name, str(value))
+
+
+def test_outside_torchrun_a_command_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    _ranks(monkeypatch, None)
+    calls: list[dict[str, Any]] = []
+    for splits in (False, True):
+        res = CliRunner().invoke(in_rank_session(_recording(calls), splits_work=splits), [])
+        assert res.exit_code == 0 and res.output == "worked\n"
+    assert calls == [{"device": "cpu"}, {"device": "cpu", "context": Context()}]
+
+
+def test_single_process_command_runs_on_rank_0_only_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    command = in_rank_session(_recording(calls), splits_work=False)
+    _ranks(monkeypatch, 1)
+    res = CliRunner().invoke(command, [])
+    assert res.exit_code == 0 and res.output == "" and calls == []
+    _ranks(monkeypatch, 0)
+    res = CliRunner().invoke(command, [])
+    assert res.exit_code == 0 and calls == [{"device": "cpu"}]
+    assert res.output == (
+        "toy: runs in one process; under torchrun rank 0 does all the work "
+        "and the other 1 rank(s) stop\nworked\n"
+    )
+
+
+def test_the_wrapped_copy_leaves_the_command_itself_unchanged() -> None:
+    command = _recording([])
+    wrapped = in_rank_session(command, splits_work=True)
+    assert wrapped is not command and wrapped.callback is not command.callback
+    assert wrapped.params == command.params and wrapped.name == command.name
+
+
+def test_every_command_that_splits_work_is_a_command() -> None:
+    assert set(COMMANDS) >= SPLITS_WORK
+
+
+def test_under_torchrun_info_prints_once_and_names_the_single_process() -> None:
+    res = torchrun("info", str(LI_FILE))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("info: runs in one process") == 1
+    assert res.stdout == CliRunner().invoke(cli, ["-q", "info", str(LI_FILE)]).output
