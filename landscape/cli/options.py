@@ -93,6 +93,15 @@ device_option = click.option(
 )
 """``--device``."""
 
+
+def loss_option(
+    help: str = "torch.nn loss name (CrossEntropyLoss, MSELoss, ...), alias (cross_entropy, mse) "
+    "or 'module:callable'.",
+) -> Callable[[F], F]:
+    """``--loss`` (default ``cross_entropy``)."""
+    return click.option("--loss", default="cross_entropy", show_default=True, help=help)
+
+
 SPLITS = ("train", "test", "both")
 """The choices of ``--split``."""
 
@@ -148,12 +157,7 @@ data_options = stack_options(
         "--max-samples", None, "Evaluate a fixed random subset of at most N samples per split."
     ),
     batch_size_option,
-    click.option(
-        "--loss",
-        default="cross_entropy",
-        show_default=True,
-        help="torch.nn loss name (CrossEntropyLoss, MSELoss, ...), alias (cross_entropy, mse) or 'module:callable'.",
-    ),
+    loss_option(),
     device_option,
 )
 """``--data``, ``--split``, ``--max-samples``, ``--batch-size``, ``--loss``, ``--device``."""

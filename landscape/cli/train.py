@@ -12,6 +12,7 @@ from landscape.cli.options import (
     choice_option,
     count_option,
     device_option,
+    loss_option,
     overwrite_option,
     positive_option,
     quiet,
@@ -136,12 +137,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 @choice_option("--schedule", ("constant", "step", "cosine"), "constant", "Learning-rate schedule.")
 @count_option("--step-size", 10, "Epochs between decays of the step schedule.")
 @positive_option("--gamma", 0.1, "Decay factor of the step schedule.")
-@click.option(
-    "--loss",
-    default="cross_entropy",
-    show_default=True,
-    help="Loss name (see 'landscape surface --help').",
-)
+@loss_option("Loss name (see 'landscape surface --help').")
 @count_option(
     "--max-samples",
     None,

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from landscape.cli.options import (
-    SPLITS,
-    batch_size_option,
-    choice_option,
-    count_option,
-    device_option,
-    overwrite_option,
-    positive_option,
-    quiet,
-    run_spec_options,
-    trust_checkpoint_option,
-    verbosity_options,
-)
+from landscape.cli import options
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
@@ -34,41 +22,31 @@ if TYPE_CHECKING:
     default=None,
     help="With several runs: the run whose final checkpoint is the origin [last run].",
 )
-@run_spec_options
-@choice_option("--split", SPLITS, "train", "Which split(s) the surface evaluates.")
-@count_option("--max-samples", None, "Rows per split for the surface [as trained].")
-@batch_size_option
-@count_option("--resolution", 21, "Grid points per axis of the surface.", minimum=2)
-@positive_option(
+@options.run_spec_options
+@options.choice_option("--split", options.SPLITS, "train", "Which split(s) the surface evaluates.")
+@options.count_option("--max-samples", None, "Rows per split for the surface [as trained].")
+@options.batch_size_option
+@options.count_option("--resolution", 21, "Grid points per axis of the surface.", minimum=2)
+@options.positive_option(
     "--margin", 0.25, "Grid margin around the path, as a fraction of its extent.", or_zero=True
 )
 @click.option(
     "--no-surface", is_flag=True, help="Only the plane and the projected path, no surface."
 )
-@device_option
-@trust_checkpoint_option
-@overwrite_option()
+@options.device_option
+@options.trust_checkpoint_option
+@options.overwrite_option()
 @click.pass_context
-@verbosity_options
+@options.verbosity_options
 def command(
     ctx: click.Context,
+    context: Context,
     runs: tuple[str, ...],
-    out: str,
-    origin: str | None,
     model_spec: str | None,
     data_spec: str | None,
-    split: str,
-    max_samples: int | None,
-    loss: str | None,
-    batch_size: int,
-    resolution: int,
-    margin: float,
-    no_surface: bool,
-    device: str,
     trust_checkpoint: bool,
-    trust_run_config: bool,
-    overwrite: bool,
-    context: Context,
+    no_surface: bool,
+    **kw: Any,
 ) -> None:
     """Project the checkpoints of RUNS onto their PCA plane and compute the loss surface there.
 
@@ -85,29 +63,19 @@ def command(
 
     result = compute_trajectory(
         runs,
-        out,
-        origin=origin,
         model=model_spec,
         data=data_spec,
-        split=split,
-        max_samples=max_samples,
-        loss=loss,
-        batch_size=batch_size,
-        resolution=resolution,
-        margin=margin,
-        surface=not no_surface,
-        device=device,
         trust=trust_checkpoint,
-        trust_run_config=trust_run_config,
-        overwrite=overwrite,
-        progress=not quiet(ctx) and context.is_main,
+        surface=not no_surface,
+        progress=not options.quiet(ctx) and context.is_main,
         command=" ".join(["landscape", *sys.argv[1:]]),
         context=context,
+        **kw,
     )
-    if not quiet(ctx) and context.is_main:
+    if not options.quiet(ctx) and context.is_main:
         t = result.trajectory
         ev = ", ".join(f"{100 * v:.1f}%" for v in t.explained_variance_ratio)
         click.echo(
-            f"{out}: {len(t.coords)} checkpoints of {len(t.labels)} run(s) on the PCA plane "
+            f"{kw['out']}: {len(t.coords)} checkpoints of {len(t.labels)} run(s) on the PCA plane "
             f"(explained variance {ev}; max off-plane residual {t.residual.max():.2g})"
         )

@@ -51,6 +51,39 @@ def _check(x: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray]) -> None:
             )
 
 
+def _run_lines(
+    ax: Axes,
+    x: Mapping[str, np.ndarray],
+    ys: Mapping[str, np.ndarray],
+    colors: Mapping[str, str] | None,
+    *,
+    positive: bool = False,
+    **style: object,
+) -> None:
+    """One line per run in its colour, labelled by the run (inside :func:`style_context`).
+
+    ``positive``: only the finite values above 0 (for a log axis), and no line for a
+    run without any.
+
+    Raises:
+        LandscapeError: if a run's ``x`` and ``y`` differ in shape.
+
+    """
+    _check(x, ys)
+    colors = colors or run_colors(list(ys))
+    for k, y in ys.items():
+        v, xs = np.asarray(y), np.asarray(x[k])
+        ok = np.isfinite(v) & (v > 0) if positive else np.ones(v.shape, dtype=bool)
+        if ok.any() or not positive:
+            ax.plot(xs[ok], v[ok], color=colors[k], label=k, **style)
+
+
+def _epoch_axis(ax: Axes) -> None:
+    """Label the x axis ``epoch``, with whole-number ticks."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _span_log(values: Sequence[np.ndarray]) -> bool:
     finite = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
     finite = finite[np.isfinite(finite)]
@@ -99,17 +132,13 @@ def plot_loss_curves(
         LandscapeError: if a run's epochs and losses differ in shape.
 
     """
-    _check(epochs, losses)
-    colors = colors or run_colors(list(losses))
     with style_context():
-        for k, v in losses.items():
-            ax.plot(epochs[k], v, color=colors[k], label=k)
+        _run_lines(ax, epochs, losses, colors)
         if target is not None and np.isfinite(target):
             ax.axhline(target, color="0.4", linestyle=":", linewidth=0.8, label="target")
         if _span_log(list(losses.values())):
             ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_axis(ax)
         ax.set_ylabel(ylabel)
         if legend:
             _legend_above(ax)
@@ -138,17 +167,11 @@ def plot_stability(
         LandscapeError: if a run's epochs and ratios differ in shape.
 
     """
-    _check(epochs, ratios)
-    colors = colors or run_colors(list(ratios))
     with style_context():
-        for k, v in ratios.items():
-            ok = np.isfinite(v) & (v > 0)
-            if ok.any():
-                ax.plot(epochs[k][ok], v[ok], color=colors[k], marker="o", markersize=2, label=k)
+        _run_lines(ax, epochs, ratios, colors, positive=True, marker="o", markersize=2)
         ax.axhline(1.0, color="0.2", linestyle="--", linewidth=0.8, label="stability threshold")
         ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_axis(ax)
         ax.set_ylabel("sharpness / threshold")
         _legend_above(ax)
     return ax
@@ -178,11 +201,8 @@ def plot_profiles(
         LandscapeError: if a run's ``x`` and losses differ in shape.
 
     """
-    _check(x, losses)
-    colors = colors or run_colors(list(losses))
     with style_context():
-        for k, v in losses.items():
-            ax.plot(x[k], v, color=colors[k], label=k)
+        _run_lines(ax, x, losses, colors)
         if _span_log(list(losses.values())):
             ax.set_yscale("log")
         ax.axvline(0.0, color="0.6", linewidth=0.5)
