@@ -160,17 +160,15 @@ def compute_surface(
         def start() -> _Start:
             if path is not None:
                 stack.enter_context(store.writer_lock(path))
-            return _start(
-                path,
-                directions,
-                x=x,
-                y=y,
-                metrics=metrics,
-                shape=shape,
+            empty = Surface(
+                np.asarray(x),
+                None if y is None else np.asarray(y),
+                {m: np.full(shape, np.nan) for m in metrics},
+                np.zeros(shape, dtype=bool),
                 config=config,
-                overwrite=overwrite,
-                command=command,
-                share=ctx.active,
+            )
+            return _start(
+                path, directions, empty, overwrite=overwrite, command=command, share=ctx.active
             )
 
         origin_values = _origin_values(objectives, origin)  # a bad loss fails before any file
@@ -220,19 +218,16 @@ class _Start:
 def _start(
     path: Path | None,
     directions: Directions,
+    empty: Surface,
     *,
-    x: np.ndarray,
-    y: np.ndarray | None,
-    metrics: list[str],
-    shape: tuple[int, ...],
-    config: dict[str, Any],
     overwrite: bool,
     command: str | None,
     share: bool,
 ) -> _Start:
-    """Resume ``path`` or create it; ``share``: also return fresh directions (for other ranks)."""
-    values = {m: np.full(shape, np.nan) for m in metrics}
-    done = np.zeros(shape, dtype=bool)
+    """Resume ``path``, or create it holding ``empty`` (its grid, config, NaN values).
+
+    ``share``: also return fresh directions (for the other ranks).
+    """
     if path is not None and not overwrite and path.exists():
         try:
             with store.open_read(path):
@@ -245,19 +240,17 @@ def _start(
                     f"{path} exists but holds no landscape surface (another tool's file?); "
                     "pass --overwrite to replace it or choose another --out"
                 )
-            if store.check_resumable(path, "surface", config, overwrite=False):
-                return _Start(*read_progress(path, metrics))
+            if store.check_resumable(path, "surface", empty.config, overwrite=False):
+                return _Start(*read_progress(path, list(empty.values)))
     if path is not None:
         create_surface_file(
             path,
             (directions.kind, directions.attrs, directions.numpy()),
-            Surface(
-                np.asarray(x), None if y is None else np.asarray(y), values, done, config=config
-            ),
+            empty,
             command=command,
-            tolerance=config.get("tolerance"),
+            tolerance=empty.config.get("tolerance"),
         )
-    return _Start(values, done, directions.numpy() if share else None)
+    return _Start(empty.values, empty.done, directions.numpy() if share else None)
 
 
 @contextlib.contextmanager

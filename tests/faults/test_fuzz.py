@@ -55,18 +55,9 @@ GOOD = _surface_bytes()
 
 def _resume(path: Path) -> None:
     """What the engine reads before resuming into a file."""
-    _start(
-        path,
-        DIRECTIONS,
-        x=X,
-        y=Y,
-        metrics=METRICS,
-        shape=(3, 4),
-        config=CONFIG,
-        overwrite=False,
-        command="test",
-        share=False,
-    )
+    values = {m: np.full((3, 4), np.nan) for m in METRICS}
+    empty = Surface(X, Y, values, np.zeros((3, 4), bool), config=CONFIG)
+    _start(path, DIRECTIONS, empty, overwrite=False, command="test", share=False)
 
 
 @st.composite
@@ -295,15 +286,6 @@ def test_resume_and_write_refuse_crafted_files(tmp_path: Path, craft) -> None:
 
 def _resume_1d(path: Path) -> None:
     directions = Directions([{"w": torch.ones(2, 3)}], "random", {"seed": 0})
-    _start(
-        path,
-        directions,
-        x=np.linspace(-1, 1, 3),
-        y=None,
-        metrics=["train_loss"],
-        shape=(3,),
-        config=CONFIG,
-        overwrite=False,
-        command="t",
-        share=False,
-    )
+    values = {"train_loss": np.full(3, np.nan)}
+    empty = Surface(np.linspace(-1, 1, 3), None, values, np.zeros(3, bool), config=CONFIG)
+    _start(path, directions, empty, overwrite=False, command="t", share=False)
