@@ -85,8 +85,20 @@ def _worker(rank: int, port: int, queue: mp.Queue) -> None:
         total = ctx.all_reduce_sum(torch.tensor([1.0, 10.0]) * (rank + 1))
         gathered = ctx.all_gather(rank * 2)
         shared = ctx.broadcast(f"from {rank}")
+        on_main = ctx.on_main(lambda: f"ran on {rank}")
+
+        def refuse() -> None:
+            raise LandscapeError(f"refused on rank {rank}")
+
+        try:
+            ctx.on_main(refuse)
+            error = None
+        except LandscapeError as exc:
+            error = str(exc)
         ctx.barrier()
-        queue.put((rank, ctx.backend, ctx.world_size, total.tolist(), gathered, shared))
+        queue.put(
+            (rank, ctx.backend, ctx.world_size, total.tolist(), gathered, shared, on_main, error)
+        )
     assert not torch.distributed.is_initialized()  # the session tore its group down
 
 
@@ -97,8 +109,9 @@ def test_collectives_on_two_gloo_ranks() -> None:
     queue = mp.get_context("spawn").SimpleQueue()
     mp.spawn(_worker, args=(port, queue), nprocs=2, join=True)
     results = sorted(queue.get() for _ in range(2))
-    for rank, backend, world, total, gathered, shared in results:
+    for rank, backend, world, total, gathered, shared, on_main, error in results:
         assert (backend, world) == ("gloo", 2)
         assert total == [3.0, 30.0]  # 1 * (1, 10) + 2 * (1, 10)
         assert gathered == [0, 2]
         assert shared == "from 0", rank
+        assert on_main == "ran on 0" and error == "refused on rank 0", rank  # rank 0's, everywhere
