@@ -18,10 +18,10 @@ from torch import Tensor, nn
 
 from landscape.errors import LandscapeError
 from landscape.loading import (
-    _extract_state_dict,
-    _one_line,
     check_state_fits,
+    extract_state_dict,
     load_checkpoint,
+    one_line,
     restore_tied,
 )
 from landscape.params import ParamDict
@@ -54,7 +54,7 @@ def open_checkpoint_lazily(
                 obj = torch.load(path, map_location="cpu", mmap=True, weights_only=not trust)
         except Exception:
             return load_checkpoint(model, path, trust=trust)  # the one place errors are worded
-        state = _extract_state_dict(obj, path)
+        state = extract_state_dict(obj, path)
     else:
         return load_checkpoint(model, path, trust=trust)
     source = str(path)
@@ -96,7 +96,7 @@ def _open_safetensors(path: Path) -> dict[str, Tensor]:
             state[name] = (view if dtype == torch.uint8 else view.view(dtype)).reshape(shape)
     except Exception as exc:
         raise LandscapeError(
-            f"checkpoint {path}: not a readable safetensors file ({_one_line(exc)})"
+            f"checkpoint {path}: not a readable safetensors file ({one_line(exc)})"
         ) from exc
     return state
 
