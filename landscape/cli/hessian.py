@@ -79,6 +79,13 @@ def eigen_line(end: str, result: Any) -> str:
     default=None,
     help="Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
 )
+@click.option(
+    "--basis-on-disk",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Hold the Lanczos basis in a memory-mapped file in this folder (for a basis that "
+    "does not fit in memory; same results, removed when done).",
+)
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @click.option(
     "--trace-method",
@@ -144,6 +151,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
             tol=kw["tol"],
             atol=kw["atol"],
             max_iter=kw["max_iter"],
+            basis_dir=kw["basis_on_disk"],
             trace=kw["trace"],
             trace_method=kw["trace_method"],
             trace_hvps=kw["trace_hvps"],
