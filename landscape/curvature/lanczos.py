@@ -333,14 +333,7 @@ def lanczos(
         if (len(idx) == k and ok.all() and settled) or steps >= max_iter:
             break
         state = lanczos_steps(op, steps + 1, v0=start, seed=seed, state=state)
-    vecs = (
-        torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(
-            device=state.basis.device, dtype=state.basis.dtype
-        )
-        @ state.basis[:steps]
-    )
-    vecs = vecs.to(torch.float64)
-    vecs = vecs / vecs.norm(dim=1, keepdim=True)
+    vecs = ritz_vectors(state.basis[:steps], s[:, idx])
     return BoundedEigenResult(
         eigenvalues=theta[idx].copy(),
         eigenvectors=vecs.cpu(),
@@ -350,6 +343,34 @@ def lanczos(
         tol=tol,
         error_bounds=ritz_error_bounds(theta, res_all, idx),
     )
+
+
+RITZ_COLUMNS = 2**20
+"""Parameters per slice of the basis when the Ritz vectors are formed."""
+
+
+def ritz_vectors(basis: Tensor, coefficients: np.ndarray) -> Tensor:
+    """The unit float64 Ritz vectors ``y_i = Q s_i / ||Q s_i||`` of ``basis`` ``Q`` (rows ``q_j``).
+
+    ``(Sᵀ Q)`` is formed in the basis dtype a slice of :data:`RITZ_COLUMNS`
+    parameters at a time, straight into the preallocated ``(k, n)`` float64
+    result, which is then normalized in place: beside the basis the peak is the
+    result and one slice, not three ``(k, n)`` copies.
+
+    Args:
+        basis: ``(j, n)`` orthonormal rows.
+        coefficients: ``(j, k)`` eigenvectors ``s_i`` of the tridiagonal matrix.
+
+    """
+    coeffs = torch.from_numpy(np.ascontiguousarray(coefficients.T)).to(
+        device=basis.device, dtype=basis.dtype
+    )
+    n = basis.shape[1]
+    vecs = torch.empty((coeffs.shape[0], n), dtype=torch.float64, device=basis.device)
+    for start in range(0, n, RITZ_COLUMNS):
+        part = slice(start, min(n, start + RITZ_COLUMNS))
+        vecs[:, part] = coeffs @ basis[:, part]
+    return vecs.div_(vecs.norm(dim=1, keepdim=True))
 
 
 def max_lanczos_steps(n: int, k: int, max_iter: int | None = None) -> int:
