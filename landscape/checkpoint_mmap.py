@@ -63,10 +63,32 @@ def open_checkpoint_lazily(
     expected = model.state_dict()
     params = {n: state[n].detach().to(expected[n].dtype) for n, _ in model.named_parameters()}
     for n, t in params.items():
-        if t.is_floating_point() and not torch.isfinite(t).all():
+        if t.is_floating_point() and not all_finite(t):
             raise LandscapeError(f"checkpoint {source}: parameter {n!r} holds NaN or infinity")
     buffers = {n: state[n].detach().clone() for n, _ in model.named_buffers() if n in state}
     return params, buffers
+
+
+FINITE_SLICE = 2**16
+"""Entries per slice when a parameter's finiteness is checked."""
+
+
+def all_finite(t: Tensor) -> bool:
+    """Whether every entry of ``t`` is finite, checked :data:`FINITE_SLICE` entries at a time.
+
+    One ``torch.isfinite`` of a whole large tensor makes a boolean temporary of
+    its size; opened once per checkpoint, such temporaries left the process about
+    0.1 model copies larger per checkpoint at 5M parameters (the allocator kept
+    them), which slices of 64 Ki entries do not.
+
+    >>> all_finite(torch.arange(5.0)), all_finite(torch.tensor([1.0, float("nan")]))
+    (True, False)
+    """
+    flat = t.reshape(-1)
+    return all(
+        bool(torch.isfinite(flat[i : i + FINITE_SLICE]).all())
+        for i in range(0, flat.numel(), FINITE_SLICE)
+    )
 
 
 def _open_safetensors(path: Path) -> dict[str, Tensor]:
