@@ -164,7 +164,7 @@ def model_cases(
         ("surface", f"{args.grid}x{args.grid} grid", str(args.grid)),
     ]
     cases += [("trajectory", f"T={t}", str(t)) for t in checkpoints]
-    return cases
+    return [c for c in cases if c[0] in args.commands]
 
 
 def model_rows(params: list[float], checkpoints: list[int], args: argparse.Namespace) -> None:
@@ -255,6 +255,13 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=10, help="Lanczos steps at most")
     parser.add_argument("--trace-hvps", type=int, default=12, help="Hutch++ products")
     parser.add_argument("--grid", type=int, default=3, help="surface grid side")
+    parser.add_argument(
+        "--commands",
+        nargs="+",
+        choices=("hessian", "trace", "surface", "trajectory"),
+        default=["hessian", "trace", "surface", "trajectory"],
+        help="cases of the model benchmark to run",
+    )
     parser.add_argument(
         "--min-free", type=float, default=3.0, help="GiB left free (plus 60 models) per case"
     )
