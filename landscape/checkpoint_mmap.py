@@ -18,10 +18,10 @@ from torch import Tensor, nn
 
 from landscape.errors import LandscapeError
 from landscape.loading import (
-    _extract_state_dict,
-    _one_line,
     check_state_fits,
+    extract_state_dict,
     load_checkpoint,
+    one_line,
     restore_tied,
 )
 from landscape.params import ParamDict
@@ -54,7 +54,7 @@ def open_checkpoint_lazily(
                 obj = torch.load(path, map_location="cpu", mmap=True, weights_only=not trust)
         except Exception:
             return load_checkpoint(model, path, trust=trust)  # the one place errors are worded
-        state = _extract_state_dict(obj, path)
+        state = extract_state_dict(obj, path)
     else:
         return load_checkpoint(model, path, trust=trust)
     source = str(path)
@@ -63,10 +63,32 @@ def open_checkpoint_lazily(
     expected = model.state_dict()
     params = {n: state[n].detach().to(expected[n].dtype) for n, _ in model.named_parameters()}
     for n, t in params.items():
-        if t.is_floating_point() and not torch.isfinite(t).all():
+        if t.is_floating_point() and not all_finite(t):
             raise LandscapeError(f"checkpoint {source}: parameter {n!r} holds NaN or infinity")
     buffers = {n: state[n].detach().clone() for n, _ in model.named_buffers() if n in state}
     return params, buffers
+
+
+FINITE_SLICE = 2**16
+"""Entries per slice when a parameter's finiteness is checked."""
+
+
+def all_finite(t: Tensor) -> bool:
+    """Whether every entry of ``t`` is finite, checked :data:`FINITE_SLICE` entries at a time.
+
+    One ``torch.isfinite`` of a whole large tensor makes a boolean temporary of
+    its size; opened once per checkpoint, such temporaries left the process about
+    0.1 model copies larger per checkpoint at 5M parameters (the allocator kept
+    them), which slices of 64 Ki entries do not.
+
+    >>> all_finite(torch.arange(5.0)), all_finite(torch.tensor([1.0, float("nan")]))
+    (True, False)
+    """
+    flat = t.reshape(-1)
+    return all(
+        bool(torch.isfinite(flat[i : i + FINITE_SLICE]).all())
+        for i in range(0, flat.numel(), FINITE_SLICE)
+    )
 
 
 def _open_safetensors(path: Path) -> dict[str, Tensor]:
@@ -96,7 +118,7 @@ def _open_safetensors(path: Path) -> dict[str, Tensor]:
             state[name] = (view if dtype == torch.uint8 else view.view(dtype)).reshape(shape)
     except Exception as exc:
         raise LandscapeError(
-            f"checkpoint {path}: not a readable safetensors file ({_one_line(exc)})"
+            f"checkpoint {path}: not a readable safetensors file ({one_line(exc)})"
         ) from exc
     return state
 

@@ -70,7 +70,7 @@ def import_object(spec: str, *, what: str = "object") -> Any:
         except (Exception, SystemExit) as exc:
             del sys.modules[name]
             raise LandscapeError(
-                f"{what} spec {spec!r}: importing {path} failed ({type(exc).__name__}: {_one_line(exc)})"
+                f"{what} spec {spec!r}: importing {path} failed ({type(exc).__name__}: {one_line(exc)})"
             ) from exc
     else:
         try:
@@ -82,7 +82,7 @@ def import_object(spec: str, *, what: str = "object") -> Any:
         except (Exception, SystemExit) as exc:
             raise LandscapeError(
                 f"{what} spec {spec!r}: importing {mod_name!r} failed "
-                f"({type(exc).__name__}: {_one_line(exc)})"
+                f"({type(exc).__name__}: {one_line(exc)})"
             ) from exc
     try:
         return getattr(module, attr)
@@ -144,7 +144,7 @@ def call_factory(factory: Callable[..., Any], spec: str, *, what: str, **kwargs:
         ) from None
     except Exception as exc:
         raise LandscapeError(
-            f"{what} spec {spec!r}: calling it failed ({type(exc).__name__}: {_one_line(exc)}); "
+            f"{what} spec {spec!r}: calling it failed ({type(exc).__name__}: {one_line(exc)}); "
             f"expected a callable that takes {_arguments(kwargs)} and returns the object"
         ) from exc
 
@@ -184,7 +184,7 @@ def load_state_dict(path: str | Path, *, trust: bool = False) -> dict[str, Tenso
         obj: Any = _load_safetensors(path)
     else:
         obj = load_torch_file(path, trust=trust)
-    return _extract_state_dict(obj, path)
+    return extract_state_dict(obj, path)
 
 
 def _load_safetensors(path: Path) -> dict[str, Tensor]:
@@ -196,7 +196,7 @@ def _load_safetensors(path: Path) -> dict[str, Tensor]:
         return load_file(str(path))
     except Exception as exc:
         raise LandscapeError(
-            f"checkpoint {path}: not a readable safetensors file ({_one_line(exc)})"
+            f"checkpoint {path}: not a readable safetensors file ({one_line(exc)})"
         ) from exc
 
 
@@ -289,19 +289,29 @@ def _plain_pickle_global(path: Path) -> str | None:
 
 def _unreadable(what: str, path: Path, exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if "WeightsUnpickler error:" in ln]
-    reason = lines[0].split("error:", 1)[1].strip() if lines else _one_line(exc)
+    reason = lines[0].split("error:", 1)[1].strip() if lines else one_line(exc)
     return (
         f"{what} {path}: not a readable PyTorch file (damaged or truncated? "
         f"{type(exc).__name__}: {reason[:160]})"
     )
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (at most 200 characters), else its type's name."""
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
 
 
-def _extract_state_dict(obj: Any, path: Path) -> dict[str, Tensor]:
+def extract_state_dict(obj: Any, path: Path) -> dict[str, Tensor]:
+    """The state dict inside a loaded checkpoint object, its keys' wrapper prefixes stripped.
+
+    ``obj`` may be a state dict, a module, or a dict holding either under one of
+    :data:`STATE_DICT_KEYS`.
+
+    Raises:
+        LandscapeError: when no state dict is found (``path`` names the file).
+
+    """
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
     if isinstance(obj, Mapping) and not _is_state_dict(obj):

@@ -6,7 +6,8 @@ have the uncentred SVD ``M = U S V^T``. Instead of forming M (T P float64 number
 ``G = M M^T`` one slice of parameters at a time, takes its eigendecomposition
 ``G = U S^2 U^T`` (scipy), and forms the leading right singular vectors
 ``v_k = M^T u_k / s_k`` in a second pass, again a slice at a time. Peak memory is the
-checkpoints' slices in flight (bounded by ``chunk_bytes``) plus the two directions.
+checkpoints' slices in flight (one preallocated float64 buffer of at most ``chunk_bytes``,
+reused for every slice) plus the two directions.
 
 Checkpoints are read through a callable, so they can be opened lazily
 (``torch.load(mmap=True)`` or safetensors): a slice of each is read only when needed.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import torch
+from torch import Tensor
 
 from landscape.errors import LandscapeError
 from landscape.params import ParamDict
@@ -43,8 +45,14 @@ class PathPCA:
     explained_variance_ratio: np.ndarray
 
 
+def _width(origin: ParamDict, t: int, chunk_bytes: int) -> int:
+    """Parameters per slice: ``chunk_bytes`` of T float64 rows, at most the largest tensor."""
+    largest = max(v.numel() for v in origin.values())
+    return max(1, min(largest, chunk_bytes // (8 * max(t, 1))))
+
+
 def _slices(origin: ParamDict, t: int, chunk_bytes: int) -> Iterator[tuple[str, slice]]:
-    width = max(1, chunk_bytes // (8 * max(t, 1)))
+    width = _width(origin, t, chunk_bytes)
     for name, tensor in origin.items():
         n = tensor.numel()
         for start in range(0, n, width):
@@ -52,11 +60,18 @@ def _slices(origin: ParamDict, t: int, chunk_bytes: int) -> Iterator[tuple[str, 
 
 
 def _block(
-    checkpoints: Sequence[ParamDict], origin: ParamDict, name: str, part: slice
+    checkpoints: Sequence[ParamDict], origin: ParamDict, name: str, part: slice, buffer: Tensor
 ) -> np.ndarray:
-    """The (T, len(part)) float64 slice ``theta_i[name][part] - o[name][part]``."""
-    o = origin[name].reshape(-1)[part].double()
-    return torch.stack([c[name].reshape(-1)[part].double() - o for c in checkpoints]).numpy()
+    """The (T, len(part)) float64 slice ``theta_i[name][part] - o[name][part]``, in ``buffer``.
+
+    Each checkpoint's slice is copied (and widened to float64) straight into its
+    row of the preallocated ``buffer``, so no per-checkpoint temporary is made.
+    """
+    rows = buffer[:, : part.stop - part.start]
+    for row, c in zip(rows, checkpoints, strict=True):
+        row.copy_(c[name].reshape(-1)[part])
+    rows -= origin[name].reshape(-1)[part]
+    return rows.numpy()
 
 
 def gram_pca(
@@ -89,8 +104,9 @@ def gram_pca(
     checkpoints = open_checkpoints()
     t = len(checkpoints)
     gram = np.zeros((t, t))
+    buffer = torch.empty((t, _width(origin, t, chunk_bytes)), dtype=torch.float64)
     for name, part in _slices(origin, t, chunk_bytes):
-        block = _block(checkpoints, origin, name, part)
+        block = _block(checkpoints, origin, name, part, buffer)
         gram += block @ block.T
     eigenvalues, eigenvectors = scipy.linalg.eigh(gram)
     order = np.argsort(eigenvalues)[::-1]
@@ -109,7 +125,7 @@ def gram_pca(
     ]
     checkpoints = open_checkpoints()
     for name, part in _slices(origin, t, chunk_bytes):
-        block = _block(checkpoints, origin, name, part)
+        block = _block(checkpoints, origin, name, part, buffer)
         for k in range(2):
             flat[k][name][part] = torch.from_numpy(u[:, k] @ block / singular[k])
     directions = tuple(

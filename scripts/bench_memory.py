@@ -5,29 +5,32 @@ process, which reports its peak resident set size (``ru_maxrss``) and the peak
 of Python-level allocations (``tracemalloc``, which includes numpy arrays but
 not torch's allocator). A 1x1 grid gives the fixed cost of imports, model and data.
 
-``model``: MLPs of about 1M, 5M and 20M parameters (``--params``). For each,
-the PCA plane and projection of a path of T checkpoints (``--checkpoints``,
-written by a separate process, opened memory-mapped as ``landscape trajectory``
-does: :func:`landscape.trajectory.pca_plane` and :func:`~landscape.trajectory.project`)
-and the top-5 Hessian eigenpairs (Lanczos, ``--max-iter`` steps at most) each
-run in a fresh process. Each prints peak RSS and the peak of anonymous memory
-(``RssAnon`` sampled every 5 ms: RSS also counts the checkpoints' file pages,
-which the kernel can drop), both over the model's float32 size, and the
-anonymous memory above an idle process (imports, model built, nothing run)
-over the model's size: the number of model copies the command itself holds.
+``model``: MLPs of about 1M, 5M, 20M and 50M parameters (``--params``). For
+each, in a fresh process per case: the top-5 Hessian eigenpairs (Lanczos,
+``--max-iter`` steps at most), the Hutch++ trace (``--trace-hvps`` products),
+a small surface (``landscape.surface``, ``--grid`` squared points, written to
+a file) and, for each T in ``--checkpoints``, the PCA plane and projection of
+a path of T checkpoints (written by a separate process, opened memory-mapped as
+``landscape trajectory`` does: :func:`landscape.trajectory.pca_plane` and
+:func:`~landscape.trajectory.project`). Each prints its peak RSS and peak
+anonymous memory (``RssAnon`` sampled every 5 ms: RSS also counts the
+checkpoints' file pages, which the kernel can drop) above those of an idle
+process measured the same way (the same imports, the model built, nothing run),
+over the model's float32 size: the number of model copies the command holds.
 
 Usage::
 
     python scripts/bench_memory.py                      # 1x1, 21x21, 51x51, 101x101
     python scripts/bench_memory.py --sizes 1 21 --tracemalloc
     python scripts/bench_memory.py --device cuda        # adds the CUDA allocator's peak
-    python scripts/bench_memory.py model --params 1e6 5e6 2e7 --checkpoints 10 50
+    python scripts/bench_memory.py model --params 1e6 5e6 --checkpoints 10 50 200
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,12 +68,23 @@ MODEL_CHILD = """
 import json, resource, sys, threading, time
 sys.path.insert(0, {scripts!r})
 import torch
+from pathlib import Path
 from bench_memory import mlp_of, peak_anon
+import landscape
+from landscape.checkpoint_mmap import open_checkpoint_lazily
+from landscape.curvature.hvp import HessianLinearOperator
+from landscape.curvature.lanczos import lanczos
+from landscape.curvature.trace import hutchpp_trace
+from landscape.data import Split
+from landscape.objective import Objective
+from landscape.trajectory import pca_plane, project
 task, p, arg, folder = sys.argv[1], int(float(sys.argv[2])), int(sys.argv[3]), sys.argv[4]
 torch.set_num_threads(1)
 torch.manual_seed(0)
 model = mlp_of(p)
 n = sum(t.numel() for t in model.parameters())
+g = torch.Generator().manual_seed(0)
+rows = (torch.randn(32, 64, generator=g), torch.randint(0, 10, (32,), generator=g))
 if task == "write":
     base = {{k: v.detach().clone() for k, v in model.state_dict().items()}}
     g = torch.Generator().manual_seed(1)
@@ -85,23 +99,19 @@ peak = [0]
 stop = threading.Event()
 threading.Thread(target=peak_anon, args=(peak, stop), daemon=True).start()
 start = time.perf_counter()
+params = {{k: v.detach() for k, v in model.named_parameters()}}
 if task == "trajectory":
-    from pathlib import Path
-    from landscape.checkpoint_mmap import open_checkpoint_lazily
-    from landscape.trajectory import pca_plane, project
     points = [open_checkpoint_lazily(model, c)[0] for c in sorted(Path(folder).glob("c*.pt"))]
     plane = pca_plane(points, points[-1])
     project(points, points[-1], plane.directions)
 elif task == "hessian":
-    from landscape.curvature.hvp import HessianLinearOperator
-    from landscape.curvature.lanczos import lanczos
-    from landscape.objective import Objective
-    from landscape.data import Split
-    g = torch.Generator().manual_seed(0)
-    split = Split(torch.randn(32, 64, generator=g), torch.randint(0, 10, (32,), generator=g))
-    params = {{k: v.detach() for k, v in model.named_parameters()}}
-    op = HessianLinearOperator(Objective(model, split), params)
+    op = HessianLinearOperator(Objective(model, Split(*rows)), params)
     lanczos(op, 5, tol=1e-2, max_iter=arg)
+elif task == "trace":
+    hutchpp_trace(HessianLinearOperator(Objective(model, Split(*rows)), params), arg)
+elif task == "surface":
+    landscape.surface(model, data={{"train": rows}}, x=f"-1:1:{{arg}}", y=f"-1:1:{{arg}}",
+                      split="train", device="cpu", out=f"{{folder}}/s.h5", progress=False)
 seconds = time.perf_counter() - start
 stop.set()
 time.sleep(0.02)
@@ -126,6 +136,14 @@ def peak_anon(peak: list[int], stop: threading.Event) -> None:
         stop.wait(0.005)
 
 
+def available_mib() -> float:
+    """``MemAvailable`` of the machine, MiB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def run_model_child(*args: str) -> dict[str, float]:
     """Run :data:`MODEL_CHILD` in a fresh process; its JSON line (``{}`` for ``write``)."""
     code = MODEL_CHILD.format(scripts=str(SCRIPT.parent))
@@ -136,30 +154,66 @@ def run_model_child(*args: str) -> dict[str, float]:
     return json.loads(lines[-1]) if lines else {}
 
 
-def model_rows(params: list[float], checkpoints: list[int], max_iter: int) -> None:
-    """Print peak memory over model size for trajectories and Hessian top-5."""
-    print(f"MLP 64-h-h-10, float32; hessian: 32 rows, top-5 Lanczos, at most {max_iter} steps")
+def model_cases(
+    p: float, checkpoints: list[int], args: argparse.Namespace
+) -> list[tuple[str, str, str]]:
+    """``(command, label, argument)`` of every case run for a model of ``p`` parameters."""
+    cases = [
+        ("hessian", f"top-5, {args.max_iter} steps", str(args.max_iter)),
+        ("trace", f"hutch++, {args.trace_hvps} HVPs", str(args.trace_hvps)),
+        ("surface", f"{args.grid}x{args.grid} grid", str(args.grid)),
+    ]
+    cases += [("trajectory", f"T={t}", str(t)) for t in checkpoints]
+    return [c for c in cases if c[0] in args.commands]
+
+
+def model_rows(params: list[float], checkpoints: list[int], args: argparse.Namespace) -> None:
+    """Print peak memory above an idle process over the model's size, one case per process.
+
+    The idle process imports what every case imports and builds the model, then
+    stops; its peaks are subtracted from each case's, measured the same way.
+    A case is skipped, with a line saying so, when the machine's available
+    memory is under ``--min-free`` GiB plus 60 model copies, or when its
+    checkpoints would take more than ``--max-disk`` GiB.
+    """
     print(
-        "command      params  checkpoints  seconds  peak RSS MiB  /model  peak anon MiB  /model"
-        "  (anon - idle)/model"
+        "MLP 64-h-h-10, float32, one torch thread; 32 rows of data; peaks above an idle "
+        "process (same imports, model built) over the float32 model"
+    )
+    print(
+        "command     params  case                 seconds  model MiB  RSS-idle MiB  /model"
+        "  anon-idle MiB  /model"
     )
     for p in params:
+        model_mib = p * 4 / 2**20
         with tempfile.TemporaryDirectory() as tmp:
             idle = run_model_child("idle", str(p), "0", tmp)
-            rows = [("hessian", "-", run_model_child("hessian", str(p), str(max_iter), tmp))]
-            for t in checkpoints:
-                for old in Path(tmp).glob("c*.pt"):
-                    old.unlink()
-                run_model_child("write", str(p), str(t), tmp)
-                rows.append(("trajectory", t, run_model_child("trajectory", str(p), "0", tmp)))
-        for name, t, r in rows:
-            model_mib = r["params"] * 4 / 2**20
-            print(
-                f"{name:<10} {r['params']:>9} {t!s:>12} {r['seconds']:>8.1f} "
-                f"{r['maxrss_mib']:>13.0f} {r['maxrss_mib'] / model_mib:>7.1f} "
-                f"{r['anon_mib']:>14.0f} {r['anon_mib'] / model_mib:>7.1f} "
-                f"{(r['anon_mib'] - idle['anon_mib']) / model_mib:>20.1f}"
-            )
+            for name, label, arg in model_cases(p, checkpoints, args):
+                if available_mib() < args.min_free * 1024 + 60 * model_mib:
+                    print(
+                        f"{name:<10} {p:>8.0f}  {label:<20} skipped: {available_mib():.0f} "
+                        "MiB available"
+                    )
+                    continue
+                if name == "trajectory":
+                    if int(arg) * model_mib > args.max_disk * 1024:
+                        print(
+                            f"{name:<10} {p:>8.0f}  {label:<20} skipped: checkpoints over "
+                            f"{args.max_disk} GiB"
+                        )
+                        continue
+                    for old in Path(tmp).glob("c*.pt"):
+                        old.unlink()
+                    run_model_child("write", str(p), arg, tmp)
+                r = run_model_child(name, str(p), arg, tmp)
+                mib = r["params"] * 4 / 2**20
+                rss = r["maxrss_mib"] - idle["maxrss_mib"]
+                anon = r["anon_mib"] - idle["anon_mib"]
+                print(
+                    f"{name:<10} {r['params']:>8}  {label:<20} {r['seconds']:>7.1f} "
+                    f"{mib:>10.1f} {rss:>13.0f} {rss / mib:>7.1f} {anon:>14.0f} {anon / mib:>7.1f}",
+                    flush=True,
+                )
 
 
 def tiny_net() -> nn.Module:
@@ -196,9 +250,24 @@ def main() -> None:
     """Print one row per grid size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", choices=("grid", "model"), default="grid")
-    parser.add_argument("--params", type=float, nargs="+", default=[1e6, 5e6, 2e7])
-    parser.add_argument("--checkpoints", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--max-iter", type=int, default=20, help="Lanczos steps at most")
+    parser.add_argument("--params", type=float, nargs="+", default=[1e6, 5e6, 2e7, 5e7])
+    parser.add_argument("--checkpoints", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--max-iter", type=int, default=10, help="Lanczos steps at most")
+    parser.add_argument("--trace-hvps", type=int, default=12, help="Hutch++ products")
+    parser.add_argument("--grid", type=int, default=3, help="surface grid side")
+    parser.add_argument(
+        "--commands",
+        nargs="+",
+        choices=("hessian", "trace", "surface", "trajectory"),
+        default=["hessian", "trace", "surface", "trajectory"],
+        help="cases of the model benchmark to run",
+    )
+    parser.add_argument(
+        "--min-free", type=float, default=3.0, help="GiB left free (plus 60 models) per case"
+    )
+    parser.add_argument(
+        "--max-disk", type=float, default=4.0, help="GiB of checkpoints at most per case"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 21, 51, 101])
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
@@ -206,7 +275,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.what == "model":
-        model_rows(args.params, args.checkpoints, args.max_iter)
+        print(f"load average before: {os.getloadavg()}")
+        model_rows(args.params, args.checkpoints, args)
+        print(f"load average after: {os.getloadavg()}")
         return
     with tempfile.TemporaryDirectory() as tmp:
         rows = [(n, measure(n, args.device, Path(tmp), args.tracemalloc)) for n in args.sizes]

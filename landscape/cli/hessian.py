@@ -67,6 +67,13 @@ def eigen_line(end: str, result: Any) -> str:
     None,
     "Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
 )
+@click.option(
+    "--basis-on-disk",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Hold the Lanczos basis in a memory-mapped file in this folder (for a basis that "
+    "does not fit in memory; same results, removed when done).",
+)
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @choice_option(
     "--trace-method",
@@ -107,6 +114,7 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
             tol=kw["tol"],
             atol=kw["atol"],
             max_iter=kw["max_iter"],
+            basis_dir=kw["basis_on_disk"],
             trace=kw["trace"],
             trace_method=kw["trace_method"],
             trace_hvps=kw["trace_hvps"],

@@ -20,8 +20,8 @@ quotient ``θ``) and ``|θ - λ| <= r² / δ`` (Kato 1949, Temple 1928; Parlett
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
@@ -29,6 +29,7 @@ import torch
 from scipy.linalg import eigh_tridiagonal
 from torch import Tensor
 
+from landscape.curvature.allocation import allocate_rows, check_basis_fits, grow_rows
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import EigenResult
 from landscape.errors import LandscapeError
@@ -95,7 +96,8 @@ class LanczosState:
 
     The basis lives in one preallocated ``(capacity, n)`` tensor filled row by
     row, so a step copies nothing; only continuing past ``capacity`` reallocates
-    (doubling).
+    (doubling). With ``directory`` the tensor is a memory-mapped file there, on
+    the CPU (see :mod:`landscape.curvature.allocation`).
 
     Attributes:
         store: ``(capacity, n)`` storage whose first rows are the basis.
@@ -103,6 +105,7 @@ class LanczosState:
         alpha: diagonal of ``T``.
         beta: off-diagonal of ``T`` plus the last ``β_j`` (``len(alpha)`` entries).
         num_matvecs: operator applications spent.
+        directory: the folder of a disk-backed ``store`` (``None``: in memory).
 
     """
 
@@ -111,6 +114,7 @@ class LanczosState:
     alpha: list[float]
     beta: list[float]
     num_matvecs: int = 0
+    directory: str | Path | None = None
 
     @property
     def basis(self) -> Tensor:
@@ -120,10 +124,8 @@ class LanczosState:
     def append(self, q: Tensor) -> None:
         """Add the unit vector ``q`` as the next basis row."""
         if self.size == self.store.shape[0]:
-            grown = self.store.new_empty((2 * self.size, self.store.shape[1]))
-            grown[: self.size] = self.store
-            self.store = grown
-        self.store[self.size] = q
+            self.store = grow_rows(self.store, 2 * self.size, self.directory)
+        self.store[self.size] = q.to(self.store.device)
         self.size += 1
 
     def ritz(self) -> tuple[np.ndarray, np.ndarray]:
@@ -138,36 +140,6 @@ def basis_dtype(op: Operator, dtype: torch.dtype | None = None) -> torch.dtype:
     return op.dtype if op.dtype in (torch.float16, torch.bfloat16, torch.float32) else torch.float64
 
 
-def available_memory(device: torch.device | str) -> int:
-    """Bytes free on ``device``: ``torch.cuda.mem_get_info`` on CUDA, else the OS's free pages."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
-def check_basis_fits(n: int, rows: int, dtype: torch.dtype, device: torch.device | str) -> None:
-    """Refuse, before any work, a Krylov basis of ``rows`` vectors of ``n`` that cannot fit.
-
-    The need is the basis (``rows n`` entries of ``dtype``) plus about four
-    float64 work vectors; what fits is the most rows the memory free holds.
-
-    Raises:
-        LandscapeError: naming the need, the memory free and the most steps that fit.
-
-    """
-    itemsize = torch.empty(0, dtype=dtype).element_size()
-    need = rows * n * itemsize + 4 * n * 8
-    free = available_memory(device)
-    if need > free:
-        fit = max(0, (free - 4 * n * 8) // (n * itemsize))
-        raise LandscapeError(
-            f"lanczos: {rows} Krylov vectors of {n} parameters in {dtype} need "
-            f"{need / 2**30:.2f} GiB but {free / 2**30:.2f} GiB are free on {device}; "
-            f"at most {fit} vectors fit (lower max-iter or k)"
-        )
-
-
 def lanczos_steps(
     op: Operator,
     num_steps: int,
@@ -177,6 +149,7 @@ def lanczos_steps(
     state: LanczosState | None = None,
     dtype: torch.dtype | None = None,
     capacity: int | None = None,
+    basis_dir: str | Path | None = None,
 ) -> LanczosState:
     """Run (or continue) the Lanczos recurrence with full reorthogonalization.
 
@@ -186,7 +159,8 @@ def lanczos_steps(
     On breakdown (``β_j ≈ 0``: an invariant subspace was found) a new random
     vector orthogonal to the basis continues the recurrence with ``β_j = 0``.
     The recurrence runs in float64; the basis and its Gram-Schmidt passes in
-    the basis dtype.
+    the basis dtype, on the operator's device or, for a disk-backed basis, on
+    the CPU (the same operations, so the same numbers as in memory there).
 
     Args:
         op: symmetric ``n x n`` operator.
@@ -199,6 +173,8 @@ def lanczos_steps(
         capacity: steps a new state preallocates for (default ``num_steps``):
             ``capacity + 1`` basis rows, checked against the memory free before
             the first product.
+        basis_dir: hold a new state's basis in a memory-mapped file in this
+            folder (checked against its free space) instead of in memory.
 
     Returns:
         The state after ``num_steps`` steps.
@@ -221,20 +197,20 @@ def lanczos_steps(
             raise LandscapeError(f"lanczos: expected a finite nonzero start vector of length {n}")
         kind = basis_dtype(op, dtype)
         rows = min(n, (capacity or num_steps) + 1)  # q_0..q_steps
-        check_basis_fits(n, rows, kind, device)
-        store = torch.empty((rows, n), dtype=kind, device=device)
-        state = LanczosState(store=store, size=0, alpha=[], beta=[])
+        check_basis_fits(n, rows, kind, device, basis_dir)
+        store = allocate_rows(rows, n, kind, device, basis_dir)
+        state = LanczosState(store=store, size=0, alpha=[], beta=[], directory=basis_dir)
         state.append(q / q.norm())
     scale = 0.0
     while len(state.alpha) < num_steps:
         j = len(state.alpha)
-        q = state.basis[j].to(torch.float64)
+        q = state.basis[j].to(device=device, dtype=torch.float64)
         w = (op @ q.to(op.dtype)).to(torch.float64)
         state.num_matvecs += 1
         a = float(q @ w)
         w = w - a * q
         if j > 0:
-            w = w - state.beta[j - 1] * state.basis[j - 1].to(torch.float64)
+            w = w - state.beta[j - 1] * state.basis[j - 1].to(device=device, dtype=torch.float64)
         w = _orthogonalize(state.basis, w)
         b = float(w.norm())
         state.alpha.append(a)
@@ -253,14 +229,19 @@ def lanczos_steps(
 
 
 def _orthogonalize(basis: Tensor, w: Tensor) -> Tensor:
-    """Two classical Gram-Schmidt passes of the float64 ``w`` against ``basis`` (in its dtype)."""
+    """Two classical Gram-Schmidt passes of the float64 ``w`` against ``basis`` (in its dtype).
+
+    They run where the basis is (the CPU for a disk-backed one); ``w`` comes back to its device.
+    """
+    device = w.device
+    w = w.to(basis.device)
     if basis.dtype == torch.float64:
         for _ in range(2):
             w = w - basis.T @ (basis @ w)
-        return w
+        return w.to(device)
     for _ in range(2):
         w = w - (basis.T @ (basis @ w.to(basis.dtype))).to(torch.float64)
-    return w
+    return w.to(device)
 
 
 def lanczos(
@@ -274,6 +255,7 @@ def lanczos(
     v0: Tensor | None = None,
     seed: int = 0,
     dtype: torch.dtype | None = None,
+    basis_dir: str | Path | None = None,
 ) -> BoundedEigenResult:
     """Find the ``k`` largest or smallest (algebraic) eigenpairs of a symmetric operator.
 
@@ -309,6 +291,10 @@ def lanczos(
             :func:`basis_dtype`); ``torch.float64`` for a float64 basis whatever
             the operator. ``max_iter`` rows of it are preallocated, and a basis
             that cannot fit in the memory free is refused before the first product.
+        basis_dir: hold the basis in a memory-mapped file in this folder
+            (unlinked at once, so nothing stays behind) when it would not fit in
+            memory; checked against the folder's free space instead. The
+            results equal the in-memory ones on the CPU exactly.
 
     Returns:
         :class:`BoundedEigenResult` with unit eigenvectors and an error bound
@@ -333,7 +319,9 @@ def lanczos(
     start = random_unit(n, seed=seed, device=op.device)
     if v0 is not None:
         start = _start_vector(v0, n).to(op.device) + 0.1 * start
-    state = lanczos_steps(op, 1, v0=start, seed=seed, dtype=dtype, capacity=max_iter)
+    state = lanczos_steps(
+        op, 1, v0=start, seed=seed, dtype=dtype, capacity=max_iter, basis_dir=basis_dir
+    )
     while True:
         theta, s = state.ritz()
         idx = np.argsort(-theta if which == "largest" else theta)[: min(k, len(theta))]
@@ -345,14 +333,7 @@ def lanczos(
         if (len(idx) == k and ok.all() and settled) or steps >= max_iter:
             break
         state = lanczos_steps(op, steps + 1, v0=start, seed=seed, state=state)
-    vecs = (
-        torch.from_numpy(np.ascontiguousarray(s[:, idx].T)).to(
-            device=state.basis.device, dtype=state.basis.dtype
-        )
-        @ state.basis[:steps]
-    )
-    vecs = vecs.to(torch.float64)
-    vecs = vecs / vecs.norm(dim=1, keepdim=True)
+    vecs = ritz_vectors(state.basis[:steps], s[:, idx])
     return BoundedEigenResult(
         eigenvalues=theta[idx].copy(),
         eigenvectors=vecs.cpu(),
@@ -362,6 +343,34 @@ def lanczos(
         tol=tol,
         error_bounds=ritz_error_bounds(theta, res_all, idx),
     )
+
+
+RITZ_COLUMNS = 2**20
+"""Parameters per slice of the basis when the Ritz vectors are formed."""
+
+
+def ritz_vectors(basis: Tensor, coefficients: np.ndarray) -> Tensor:
+    """The unit float64 Ritz vectors ``y_i = Q s_i / ||Q s_i||`` of ``basis`` ``Q`` (rows ``q_j``).
+
+    ``(Sᵀ Q)`` is formed in the basis dtype a slice of :data:`RITZ_COLUMNS`
+    parameters at a time, straight into the preallocated ``(k, n)`` float64
+    result, which is then normalized in place: beside the basis the peak is the
+    result and one slice, not three ``(k, n)`` copies.
+
+    Args:
+        basis: ``(j, n)`` orthonormal rows.
+        coefficients: ``(j, k)`` eigenvectors ``s_i`` of the tridiagonal matrix.
+
+    """
+    coeffs = torch.from_numpy(np.ascontiguousarray(coefficients.T)).to(
+        device=basis.device, dtype=basis.dtype
+    )
+    n = basis.shape[1]
+    vecs = torch.empty((coeffs.shape[0], n), dtype=torch.float64, device=basis.device)
+    for start in range(0, n, RITZ_COLUMNS):
+        part = slice(start, min(n, start + RITZ_COLUMNS))
+        vecs[:, part] = coeffs @ basis[:, part]
+    return vecs.div_(vecs.norm(dim=1, keepdim=True))
 
 
 def max_lanczos_steps(n: int, k: int, max_iter: int | None = None) -> int:

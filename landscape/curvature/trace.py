@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from landscape.curvature.allocation import check_sketch_fits
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import TraceEstimate
 from landscape.errors import LandscapeError
@@ -40,16 +41,22 @@ def hutchinson_products(
 
     The shared step of Hutchinson's estimators (of ``tr(H)``, ``||H||_F²``, ``diag(H)``).
 
+    The ``m`` probes, their products and one product of the two are held at
+    once (three float64 ``n x m`` blocks, plus the operator's input and output),
+    checked against the memory free before the first product.
+
     Raises:
         LandscapeError: ``{what}: Hutchinson needs at least 2 products ...`` for ``m < 2``
-            (no standard error from one sample).
+            (no standard error from one sample), or when the sketch cannot fit.
 
     """
     if num_matvecs < 2:
         raise LandscapeError(
             f"{what}: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
         )
-    z = probes(int(op.shape[0]), num_matvecs, seed=seed, distribution=distribution).to(op.device)
+    n = int(op.shape[0])
+    check_sketch_fits(n, num_matvecs, 3 * num_matvecs, 2 * num_matvecs, op.dtype, op.device, what)
+    z = probes(n, num_matvecs, seed=seed, distribution=distribution).to(op.device)
     return z, (op @ z.to(op.dtype)).to(torch.float64)
 
 
@@ -84,7 +91,8 @@ def hutchpp_trace(
     with the remaining ``g = m - 2s`` probes. The error falls like ``1/m``
     instead of ``1/sqrt(m)`` when the spectrum decays, as a Hessian's does.
     The standard error is that of the Hutchinson part (the first term is
-    exact given ``Q``).
+    exact given ``Q``). At its peak it holds ``2 s + 3 g`` float64 vectors of
+    ``n`` (checked against the memory free before the first product).
 
     >>> A = torch.diag(torch.tensor([5.0, 1.0, 0.0, 0.0], dtype=torch.float64))
     >>> round(hutchpp_trace(A, 6).estimate, 10)   # rank 2 = s: captured exactly
@@ -95,6 +103,7 @@ def hutchpp_trace(
     n = int(op.shape[0])
     s = num_matvecs // 3
     g = num_matvecs - 2 * s
+    check_sketch_fits(n, num_matvecs, 2 * s + 3 * g, 2 * max(s, g), op.dtype, op.device, "trace")
     sketch = probes(n, s, seed=seed, distribution=distribution).to(op.device)
     q, _ = torch.linalg.qr((op @ sketch.to(op.dtype)).to(torch.float64))
     low_rank = float(((op @ q.to(op.dtype)).to(torch.float64) * q).sum())
@@ -125,6 +134,8 @@ def xtrace(op: Operator, num_matvecs: int = 100, *, seed: int = 0) -> TraceEstim
     of the ``t_i`` (``std / sqrt(s)``), the paper's error estimate; the ``t_i``
     are exchangeable, not independent. When ``H`` has rank below ``s`` the
     sketch captures its range and ``tr(Qᵀ H Q)`` is exact (standard error 0).
+    At its peak it holds ``3 s`` float64 vectors of ``n`` (``Ω``, ``Q`` and
+    ``H Q``), checked against the memory free before the first product.
 
     Args:
         op: symmetric operator.
@@ -140,6 +151,7 @@ def xtrace(op: Operator, num_matvecs: int = 100, *, seed: int = 0) -> TraceEstim
     if num_matvecs < 4:
         raise LandscapeError(f"trace: XTrace needs at least 4 products (got {num_matvecs})")
     s = min(num_matvecs // 2, n)
+    check_sketch_fits(n, num_matvecs, 3 * s, 2 * s, op.dtype, op.device, "trace")
     omega = probes(n, s, seed=seed, distribution="gaussian")
     omega = (omega * (n**0.5 / omega.norm(dim=0, keepdim=True))).to(op.device)
     q, r = torch.linalg.qr((op @ omega.to(op.dtype)).to(torch.float64))

@@ -6,9 +6,11 @@ are, anything else as JSON); one subgroup per direction, ``d0``, ``d1``, ...,
 each a name-keyed vector laid out as :func:`landscape.store.write_params` does
 (one dataset per parameter, their order in the ``names`` attribute). Each
 non-scalar dataset is chunked and gzip-compressed with the shuffle filter
-(both standard HDF5, read transparently by any HDF5 reader); the values keep
-their dtype (a float64 model's directions stay float64, so a surface made
-again from the file with ``--dirs`` is the same surface).
+(both standard HDF5, read transparently by any HDF5 reader). Floating values
+are stored in float32 (4 bytes a parameter; a float16 direction is widened,
+exactly) unless they are float64, which is what a model loaded with
+``--dtype float64`` asks for: those stay float64, so a surface made again from
+the file with ``--dirs`` is the same surface. Either reads back exactly.
 Directions are always listed in numeric order (``d2`` before ``d10``).
 """
 
@@ -55,14 +57,27 @@ def write_directions(
         write_vector(g, f"d{i}", vec)
 
 
+def stored_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype a direction's values are stored in: float32 for floats except float64.
+
+    >>> [str(stored_dtype(np.dtype(t))) for t in ("float16", "float32", "float64", "int64")]
+    ['float32', 'float32', 'float64', 'int64']
+    """
+    if np.issubdtype(dtype, np.floating) and dtype != np.float64:
+        return np.dtype(np.float32)
+    return dtype
+
+
 def write_vector(parent: h5py.Group, name: str, params: Mapping[str, np.ndarray]) -> h5py.Group:
     """Store one direction as :func:`landscape.store.write_params` does, compressed.
 
-    Scalars and empty arrays, which HDF5 cannot chunk, are stored plain.
+    Values are stored in :func:`stored_dtype`; scalars and empty arrays, which
+    HDF5 cannot chunk, are stored plain.
     """
     g = parent.create_group(name)
     for k, v in params.items():
         arr = np.asarray(v)
+        arr = arr.astype(stored_dtype(arr.dtype), copy=False)
         g.create_dataset(k, data=arr, **(COMPRESSION if arr.ndim and arr.size else {}))
     g.attrs["names"] = json.dumps(list(params))
     return g

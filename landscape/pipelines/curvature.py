@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 from torch import nn
 
+from landscape.curvature.allocation import check_folder
 from landscape.curvature.density import slq_density
 from landscape.curvature.fisher import likelihood_of
 from landscape.curvature.hvp import HessianLinearOperator
@@ -166,6 +167,7 @@ def hessian(
     density_steps: int = 80,
     sigma: float = 0.01,
     seed: int = 0,
+    basis_dir: str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -194,6 +196,8 @@ def hessian(
         density_steps: Lanczos steps per run.
         sigma: Gaussian smoothing width relative to the spectrum's range.
         seed: seed of all random vectors.
+        basis_dir: hold the Lanczos bases in memory-mapped files in this folder
+            (see :func:`~landscape.curvature.lanczos.lanczos`); same results.
         out: HDF5 file for ``curvature/hessian`` (``None``: keep in memory only).
         overwrite: replace a ``curvature/hessian`` made with other settings.
         progress: show a bar counting Hessian-vector products.
@@ -209,6 +213,7 @@ def hessian(
         )
     if not atol >= 0:
         raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
+    check_folder(basis_dir)
     if matrix not in MATRICES:
         raise LandscapeError(f"matrix: expected one of {', '.join(MATRICES)} (got {matrix!r})")
     if matrix == "fisher":
@@ -235,13 +240,13 @@ def hessian(
         "seed": seed,
     }
     stages: dict[str, Callable[[Any], Any]] = {
-        "top": lambda op: lanczos(op, top_k, tol=tol, max_iter=max_iter, seed=seed).to_record(
-            setup.params
-        ),
+        "top": lambda op: lanczos(
+            op, top_k, tol=tol, max_iter=max_iter, seed=seed, basis_dir=basis_dir
+        ).to_record(setup.params),
     }
     if bottom_k:
         stages["bottom"] = lambda op: _bottom(
-            op, bottom_k, tol, atol, max_iter, seed + 1
+            op, bottom_k, tol, atol, max_iter, seed + 1, basis_dir
         ).to_record(setup.params)
     if trace:
         estimator = {"hutch++": hutchpp_trace, "hutchinson": hutchinson_trace, "xtrace": xtrace}[
@@ -291,11 +296,24 @@ def _bottom_steps(k: int, max_iter: int | None) -> int:
 
 
 def _bottom(
-    op: Any, k: int, tol: float, atol: float, max_iter: int | None, seed: int
+    op: Any,
+    k: int,
+    tol: float,
+    atol: float,
+    max_iter: int | None,
+    seed: int,
+    basis_dir: str | Path | None = None,
 ) -> EigenResult:
     """Smallest eigenpairs, certified to ``max(tol |λ|, atol)`` (see :func:`lanczos`)."""
     return lanczos(
-        op, k, which="smallest", tol=tol, atol=atol, max_iter=_bottom_steps(k, max_iter), seed=seed
+        op,
+        k,
+        which="smallest",
+        tol=tol,
+        atol=atol,
+        max_iter=_bottom_steps(k, max_iter),
+        seed=seed,
+        basis_dir=basis_dir,
     )
 
 

@@ -179,7 +179,7 @@ def test_krylov_basis_is_preallocated_once_in_the_operators_dtype() -> None:
 
 
 def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> None:
-    lz = importlib.import_module("landscape.curvature.lanczos")  # the package exports lanczos()
+    alloc = importlib.import_module("landscape.curvature.allocation")
     calls = []
 
     class Counting:
@@ -190,7 +190,18 @@ def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> N
             return v
 
     # 101 float32 vectors of 1000 = 404,000 bytes (+ 32,000 work); 100,000 bytes free
-    monkeypatch.setattr(lz, "available_memory", lambda device: 100_000)
+    monkeypatch.setattr(alloc, "available_memory", lambda device: 100_000)
     with pytest.raises(LandscapeError, match=r"101 Krylov vectors .* at most 17 vectors fit"):
         lanczos(Counting(), 1, max_iter=100)
     assert calls == []
+
+
+def test_ritz_vectors_formed_by_slices_equal_the_one_product(monkeypatch) -> None:
+    lz = importlib.import_module("landscape.curvature.lanczos")
+    basis = torch.linalg.qr(wishart(50, 60, 4)[:, :7])[0].T.contiguous()  # 7 orthonormal rows
+    s = np.linalg.qr(np.random.default_rng(0).standard_normal((7, 3)))[0]
+    whole = torch.from_numpy(s.T.copy()) @ basis
+    monkeypatch.setattr(lz, "RITZ_COLUMNS", 8)  # 7 slices, the last of 2
+    got = lz.ritz_vectors(basis, s)
+    torch.testing.assert_close(got, whole / whole.norm(dim=1, keepdim=True), atol=1e-15, rtol=0)
+    torch.testing.assert_close(got.norm(dim=1), torch.ones(3, dtype=torch.float64))

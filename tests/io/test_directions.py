@@ -55,3 +55,20 @@ def test_file_without_directions_is_refused(tmp_path):
         read_direction_file(path)
     with pytest.raises(LandscapeError, match="file not found"):
         read_direction_file(tmp_path / "missing.h5")
+
+
+def test_floats_are_stored_in_float32_chunked_and_compressed_float64_kept(tmp_path):
+    g = np.random.default_rng(0)
+    half = g.standard_normal((40, 30)).astype(np.float16)
+    single = g.standard_normal((40, 30)).astype(np.float32)
+    double = g.standard_normal((40, 30))
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        write_directions(f, "random", {}, [{"h": half, "s": single, "d": double}])
+    with h5py.File(path, "r") as f:
+        d0 = f["directions/d0"]
+        assert [d0[k].dtype for k in ("h", "s", "d")] == [np.float32, np.float32, np.float64]
+        assert all(d0[k].compression == "gzip" and d0[k].chunks for k in ("h", "s", "d"))
+    (back,) = read_direction_file(path)
+    assert np.array_equal(back["h"].astype(np.float16), half)  # widened exactly
+    assert np.array_equal(back["s"], single) and np.array_equal(back["d"], double)
