@@ -10,6 +10,7 @@ from landscape.cli.curvature_options import (
     checkpoint_inputs,
     curvature_run,
     estimator_settings,
+    matrix_options,
     tol_option,
 )
 
@@ -35,21 +36,7 @@ def eigen_line(end: str, result: Any) -> str:
 
 @click.command("hessian")
 @checkpoint_inputs
-@click.option(
-    "--matrix",
-    type=click.Choice(["hessian", "ggn", "fisher", "empirical-fisher"]),
-    default="hessian",
-    show_default=True,
-    help="Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
-    "the Monte Carlo Fisher (targets drawn from the model) or the empirical Fisher.",
-)
-@click.option(
-    "--fisher-samples",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Targets drawn per row for --matrix fisher (with --seed).",
-)
+@matrix_options
 @click.option(
     "--top-k",
     type=click.IntRange(min=1),

@@ -10,6 +10,7 @@ from landscape.cli.curvature_options import (
     checkpoint_inputs,
     curvature_run,
     estimator_settings,
+    matrix_options,
     tol_option,
 )
 
@@ -38,13 +39,14 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."
 )
+@matrix_options
 @tol_option
 @click.option(
     "--trace-hvps",
     type=click.IntRange(min=4),
     default=99,
     show_default=True,
-    help="Hessian-vector products for the trace (Hutch++).",
+    help="Matrix-vector products for the trace (Hutch++).",
 )
 @click.option(
     "--epsilon",
@@ -121,7 +123,9 @@ def command(ctx: click.Context, **kw: Any) -> None:
 
     With --optimizer-state, also the preconditioned sharpness λ_max(P^-1 H)
     of Adam/AdamW/RMSprop/Adagrad, the optimizer's stability threshold and
-    the curvature along its next update. Re-running resumes.
+    the curvature along its next update. --matrix sets the H of λ_max, the
+    trace, the preconditioned sharpness and the update curvature; the other
+    measures perturb the loss itself. Re-running resumes.
 
     \b
     Example:
@@ -144,6 +148,8 @@ def command(ctx: click.Context, **kw: Any) -> None:
         report = sharpness(
             run.setup,
             measures=measures,
+            matrix=kw["matrix"],
+            fisher_samples=kw["fisher_samples"],
             tol=kw["tol"],
             trace_hvps=kw["trace_hvps"],
             epsilon=kw["epsilon"],

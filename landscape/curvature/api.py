@@ -17,10 +17,8 @@ from typing import Any, Literal, get_args
 from torch import nn
 
 from landscape.curvature.density import slq_density
-from landscape.curvature.fisher import likelihood_of
-from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos, max_lanczos_steps
-from landscape.curvature.matrices import MATRICES, Matrix, curvature_operator
+from landscape.curvature.matrices import TITLES, Matrix, check_matrix, curvature_operator
 from landscape.curvature.preconditioned import (
     OptimizerState,
     directional_curvature,
@@ -209,17 +207,9 @@ def hessian(
         )
     if not atol >= 0:
         raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
-    if matrix not in MATRICES:
-        raise LandscapeError(f"matrix: expected one of {', '.join(MATRICES)} (got {matrix!r})")
-    if matrix == "fisher":
-        likelihood_of(setup.objective.loss_spec)
-        if fisher_samples < 1:
-            raise LandscapeError(f"fisher-samples: expected at least 1 (got {fisher_samples})")
     config = {
         **setup.identity,
-        # absent at their defaults, so files made before these options still resume
-        **({"matrix": matrix} if matrix != "hessian" else {}),
-        **({"fisher_samples": fisher_samples} if matrix == "fisher" else {}),
+        **check_matrix(matrix, setup.objective.loss_spec, fisher_samples),
         "top_k": top_k,
         "bottom_k": bottom_k,
         "tol": tol,
@@ -303,6 +293,8 @@ def sharpness(
     setup: Setup,
     *,
     measures: Sequence[str] = MEASURES,
+    matrix: Matrix = "hessian",
+    fisher_samples: int = 1,
     tol: float = 1e-3,
     trace_hvps: int = 99,
     epsilon: float = 1e-3,
@@ -325,6 +317,11 @@ def sharpness(
 
     With ``optimizer_state``, adds ``precond_lambda_max`` (``λ_max(P^{-1/2} H P^{-1/2})``),
     ``stability_threshold`` and ``update_curvature`` (curvature along the next update).
+    ``matrix`` (``hessian``, ``ggn``, ``fisher`` with ``fisher_samples`` draws
+    per row, ``empirical-fisher``; see :mod:`landscape.curvature.matrices`) is
+    the ``H`` of the measures defined through a curvature matrix: ``lambda_max``,
+    ``trace``, ``precond_lambda_max`` and ``update_curvature``; the others are
+    measured on the loss itself.
 
     Raises:
         LandscapeError: for an unknown measure or an existing result with different settings.
@@ -337,9 +334,10 @@ def sharpness(
             f"(got {', '.join(measures) or 'nothing'})"
         )
     obj, params = setup.objective, setup.params
+    chosen = check_matrix(matrix, obj.loss_spec, fisher_samples)
     makers: dict[str, Callable[[Any], Sharpness]] = {
-        "lambda_max": lambda op: _lambda_max(op, tol, seed),
-        "trace": lambda op: _trace(op, trace_hvps, seed),
+        "lambda_max": lambda op: _lambda_max(op, tol, seed, chosen),
+        "trace": lambda op: _trace(op, trace_hvps, seed, chosen),
         "keskar": lambda op: keskar_sharpness(
             obj, params, epsilon=epsilon, max_iter=keskar_iter, seed=seed
         ),
@@ -364,6 +362,7 @@ def sharpness(
     stages: dict[str, Callable[[Any], Any]] = {m: makers[m] for m in MEASURES if m in measures}
     config: dict[str, Any] = {
         **setup.identity,
+        **chosen,
         "measures": list(stages),
         "tol": tol,
         "trace_hvps": trace_hvps,
@@ -385,14 +384,16 @@ def sharpness(
             "hparams": {k: v for k, v in optimizer_state.hparams.items() if _plain(v)},
             "step": optimizer_state.step,
         }
-        for name, make in _optimizer_stages(optimizer_state, params, tol, seed).items():
+        for name, make in _optimizer_stages(optimizer_state, params, tol, seed, chosen).items():
             stages[name] = make
     results = run_stages(
         setup,
         "sharpness",
         config,
         stages,
-        operator=lambda ctx: HessianLinearOperator(setup.objective, setup.params, context=ctx),
+        operator=lambda ctx: curvature_operator(
+            matrix, obj, params, fisher_samples=fisher_samples, seed=seed, context=ctx
+        ),
         budgets=_sharpness_budgets(sum(v.numel() for v in setup.params.values()), trace_hvps),
         out=out,
         overwrite=overwrite,
@@ -419,13 +420,14 @@ def _plain(v: Any) -> bool:
     )
 
 
-def _lambda_max(op: Any, tol: float, seed: int) -> Sharpness:
+def _lambda_max(op: Any, tol: float, seed: int, chosen: dict[str, Any]) -> Sharpness:
     r = lanczos(op, 1, tol=tol, seed=seed)
+    title = TITLES[chosen.get("matrix", "hessian")]
     return Sharpness(
         "lambda_max",
         float(r.eigenvalues[0]),
-        settings={"tol": tol, "seed": seed, "num_matvecs": r.num_matvecs, **_bound(r)},
-        citation="Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
+        settings={"tol": tol, "seed": seed, "num_matvecs": r.num_matvecs, **_bound(r), **chosen},
+        citation=f"Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the {title}, Lanczos)",
     )
 
 
@@ -438,21 +440,22 @@ def _bound(r: Any) -> dict[str, float]:
     return {"residual": float(r.residuals[0]), "error_bound": float(r.error_bounds[0])}
 
 
-def _trace(op: Any, hvps: int, seed: int) -> Sharpness:
+def _trace(op: Any, hvps: int, seed: int, chosen: dict[str, Any]) -> Sharpness:
     t = hutchpp_trace(op, hvps, seed=seed)
     return Sharpness(
         "trace",
         t.estimate,
         t.std_error,
-        {"method": t.method, "num_matvecs": hvps, "seed": seed},
+        {"method": t.method, "num_matvecs": hvps, "seed": seed, **chosen},
         "Meyer et al. 2021 (Hutch++)",
     )
 
 
 def _optimizer_stages(
-    opt: OptimizerState, params: ParamDict, tol: float, seed: int
+    opt: OptimizerState, params: ParamDict, tol: float, seed: int, chosen: dict[str, Any]
 ) -> dict[str, Callable[[Any], Sharpness]]:
     settings = {"optimizer": opt.name, "step": opt.step}
+    curvature_settings = {**settings, **chosen}
     p = preconditioner(opt, params)
     stages: dict[str, Callable[[Any], Sharpness]] = {
         "stability_threshold": lambda op: Sharpness(
@@ -469,7 +472,12 @@ def _optimizer_stages(
             return Sharpness(
                 "precond_lambda_max",
                 float(r.eigenvalues[0]),
-                settings={**settings, "tol": tol, "num_matvecs": r.num_matvecs, **_bound(r)},
+                settings={
+                    **curvature_settings,
+                    "tol": tol,
+                    "num_matvecs": r.num_matvecs,
+                    **_bound(r),
+                },
                 citation="Cohen et al. 2022 (λ_max of P^-1 H)",
             )
 
@@ -480,7 +488,7 @@ def _optimizer_stages(
         return Sharpness(
             "update_curvature",
             directional_curvature(op, flatten(d, params)),
-            settings=settings,
+            settings=curvature_settings,
             citation="dᵀHd along the unit direction of the optimizer's next step",
         )
 
