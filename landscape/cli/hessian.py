@@ -82,6 +82,12 @@ def eigen_line(end: str, result: Any) -> str:
     help="Hessian-vector products for the trace.",
 )
 @click.option(
+    "--trace-deflate",
+    is_flag=True,
+    help="Deflate the top-k eigenvectors from the trace: their eigenvalues are summed "
+    "exactly and every trace product goes to the rest (smaller standard error).",
+)
+@click.option(
     "--density",
     is_flag=True,
     help="Estimate the spectral density by stochastic Lanczos quadrature.",
@@ -134,6 +140,7 @@ def command(ctx: click.Context, **kw: Any) -> None:
             trace=kw["trace"],
             trace_method=kw["trace_method"],
             trace_hvps=kw["trace_hvps"],
+            trace_deflate=kw["trace_deflate"],
             density=kw["density"],
             density_runs=kw["density_runs"],
             density_steps=kw["density_steps"],

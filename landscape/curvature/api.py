@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
+from landscape.curvature.deflation import deflated_trace
 from landscape.curvature.density import slq_density
 from landscape.curvature.lanczos import lanczos, max_lanczos_steps
 from landscape.curvature.matrices import TITLES, Matrix, check_matrix, curvature_operator
@@ -44,7 +46,7 @@ from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten
-from landscape.records import Spectrum
+from landscape.records import Eigenpairs, Spectrum
 from landscape.setup import DType, load_objective
 
 TraceMethod = Literal["hutch++", "hutchinson", "xtrace"]
@@ -159,6 +161,7 @@ def hessian(
     trace: bool = False,
     trace_method: TraceMethod = "hutch++",
     trace_hvps: int = 99,
+    trace_deflate: bool = False,
     density: bool = False,
     density_runs: int = 10,
     density_steps: int = 80,
@@ -187,6 +190,9 @@ def hessian(
         trace: estimate ``tr(H)`` with ``trace_method`` and ``trace_hvps`` products.
         trace_method: ``hutch++``, ``hutchinson`` or ``xtrace``.
         trace_hvps: products for the trace.
+        trace_deflate: deflate the top stage's ``top_k`` eigenvectors exactly
+            (their Ritz values summed, the estimator's products all spent on the
+            rest; see :mod:`landscape.curvature.deflation`).
         density: estimate the spectral density (SLQ, ``density_runs`` x ``density_steps``).
         density_runs: SLQ runs.
         density_steps: Lanczos steps per run.
@@ -218,6 +224,7 @@ def hessian(
         "trace": trace,
         "trace_method": trace_method,
         "trace_hvps": trace_hvps,
+        **({"trace_deflate": True} if trace_deflate else {}),
         "density": density,
         "density_runs": density_runs,
         "density_steps": density_steps,
@@ -237,11 +244,23 @@ def hessian(
         estimator = {"hutch++": hutchpp_trace, "hutchinson": hutchinson_trace, "xtrace": xtrace}[
             trace_method
         ]
-        stages["trace"] = lambda op: estimator(op, trace_hvps, seed=seed)
+        stages["trace"] = lambda op: (
+            deflated_trace(
+                estimator,
+                op,
+                trace_hvps,
+                vectors=_flat_vectors(finished["top"], setup.params),
+                ritz_values=finished["top"].eigenvalues,
+                seed=seed,
+            )
+            if trace_deflate
+            else estimator(op, trace_hvps, seed=seed)
+        )
     if density:
         stages["density"] = lambda op: slq_density(
             op, num_runs=density_runs, num_steps=density_steps, sigma=sigma, seed=seed
         )
+    finished: dict[str, Any] = {}
     n = sum(v.numel() for v in setup.params.values())
     budgets = {
         "top": max_lanczos_steps(n, top_k, max_iter),
@@ -267,8 +286,16 @@ def hessian(
         overwrite=overwrite,
         progress=progress,
         command=command,
+        finished=finished,
     )
     return Spectrum(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
+
+
+def _flat_vectors(pairs: Eigenpairs, params: ParamDict) -> Tensor:
+    """``(k, n)`` float64 eigenvectors of a stored record, flattened in ``params``' order."""
+    return torch.stack(
+        [flatten({k: torch.from_numpy(v[k]) for k in params}).double() for v in pairs.eigenvectors]
+    )
 
 
 def _bottom_steps(k: int, max_iter: int | None) -> int:
