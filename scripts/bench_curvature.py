@@ -24,6 +24,13 @@ curvlinops (``eigsh`` on its Hessian operator; it has no eigensolver of its
 own), each where it imports, with HVP counts and wall-time ratios to ours.
 
     python scripts/bench_curvature.py --peers [--seeds 3]
+
+With ``--slq`` it times the spectral density (10 runs x 20 steps) with the
+runs one after the other (single products, double backward) against all
+runs stepped together (one vmapped block of 10 per step), per model and
+batch count.
+
+    python scripts/bench_curvature.py --slq [--repeats 3]
 """
 
 from __future__ import annotations
@@ -396,6 +403,41 @@ def peers(seeds: int, k: int = 5, tol: float = 1e-6) -> None:
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
+def slq_together(repeats: int) -> None:
+    """Seconds of SLQ with runs in turn vs together (one block product per step)."""
+    from landscape.curvature.density import slq_density
+
+    data = mnist1d()["train"]
+    split = Split(data.x[:1000], data.y[:1000])
+    torch.manual_seed(0)
+    models = {
+        "MLP 40-100-100-10": MLP(40, 10, hidden=(100, 100)),
+        "CNN1d (16 channels)": CNN1d(length=40, num_classes=10, channels=16),
+        "transformer (2 blocks, width 32)": TinyTransformer(),
+    }
+    print(f"load average {os.getloadavg()[0]:.1f}; {torch.get_num_threads()} threads")
+    print(f"SLQ 10 runs x 20 steps, 1000 MNIST-1D rows, float32, best of {repeats}")
+    print("| model | batches | in turn [s] | together [s] | together / in turn |")
+    print("|---|---|---|---|---|")
+    for name, model in models.items():
+        params = model_params(model)
+        for batch in (1000, 250):
+            op = HessianLinearOperator(Objective(model, split, batch_size=batch), params)
+            times = {}
+            for together in (False, True):
+                times[together] = best_seconds(
+                    lambda t=together, op=op: slq_density(
+                        op, num_runs=10, num_steps=20, together=t
+                    ),
+                    repeats,
+                )
+            print(
+                f"| {name} | {1000 // batch} | {times[False]:.2f} | {times[True]:.2f} "
+                f"| {times[True] / times[False]:.2f} |"
+            )
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
@@ -404,7 +446,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timings per cost (best of)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for --cost-ratio")
     parser.add_argument("--peers", action="store_true", help="top-5 at 1e-6 against every peer")
+    parser.add_argument("--slq", action="store_true", help="SLQ runs in turn vs together")
     args = parser.parse_args()
+    if args.slq:
+        torch.set_num_threads(args.threads)
+        slq_together(args.repeats)
+        return
     if args.cost_ratio:
         torch.set_num_threads(args.threads)
         cost_ratios(args.repeats)
