@@ -16,12 +16,29 @@ against one full-data gradient (same batches, float32, the defaults of
 mode needs no PyHessian.
 
     python scripts/bench_curvature.py --cost-ratio [--repeats 5]
+
+With ``--peers`` it runs every available solver for the top-5 eigenvalues at
+tol=1e-6 on the small model in one run, against the dense answer: ours,
+ARPACK (``eigsh`` on a ``LinearOperator`` of our HVP), PyHessian and
+curvlinops (``eigsh`` on its Hessian operator; it has no eigensolver of its
+own), each where it imports, with HVP counts and wall-time ratios to ours.
+
+    python scripts/bench_curvature.py --peers [--seeds 3]
+
+With ``--slq`` it times the spectral density (10 runs x 20 steps) with the
+runs one after the other (single products, double backward) against all
+runs stepped together (one vmapped block of 10 per step), per model and
+batch count.
+
+    python scripts/bench_curvature.py --slq [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
 import statistics
 import time
 
@@ -295,6 +312,132 @@ def cost_ratios(repeats: int) -> None:
             )
 
 
+class CountedScipy:
+    """A scipy ``LinearOperator`` of a curvlinops operator that counts its products."""
+
+    def __init__(self, op: object) -> None:
+        self.inner = op.to_scipy()
+        self.calls = 0
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        self.calls += 1 if v.ndim == 1 or v.shape[1] == 1 else v.shape[1]
+        return self.inner @ v
+
+    def operator(self) -> object:
+        from scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator(self.inner.shape, matvec=self.matvec, dtype=np.float64)
+
+
+def peer_solvers(model: torch.nn.Module, split: Split, k: int, tol: float) -> dict:
+    """``name -> run(seed) -> (top-k values, HVPs, seconds)`` for every solver that imports."""
+    obj = Objective(model, split)
+    params = model_params(model)
+    n = sum(v.numel() for v in params.values())
+
+    def ours(seed: int) -> tuple[np.ndarray, int, float]:
+        op = HessianLinearOperator(obj, params, check=False)
+        t = time.perf_counter()
+        res = lanczos(op, k, tol=tol, seed=seed)
+        return res.eigenvalues, res.num_matvecs, time.perf_counter() - t
+
+    def arpack(seed: int) -> tuple[np.ndarray, int, float]:
+        op = HessianLinearOperator(obj, params, check=False)
+        v0 = random_unit(n, seed=seed).numpy()
+        t = time.perf_counter()
+        vals = eigsh(op.to_scipy(), k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
+        return np.sort(vals)[::-1], op.num_matvecs, time.perf_counter() - t
+
+    solvers = {"ours (Lanczos)": ours, "ARPACK (eigsh on our HVP)": arpack}
+    if importlib.util.find_spec("pyhessian") is not None:
+        solvers["PyHessian (power)"] = lambda seed: pyhessian_run(
+            model, split, k, seed, tol=tol, max_iter=1000
+        )[:3]
+    if importlib.util.find_spec("curvlinops") is not None:
+        import curvlinops
+
+        def curvlinops_eigsh(seed: int) -> tuple[np.ndarray, int, float]:
+            net = model.requires_grad_(True)
+            peer = curvlinops.HessianLinearOperator(
+                net,
+                torch.nn.CrossEntropyLoss(),
+                list(net.parameters()),
+                [(split.x, split.y)],
+                check_deterministic=False,
+            )
+            counted = CountedScipy(peer)
+            v0 = random_unit(n, seed=seed).numpy()
+            t = time.perf_counter()
+            vals = eigsh(counted.operator(), k=k, which="LA", tol=tol, v0=v0)[0]
+            return np.sort(vals)[::-1], counted.calls, time.perf_counter() - t
+
+        solvers["curvlinops (eigsh on its HVP)"] = curvlinops_eigsh
+    return solvers
+
+
+def peers(seeds: int, k: int = 5, tol: float = 1e-6) -> None:
+    """Top-``k`` at ``tol`` by every available solver, one run, against dense eigvalsh."""
+    model, split = trained_model((16,), 1000)
+    obj = Objective(model, split)
+    params = model_params(model)
+    dense = hessian(lambda f: obj.loss(unflatten(f, params)))(flatten(params))
+    exact = np.linalg.eigvalsh(dense.numpy())[::-1][:k]
+    solvers = peer_solvers(model, split, k, tol)
+    print(f"MLP 40-16-10, {len(split)} MNIST-1D rows, float64, top-{k} at tol={tol}")
+    print(f"load average {os.getloadavg()[0]:.1f}; median over {seeds} seeds; rounds rotate")
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in solvers}
+    names = list(solvers)
+    for seed in range(seeds):
+        for name in names[seed % len(names) :] + names[: seed % len(names)]:
+            values, hvps, seconds = solvers[name](seed)
+            err = float(np.max(np.abs(values[:k] - exact) / np.abs(exact)))
+            runs[name].append((hvps, seconds, err))
+    med = {m: [statistics.median(c) for c in zip(*r, strict=True)] for m, r in runs.items()}
+    base = med["ours (Lanczos)"]
+    print("| method | HVPs | time [s] | max rel. error | HVPs / ours | time / ours |")
+    print("|---|---|---|---|---|---|")
+    for m, (hv, el, err) in med.items():
+        print(
+            f"| {m} | {hv:.0f} | {el:.3f} | {err:.1e} | {hv / base[0]:.2f} | {el / base[1]:.2f} |"
+        )
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def slq_together(repeats: int) -> None:
+    """Seconds of SLQ with runs in turn vs together (one block product per step)."""
+    from landscape.curvature.density import slq_density
+
+    data = mnist1d()["train"]
+    split = Split(data.x[:1000], data.y[:1000])
+    torch.manual_seed(0)
+    models = {
+        "MLP 40-100-100-10": MLP(40, 10, hidden=(100, 100)),
+        "CNN1d (16 channels)": CNN1d(length=40, num_classes=10, channels=16),
+        "transformer (2 blocks, width 32)": TinyTransformer(),
+    }
+    print(f"load average {os.getloadavg()[0]:.1f}; {torch.get_num_threads()} threads")
+    print(f"SLQ 10 runs x 20 steps, 1000 MNIST-1D rows, float32, best of {repeats}")
+    print("| model | batches | in turn [s] | together [s] | together / in turn |")
+    print("|---|---|---|---|---|")
+    for name, model in models.items():
+        params = model_params(model)
+        for batch in (1000, 250):
+            op = HessianLinearOperator(Objective(model, split, batch_size=batch), params)
+            times = {}
+            for together in (False, True):
+                times[together] = best_seconds(
+                    lambda t=together, op=op: slq_density(
+                        op, num_runs=10, num_steps=20, together=t
+                    ),
+                    repeats,
+                )
+            print(
+                f"| {name} | {1000 // batch} | {times[False]:.2f} | {times[True]:.2f} "
+                f"| {times[True] / times[False]:.2f} |"
+            )
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
@@ -302,13 +445,22 @@ def main() -> None:
     parser.add_argument("--cost-ratio", action="store_true", help="HVP / gradient cost only")
     parser.add_argument("--repeats", type=int, default=7, help="timings per cost (best of)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for --cost-ratio")
+    parser.add_argument("--peers", action="store_true", help="top-5 at 1e-6 against every peer")
+    parser.add_argument("--slq", action="store_true", help="SLQ runs in turn vs together")
     args = parser.parse_args()
+    if args.slq:
+        torch.set_num_threads(args.threads)
+        slq_together(args.repeats)
+        return
     if args.cost_ratio:
         torch.set_num_threads(args.threads)
         cost_ratios(args.repeats)
         return
     torch.set_default_dtype(torch.float64)  # PyHessian draws its vectors in the default dtype
     torch.set_num_threads(2)
+    if args.peers:
+        peers(args.seeds)
+        return
 
     model, split = trained_model((16,), 1000)
     obj = Objective(model, split)

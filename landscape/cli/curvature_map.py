@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 @data_options
 @task_options
 @positive_option(
-    "--tol", 1e-2, "Lanczos residual tolerance at each grid point (λ_min: absolute, tol·|λ_max|)."
+    "--tol",
+    1e-2,
+    "Lanczos residual tolerance at each grid point, relative to each eigenvalue: "
+    "||Hv - λv|| <= tol |λ| at both ends.",
 )
 @count_option("--max-iter", 100, "Most Lanczos steps per end.")
 @click.option(
@@ -57,7 +60,8 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     curvature/taylor (with its residual against train_loss); λ_max, λ_min
     and |λ_min/λ_max| (Li et al. 2018) at every grid point go to
     curvature/map, committed as they are computed. Re-running resumes.
-    The checkpoint must be the one the surface was computed around.
+    The checkpoint, data (after --max-samples) and loss must be those the
+    surface was computed with.
 
     \b
     Example:
@@ -65,7 +69,7 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
     progress = logs.configure(ctx)
     from landscape.cli.curvature_options import setup_from
-    from landscape.curvature.surface_map import check_origin, curvature_map, taylor_model
+    from landscape.curvature.surface_map import check_same_inputs, curvature_map, taylor_model
     from landscape.io.curvature import write_taylor
     from landscape.io.surface import read_surface
 
@@ -75,7 +79,7 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     main = context.is_main
     progress = progress and main
     setup = setup_from(kw, context)
-    check_origin(grid, setup.identity)
+    check_same_inputs(grid, setup.identity, setup.objective.split)
     config = {**setup.identity, "surface": kw["surface"]}
     if kw["taylor"]:
         model = taylor_model(setup.objective, setup.params, grid, context=context)

@@ -31,6 +31,25 @@ tol_option = options.positive_option(
 )
 """``--tol`` of Lanczos."""
 
+matrix_options = options.stack_options(
+    click.option(
+        "--matrix",
+        type=click.Choice(["hessian", "ggn", "fisher", "empirical-fisher"]),
+        default="hessian",
+        show_default=True,
+        help="Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
+        "the Monte Carlo Fisher (targets drawn from the model) or the empirical Fisher.",
+    ),
+    click.option(
+        "--fisher-samples",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Targets drawn per row for --matrix fisher (with --seed).",
+    ),
+)
+"""``--matrix`` and ``--fisher-samples``: which curvature matrix the command measures."""
+
 checkpoint_inputs = options.stack_options(
     options.model_options, options.data_options, options.task_options, options.output_options
 )

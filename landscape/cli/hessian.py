@@ -10,12 +10,11 @@ from landscape.cli.curvature_options import (
     checkpoint_inputs,
     curvature_run,
     estimator_settings,
+    matrix_options,
     tol_option,
 )
 from landscape.cli.options import choice_option, count_option, positive_option
 
-MATRICES = ("hessian", "ggn", "fisher", "empirical-fisher")
-"""The choices of ``--matrix`` (:data:`landscape.curvature.matrices.MATRICES`)."""
 TRACE_METHODS = ("hutch++", "hutchinson", "xtrace")
 """The choices of ``--trace-method``."""
 
@@ -44,14 +43,7 @@ def eigen_line(end: str, result: Any) -> str:
 
 @click.command("hessian")
 @checkpoint_inputs
-@choice_option(
-    "--matrix",
-    MATRICES,
-    "hessian",
-    "Curvature matrix: the Hessian, the generalized Gauss-Newton J^T H_out J, "
-    "the Monte Carlo Fisher (targets drawn from the model) or the empirical Fisher.",
-)
-@count_option("--fisher-samples", 1, "Targets drawn per row for --matrix fisher (with --seed).")
+@matrix_options
 @count_option("--top-k", 5, "Largest eigenvalues (and eigenvectors) to find.")
 @count_option("--bottom-k", 0, "Smallest eigenvalues to find (0: none).", minimum=0)
 @tol_option
@@ -82,6 +74,12 @@ def eigen_line(end: str, result: Any) -> str:
     "Trace estimator: Hutch++ (Meyer et al. 2021) or plain Hutchinson.",
 )
 @count_option("--trace-hvps", 99, "Hessian-vector products for the trace.", minimum=4)
+@click.option(
+    "--trace-deflate",
+    is_flag=True,
+    help="Deflate the top-k eigenvectors from the trace: their eigenvalues are summed "
+    "exactly and every trace product goes to the rest (smaller standard error).",
+)
 @click.option(
     "--density",
     is_flag=True,
@@ -118,6 +116,7 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
             trace=kw["trace"],
             trace_method=kw["trace_method"],
             trace_hvps=kw["trace_hvps"],
+            trace_deflate=kw["trace_deflate"],
             density=kw["density"],
             density_runs=kw["density_runs"],
             density_steps=kw["density_steps"],

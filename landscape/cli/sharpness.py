@@ -10,6 +10,7 @@ from landscape.cli.curvature_options import (
     checkpoint_inputs,
     curvature_run,
     estimator_settings,
+    matrix_options,
     tol_option,
 )
 from landscape.cli.options import choice_option, count_option, positive_option
@@ -42,8 +43,9 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."
 )
+@matrix_options
 @tol_option
-@count_option("--trace-hvps", 99, "Hessian-vector products for the trace (Hutch++).", minimum=4)
+@count_option("--trace-hvps", 99, "Matrix-vector products for the trace (Hutch++).", minimum=4)
 @positive_option("--epsilon", 1e-3, "Keskar et al. 2017 box size ε.")
 @positive_option("--rho", 0.1, "Radius of adaptive sharpness (scale c = |w|).")
 @count_option("--steps", 20, "Ascent steps of adaptive worst-case sharpness.")
@@ -80,14 +82,16 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
 
     With --optimizer-state, also the preconditioned sharpness λ_max(P^-1 H)
     of Adam/AdamW/RMSprop/Adagrad, the optimizer's stability threshold and
-    the curvature along its next update. Re-running resumes.
+    the curvature along its next update. --matrix sets the H of λ_max, the
+    trace, the preconditioned sharpness and the update curvature; the other
+    measures perturb the loss itself. Re-running resumes.
 
     \b
     Example:
       landscape sharpness --model mlp --checkpoint final.pt --data mnist1d \\
           --optimizer-state final.pt --out curv.h5
     """  # noqa: D301 (\b and \\ are click's no-rewrap mark and a shell line break)
-    from landscape.pipelines.curvature import sharpness
+    from landscape.pipelines.sharpness import sharpness
     from landscape.training_checkpoint import load_optimizer_state
 
     with curvature_run(ctx, context, kw, "curvature/sharpness") as run:
@@ -103,6 +107,8 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
         report = sharpness(
             run.setup,
             measures=measures,
+            matrix=kw["matrix"],
+            fisher_samples=kw["fisher_samples"],
             tol=kw["tol"],
             trace_hvps=kw["trace_hvps"],
             epsilon=kw["epsilon"],

@@ -20,15 +20,18 @@ surface`` and store their results beside the loss, in the same file:
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import Tensor
 
 from landscape import store
 from landscape.curvature.hvp import HessianLinearOperator, loss_and_gradient
 from landscape.curvature.lanczos import lanczos
+from landscape.data import Split
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.io.curvature import read_map, write_map
@@ -37,12 +40,25 @@ from landscape.params import ParamDict, combine, dot
 from landscape.progress import progress as progress_bar
 from landscape.records import CurvatureMap, Surface, TaylorModel
 
+log = logging.getLogger(__name__)
 
-def check_origin(grid: Surface, identity: dict[str, Any]) -> None:
-    """Refuse a checkpoint other than the one the surface was computed around.
+
+def check_same_inputs(grid: Surface, identity: dict[str, Any], split: Split) -> None:
+    """Refuse a checkpoint, data or loss other than those the surface was computed with.
+
+    Anything added to a surface file must describe the same loss surface: the
+    checkpoint's hash, the hash of the data split (after ``--max-samples``) and
+    the loss are compared with what the surface stored, where it stored them.
+    The data may be in float64 here while the surface ran in float32; its
+    float32 rounding is then compared (exact for data that was float32).
+
+    Args:
+        grid: the surface, with its stored config.
+        identity: the curvature setup's identity (``checkpoint_sha256``, ``split``, ``loss``).
+        split: the data split the curvature is measured on.
 
     Raises:
-        LandscapeError: if the surface names a checkpoint whose hash differs.
+        LandscapeError: naming what differs and what was expected.
 
     """
     stored = grid.config.get("checkpoint")
@@ -53,6 +69,32 @@ def check_origin(grid: Surface, identity: dict[str, Any]) -> None:
             "checkpoint differs from the one the surface was computed around "
             f"(sha256 {want[:12]}..., this one {got[:12]}...); expected the same file"
         )
+    data = grid.config.get("data")
+    hashes = data.get("sha256") if isinstance(data, dict) else None
+    name = identity.get("split", "train")
+    want = hashes.get(name) if isinstance(hashes, dict) else None
+    if want and want not in (split.digest(), _float32(split).digest()):
+        raise LandscapeError(
+            f"data differs from the surface's {name} split (sha256 {want[:12]}..., this one "
+            f"{split.digest()[:12]}...); expected the same --data, --max-samples and --seed "
+            f"(the surface used max_samples={grid.config.get('max_samples')})"
+        )
+    loss = grid.config.get("loss")
+    if isinstance(loss, str) and identity.get("loss") not in (None, loss):
+        raise LandscapeError(
+            f"loss differs from the surface's ({loss!r}, this one {identity['loss']!r}); "
+            f"expected --loss {loss}"
+        )
+
+
+def _float32(split: Split) -> Split:
+    """The split with its floating tensors rounded to float32 (as a float32 surface held it)."""
+
+    def cast(t: Tensor) -> Tensor:
+        return t.float() if t.is_floating_point() else t
+
+    x = {k: cast(v) for k, v in split.x.items()} if isinstance(split.x, dict) else cast(split.x)
+    return Split(x, cast(split.y))
 
 
 def _directions(grid: Surface, origin: ParamDict) -> list[ParamDict]:
@@ -117,8 +159,11 @@ def curvature_map(
 ) -> CurvatureMap:
     """λ_max, λ_min and ``|λ_min/λ_max|`` of the Hessian at every point of a surface grid.
 
-    Lanczos at each end with relative tolerance ``tol``; λ_min is accepted at
-    an absolute residual of ``tol |λ_max|`` (it is often near zero). With
+    Lanczos at each end with the tolerance relative to each eigenvalue's own
+    magnitude, ``||H v - θ v|| <= tol |θ|``, which certifies ``|θ - λ| <= tol |θ|``
+    and so the sign of λ_min (an absolute ``tol |λ_max|`` accepted values of
+    the wrong sign). A point where either end misses it within ``max_iter``
+    steps keeps its best estimate; their number is logged as a warning. With
     ``out``, results go to ``curvature/map`` of that (surface) file as they
     are computed (every ``flush_seconds`` and at the end); a run with the same
     ``config`` resumes at the first missing point. With a distributed
@@ -132,7 +177,13 @@ def curvature_map(
     dirs = _directions(grid, origin)
     shape = grid.shape
     lmax, lmin, done = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, bool)
-    config = {**(config or {}), "tol": tol, "max_iter": max_iter, "seed": seed}
+    config = {
+        **(config or {}),
+        "tol": tol,
+        "lambda_min_tol": "relative",  # maps made with tol |λ_max| at λ_min do not resume
+        "max_iter": max_iter,
+        "seed": seed,
+    }
     ctx = context or Context()
     write = out is not None and ctx.is_main
     with store.writer_lock(out) if write else contextlib.nullcontext():
@@ -144,6 +195,7 @@ def curvature_map(
             lmax, lmin, done = state
         todo = [idx for idx in np.ndindex(*shape) if not done[idx]]
         top = bottom = None
+        missed = 0
         last = time.monotonic()
         desc = f"curvature map {Path(out).name}" if out is not None else "curvature map"
         for idx in progress_bar(todo, desc=desc, unit="point", enabled=progress and ctx.is_main):
@@ -151,15 +203,9 @@ def curvature_map(
             op = HessianLinearOperator(objective, point, check=False, context=ctx)
             hi = lanczos(op, 1, tol=tol, max_iter=max_iter, v0=top, seed=seed)
             lo = lanczos(
-                op,
-                1,
-                which="smallest",
-                tol=tol,
-                atol=tol * abs(float(hi.eigenvalues[0])),
-                max_iter=max_iter,
-                v0=bottom,
-                seed=seed + 1,
+                op, 1, which="smallest", tol=tol, max_iter=max_iter, v0=bottom, seed=seed + 1
             )
+            missed += not (hi.converged.all() and lo.converged.all())
             top, bottom = hi.eigenvectors, lo.eigenvectors
             lmax[idx], lmin[idx], done[idx] = hi.eigenvalues[0], lo.eigenvalues[0], True
             if write and time.monotonic() - last > flush_seconds:
@@ -168,6 +214,15 @@ def curvature_map(
         if write and todo:
             write_map(out, config, _map(lmax, lmin, done))
         ctx.barrier()
+    if missed and ctx.is_main:
+        log.warning(
+            "curvature map: %d of %d points missed tol=%g within %d Lanczos steps "
+            "(kept their best estimates); raise --max-iter",
+            missed,
+            len(todo),
+            tol,
+            max_iter,
+        )
     return _map(lmax, lmin, done)
 
 

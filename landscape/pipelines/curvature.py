@@ -1,45 +1,29 @@
-"""One-call curvature runs: load, compute stage by stage, write ``curvature/`` as it goes.
+"""One-call Hessian runs: load, compute stage by stage, write ``curvature/hessian`` as it goes.
 
-:func:`hessian` and :func:`sharpness` are what ``landscape hessian`` and
-``landscape sharpness`` call. Each finished stage (top eigenpairs, bottom
-eigenpairs, trace, density; or one sharpness measure) is committed to the
-file in its own crash-safe transaction, so an interrupted run resumes at the
-first missing stage when re-run with the same settings.
+:func:`prepare` loads the point both curvature commands measure at;
+:func:`hessian` is what ``landscape hessian`` calls (``landscape sharpness``
+calls :func:`landscape.pipelines.sharpness.sharpness`). Each finished stage
+(top eigenpairs, bottom eigenpairs, trace, density) is committed to the file
+in its own crash-safe transaction, so an interrupted run resumes at the first
+missing stage when re-run with the same settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from landscape.curvature.allocation import check_folder
+from landscape.curvature.deflation import deflated_trace
 from landscape.curvature.density import slq_density
-from landscape.curvature.fisher import likelihood_of
-from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos, max_lanczos_steps
-from landscape.curvature.matrices import MATRICES, Matrix, curvature_operator
-from landscape.curvature.preconditioned import (
-    OptimizerState,
-    directional_curvature,
-    preconditioned_sharpness,
-    preconditioner,
-    stability_threshold,
-    update_direction,
-)
+from landscape.curvature.matrices import Matrix, check_matrix, curvature_operator
 from landscape.curvature.results import EigenResult
-from landscape.curvature.sharpness import (
-    Metric,
-    Sharpness,
-    adaptive_average_case_sharpness,
-    adaptive_worst_case_sharpness,
-    filter_normalized_width,
-    keskar_sharpness,
-    pac_bayes_sigma,
-)
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.data import Data
 from landscape.distributed import Context
@@ -47,20 +31,10 @@ from landscape.errors import LandscapeError
 from landscape.objective import Objective
 from landscape.params import ParamDict, flatten
 from landscape.pipelines.curvature_stages import run_stages
-from landscape.records import Spectrum
+from landscape.records import Eigenpairs, Spectrum
 from landscape.setup import DType, load_objective
 
 TraceMethod = Literal["hutch++", "hutchinson", "xtrace"]
-MEASURES = (
-    "lambda_max",
-    "trace",
-    "keskar",
-    "adaptive_worst",
-    "adaptive_average",
-    "pac_bayes_sigma",
-    "filter_width",
-)
-"""Sharpness measures of :func:`sharpness` (``preconditioned`` is added with an optimizer state)."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +53,6 @@ class Setup:
     params: ParamDict
     identity: dict[str, Any]
     context: Context = field(default_factory=Context)
-
-
-@dataclass(frozen=True)
-class SharpnessReport:
-    """What ``landscape sharpness`` computed, by measure name (read back when resumed).
-
-    Under torchrun, ranks other than 0 hold only the measures they computed.
-    """
-
-    measures: dict[str, Sharpness]
 
 
 def prepare(
@@ -162,6 +126,7 @@ def hessian(
     trace: bool = False,
     trace_method: TraceMethod = "hutch++",
     trace_hvps: int = 99,
+    trace_deflate: bool = False,
     density: bool = False,
     density_runs: int = 10,
     density_steps: int = 80,
@@ -191,6 +156,9 @@ def hessian(
         trace: estimate ``tr(H)`` with ``trace_method`` and ``trace_hvps`` products.
         trace_method: ``hutch++``, ``hutchinson`` or ``xtrace``.
         trace_hvps: products for the trace.
+        trace_deflate: deflate the top stage's ``top_k`` eigenvectors exactly
+            (their Ritz values summed, the estimator's products all spent on the
+            rest; see :mod:`landscape.curvature.deflation`).
         density: estimate the spectral density (SLQ, ``density_runs`` x ``density_steps``).
         density_runs: SLQ runs.
         density_steps: Lanczos steps per run.
@@ -214,17 +182,9 @@ def hessian(
     if not atol >= 0:
         raise LandscapeError(f"atol: expected a number >= 0 (got {atol})")
     check_folder(basis_dir)
-    if matrix not in MATRICES:
-        raise LandscapeError(f"matrix: expected one of {', '.join(MATRICES)} (got {matrix!r})")
-    if matrix == "fisher":
-        likelihood_of(setup.objective.loss_spec)
-        if fisher_samples < 1:
-            raise LandscapeError(f"fisher-samples: expected at least 1 (got {fisher_samples})")
     config = {
         **setup.identity,
-        # absent at their defaults, so files made before these options still resume
-        **({"matrix": matrix} if matrix != "hessian" else {}),
-        **({"fisher_samples": fisher_samples} if matrix == "fisher" else {}),
+        **check_matrix(matrix, setup.objective.loss_spec, fisher_samples),
         "top_k": top_k,
         "bottom_k": bottom_k,
         "tol": tol,
@@ -233,6 +193,7 @@ def hessian(
         "trace": trace,
         "trace_method": trace_method,
         "trace_hvps": trace_hvps,
+        **({"trace_deflate": True} if trace_deflate else {}),
         "density": density,
         "density_runs": density_runs,
         "density_steps": density_steps,
@@ -252,11 +213,23 @@ def hessian(
         estimator = {"hutch++": hutchpp_trace, "hutchinson": hutchinson_trace, "xtrace": xtrace}[
             trace_method
         ]
-        stages["trace"] = lambda op: estimator(op, trace_hvps, seed=seed)
+        stages["trace"] = lambda op: (
+            deflated_trace(
+                estimator,
+                op,
+                trace_hvps,
+                vectors=_flat_vectors(finished["top"], setup.params),
+                ritz_values=finished["top"].eigenvalues,
+                seed=seed,
+            )
+            if trace_deflate
+            else estimator(op, trace_hvps, seed=seed)
+        )
     if density:
         stages["density"] = lambda op: slq_density(
             op, num_runs=density_runs, num_steps=density_steps, sigma=sigma, seed=seed
         )
+    finished: dict[str, Any] = {}
     n = sum(v.numel() for v in setup.params.values())
     budgets = {
         "top": max_lanczos_steps(n, top_k, max_iter),
@@ -282,8 +255,16 @@ def hessian(
         overwrite=overwrite,
         progress=progress,
         command=command,
+        finished=finished,
     )
     return Spectrum(**{k: results.get(k) for k in ("top", "bottom", "trace", "density")})
+
+
+def _flat_vectors(pairs: Eigenpairs, params: ParamDict) -> Tensor:
+    """``(k, n)`` float64 eigenvectors of a stored record, flattened in ``params``' order."""
+    return torch.stack(
+        [flatten({k: torch.from_numpy(v[k]) for k in params}).double() for v in pairs.eigenvectors]
+    )
 
 
 def _bottom_steps(k: int, max_iter: int | None) -> int:
@@ -315,192 +296,3 @@ def _bottom(
         seed=seed,
         basis_dir=basis_dir,
     )
-
-
-def sharpness(
-    setup: Setup,
-    *,
-    measures: Sequence[str] = MEASURES,
-    tol: float = 1e-3,
-    trace_hvps: int = 99,
-    epsilon: float = 1e-3,
-    keskar_iter: int = 10,
-    rho: float = 0.1,
-    steps: int = 20,
-    samples: int = 20,
-    pac_target: float = 0.1,
-    pac_metric: Metric = "error",
-    width_increase: float = 0.1,
-    width_radius: float = 1.0,
-    optimizer_state: OptimizerState | None = None,
-    seed: int = 0,
-    out: str | Path | None = None,
-    overwrite: bool = False,
-    progress: bool = True,
-    command: str | None = None,
-) -> SharpnessReport:
-    """Sharpness measures at a checkpoint (see :mod:`landscape.curvature.sharpness`).
-
-    With ``optimizer_state``, adds ``precond_lambda_max`` (``λ_max(P^{-1/2} H P^{-1/2})``),
-    ``stability_threshold`` and ``update_curvature`` (curvature along the next update).
-
-    Raises:
-        LandscapeError: for an unknown measure or an existing result with different settings.
-
-    """
-    unknown = [m for m in measures if m not in MEASURES]
-    if unknown or not measures:
-        raise LandscapeError(
-            f"measures: expected a comma list of {', '.join(MEASURES)} "
-            f"(got {', '.join(measures) or 'nothing'})"
-        )
-    obj, params = setup.objective, setup.params
-    makers: dict[str, Callable[[Any], Sharpness]] = {
-        "lambda_max": lambda op: _lambda_max(op, tol, seed),
-        "trace": lambda op: _trace(op, trace_hvps, seed),
-        "keskar": lambda op: keskar_sharpness(
-            obj, params, epsilon=epsilon, max_iter=keskar_iter, seed=seed
-        ),
-        "adaptive_worst": lambda op: adaptive_worst_case_sharpness(
-            obj, params, rho=rho, steps=steps, seed=seed
-        ),
-        "adaptive_average": lambda op: adaptive_average_case_sharpness(
-            obj, params, rho=rho, num_samples=samples, seed=seed
-        ),
-        "pac_bayes_sigma": lambda op: pac_bayes_sigma(
-            obj,
-            params,
-            target=pac_target,
-            metric=pac_metric if obj.has_accuracy else "loss",
-            num_samples=samples,
-            seed=seed,
-        ),
-        "filter_width": lambda op: filter_normalized_width(
-            obj, params, increase=width_increase, radius=width_radius, seed=seed
-        ),
-    }
-    stages: dict[str, Callable[[Any], Any]] = {m: makers[m] for m in MEASURES if m in measures}
-    config: dict[str, Any] = {
-        **setup.identity,
-        "measures": list(stages),
-        "tol": tol,
-        "trace_hvps": trace_hvps,
-        "epsilon": epsilon,
-        "keskar_iter": keskar_iter,
-        "rho": rho,
-        "steps": steps,
-        "samples": samples,
-        "pac_target": pac_target,
-        "pac_metric": pac_metric,
-        "width_increase": width_increase,
-        "width_radius": width_radius,
-        "seed": seed,
-        "optimizer": None,
-    }
-    if optimizer_state is not None:
-        config["optimizer"] = {
-            "name": optimizer_state.name,
-            "hparams": {k: v for k, v in optimizer_state.hparams.items() if _plain(v)},
-            "step": optimizer_state.step,
-        }
-        for name, make in _optimizer_stages(optimizer_state, params, tol, seed).items():
-            stages[name] = make
-    results = run_stages(
-        setup,
-        "sharpness",
-        config,
-        stages,
-        operator=lambda ctx: HessianLinearOperator(setup.objective, setup.params, context=ctx),
-        budgets=_sharpness_budgets(sum(v.numel() for v in setup.params.values()), trace_hvps),
-        out=out,
-        overwrite=overwrite,
-        progress=progress,
-        command=command,
-    )
-    return SharpnessReport({name: results[name] for name in stages if name in results})
-
-
-def _sharpness_budgets(n: int, trace_hvps: int) -> dict[str, int]:
-    """Most Hessian-vector products of each measure that uses any."""
-    lanczos_steps = max_lanczos_steps(n, 1)
-    return {
-        "lambda_max": lanczos_steps,
-        "trace": trace_hvps,
-        "precond_lambda_max": lanczos_steps,
-        "update_curvature": 1,
-    }
-
-
-def _plain(v: Any) -> bool:
-    return isinstance(v, (int, float, str, bool, type(None))) or (
-        isinstance(v, (tuple, list)) and all(_plain(x) for x in v)
-    )
-
-
-def _lambda_max(op: Any, tol: float, seed: int) -> Sharpness:
-    r = lanczos(op, 1, tol=tol, seed=seed)
-    return Sharpness(
-        "lambda_max",
-        float(r.eigenvalues[0]),
-        settings={"tol": tol, "seed": seed, "num_matvecs": r.num_matvecs, **_bound(r)},
-        citation="Hochreiter & Schmidhuber 1997; Keskar et al. 2017 (λ_max of the Hessian, Lanczos)",
-    )
-
-
-def _bound(r: Any) -> dict[str, float]:
-    """The residual and error bound of a top eigenvalue, for a measure's settings.
-
-    They are bounds on ``|θ - λ|``, not standard errors, so the measure's
-    ``std_error`` stays NaN.
-    """
-    return {"residual": float(r.residuals[0]), "error_bound": float(r.error_bounds[0])}
-
-
-def _trace(op: Any, hvps: int, seed: int) -> Sharpness:
-    t = hutchpp_trace(op, hvps, seed=seed)
-    return Sharpness(
-        "trace",
-        t.estimate,
-        t.std_error,
-        {"method": t.method, "num_matvecs": hvps, "seed": seed},
-        "Meyer et al. 2021 (Hutch++)",
-    )
-
-
-def _optimizer_stages(
-    opt: OptimizerState, params: ParamDict, tol: float, seed: int
-) -> dict[str, Callable[[Any], Sharpness]]:
-    settings = {"optimizer": opt.name, "step": opt.step}
-    p = preconditioner(opt, params)
-    stages: dict[str, Callable[[Any], Sharpness]] = {
-        "stability_threshold": lambda op: Sharpness(
-            "stability_threshold",
-            stability_threshold(opt),
-            settings=settings,
-            citation="Cohen et al. 2021, 2022",
-        ),
-    }
-    if p is not None:
-
-        def precond(op: Any) -> Sharpness:
-            r = preconditioned_sharpness(op, p, list(params), tol=tol, seed=seed)
-            return Sharpness(
-                "precond_lambda_max",
-                float(r.eigenvalues[0]),
-                settings={**settings, "tol": tol, "num_matvecs": r.num_matvecs, **_bound(r)},
-                citation="Cohen et al. 2022 (λ_max of P^-1 H)",
-            )
-
-        stages["precond_lambda_max"] = precond
-
-    def update(op: Any) -> Sharpness:
-        d = update_direction(opt, op.gradient)
-        return Sharpness(
-            "update_curvature",
-            directional_curvature(op, flatten(d, params)),
-            settings=settings,
-            citation="dᵀHd along the unit direction of the optimizer's next step",
-        )
-
-    stages["update_curvature"] = update
-    return stages

@@ -34,6 +34,7 @@ def run_stages(
     overwrite: bool,
     progress: bool,
     command: str | None,
+    finished: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compute the stages not yet in ``out``, commit each one as it finishes, return them all.
 
@@ -46,6 +47,10 @@ def run_stages(
     The bar's total is the most products the stages to run may take
     (``budgets``, 0 for a stage not listed); when a stage stops early the
     total drops by what it left unspent, so it ends equal to the count.
+
+    ``finished``, when given, is filled with every stage's result as soon as
+    it is known (those stored before the first stage runs, on every rank), so a
+    later stage can build on an earlier one whether or not this run computed it.
     """
     ctx = setup.context
     main = ctx.is_main
@@ -53,6 +58,8 @@ def run_stages(
         done = ctx.on_main(lambda: open_stages(kind, config, out, overwrite, command))
         todo = [s for s in stages if s not in done]
         results: dict[str, Any] = {}
+        if finished is not None and todo and done:
+            finished.update(ctx.broadcast(io.read_stages(out, kind) if main else None))
         if todo:
             budget = {name: budgets.get(name, 0) for name in todo}
             matrix_op = operator(ctx)
@@ -68,6 +75,8 @@ def run_stages(
                     bar.set_postfix_str(name)
                     before = op.num_matvecs
                     results[name] = stages[name](op)
+                    if finished is not None:
+                        finished[name] = results[name]
                     bar.total -= budget[name] - (op.num_matvecs - before)
                     bar.refresh()
                     if out is not None and main:

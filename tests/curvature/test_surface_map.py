@@ -212,3 +212,45 @@ def test_curvature_map_refuses_other_checkpoint_and_non_surface(
         f.create_dataset("x", data=[1.0])
     res = run("curvature-map", str(plain), *BASE, "--checkpoint", str(other))
     assert res.exit_code == 1 and "not a surface file" in res.output
+
+
+def test_lambda_min_is_certified_relative_to_its_own_magnitude() -> None:
+    """A spectrum from 1e-4 to 1e2: tol·|λ_max| = 1 would accept any λ_min below 1."""
+    from landscape.curvature.surface_map import curvature_map
+
+    n = 30
+    gen = torch.Generator().manual_seed(0)
+    rotation, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    x = torch.diag(torch.logspace(-2, 1, n, dtype=torch.float64)) @ rotation  # H ∝ xᵀx
+    model = torch.nn.Linear(n, 1, bias=False).double()
+    obj = Objective(model, Split(x, torch.zeros(n, 1, dtype=torch.float64)), loss="mse")
+    origin = {"weight": torch.zeros(1, n, dtype=torch.float64)}
+    ev = torch.linalg.eigvalsh(dense_at(obj, origin)).numpy()
+    assert ev[-1] / ev[0] > 1e5
+    grid = Surface(
+        np.array([0.0]), None, {}, np.ones(1, bool), vectors=({"weight": np.zeros((1, n))},)
+    )
+    result = curvature_map(obj, origin, grid, tol=1e-2, max_iter=n, progress=False)
+    assert result.lambda_min[0] == pytest.approx(ev[0], rel=1e-2)
+    assert result.lambda_max[0] == pytest.approx(ev[-1], rel=1e-2)
+
+
+def test_curvature_map_refuses_other_data_or_loss(tmp_path: Path, ckpt: Path) -> None:
+    out = tmp_path / "sub.h5"
+    common = [*BASE, "--checkpoint", str(ckpt)]
+    res = run("surface", *common, "--x=-0.2:0.2:3", "--max-samples", "30", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    for extra, message in [
+        ([], "data differs from the surface's train split"),
+        (["--max-samples", "30", "--seed", "1"], "data differs from the surface's train split"),
+        (["--max-samples", "30", "--loss", "mse"], "loss differs from the surface's"),
+    ]:
+        res = run("curvature-map", str(out), *common, *extra)
+        assert res.exit_code == 1 and message in res.output, res.output
+        assert res.output.count("\n") == 1
+        with h5py.File(out, "r") as f:
+            assert "curvature" not in f
+    res = run("curvature-map", str(out), *common, "--max-samples", "30", "--dtype", "float64")
+    assert res.exit_code == 0, res.output
+    with h5py.File(out, "r") as f:  # the same loss: the quadratic model is exact at the origin
+        assert abs(f["curvature/taylor/residual"][1]) < 1e-6

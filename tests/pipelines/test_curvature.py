@@ -15,6 +15,7 @@ from landscape.cli import cli
 from landscape.models import MLP
 from landscape.pipelines import curvature as api
 from landscape.pipelines import curvature_stages as stage_runner
+from landscape.pipelines import sharpness as sharpness_pipeline
 from tests.conftest import tiny_net
 
 BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
@@ -81,7 +82,9 @@ def test_every_product_is_counted_once_in_result_and_bar(
 def test_sharpness_counts_and_bounds(setup: api.Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stage_runner, "progress_bar", Bar)
     Bar.instances.clear()
-    report = api.sharpness(setup, measures=["lambda_max", "trace"], trace_hvps=6, tol=1e-8)
+    report = sharpness_pipeline.sharpness(
+        setup, measures=["lambda_max", "trace"], trace_hvps=6, tol=1e-8
+    )
     lam, trace = report.measures["lambda_max"], report.measures["trace"]
     (bar,) = Bar.instances
     assert bar.n == bar.total == lam.settings["num_matvecs"] + 6
