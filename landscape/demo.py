@@ -25,10 +25,15 @@ from typing import Literal, get_args
 
 import torch
 
+from landscape.data import load_data
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
+from landscape.io.groups import SEED_DIR
 from landscape.pipelines.compare import CompareConfig, compare
+from landscape.pipelines.lr_sweep import SweepSpec, run_sweep
 from landscape.records import Comparison
+from landscape.records.provenance import Environment
+from landscape.records.sweep import LrSweep
 from landscape.report.document import ReportFiles, write_report
 from landscape.report.figures import SurfacePair
 
@@ -38,32 +43,32 @@ SIZES: tuple[str, ...] = get_args(Size)
 
 @dataclass(frozen=True)
 class DemoRun:
-    """One optimizer of the demo: run name, optimizer, learning rate, momentum."""
+    """One optimizer of the demo: run name, optimizer, learning-rate grid, momentum."""
 
     name: str
     optimizer: Literal["sgd", "adagrad", "rmsprop", "adam"]
-    lr: float
+    grid: tuple[float, ...]
     momentum: float = 0.0
 
 
-# Learning rates: for each optimizer, the value of a small grid (about 2-3x apart)
-# with the lowest best validation loss within 20 epochs of the default demo (full
-# MNIST-1D, batch 128, seed 0); grids: SGD {0.05, 0.1, 0.2, 0.5}, SGD+momentum
-# {0.01, 0.02, 0.05}, Adagrad {0.01, 0.03, 0.1}, RMSprop {3e-4, 1e-3, 3e-3},
-# Adam {1e-3, 3e-3, 1e-2}. The sweep's numbers are in BENCHMARKS.report.md.
 OPTIMIZER_RUNS: tuple[DemoRun, ...] = (
-    DemoRun("sgd", "sgd", 0.5),
-    DemoRun("sgd-momentum", "sgd", 0.05, momentum=0.9),
-    DemoRun("adagrad", "adagrad", 0.03),
-    DemoRun("rmsprop", "rmsprop", 3e-3),
-    DemoRun("adam", "adam", 1e-2),
+    DemoRun("sgd", "sgd", (0.1, 0.2, 0.5, 1.0)),
+    DemoRun("sgd-momentum", "sgd", (0.01, 0.02, 0.05, 0.1), momentum=0.9),
+    DemoRun("adagrad", "adagrad", (0.02, 0.05, 0.1, 0.2)),
+    DemoRun("rmsprop", "rmsprop", (3e-4, 1e-3, 3e-3, 1e-2)),
+    DemoRun("adam", "adam", (1e-3, 3e-3, 1e-2, 3e-2)),
 )
-"""The five optimizers, with learning rates tuned as the comment above says."""
+"""The five optimizers with the learning-rate grids the demo's own sweep starts from
+(:func:`landscape.pipelines.lr_sweep.run_sweep`, extended at an edge)."""
 
 RESNET_LR = 3e-3
 """Adam learning rate of the two ResNets (the MLP's tuned Adam rate)."""
 SEED = 0
-"""Seed of every initialization, batch order, direction and estimator."""
+"""Seed of the ResNets, the gradient-descent run, directions and estimators."""
+SWEEP_SEED = 100
+"""Seed of the learning-rate sweep's runs (not one of the compared seeds)."""
+GD_LOSS = "mse"
+"""Loss of the gradient-descent run: one-hot squared error, as Cohen et al. 2021 use it."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,12 @@ class DemoSize:
         resnet_epochs: epochs of each ResNet.
         surface_grid: grid of each axis of the ResNet surfaces.
         surface_samples: rows per split of the ResNet surfaces.
+        seeds: seeds of each optimizer (a seed group ``runs/<name>/seed-N/``).
+        sweep_extensions: most steps the learning-rate sweep may extend a grid by.
+        gd_lr: step size η of the full-batch gradient-descent run.
+        gd_steps: its steps (one per epoch).
+        gd_rows: its training rows (λ_max is measured on all of them).
+        gd_probe_every: it records λ_max every this many steps.
         compare: settings of the comparison.
 
     """
@@ -91,6 +102,12 @@ class DemoSize:
     resnet_epochs: int = 6
     surface_grid: str = "-1:1:15"
     surface_samples: int | None = 1000
+    seeds: tuple[int, ...] = (0, 1, 2)
+    sweep_extensions: int = 2
+    gd_lr: float = 0.3
+    gd_steps: int = 300
+    gd_rows: int = 1000
+    gd_probe_every: int = 5
     compare: CompareConfig = field(
         default_factory=lambda: CompareConfig(
             max_checkpoints=11, trace_probes=30, plane_resolution=21, plane_samples=1000
@@ -108,6 +125,11 @@ DEMO_SIZES: dict[str, DemoSize] = {
         resnet_epochs=1,
         surface_grid="-1:1:5",
         surface_samples=200,
+        seeds=(0, 1),
+        sweep_extensions=1,
+        gd_steps=20,
+        gd_rows=200,
+        gd_probe_every=2,
         compare=CompareConfig(
             curvature_samples=200,
             max_checkpoints=5,
@@ -128,6 +150,8 @@ DEMO_SIZES: dict[str, DemoSize] = {
         resnet_epochs=20,
         surface_grid="-1:1:31",
         surface_samples=None,
+        seeds=(0, 1, 2, 3, 4),
+        gd_steps=1000,
         compare=CompareConfig(
             max_checkpoints=26, trace_probes=100, profile_grid="-1:1:41", plane_resolution=31
         ),
@@ -142,7 +166,9 @@ class DemoResult:
 
     Attributes:
         out: the demo folder.
-        runs: the optimizer run directories.
+        runs: the optimizer seed groups (``runs/<name>/``, members ``seed-N/``).
+        sweep: the learning-rate sweep that chose each optimizer's rate.
+        gd_run: the full-batch gradient-descent run.
         surfaces: the ResNet surfaces (with, without skip connections).
         comparison: the comparison as stored in ``report/compare.h5``.
         report: the report's files.
@@ -151,6 +177,8 @@ class DemoResult:
 
     out: Path
     runs: tuple[Path, ...]
+    sweep: LrSweep
+    gd_run: Path
     surfaces: tuple[Path, Path]
     comparison: Comparison
     report: ReportFiles
@@ -229,13 +257,43 @@ def _run(
         track_sharpness=s.track_every,
         sharpness_subset=s.sharpness_subset,
     )
+    sweep = run_sweep(
+        [SweepSpec(r.name, r.optimizer, r.grid, r.momentum) for r in OPTIMIZER_RUNS],
+        replace(base, seed=SWEEP_SEED),
+        out / "sweep",
+        max_extensions=s.sweep_extensions,
+        device=dev,
+        progress=progress,
+        overwrite=overwrite,
+        command=command,
+    )
+    chosen = {c.name: c.chosen for c in sweep.curves}
     runs = []
     for r in OPTIMIZER_RUNS:
-        config = replace(base, optimizer=r.optimizer, lr=r.lr, momentum=r.momentum)
-        path = out / "runs" / r.name
-        _train(config, path, r.name, dev, progress, overwrite, command)
-        runs.append(path)
+        group = out / "runs" / r.name
+        for seed in s.seeds:
+            config = replace(
+                base, optimizer=r.optimizer, lr=chosen[r.name], momentum=r.momentum, seed=seed
+            )
+            _train(config, group / f"{SEED_DIR}{seed}", r.name, dev, progress, overwrite, command)
+        runs.append(group)
+    gd = out / "gd"
+    gd_config = replace(
+        base,
+        optimizer="sgd",
+        lr=s.gd_lr,
+        epochs=s.gd_steps,
+        batch_size=None,
+        loss=GD_LOSS,
+        max_samples=s.gd_rows,
+        eval_every=max(1, s.gd_steps // 10),
+        checkpoint_every=s.gd_steps,
+        track_sharpness=s.gd_probe_every,
+        sharpness_subset=s.gd_rows,
+    )
+    _train(gd_config, gd, "gradient descent", dev, progress, overwrite, command)
     surfaces = []
+    resnets = []
     for model, name in (("resnet", "skip"), ("resnet-noskip", "noskip")):
         config = replace(
             base,
@@ -248,6 +306,7 @@ def _run(
         )
         run = out / "resnet" / name
         _train(config, run, f"resnet {name}", dev, progress, overwrite, command)
+        resnets.append(run)
         target = out / "surfaces" / f"resnet-{name}.h5"
         surface(
             model,
@@ -277,14 +336,24 @@ def _run(
         "filter-normalized directions through the trained weights (Li et al. 2018); α = β = 0 is "
         "the trained point, both panels share one colour scale and its contour levels.",
     )
+    data = load_data("mnist1d", max_samples=s.max_samples, seed=SEED)
+    env = Environment(
+        dev,
+        torch.get_num_threads(),
+        {("validation" if k == "test" else k): len(v) for k, v in data.splits.items()},
+    )
     files = write_report(
         comparison,
         report,
         pair=pair,
-        run_dirs=runs,
+        run_dirs=[group / f"{SEED_DIR}{s.seeds[0]}" for group in runs],
+        sweep=sweep,
+        gd_run=gd,
+        environment=env,
+        extra_runs=[gd, *resnets],
         title="MNIST-1D: why SGD, SGD+momentum, Adagrad, RMSprop and Adam converge differently",
     )
-    return DemoResult(out, tuple(runs), (surfaces[0], surfaces[1]), comparison, files)
+    return DemoResult(out, tuple(runs), sweep, gd, (surfaces[0], surfaces[1]), comparison, files)
 
 
 def _train(
