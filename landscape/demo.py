@@ -1,19 +1,31 @@
 """``landscape demo``: the embedded default, no download, CPU in minutes.
 
-Trains the same MLP on MNIST-1D (Greydanus 2020, generated locally) with SGD,
-SGD+momentum, Adagrad, RMSprop and Adam from one seed (same initialization,
-same batch order), recording dynamics and the sharpness along training; runs
-:func:`landscape.pipelines.compare.compare` on them; trains a ResNet with and
-without skip connections and computes a 2D filter-normalized surface around
-each; and writes the report. Everything resumes: a re-run reuses finished
-runs, curvature and surfaces.
+On MNIST-1D (Greydanus 2020, generated locally) the demo
+
+1. chooses each optimizer's learning rate (SGD, SGD+momentum, Adagrad, RMSprop, Adam) by
+   its own sweep (:func:`landscape.pipelines.lr_sweep.run_sweep`: short runs of one seed
+   over a grid, extended at an edge, criterion
+   :data:`landscape.dynamics.lr_sweep.CRITERION`);
+2. trains the same MLP with each optimizer at its chosen rate from several seeds (a seed
+   group per optimizer, as ``landscape train --seeds`` writes it), recording dynamics and
+   sharpness along training;
+3. runs full-batch gradient descent with one-hot squared error and a sharpness probe on
+   every training row, where λ_max rises to 2/η and stays there (the edge of stability,
+   Cohen et al. 2021);
+4. compares the seed groups (:func:`landscape.pipelines.compare.compare`: means with
+   intervals over seeds, differences under Welch's test with Holm's correction) and writes
+   the report, with the learning-rate protocol, the edge of stability and the provenance.
+
+The skip/no-skip ResNet pair of earlier versions is left out: within the demo's budget a
+network deep enough for the effect of Li et al. 2018 could not be trained on 2 CPU cores,
+and the shallow pair showed two equally smooth basins. Everything resumes: a re-run
+reuses finished runs, curvature and surfaces.
 
 Layout of ``OUT``::
 
-    runs/<optimizer>/            run.h5 + checkpoints/ of each optimizer
-    resnet/skip, resnet/noskip/  the two ResNet runs
-    surfaces/resnet-skip.h5      2D surfaces (the Li et al. schema)
-    surfaces/resnet-noskip.h5
+    sweep/<optimizer>/lr-<lr>/   the learning-rate sweep's runs
+    runs/<optimizer>/seed-N/     run.h5 + checkpoints/ of each optimizer and seed
+    gd/                          the full-batch gradient-descent run
     report/                      compare.h5, profiles/, figures/, index.html, report.md
 """
 
@@ -35,7 +47,6 @@ from landscape.records import Comparison
 from landscape.records.provenance import Environment
 from landscape.records.sweep import LrSweep
 from landscape.report.document import ReportFiles, write_report
-from landscape.report.figures import SurfacePair
 
 Size = Literal["quick", "default", "full"]
 SIZES: tuple[str, ...] = get_args(Size)
@@ -61,10 +72,8 @@ OPTIMIZER_RUNS: tuple[DemoRun, ...] = (
 """The five optimizers with the learning-rate grids the demo's own sweep starts from
 (:func:`landscape.pipelines.lr_sweep.run_sweep`, extended at an edge)."""
 
-RESNET_LR = 3e-3
-"""Adam learning rate of the two ResNets (the MLP's tuned Adam rate)."""
 SEED = 0
-"""Seed of the ResNets, the gradient-descent run, directions and estimators."""
+"""Seed of the gradient-descent run, directions and estimators."""
 SWEEP_SEED = 100
 """Seed of the learning-rate sweep's runs (not one of the compared seeds)."""
 GD_LOSS = "mse"
@@ -81,9 +90,6 @@ class DemoSize:
         batch_size: mini-batch size.
         track_every: record λ_max (and the preconditioned λ_max) every this many steps.
         sharpness_subset: training rows of that measurement.
-        resnet_epochs: epochs of each ResNet.
-        surface_grid: grid of each axis of the ResNet surfaces.
-        surface_samples: rows per split of the ResNet surfaces.
         seeds: seeds of each optimizer (a seed group ``runs/<name>/seed-N/``).
         sweep_extensions: most steps the learning-rate sweep may extend a grid by.
         gd_lr: step size η of the full-batch gradient-descent run.
@@ -99,15 +105,12 @@ class DemoSize:
     batch_size: int = 128
     track_every: int = 16
     sharpness_subset: int = 256
-    resnet_epochs: int = 6
-    surface_grid: str = "-1:1:15"
-    surface_samples: int | None = 1000
     seeds: tuple[int, ...] = (0, 1, 2)
     sweep_extensions: int = 2
     gd_lr: float = 0.3
     gd_steps: int = 300
     gd_rows: int = 1000
-    gd_probe_every: int = 5
+    gd_probe_every: int = 10
     compare: CompareConfig = field(
         default_factory=lambda: CompareConfig(
             max_checkpoints=11, trace_probes=30, plane_resolution=21, plane_samples=1000
@@ -122,9 +125,6 @@ DEMO_SIZES: dict[str, DemoSize] = {
         batch_size=100,
         track_every=6,
         sharpness_subset=128,
-        resnet_epochs=1,
-        surface_grid="-1:1:5",
-        surface_samples=200,
         seeds=(0, 1),
         sweep_extensions=1,
         gd_steps=20,
@@ -147,9 +147,6 @@ DEMO_SIZES: dict[str, DemoSize] = {
         batch_size=128,
         track_every=8,
         sharpness_subset=1000,
-        resnet_epochs=20,
-        surface_grid="-1:1:31",
-        surface_samples=None,
         seeds=(0, 1, 2, 3, 4),
         gd_steps=1000,
         compare=CompareConfig(
@@ -169,7 +166,6 @@ class DemoResult:
         runs: the optimizer seed groups (``runs/<name>/``, members ``seed-N/``).
         sweep: the learning-rate sweep that chose each optimizer's rate.
         gd_run: the full-batch gradient-descent run.
-        surfaces: the ResNet surfaces (with, without skip connections).
         comparison: the comparison as stored in ``report/compare.h5``.
         report: the report's files.
 
@@ -179,7 +175,6 @@ class DemoResult:
     runs: tuple[Path, ...]
     sweep: LrSweep
     gd_run: Path
-    surfaces: tuple[Path, Path]
     comparison: Comparison
     report: ReportFiles
 
@@ -194,7 +189,7 @@ def run_demo(
     threads: int | None = 1,
     command: str | None = None,
 ) -> DemoResult:
-    """Train the five optimizers and the two ResNets, compare them and write the report.
+    """Sweep, train and compare the five optimizers, run gradient descent, write the report.
 
     Args:
         out: the demo folder (see the module docstring for its layout).
@@ -243,8 +238,6 @@ def _run(
     overwrite: bool,
     command: str | None,
 ) -> DemoResult:
-    from landscape.api import surface
-
     dev = str(device)
     out = Path(out).resolve()  # run directories enter trajectory configs: keep them cwd-independent
     base = TrainConfig(
@@ -292,49 +285,9 @@ def _run(
         sharpness_subset=s.gd_rows,
     )
     _train(gd_config, gd, "gradient descent", dev, progress, overwrite, command)
-    surfaces = []
-    resnets = []
-    for model, name in (("resnet", "skip"), ("resnet-noskip", "noskip")):
-        config = replace(
-            base,
-            model=model,
-            optimizer="adam",
-            lr=RESNET_LR,
-            epochs=s.resnet_epochs,
-            track_sharpness=None,
-            checkpoint_every=s.resnet_epochs,
-        )
-        run = out / "resnet" / name
-        _train(config, run, f"resnet {name}", dev, progress, overwrite, command)
-        resnets.append(run)
-        target = out / "surfaces" / f"resnet-{name}.h5"
-        surface(
-            model,
-            run / "checkpoints" / f"epoch_{s.resnet_epochs:04d}.pt",
-            "mnist1d",
-            dirs="random",
-            x=s.surface_grid,
-            y=s.surface_grid,
-            seed=SEED,
-            max_samples=s.surface_samples,
-            device=dev,
-            out=target,
-            overwrite=overwrite,
-            progress=progress,
-            command=command,
-        )
-        surfaces.append(target)
     report = out / "report"
     comparison = compare(
         runs, report, s.compare, device=dev, overwrite=overwrite, progress=progress, command=command
-    )
-    pair = SurfacePair(
-        (surfaces[0], surfaces[1]),
-        ("ResNet with skip connections", "ResNet without skip connections"),
-        "Training loss of a small 1D ResNet (left) and the same network without skip connections "
-        f"(right), each trained {s.resnet_epochs} epoch(s) with Adam, on a plane of two random "
-        "filter-normalized directions through the trained weights (Li et al. 2018); α = β = 0 is "
-        "the trained point, both panels share one colour scale and its contour levels.",
     )
     data = load_data("mnist1d", max_samples=s.max_samples, seed=SEED)
     env = Environment(
@@ -345,15 +298,14 @@ def _run(
     files = write_report(
         comparison,
         report,
-        pair=pair,
         run_dirs=[group / f"{SEED_DIR}{s.seeds[0]}" for group in runs],
         sweep=sweep,
         gd_run=gd,
         environment=env,
-        extra_runs=[gd, *resnets],
+        extra_runs=[gd],
         title="MNIST-1D: why SGD, SGD+momentum, Adagrad, RMSprop and Adam converge differently",
     )
-    return DemoResult(out, tuple(runs), sweep, gd, (surfaces[0], surfaces[1]), comparison, files)
+    return DemoResult(out, tuple(runs), sweep, gd, comparison, files)
 
 
 def _train(
