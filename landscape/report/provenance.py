@@ -116,7 +116,7 @@ def provenance(
             f"{len(run.shapes)} tensors; weight shapes {weight_shapes(run.shapes)}."
         )
     if env is not None and env.rows:
-        data = {str(r.config.get("data", "?")) for rs in groups.values() for r in rs}
+        data = {str(r.config.get("data", "unknown")) for rs in groups.values() for r in rs}
         sizes = ", ".join(f"{n:,} {split} rows" for split, n in env.rows.items())
         lines.append(f"Data: {', '.join(sorted(data))}, {sizes} (as the optimizer runs used).")
     versions = {

@@ -21,7 +21,12 @@ def write_run(
     run_dir.mkdir(parents=True)
     names = tuple(f"p{i}" for i in range(len(shapes)))
     header = RunHeader(
-        json.dumps(config), config.get("optimizer", "sgd"), {"lr": config.get("lr")}, names, shapes, 1
+        json.dumps(config),
+        config.get("optimizer", "sgd"),
+        {"lr": config.get("lr")},
+        names,
+        shapes,
+        1,
     )
     create_run_file(
         run_file(run_dir), header, {n: np.zeros(s) for n, s in zip(names, shapes, strict=True)}
