@@ -1,8 +1,8 @@
 """The report's provenance section: how every run was made and on what, read from its files.
 
 One table row per contender (a run, or a group of runs that differ by seed only): model,
-optimizer, learning rate, momentum (β₁, β₂ for Adam), batch size, epochs, seeds and loss,
-all from the runs' stored configurations; below it the architecture of each model (its
+optimizer, learning rate, momentum (β₁, β₂ for Adam), batch size, epochs, seeds, loss and
+the rows per split it was limited to, all from the runs' stored configurations; below it the architecture of each model (its
 parameter count and weight shapes, from the shapes the run file stores), the rows per split,
 the package versions the run files were written with, and the device and threads.
 """
@@ -27,7 +27,18 @@ from landscape.report.table import Table
 VERSIONS = ("python", "landscape", "torch", "numpy", "h5py", "scipy")
 """The packages the section names, in this order."""
 
-HEADERS = ("runs", "model", "optimizer", "η", "momentum", "batch size", "epochs", "seeds", "loss")
+HEADERS = (
+    "runs",
+    "model",
+    "optimizer",
+    "η",
+    "momentum",
+    "batch size",
+    "epochs",
+    "seeds",
+    "loss",
+    "rows per split",
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ def _row(label: str, runs: Sequence[Run]) -> tuple[str, ...]:
         str(c.get("epochs", "?")),
         ", ".join(str(r.config.get("seed", "?")) for r in runs),
         str(c.get("loss", "cross_entropy")),
+        "all" if c.get("max_samples") is None else f"at most {c['max_samples']:,}",
     )
 
 

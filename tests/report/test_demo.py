@@ -148,9 +148,11 @@ def test_provenance_section_holds_the_numbers_of_the_run_files(demo):
         assert cells[3] == ("—" if r.optimizer == "adagrad" else momentum)
         assert cells[4] == str(QUICK.batch_size) == str(config["batch_size"])
         assert cells[5] == str(QUICK.epochs) and cells[6] == ", ".join(map(str, QUICK.seeds))
+        assert cells[8] == f"at most {config['max_samples']:,}"
     with h5py.File(out / "gd" / "run.h5", "r") as f:
         gd = json.loads(f["dynamics"].attrs["config"])
     assert rows["gd"][4] == "full" and gd["batch_size"] is None and rows["gd"][7] == "mse"
+    assert rows["gd"][8] == f"at most {gd['max_samples']:,}" == f"at most {QUICK.gd_rows:,}"
     count = sum(math.prod(s) for s in shapes)
     assert f"Architecture of mlp: {count:,} parameters in {len(shapes)} tensors" in prov
     data = load_data("mnist1d", max_samples=QUICK.max_samples)

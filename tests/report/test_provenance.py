@@ -16,13 +16,26 @@ def test_rows_group_seeds_and_lines_name_architecture_data_versions_device(tmp_p
         for s in (0, 2)
     ]
     gd = {"model": "cnn", "optimizer": "sgd", "lr": 0.3, "batch_size": None, "epochs": 9}
-    gd_run = write_run(tmp_path / "gd", {**gd, "seed": 0, "loss": "mse", "momentum": 0.0})
+    gd_run = write_run(
+        tmp_path / "gd", {**gd, "seed": 0, "loss": "mse", "momentum": 0.0, "max_samples": 1000}
+    )
     c = SimpleNamespace(config={"runs": [str(p) for p in members]})
     env = Environment("cpu", 1, {"train": 40, "validation": 10})
     p = provenance(c, env=env, extra=[gd_run])
     assert p.table.rows == (
-        ("adam", "mlp", "adam", "0.003", "β₁ 0.9, β₂ 0.999", "64", "5", "0, 2", "cross_entropy"),
-        ("gd", "cnn", "sgd", "0.3", "0", "full", "9", "0", "mse"),
+        (
+            "adam",
+            "mlp",
+            "adam",
+            "0.003",
+            "β₁ 0.9, β₂ 0.999",
+            "64",
+            "5",
+            "0, 2",
+            "cross_entropy",
+            "all",
+        ),
+        ("gd", "cnn", "sgd", "0.3", "0", "full", "9", "0", "mse", "at most 1,000"),
     )
     v = package_versions()
     assert p.lines == (
