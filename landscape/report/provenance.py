@@ -2,9 +2,10 @@
 
 One table row per contender (a run, or a group of runs that differ by seed only): model,
 optimizer, learning rate, momentum (β₁, β₂ for Adam), batch size, epochs, seeds, loss and
-the rows per split it was limited to, all from the runs' stored configurations; below it the architecture of each model (its
-parameter count and weight shapes, from the shapes the run file stores), the rows per split,
-the package versions the run files were written with, and the device and threads.
+the rows per split it was limited to, all from the runs' stored configurations; below it
+the architecture of each model (its parameter count and weight shapes, from the shapes the
+run file stores), the rows per split, the package versions the run files were written
+with, and the device and threads.
 """
 
 from __future__ import annotations
