@@ -1,19 +1,31 @@
 """``landscape demo``: the embedded default, no download, CPU in minutes.
 
-Trains the same MLP on MNIST-1D (Greydanus 2020, generated locally) with SGD,
-SGD+momentum, Adagrad, RMSprop and Adam from one seed (same initialization,
-same batch order), recording dynamics and the sharpness along training; runs
-:func:`landscape.pipelines.compare.compare` on them; trains a ResNet with and
-without skip connections and computes a 2D filter-normalized surface around
-each; and writes the report. Everything resumes: a re-run reuses finished
-runs, curvature and surfaces.
+On MNIST-1D (Greydanus 2020, generated locally) the demo
+
+1. chooses each optimizer's learning rate (SGD, SGD+momentum, Adagrad, RMSprop, Adam) by
+   its own sweep (:func:`landscape.pipelines.lr_sweep.run_sweep`: short runs of one seed
+   over a grid, extended at an edge, criterion
+   :data:`landscape.dynamics.lr_sweep.CRITERION`);
+2. trains the same MLP with each optimizer at its chosen rate from several seeds (a seed
+   group per optimizer, as ``landscape train --seeds`` writes it), recording dynamics and
+   sharpness along training;
+3. runs full-batch gradient descent with one-hot squared error and a sharpness probe on
+   every training row, where λ_max rises to 2/η and stays there (the edge of stability,
+   Cohen et al. 2021);
+4. compares the seed groups (:func:`landscape.pipelines.compare.compare`: means with
+   intervals over seeds, differences under Welch's test with Holm's correction) and writes
+   the report, with the learning-rate protocol, the edge of stability and the provenance.
+
+The skip/no-skip ResNet pair of earlier versions is left out: within the demo's budget a
+network deep enough for the effect of Li et al. 2018 could not be trained on 2 CPU cores,
+and the shallow pair showed two equally smooth basins. Everything resumes: a re-run
+reuses finished runs, curvature and surfaces.
 
 Layout of ``OUT``::
 
-    runs/<optimizer>/            run.h5 + checkpoints/ of each optimizer
-    resnet/skip, resnet/noskip/  the two ResNet runs
-    surfaces/resnet-skip.h5      2D surfaces (the Li et al. schema)
-    surfaces/resnet-noskip.h5
+    sweep/<optimizer>/lr-<lr>/   the learning-rate sweep's runs
+    runs/<optimizer>/seed-N/     run.h5 + checkpoints/ of each optimizer and seed
+    gd/                          the full-batch gradient-descent run
     report/                      compare.h5, profiles/, figures/, index.html, report.md
 """
 
@@ -25,12 +37,16 @@ from typing import Literal, get_args
 
 import torch
 
+from landscape.data import load_data
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
+from landscape.io.groups import SEED_DIR
 from landscape.pipelines.compare import CompareConfig, compare
+from landscape.pipelines.lr_sweep import SweepSpec, run_sweep
 from landscape.records import Comparison
+from landscape.records.provenance import Environment
+from landscape.records.sweep import LrSweep
 from landscape.report.document import ReportFiles, write_report
-from landscape.report.figures import SurfacePair
 
 Size = Literal["quick", "default", "full"]
 SIZES: tuple[str, ...] = get_args(Size)
@@ -38,32 +54,30 @@ SIZES: tuple[str, ...] = get_args(Size)
 
 @dataclass(frozen=True)
 class DemoRun:
-    """One optimizer of the demo: run name, optimizer, learning rate, momentum."""
+    """One optimizer of the demo: run name, optimizer, learning-rate grid, momentum."""
 
     name: str
     optimizer: Literal["sgd", "adagrad", "rmsprop", "adam"]
-    lr: float
+    grid: tuple[float, ...]
     momentum: float = 0.0
 
 
-# Learning rates: for each optimizer, the value of a small grid (about 2-3x apart)
-# with the lowest best validation loss within 20 epochs of the default demo (full
-# MNIST-1D, batch 128, seed 0); grids: SGD {0.05, 0.1, 0.2, 0.5}, SGD+momentum
-# {0.01, 0.02, 0.05}, Adagrad {0.01, 0.03, 0.1}, RMSprop {3e-4, 1e-3, 3e-3},
-# Adam {1e-3, 3e-3, 1e-2}. The sweep's numbers are in BENCHMARKS.report.md.
 OPTIMIZER_RUNS: tuple[DemoRun, ...] = (
-    DemoRun("sgd", "sgd", 0.5),
-    DemoRun("sgd-momentum", "sgd", 0.05, momentum=0.9),
-    DemoRun("adagrad", "adagrad", 0.03),
-    DemoRun("rmsprop", "rmsprop", 3e-3),
-    DemoRun("adam", "adam", 1e-2),
+    DemoRun("sgd", "sgd", (0.1, 0.2, 0.5, 1.0)),
+    DemoRun("sgd-momentum", "sgd", (0.01, 0.02, 0.05, 0.1), momentum=0.9),
+    DemoRun("adagrad", "adagrad", (0.02, 0.05, 0.1, 0.2)),
+    DemoRun("rmsprop", "rmsprop", (3e-4, 1e-3, 3e-3, 1e-2)),
+    DemoRun("adam", "adam", (1e-3, 3e-3, 1e-2, 3e-2)),
 )
-"""The five optimizers, with learning rates tuned as the comment above says."""
+"""The five optimizers with the learning-rate grids the demo's own sweep starts from
+(:func:`landscape.pipelines.lr_sweep.run_sweep`, extended at an edge)."""
 
-RESNET_LR = 3e-3
-"""Adam learning rate of the two ResNets (the MLP's tuned Adam rate)."""
 SEED = 0
-"""Seed of every initialization, batch order, direction and estimator."""
+"""Seed of the gradient-descent run, directions and estimators."""
+SWEEP_SEED = 100
+"""Seed of the learning-rate sweep's runs (not one of the compared seeds)."""
+GD_LOSS = "mse"
+"""Loss of the gradient-descent run: one-hot squared error, as Cohen et al. 2021 use it."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,12 @@ class DemoSize:
         batch_size: mini-batch size.
         track_every: record λ_max (and the preconditioned λ_max) every this many steps.
         sharpness_subset: training rows of that measurement.
-        resnet_epochs: epochs of each ResNet.
-        surface_grid: grid of each axis of the ResNet surfaces.
-        surface_samples: rows per split of the ResNet surfaces.
+        seeds: seeds of each optimizer (a seed group ``runs/<name>/seed-N/``).
+        sweep_extensions: most steps the learning-rate sweep may extend a grid by.
+        gd_lr: step size η of the full-batch gradient-descent run.
+        gd_steps: its steps (one per epoch).
+        gd_rows: its training rows (λ_max is measured on all of them).
+        gd_probe_every: it records λ_max every this many steps.
         compare: settings of the comparison.
 
     """
@@ -88,9 +105,12 @@ class DemoSize:
     batch_size: int = 128
     track_every: int = 16
     sharpness_subset: int = 256
-    resnet_epochs: int = 6
-    surface_grid: str = "-1:1:15"
-    surface_samples: int | None = 1000
+    seeds: tuple[int, ...] = (0, 1, 2)
+    sweep_extensions: int = 2
+    gd_lr: float = 0.3
+    gd_steps: int = 300
+    gd_rows: int = 1000
+    gd_probe_every: int = 10
     compare: CompareConfig = field(
         default_factory=lambda: CompareConfig(
             max_checkpoints=11, trace_probes=30, plane_resolution=21, plane_samples=1000
@@ -105,9 +125,11 @@ DEMO_SIZES: dict[str, DemoSize] = {
         batch_size=100,
         track_every=6,
         sharpness_subset=128,
-        resnet_epochs=1,
-        surface_grid="-1:1:5",
-        surface_samples=200,
+        seeds=(0, 1),
+        sweep_extensions=1,
+        gd_steps=20,
+        gd_rows=200,
+        gd_probe_every=2,
         compare=CompareConfig(
             curvature_samples=200,
             max_checkpoints=5,
@@ -125,9 +147,8 @@ DEMO_SIZES: dict[str, DemoSize] = {
         batch_size=128,
         track_every=8,
         sharpness_subset=1000,
-        resnet_epochs=20,
-        surface_grid="-1:1:31",
-        surface_samples=None,
+        seeds=(0, 1, 2, 3, 4),
+        gd_steps=1000,
         compare=CompareConfig(
             max_checkpoints=26, trace_probes=100, profile_grid="-1:1:41", plane_resolution=31
         ),
@@ -142,8 +163,9 @@ class DemoResult:
 
     Attributes:
         out: the demo folder.
-        runs: the optimizer run directories.
-        surfaces: the ResNet surfaces (with, without skip connections).
+        runs: the optimizer seed groups (``runs/<name>/``, members ``seed-N/``).
+        sweep: the learning-rate sweep that chose each optimizer's rate.
+        gd_run: the full-batch gradient-descent run.
         comparison: the comparison as stored in ``report/compare.h5``.
         report: the report's files.
 
@@ -151,7 +173,8 @@ class DemoResult:
 
     out: Path
     runs: tuple[Path, ...]
-    surfaces: tuple[Path, Path]
+    sweep: LrSweep
+    gd_run: Path
     comparison: Comparison
     report: ReportFiles
 
@@ -166,7 +189,7 @@ def run_demo(
     threads: int | None = 1,
     command: str | None = None,
 ) -> DemoResult:
-    """Train the five optimizers and the two ResNets, compare them and write the report.
+    """Sweep, train and compare the five optimizers, run gradient descent, write the report.
 
     Args:
         out: the demo folder (see the module docstring for its layout).
@@ -215,8 +238,6 @@ def _run(
     overwrite: bool,
     command: str | None,
 ) -> DemoResult:
-    from landscape.pipelines.surface import surface
-
     dev = str(device)
     out = Path(out).resolve()  # run directories enter trajectory configs: keep them cwd-independent
     base = TrainConfig(
@@ -229,62 +250,62 @@ def _run(
         track_sharpness=s.track_every,
         sharpness_subset=s.sharpness_subset,
     )
+    sweep = run_sweep(
+        [SweepSpec(r.name, r.optimizer, r.grid, r.momentum) for r in OPTIMIZER_RUNS],
+        replace(base, seed=SWEEP_SEED),
+        out / "sweep",
+        max_extensions=s.sweep_extensions,
+        device=dev,
+        progress=progress,
+        overwrite=overwrite,
+        command=command,
+    )
+    chosen = {c.name: c.chosen for c in sweep.curves}
     runs = []
     for r in OPTIMIZER_RUNS:
-        config = replace(base, optimizer=r.optimizer, lr=r.lr, momentum=r.momentum)
-        path = out / "runs" / r.name
-        _train(config, path, r.name, dev, progress, overwrite, command)
-        runs.append(path)
-    surfaces = []
-    for model, name in (("resnet", "skip"), ("resnet-noskip", "noskip")):
-        config = replace(
-            base,
-            model=model,
-            optimizer="adam",
-            lr=RESNET_LR,
-            epochs=s.resnet_epochs,
-            track_sharpness=None,
-            checkpoint_every=s.resnet_epochs,
-        )
-        run = out / "resnet" / name
-        _train(config, run, f"resnet {name}", dev, progress, overwrite, command)
-        target = out / "surfaces" / f"resnet-{name}.h5"
-        surface(
-            model,
-            run / "checkpoints" / f"epoch_{s.resnet_epochs:04d}.pt",
-            "mnist1d",
-            dirs="random",
-            x=s.surface_grid,
-            y=s.surface_grid,
-            seed=SEED,
-            max_samples=s.surface_samples,
-            device=dev,
-            out=target,
-            overwrite=overwrite,
-            progress=progress,
-            command=command,
-        )
-        surfaces.append(target)
+        group = out / "runs" / r.name
+        for seed in s.seeds:
+            config = replace(
+                base, optimizer=r.optimizer, lr=chosen[r.name], momentum=r.momentum, seed=seed
+            )
+            _train(config, group / f"{SEED_DIR}{seed}", r.name, dev, progress, overwrite, command)
+        runs.append(group)
+    gd = out / "gd"
+    gd_config = replace(
+        base,
+        optimizer="sgd",
+        lr=s.gd_lr,
+        epochs=s.gd_steps,
+        batch_size=None,
+        loss=GD_LOSS,
+        max_samples=s.gd_rows,
+        eval_every=max(1, s.gd_steps // 10),
+        checkpoint_every=s.gd_steps,
+        track_sharpness=s.gd_probe_every,
+        sharpness_subset=s.gd_rows,
+    )
+    _train(gd_config, gd, "gradient descent", dev, progress, overwrite, command)
     report = out / "report"
     comparison = compare(
         runs, report, s.compare, device=dev, overwrite=overwrite, progress=progress, command=command
     )
-    pair = SurfacePair(
-        (surfaces[0], surfaces[1]),
-        ("ResNet with skip connections", "ResNet without skip connections"),
-        "Training loss of a small 1D ResNet (left) and the same network without skip connections "
-        f"(right), each trained {s.resnet_epochs} epoch(s) with Adam, on a plane of two random "
-        "filter-normalized directions through the trained weights (Li et al. 2018); α = β = 0 is "
-        "the trained point, both panels share one colour scale and its contour levels.",
+    data = load_data("mnist1d", max_samples=s.max_samples, seed=SEED)
+    env = Environment(
+        dev,
+        torch.get_num_threads(),
+        {("validation" if k == "test" else k): len(v) for k, v in data.splits.items()},
     )
     files = write_report(
         comparison,
         report,
-        pair=pair,
-        run_dirs=runs,
+        run_dirs=[group / f"{SEED_DIR}{s.seeds[0]}" for group in runs],
+        sweep=sweep,
+        gd_run=gd,
+        environment=env,
+        extra_runs=[gd],
         title="MNIST-1D: why SGD, SGD+momentum, Adagrad, RMSprop and Adam converge differently",
     )
-    return DemoResult(out, tuple(runs), (surfaces[0], surfaces[1]), comparison, files)
+    return DemoResult(out, tuple(runs), sweep, gd, comparison, files)
 
 
 def _train(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from landscape.demo import SIZES, run_demo
 
-KEY_FIGURES = ("convergence", "stability", "profiles", "paths", "surface_pair")
+KEY_FIGURES = ("convergence", "stability", "profiles", "paths", "lr_sweep", "sharpness_gd")
 """The figures the README shows, in its order."""
 
 

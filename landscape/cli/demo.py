@@ -1,4 +1,4 @@
-"""``landscape demo``: five optimizers on MNIST-1D, compared in a report (CPU, minutes)."""
+"""``landscape demo``: five optimizers on MNIST-1D over seeds, compared in a report (CPU, minutes)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from landscape.cli.options import command_line, device_option, verbosity_options
     type=click.Path(file_okay=False),
     default="demo",
     show_default=True,
-    help="Demo folder (runs/, resnet/, surfaces/, report/).",
+    help="Demo folder (sweep/, runs/, gd/, report/).",
 )
 @click.option(
     "--quick", "size", flag_value="quick", help="Tiny version, under a minute (for tests)."
@@ -38,8 +38,11 @@ def command(
 ) -> None:
     """Train SGD, SGD+momentum, Adagrad, RMSprop and Adam on MNIST-1D and explain the differences.
 
-    Needs no download (MNIST-1D is generated locally). The default size takes
-    a few minutes on 2 CPU cores; re-running reuses what is finished.
+    Each optimizer's learning rate comes from a short sweep the demo runs first; each is
+    then trained from several seeds and compared with intervals over seeds; a full-batch
+    gradient-descent run shows the edge of stability. Needs no download (MNIST-1D is
+    generated locally). The default size takes a few minutes on 2 CPU cores; re-running
+    reuses what is finished.
 
     Example: landscape demo --out demo/
     """

@@ -319,7 +319,8 @@ def command_line() -> str:
             continue
         flag = max(param.opts, key=len)
         if param.is_flag:
-            words.append(flag)
+            if value == param.flag_value:  # one of several flags sharing a name (--quick/--full)
+                words.append(flag)
         elif value != param.get_default(ctx):
             words += [f"{flag}={v}" for v in (value if param.multiple else (value,))]
     return shlex.join(words)

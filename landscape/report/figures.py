@@ -29,6 +29,7 @@ from landscape.plotting.compare import (
 )
 from landscape.plotting.style import HEIGHTS, WIDTHS, direction_label, save, style_context
 from landscape.records import Comparison
+from landscape.records.sweep import LrSweep
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,43 @@ def surface_pair_figure(pair: SurfacePair) -> Figure:
     return fig
 
 
+def lr_sweep_figure(sweep: LrSweep) -> Figure:
+    """The sweep's sensitivity curves: the criterion against the learning rate, per optimizer.
+
+    Diverged rates (criterion not finite) are left out of the line; the chosen rate is a
+    filled marker.
+    """
+    fig, (ax,) = _figure("single", HEIGHTS["single"])
+    colors = run_colors([c.name for c in sweep.curves])
+    with style_context():
+        for c in sweep.curves:
+            lrs, crit = np.asarray(c.lrs), np.asarray(c.criterion)
+            ok = np.isfinite(crit)
+            ax.plot(lrs[ok], crit[ok], marker="o", markersize=3, color=colors[c.name], label=c.name)
+            ax.plot(
+                [c.chosen],
+                [crit[c.lrs.index(c.chosen)]],
+                marker="o",
+                markersize=7,
+                color=colors[c.name],
+                markerfacecolor="none",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate η")
+        ax.set_ylabel("validation loss, last quarter")
+        ax.legend(fontsize=6, loc="best")
+    return fig
+
+
+def _sweep_caption(sweep: LrSweep) -> str:
+    return (
+        f"Learning-rate sensitivity: the sweep's criterion (the {sweep.criterion}; lower is "
+        f"better) against η on a log scale, one line per optimizer, each point a run of "
+        f"{sweep.epochs} epochs with seed {sweep.seed}; circled: the chosen rate. Rates "
+        "whose run diverged are left out."
+    )
+
+
 def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
     stab = {r.stability.source for r in c.runs}
     when = (
@@ -249,6 +287,8 @@ def write_figures(
     *,
     pair: SurfacePair | None = None,
     run_dirs: Sequence[str | Path] = (),
+    sweep: LrSweep | None = None,
+    sharpness_runs: Sequence[str | Path] = (),
 ) -> list[ReportFigure]:
     """Draw and save every figure of the report (PDF and PNG) in ``folder``.
 
@@ -258,12 +298,17 @@ def write_figures(
         pair: two 2D surfaces to show side by side.
         run_dirs: run directories whose dynamics panels to add (``dynamics_<name>``; a group
             member ``DIR/seed-N`` is named ``DIR-seed-N``).
+        sweep: a learning-rate sweep whose sensitivity curves to add (``lr_sweep``).
+        sharpness_runs: run directories with a sharpness probe whose λ_max over steps
+            against the stability threshold to add (``sharpness_<name>``, as
+            ``landscape plot RUN --kind sharpness`` draws it).
 
     Returns:
         The figures written, in report order.
 
     """
     from landscape.plotting.dynamics import plot_dynamics
+    from landscape.plotting.stability import plot_sharpness
 
     folder = Path(folder)
     caps = _captions(c)
@@ -281,6 +326,31 @@ def write_figures(
         out.append(
             _save(
                 surface_pair_figure(pair), folder, "surface_pair", "Skip connections", pair.caption
+            )
+        )
+    if sweep is not None:
+        out.append(
+            _save(
+                lr_sweep_figure(sweep),
+                folder,
+                "lr_sweep",
+                "Learning-rate sensitivity",
+                _sweep_caption(sweep),
+            )
+        )
+    for d in sharpness_runs:
+        name = Path(d).resolve().name
+        out.append(
+            _save(
+                plot_sharpness(d, width="double"),
+                folder,
+                f"sharpness_{name}",
+                f"Edge of stability ({name})",
+                f"Sharpness of run {name} over optimizer steps: λ_max of the training-loss "
+                "Hessian (Lanczos, measured by the probe during training; for an adaptive "
+                "optimizer also λ_max of the preconditioned Hessian) against the stability "
+                "threshold (dashed: 2/η for gradient descent, Cohen et al. 2021); shaded: the "
+                "stretches the diagnosis names the edge of stability.",
             )
         )
     for d in run_dirs:

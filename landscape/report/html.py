@@ -14,6 +14,7 @@ from html import escape
 from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
 from landscape.report.findings import FindingsText
+from landscape.report.sections import Section
 from landscape.report.table import Table, findings_lines
 
 CSS = """
@@ -58,6 +59,16 @@ def html_table(table: Table) -> str:
     return f'<div class="scroll">{table_html}</div>'
 
 
+def html_section(sec: Section) -> list[str]:
+    """The HTML of one extra section (heading, paragraphs, table, bullets)."""
+    parts = [f"<h2>{escape(sec.title)}</h2>", *(f"<p>{escape(p)}</p>" for p in sec.paragraphs)]
+    if sec.table is not None:
+        parts.append(html_table(sec.table))
+    if sec.bullets:
+        parts += ["<ul>", *(f"<li>{escape(b)}</li>" for b in sec.bullets), "</ul>"]
+    return parts
+
+
 def html_report(
     c: Comparison,
     sentences: Sequence[str],
@@ -65,6 +76,7 @@ def html_report(
     figures: Sequence[ReportFigure],
     *,
     findings: FindingsText | None = None,
+    sections: Sequence[Section] = (),
     title: str = "Why the runs converged differently",
 ) -> str:
     """Render the whole report as one HTML page with the figures embedded."""
@@ -89,6 +101,8 @@ def html_report(
         parts.append(f"<h3>{escape(r.summary.label)} ({escape(r.summary.name)})</h3><ul>")
         parts += [f"<li>{escape(line)}</li>" for line in findings_lines(r.summary)]
         parts.append("</ul>")
+    for sec in sections:
+        parts += html_section(sec)
     parts.append("<h2>Figures</h2>")
     for i, f in enumerate(figures, 1):
         uri = png_data_uri(f.png.read_bytes())

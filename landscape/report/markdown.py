@@ -9,6 +9,7 @@ from pathlib import Path
 from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
 from landscape.report.findings import FindingsText
+from landscape.report.sections import Section
 from landscape.report.table import Table, findings_lines
 
 
@@ -26,6 +27,18 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def markdown_section(sec: Section) -> list[str]:
+    """The lines of one extra section (heading, paragraphs, table, bullets)."""
+    parts = [f"## {sec.title}", ""]
+    for p in sec.paragraphs:
+        parts += [p, ""]
+    if sec.table is not None:
+        parts += [markdown_table(sec.table), ""]
+    if sec.bullets:
+        parts += [*(f"- {b}" for b in sec.bullets), ""]
+    return parts
+
+
 def markdown_report(
     c: Comparison,
     sentences: Sequence[str],
@@ -34,6 +47,7 @@ def markdown_report(
     *,
     folder: Path,
     findings: FindingsText | None = None,
+    sections: Sequence[Section] = (),
     title: str = "Why the runs converged differently",
 ) -> str:
     """Render the whole report as Markdown; figure paths are relative to ``folder``."""
@@ -59,6 +73,8 @@ def markdown_report(
         parts.append("")
         parts += [f"- {line}" for line in findings_lines(r.summary)]
         parts.append("")
+    for sec in sections:
+        parts += markdown_section(sec)
     parts += ["## Figures", ""]
     for i, f in enumerate(figures, 1):
         rel = Path(os.path.relpath(f.png, folder)).as_posix()

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 
 import h5py
 import numpy as np
@@ -10,12 +11,16 @@ import torch
 from click.testing import CliRunner
 
 from landscape.cli import cli
-from landscape.demo import DEMO_SIZES, OPTIMIZER_RUNS, run_demo
+from landscape.data import load_data
+from landscape.demo import DEMO_SIZES, OPTIMIZER_RUNS, SWEEP_SEED, run_demo
+from landscape.dynamics.lr_sweep import lr_dir, sweep_criterion
 from landscape.errors import LandscapeError
 from landscape.report.table import COLUMNS, format_number
 
 ROOT_ATTRS = ("schema_version", "landscape_version", "created", "command", "package_versions")
-FIGURES = ("convergence", "stability", "profiles", "paths", "surface_pair")
+FIGURES = ("convergence", "stability", "profiles", "paths", "lr_sweep", "sharpness_gd")
+QUICK = DEMO_SIZES["quick"]
+MEMBERS = [f"{r.name}-seed-{s}" for r in OPTIMIZER_RUNS for s in QUICK.seeds]
 
 
 @pytest.fixture(scope="module")
@@ -41,56 +46,41 @@ def test_prints_where_the_report_is(demo):
 def test_every_promised_file_exists(demo):
     out, _ = demo
     names = [r.name for r in OPTIMIZER_RUNS]
-    assert len(names) == 5
+    assert len(names) == 5 and len(QUICK.seeds) >= 2
     for n in names:
-        assert (out / "runs" / n / "run.h5").is_file()
-        assert (out / "runs" / n / "checkpoints" / "init.pt").is_file()
-        assert (out / "report" / "profiles" / f"{n}.h5").is_file()
+        for seed in QUICK.seeds:
+            assert (out / "runs" / n / f"seed-{seed}" / "run.h5").is_file()
+            assert (out / "runs" / n / f"seed-{seed}" / "checkpoints" / "init.pt").is_file()
+            assert (out / "report" / "profiles" / f"{n}-seed-{seed}.h5").is_file()
         for ext in ("png", "pdf"):
-            assert (out / "report" / "figures" / f"dynamics_{n}.{ext}").stat().st_size > 0
+            assert (out / "report" / "figures" / f"dynamics_{n}-seed-0.{ext}").stat().st_size > 0
+        assert list((out / "sweep" / n).glob("lr-*/run.h5"))
     for f in FIGURES:
         for ext in ("png", "pdf"):
             assert (out / "report" / "figures" / f"{f}.{ext}").stat().st_size > 0, f
-    for name in ("skip", "noskip"):
-        assert (out / "surfaces" / f"resnet-{name}.h5").is_file()
-        assert (out / "resnet" / name / "run.h5").is_file()
+    assert (out / "gd" / "run.h5").is_file()
     for name in ("compare.h5", "index.html", "report.md", "plane.h5"):
         assert (out / "report" / name).is_file()
 
 
 def test_hdf5_files_follow_the_schema(demo):
     out, _ = demo
-    n = int(DEMO_SIZES["quick"].surface_grid.split(":")[2])
-    for name in ("skip", "noskip"):
-        with h5py.File(out / "surfaces" / f"resnet-{name}.h5", "r") as f:
-            assert all(k in f.attrs for k in ROOT_ATTRS)
-            assert f["xcoordinates"].shape == (n,) and f["ycoordinates"].shape == (n,)
-            for m in ("train_loss", "train_acc", "test_loss", "test_acc"):
-                assert f[m].shape == (n, n) and np.isfinite(f[m][()]).all(), m
-            g = f["surface"]
-            assert g.attrs["ndim"] == 2 and set(json.loads(g.attrs["metrics"])) >= {"train_loss"}
-            json.loads(g.attrs["config"])
-            assert g["done"][()].all()
-            d = f["directions"]
-            assert (
-                {"d0", "d1"} <= set(d)
-                and d.attrs["kind"] == "random"
-                and d.attrs["norm"] == "filter"
-            )
-            assert "keep_1d" in d.attrs and "seed" in d.attrs
-    for r in OPTIMIZER_RUNS:
-        with h5py.File(out / "report" / "profiles" / f"{r.name}.h5", "r") as f:
+    for name in MEMBERS:
+        with h5py.File(out / "report" / "profiles" / f"{name}.h5", "r") as f:
             assert f["surface"].attrs["ndim"] == 1 and "ycoordinates" not in f
             assert all(k in f.attrs for k in ROOT_ATTRS)
-        with h5py.File(out / "runs" / r.name / "run.h5", "r") as f:
-            json.loads(f["dynamics"].attrs["config"])
+    for r in OPTIMIZER_RUNS:
+        for seed in QUICK.seeds:
+            with h5py.File(out / "runs" / r.name / f"seed-{seed}" / "run.h5", "r") as f:
+                assert json.loads(f["dynamics"].attrs["config"])["seed"] == seed
     with h5py.File(out / "report" / "compare.h5", "r") as f:
         assert all(k in f.attrs for k in ROOT_ATTRS)
         for g in ("compare", "curvature", "trajectory"):
             json.loads(f[g].attrs["config"])
-        assert json.loads(f["compare"].attrs["runs"]) == [r.name for r in OPTIMIZER_RUNS]
+        assert json.loads(f["compare"].attrs["runs"]) == MEMBERS
+        assert f.attrs["command"] == f"landscape demo --out={out} --quick --device=cpu"
         assert f["trajectory"].attrs["surface"] == "plane.h5"
-    n = DEMO_SIZES["quick"].compare.plane_resolution
+    n = QUICK.compare.plane_resolution
     with h5py.File(out / "report" / "plane.h5", "r") as f:
         assert f["train_loss"].shape == (n, n) and f["directions"].attrs["kind"] == "pca"
 
@@ -110,16 +100,119 @@ def test_report_numbers_equal_the_stored_numbers(demo):
     with h5py.File(out / "report" / "compare.h5", "r") as f:
         stored = {n: json.loads(f["compare"][n].attrs["summary"]) for n in f["compare"]}
         profiles = {n: f["compare"][n]["profile/train_loss"][()] for n in f["compare"]}
-    assert len(rows) == 5
+    assert len(rows) >= len(MEMBERS)
     for name, s in stored.items():
         cells = rows[s["label"]]
         assert cells == [format_number(s[c.field]) for c in COLUMNS], name
         assert "".join(f"<td>{c}</td>" for c in cells) in html
         with h5py.File(out / "report" / "profiles" / f"{name}.h5", "r") as g:
             assert np.array_equal(g["train_loss"][()], profiles[name])
-    with h5py.File(out / "runs" / "adam" / "run.h5", "r") as f:
+    with h5py.File(out / "runs" / "adam" / "seed-1" / "run.h5", "r") as f:
         final = float(f["dynamics/epoch/val_loss"][-1])
-    assert stored["adam"]["final_val_loss"] == final
+    assert stored["adam-seed-1"]["final_val_loss"] == final
+
+
+def section(md: str, title: str) -> str:
+    return md.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_finding_carries_an_interval_and_is_in_the_report(demo):
+    out, _ = demo
+    md = (out / "report" / "report.md").read_text()
+    with h5py.File(out / "report" / "compare.h5", "r") as f:
+        g = f["findings"]
+        est, lo, hi = (g[k][()] for k in ("estimate", "ci_low", "ci_high"))
+        statements = [s.decode() for s in g["statement"][()]]
+        pairs = [bool(r[1]) for r in g["runs"][()]]  # a difference names two contenders
+    assert len(statements) > 0 and any(pairs)
+    assert np.isfinite(est).all() and np.isfinite(lo).all() and np.isfinite(hi).all()
+    assert (lo <= est).all() and (est <= hi).all()
+    findings = section(md, "Findings")
+    for s, pair in zip(statements, pairs, strict=True):
+        assert s in findings or not pair
+
+
+def test_provenance_section_holds_the_numbers_of_the_run_files(demo):
+    out, _ = demo
+    md = (out / "report" / "report.md").read_text()
+    prov = section(md, "Provenance")
+    rows = table_rows(prov)
+    for r in OPTIMIZER_RUNS:
+        with h5py.File(out / "runs" / r.name / "seed-0" / "run.h5", "r") as f:
+            config = json.loads(f["dynamics"].attrs["config"])
+            shapes = json.loads(f["dynamics"].attrs["shapes"])
+            versions = json.loads(f.attrs["package_versions"])
+        cells = rows[r.name]
+        assert cells[0] == "mlp" and cells[1] == r.optimizer and cells[2] == f"{config['lr']:g}"
+        momentum = "β₁ 0.9, β₂ 0.999" if r.optimizer == "adam" else f"{r.momentum:g}"
+        assert cells[3] == ("—" if r.optimizer == "adagrad" else momentum)
+        assert cells[4] == str(QUICK.batch_size) == str(config["batch_size"])
+        assert cells[5] == str(QUICK.epochs) and cells[6] == ", ".join(map(str, QUICK.seeds))
+        assert cells[8] == f"at most {config['max_samples']:,}"
+    with h5py.File(out / "gd" / "run.h5", "r") as f:
+        gd = json.loads(f["dynamics"].attrs["config"])
+    assert rows["gd"][4] == "full" and gd["batch_size"] is None and rows["gd"][7] == "mse"
+    assert rows["gd"][8] == f"at most {gd['max_samples']:,}" == f"at most {QUICK.gd_rows:,}"
+    count = sum(math.prod(s) for s in shapes)
+    assert f"Architecture of mlp: {count:,} parameters in {len(shapes)} tensors" in prov
+    data = load_data("mnist1d", max_samples=QUICK.max_samples)
+    n_train, n_val = len(data.splits["train"]), len(data.splits["test"])
+    assert f"{n_train:,} train rows, {n_val:,} validation rows" in prov
+    for k in ("python", "landscape", "torch", "numpy", "h5py"):
+        assert f"{k} {versions[k]}" in prov
+    assert "Device: cpu; torch CPU threads: 1." in prov
+
+
+def test_lr_protocol_table_is_read_from_the_sweep_runs(demo):
+    out, _ = demo
+    md = (out / "report" / "report.md").read_text()
+    text = section(md, "Learning-rate protocol")
+    assert f"seed {SWEEP_SEED}" in text and f"{QUICK.epochs} epochs" in text
+    rows = table_rows(text)
+    assert set(rows) == {r.name for r in OPTIMIZER_RUNS}
+    for r in OPTIMIZER_RUNS:
+        tried, chosen, best, edge = rows[r.name]
+        found = {}
+        for p in (out / "sweep" / r.name).glob("lr-*"):
+            with h5py.File(p / "run.h5", "r") as f:
+                lr = json.loads(f["dynamics"].attrs["config"])["lr"]
+                found[lr] = sweep_criterion(f["dynamics/epoch/val_loss"][()])
+            assert p.name == lr_dir(lr)
+        assert set(r.grid) <= set(found)
+        lrs = sorted(found)
+        pick = min(lrs, key=lambda lr: (found[lr], lr))
+        assert chosen == f"{pick:g}" and best == f"{found[pick]:.4g}"
+        assert edge == ("yes" if pick in (lrs[0], lrs[-1]) else "no")
+        cells = [c.split(" (") for c in tried.split(", ")]
+        assert [float(c[0].rstrip("⁺")) for c in cells] == lrs
+        assert [c[1].rstrip(")") for c in cells] == [f"{found[lr]:.4g}" for lr in lrs]
+        with h5py.File(out / "runs" / r.name / "seed-0" / "run.h5", "r") as f:
+            assert json.loads(f["dynamics"].attrs["config"])["lr"] == pick
+
+
+def test_edge_of_stability_sentences_quote_the_gd_run(demo):
+    out, _ = demo
+    md = (out / "report" / "report.md").read_text()
+    text = section(md, "Edge of stability (full-batch gradient descent)")
+    with h5py.File(out / "gd" / "run.h5", "r") as f:
+        lam = f["dynamics/probe/lambda_max"][()]
+        thr = f["dynamics/probe/stability_threshold"][()]
+        steps = f["dynamics/probe/step"][()]
+        lr = json.loads(f["dynamics"].attrs["config"])["lr"]
+    assert f"η = {lr:g}, loss mse" in text
+    assert (
+        f"λ_max was {lam[0]:.3g} at step 0, {lam[0] / thr[0]:.2f} times 2/η = {thr[0]:.3g}" in text
+    )
+    ratio = lam / thr
+    at = np.flatnonzero(ratio >= 0.9)
+    if at.size:
+        assert f"first reached 90% of 2/η at step {int(steps[at[0]])}" in text
+        assert f"at or above 90% of 2/η in {at.size} of the {ratio[at[0] :].size} probes" in text
+    else:
+        assert f"peaked at {np.nanmax(lam):.3g} ({np.nanmax(ratio):.2f} times 2/η)" in text
+    with h5py.File(out / "gd" / "run.h5", "r") as f:
+        loss = f["dynamics/step/loss"][()]
+    assert f"fell from {loss[0]:.3g} at step 1 to {loss[-1]:.3g}" in text or not at.size
 
 
 def test_unknown_size_is_refused(tmp_path):
@@ -147,8 +240,9 @@ def surfaces(paths):
 @pytest.mark.slow
 def test_rerun_reuses_everything(demo):
     out, _ = demo
-    runs = sorted(out.glob("runs/*/run.h5")) + sorted(out.glob("resnet/*/run.h5"))
-    surf = sorted(out.glob("surfaces/*.h5")) + sorted(out.glob("report/profiles/*.h5"))
+    runs = sorted(out.glob("runs/*/seed-*/run.h5")) + sorted(out.glob("sweep/*/lr-*/run.h5"))
+    runs.append(out / "gd" / "run.h5")
+    surf = sorted(out.glob("report/profiles/*.h5"))
     before, values = digests(runs), surfaces(surf)
     with h5py.File(out / "report" / "compare.h5", "r") as f:
         lam = {n: f["curvature"][n]["lambda_max"][()] for n in f["curvature"]}
