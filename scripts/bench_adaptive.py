@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from landscape import surface
 from landscape.adaptive import Z95, AdaptivePointEvaluator
-from landscape.api import surface
 from landscape.data import Split
 from landscape.directions import random_directions
 from landscape.engine import grid_coords
