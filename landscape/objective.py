@@ -396,6 +396,15 @@ class Objective:
         )
         return model_output(out, self.output_key)
 
+    def count(self, y: Tensor) -> int:
+        """What one batch's summed loss is divided by: its rows, or its counted tokens.
+
+        Summed over the split's batches it is :attr:`num_samples`.
+        """
+        if self._token_score is not None:
+            return counted_tokens(y, shift=self._token_score["shift"])
+        return len(y)
+
     def num_correct(self, out: Tensor, y: Tensor) -> Tensor:
         """Correct rows of a batch, or correct counted tokens for per-token scoring."""
         if self._token_score is not None:

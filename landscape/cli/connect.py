@@ -74,6 +74,14 @@ from landscape.cli.options import (
     "interp",
     "BatchNorm statistics: moved with the weights, or re-estimated at every point.",
 )
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    metavar="TOL",
+    help="Evaluate each path point only until the 95% half-width of its loss is at most TOL; "
+    "stores standard errors (train_loss_se, ...) and rows used (the plane: all rows).",
+)
 @click.pass_context
 @verbosity_options
 def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
@@ -116,6 +124,7 @@ def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
         "split": kw["split"],
         "max_samples": kw["max_samples"],
         "batch_size": kw["batch_size"],
+        "tolerance": kw["tolerance"],
         "device": kw["device"],
         "overwrite": kw["overwrite"],
         "trust_checkpoint": kw["trust_checkpoint"],

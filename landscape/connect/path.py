@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from landscape.adaptive import AdaptiveObjective
 from landscape.objective import Objective
 from landscape.params import ParamDict, dot, norm
 
@@ -147,6 +148,7 @@ def evaluate_point(
     *,
     bn: BNPathMode,
     bn_rows: Tensor | None,
+    adaptive: Mapping[str, AdaptiveObjective] | None = None,
 ) -> dict[str, float]:
     """Loss (and accuracy) of one point on every split: ``{"train_loss": ..., ...}``.
 
@@ -157,6 +159,8 @@ def evaluate_point(
         bn: ``interp`` uses ``buffers``; ``recompute`` re-estimates BatchNorm statistics on
             ``bn_rows`` first (:func:`recompute_batchnorm`).
         bn_rows: the rows for ``recompute``.
+        adaptive: split name -> its evaluator to a tolerance (``--tolerance``); the values
+            then also hold ``train_loss_se``, ``train_acc_se`` and ``train_rows``, ...
 
     """
     first = next(iter(objectives.values()))
@@ -164,7 +168,14 @@ def evaluate_point(
         buffers = recompute_batchnorm(first, params, buffers, bn_rows)
     out: dict[str, float] = {}
     for split, obj in objectives.items():
-        loss, acc = obj.evaluate(params, buffers)
+        if adaptive is None:
+            loss, acc = obj.evaluate(params, buffers)
+        else:
+            values = adaptive[split].evaluate(params, buffers)
+            loss, acc = values.loss, values.acc
+            out[f"{split}_loss_se"], out[f"{split}_rows"] = values.loss_se, values.rows
+            if obj.has_accuracy:
+                out[f"{split}_acc_se"] = values.acc_se
         out[f"{split}_loss"] = loss if np.isfinite(loss) else float("nan")
         if obj.has_accuracy:
             out[f"{split}_acc"] = acc

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from landscape import store
+from landscape.adaptive import AdaptiveObjective, check_tolerance
 from landscape.connect import align as alignment
 from landscape.connect import curve as curves
 from landscape.connect.barrier import check_grid, loss_barrier
@@ -33,6 +34,7 @@ from landscape.connect.path import (
     path_coefficients,
     plane_frame,
     plane_point,
+    recompute_batchnorm,
 )
 from landscape.connect.permutation import permutation_spec
 from landscape.data import Data, SplitChoice
@@ -92,6 +94,7 @@ def connect(
     split: SplitChoice = "both",
     max_samples: int | None = None,
     batch_size: int = 1000,
+    tolerance: float | None = None,
     device: str = "auto",
     overwrite: bool = False,
     trust_checkpoint: bool = False,
@@ -124,6 +127,10 @@ def connect(
         split: ``train``, ``test`` or ``both``.
         max_samples: evaluate on a fixed random subset of each split.
         batch_size: rows per forward pass.
+        tolerance: evaluate each point of the paths only to this 95% half-width of its mean
+            loss (:class:`~landscape.adaptive.AdaptiveObjective`, A as the reference point) and
+            store the standard errors and rows used beside the values (``train_loss_se``,
+            ``train_rows``, ...); the plane stays on all the data. ``None``: all the data.
         device: ``auto``, ``cpu``, ``cuda``, ...
         overwrite: replace an ``out`` made with different settings.
         trust_checkpoint: fully unpickle checkpoints (unsafe).
@@ -139,6 +146,7 @@ def connect(
     """
     t = np.linspace(0.0, 1.0, points) if points >= 1 else np.zeros(0)
     check_grid(t)
+    check_tolerance(tolerance)
     settings = (
         curves.CurveSettings(curve, curve_epochs, curve_lr, curve_momentum, curve_batch_size, seed)
         if curve is not None
@@ -187,6 +195,8 @@ def connect(
             "split": split,
             "seed": seed,
         }
+        if tolerance is not None:  # absent otherwise: a plain connection's file stays as it was
+            config["tolerance"] = float(tolerance)
         end_params, end_buf, perms = b_params, b_buf, None
         if align:
             first = next(iter(evaluation.splits.values()))
@@ -202,6 +212,16 @@ def connect(
             for s, obj in objectives.items()
             for m in (f"{s}_loss", *([f"{s}_acc"] if obj.has_accuracy else []))
         ]
+        if tolerance is not None:
+            metrics += [
+                m
+                for s, obj in objectives.items()
+                for m in (
+                    f"{s}_loss_se",
+                    *([f"{s}_acc_se"] if obj.has_accuracy else []),
+                    f"{s}_rows",
+                )
+            ]
         if not _resumable(path, config, overwrite):
             io.create(
                 path,
@@ -234,8 +254,21 @@ def connect(
             )
         bn_rows = evaluation.splits["train"].x[:bn_samples] if bn == "recompute" else None
         state = io.read_connect(path).paths
+        adaptive = None
+        if tolerance is not None:
+            a_stats = (
+                recompute_batchnorm(next(iter(objectives.values())), a_params, a_buf, bn_rows)
+                if bn_rows is not None
+                else a_buf
+            )
+            adaptive = {
+                s: AdaptiveObjective(obj, (a_params, a_stats), tolerance=tolerance, seed=seed)
+                for s, obj in objectives.items()
+            }
         for name, p in zip(names, paths, strict=True):
-            _evaluate_path(path, name, p, t, state[name], objectives, bn, bn_rows, progress)
+            _evaluate_path(
+                path, name, p, t, state[name], objectives, bn, bn_rows, progress, adaptive
+            )
         if settings is not None and plane:
             train = {"train": objectives["train"]}
             _evaluate_plane(path, paths[-1], t, plane, train, bn, bn_rows, progress)
@@ -296,6 +329,7 @@ def _evaluate_path(
     bn: BNPathMode,
     bn_rows: torch.Tensor | None,
     progress: bool,
+    adaptive: Mapping[str, AdaptiveObjective] | None = None,
 ) -> None:
     """Evaluate the points of one path not yet done, store them as they come, then the barriers."""
     values = {m: v.copy() for m, v in stored.values.items()}
@@ -310,7 +344,10 @@ def _evaluate_path(
             params = plane_point(p.a, p.b, p.c, coef)
             buf_a, buf_b, buf_c = p.buffers
             buffers = plane_point(buf_a, buf_b, buf_c, coef)
-            for m, v in evaluate_point(objectives, params, buffers, bn=bn, bn_rows=bn_rows).items():
+            point = evaluate_point(
+                objectives, params, buffers, bn=bn, bn_rows=bn_rows, adaptive=adaptive
+            )
+            for m, v in point.items():
                 values[m][i] = v
             done[i] = True
             flush()

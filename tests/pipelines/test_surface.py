@@ -13,7 +13,7 @@ from landscape.pipelines.surface import surface
 from tests.conftest import tiny_data, tiny_net
 
 SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
-GRID = ["--x=-1:1:5", "--y=-1:1:3", "--batch-size", "5"]
+GRID = ["--x=-1:1:5", "--y=-1:1:3", "--batch-size", "2"]
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
@@ -35,7 +35,7 @@ def test_adaptive_file_stores_errors_rows_and_tolerance(tmp_path, ckpt):
         for name in METRICS:
             assert np.isfinite(f[f"{name}_se"][()]).all() and f[f"{name}_se"].shape == (3, 5)
         rows = f["train_rows"][()]
-        assert rows.min() >= adaptive.MIN_BATCHES * 5 and rows.max() <= 50
+        assert rows.min() >= adaptive.PILOT_BATCHES * 2 and rows.max() <= 50
         assert (f["test_rows"][()] <= 23).all()
 
 
@@ -95,7 +95,7 @@ def test_resume_with_another_tolerance_refused(tmp_path, ckpt):
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
-    kw = {"x": "-1:1:5", "y": "-1:1:3", "batch_size": 5, "tolerance": 0.3, "progress": False}
+    kw = {"x": "-1:1:5", "y": "-1:1:3", "batch_size": 2, "tolerance": 0.3, "progress": False}
     full = surface(tiny_net(), None, tiny_data(), out=tmp_path / "full.h5", **kw)
     evaluate = adaptive.AdaptivePointEvaluator.evaluate
     calls = {"n": 0}

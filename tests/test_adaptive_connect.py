@@ -1,0 +1,110 @@
+"""``landscape connect --tolerance``: path points to a tolerance, errors and rows stored, resume."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from landscape.cli import cli
+from landscape.io.connect import read_connect
+from landscape.pipelines import connect as pipeline
+from tests import connect_specs as specs
+
+KW = {"points": 6, "batch_size": 8, "progress": False}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with specs.OneThread():
+        yield
+
+
+@pytest.fixture
+def pair(tmp_path):
+    return (
+        specs.trained(specs.mlp, 0, tmp_path / "a.pt"),
+        specs.trained(specs.mlp, 1, tmp_path / "b.pt"),
+    )
+
+
+def connect(tmp_path, pair, name, **kw):
+    return pipeline.connect(specs.mlp(), *pair, specs.data(), out=tmp_path / name, **KW, **kw)
+
+
+def test_tiny_tolerance_equals_the_plain_path_exactly(tmp_path, pair):
+    plain = connect(tmp_path, pair, "plain.h5").paths["linear"].values
+    tight = connect(tmp_path, pair, "tight.h5", tolerance=1e-12).paths["linear"].values
+    for name, values in plain.items():
+        np.testing.assert_array_equal(tight[name], values)
+        assert (tight[f"{name}_se"] == 0).all()
+    assert (tight["train_rows"] == 240).all() and (tight["test_rows"] == 97).all()
+
+
+def test_loose_tolerance_stops_early_within_its_errors_and_a_is_exact(tmp_path, pair):
+    plain = connect(tmp_path, pair, "plain.h5").paths["linear"].values
+    c = connect(tmp_path, pair, "loose.h5", tolerance=0.1)
+    loose = c.paths["linear"].values
+    assert (loose["train_rows"] < 240).any()
+    assert loose["train_rows"][0] == 240 and loose["train_loss"][0] == plain["train_loss"][0]
+    for split in ("train", "test"):
+        error = np.abs(loose[f"{split}_loss"] - plain[f"{split}_loss"])
+        assert (error <= 4 * loose[f"{split}_loss_se"] + 1e-12).all()
+    with h5py.File(c.path, "r") as f:
+        assert json.loads(f["connect"].attrs["config"])["tolerance"] == 0.1
+        assert {"train_loss_se", "train_acc_se", "train_rows"} <= set(f["connect/linear"])
+
+
+def test_recomputed_batchnorm_start_is_exact(tmp_path):
+    a = specs.trained(specs.mlp_bn, 0, tmp_path / "a.pt", steps=30)
+    b = specs.trained(specs.mlp_bn, 1, tmp_path / "b.pt", steps=30)
+    kw = {**KW, "bn": "recompute"}
+    plain = pipeline.connect(specs.mlp_bn(), a, b, specs.data(), out=tmp_path / "p.h5", **kw)
+    loose = pipeline.connect(
+        specs.mlp_bn(), a, b, specs.data(), out=tmp_path / "l.h5", tolerance=0.1, **kw
+    )
+    p, q = plain.paths["linear"].values, loose.paths["linear"].values
+    assert q["train_loss"][0] == p["train_loss"][0] and q["train_loss_se"][0] == 0
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, pair, monkeypatch):
+    whole = connect(tmp_path, pair, "whole.h5", tolerance=0.1)
+    calls = {"n": 0}
+    real = pipeline.evaluate_point
+
+    def dies_after_three(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "evaluate_point", dies_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        connect(tmp_path, pair, "part.h5", tolerance=0.1)
+    assert read_connect(tmp_path / "part.h5").paths["linear"].done.sum() == 3
+    monkeypatch.setattr(pipeline, "evaluate_point", real)
+    resumed = connect(tmp_path, pair, "part.h5", tolerance=0.1)
+    for m, v in whole.paths["linear"].values.items():
+        np.testing.assert_array_equal(resumed.paths["linear"].values[m], v)
+    assert resumed.barriers == whole.barriers
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
+
+
+def test_cli_tolerance_and_bad_values(tmp_path, pair):
+    common = ["connect", "--model", "tests.connect_specs:mlp", "--data", "tests.connect_specs:data"]
+    common += ["--checkpoint", str(pair[0]), "--target", str(pair[1]), "--points", "4"]
+    out = tmp_path / "c.h5"
+    res = run(*common, "--batch-size", "8", "--tolerance", "0.1", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    with h5py.File(out, "r") as f:
+        assert f["connect/linear/train_rows"].shape == (4,)
+    for bad in ("0", "-1", "nan"):
+        res = run(*common, "--tolerance", bad, "--out", str(tmp_path / "bad.h5"))
+        assert res.exit_code == 1 and "tolerance: expected a positive number" in res.output
+        assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "bad.h5").exists()
