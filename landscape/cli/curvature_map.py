@@ -16,9 +16,11 @@ from landscape.cli.options import (
     task_options,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 
 
 @click.command("curvature-map")
+@threads_option
 @click.argument("surface", type=click.Path(exists=True, dir_okay=False))
 @model_options
 @data_options

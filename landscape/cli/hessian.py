@@ -12,6 +12,7 @@ from landscape.cli.curvature_options import (
     estimator_settings,
     tol_option,
 )
+from landscape.cli.threads import threads_option
 
 
 def eigen_line(end: str, result: Any) -> str:
@@ -34,6 +35,7 @@ def eigen_line(end: str, result: Any) -> str:
 
 
 @click.command("hessian")
+@threads_option
 @checkpoint_inputs
 @click.option(
     "--matrix",

@@ -12,6 +12,7 @@ from landscape.cli.curvature_options import (
     estimator_settings,
     tol_option,
 )
+from landscape.cli.threads import threads_option
 
 
 def uncertainty(s: Any) -> str:
@@ -34,6 +35,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 
 
 @click.command("sharpness")
+@threads_option
 @checkpoint_inputs
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."

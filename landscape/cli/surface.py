@@ -16,9 +16,11 @@ from landscape.cli.options import (
     task_options,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 
 
 @click.command("surface")
+@threads_option
 @model_options
 @data_options
 @task_options

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from landscape.cli.options import SEED, device_option, quiet, verbosity_options
+from landscape.cli.threads import threads_option
 from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
 from landscape.io.groups import SEED_DIR
@@ -74,6 +75,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 
 
 @click.command(name="train")
+@threads_option
 @click.option(
     "--data",
     "data_spec",
