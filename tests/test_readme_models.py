@@ -53,5 +53,6 @@ def test_hugging_face_example(tmp_path, monkeypatch):
             with torch.no_grad():
                 own = model(**batch, labels=labels).loss
             assert float(f[f"{split}_loss"][origin]) == pytest.approx(float(own), rel=1e-6)
-            assert 0.0 <= float(f[f"{split}_acc"][origin]) <= 1.0
+            acc = float(f[f"surface/{split}_acc"][origin])  # a fraction; the root is percent
+            assert 0.0 <= acc <= 1.0 and float(f[f"{split}_acc"][origin]) == pytest.approx(100 * acc)
     assert (tmp_path / "gpt2-hessian.h5").exists()
