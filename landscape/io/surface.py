@@ -103,6 +103,8 @@ def read_progress(
     with open_read(path) as f:
         done = read_array(f[GROUP], "done", kinds="b")
         values = {m: read_array(f[GROUP], m, shape=done.shape, kinds="f") for m in metrics}
+        for m in metrics:  # the root copies are written on resume too (percent for accuracy)
+            read_array(f, m, shape=done.shape, kinds="f")
         return values, done, read_directions(f)
 
 
