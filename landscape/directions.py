@@ -11,8 +11,12 @@ each *filter* matches the norm of the same filter of the reference weights
 
 where a filter is one slice along the output dimension (a conv kernel's
 output channel, a linear layer's output row). Parameters with one dimension
-(biases, normalization scales) are set to zero unless kept; when kept, each
-of their entries is its own filter.
+(biases, normalization scales) are treated by ``one_d``: ``zero`` (the default,
+and the reference code's ``ignore='biasbn'``), ``normalize`` (ours: each entry
+is its own filter, so ``d_i <- sign(d_i) |w_i|`` under filter normalization), or
+``weights``, the reference code's treatment otherwise
+(``net_plotter.normalize_directions_for_weights``: ``d.copy_(w)``, the direction
+is the weights themselves).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from landscape.params import ParamDict, check_same_keys, dot, subtract
 
 Norm = Literal["filter", "layer", "weight", "none"]
 NORMS: tuple[str, ...] = get_args(Norm)
+OneD = Literal["zero", "normalize", "weights"]
+ONE_D: tuple[str, ...] = get_args(OneD)
 _EPS = 1e-10
 
 
@@ -38,12 +44,30 @@ def _check_norm(norm: str) -> None:
         raise LandscapeError(f"norm: expected one of {', '.join(NORMS)} (got {norm!r})")
 
 
+def resolve_one_d(one_d: str | None, keep_1d: bool) -> OneD:
+    """The treatment of 1-D parameters named by ``one_d``, or by the older ``keep_1d`` flag.
+
+    >>> resolve_one_d(None, False), resolve_one_d(None, True), resolve_one_d("weights", False)
+    ('zero', 'normalize', 'weights')
+    """
+    if one_d is None:
+        return "normalize" if keep_1d else "zero"
+    if one_d not in ONE_D:
+        raise LandscapeError(f"one-d: expected one of {', '.join(ONE_D)} (got {one_d!r})")
+    if keep_1d and one_d != "normalize":
+        raise LandscapeError(
+            f"one-d: --keep-1d means 'normalize', which contradicts one-d {one_d!r}; give one"
+        )
+    return one_d  # type: ignore[return-value]
+
+
 def normalize_direction(
     direction: Mapping[str, Tensor],
     reference: Mapping[str, Tensor],
     *,
     norm: Norm = "filter",
     keep_1d: bool = False,
+    one_d: OneD | None = None,
 ) -> ParamDict:
     """Rescale a direction by the reference weights.
 
@@ -53,21 +77,29 @@ def normalize_direction(
         norm: ``filter`` (per output slice, Li et al. 2018), ``layer`` (per
             tensor: ``d <- d ||w|| / ||d||``), ``weight`` (elementwise:
             ``d <- d * w``) or ``none``.
-        keep_1d: keep 1-D parameters (biases, norm layers); zeroed otherwise.
+        keep_1d: the older name of ``one_d="normalize"``.
+        one_d: 1-D parameters (biases, norm layers): ``zero`` (default),
+            ``normalize`` like the rest, or ``weights`` (the weights themselves,
+            as Li et al.'s code does unless told ``ignore='biasbn'``).
 
-    >>> w = {"w": torch.tensor([[3.0, 4.0], [1.0, 0.0]]), "b": torch.ones(2)}
+    >>> w = {"w": torch.tensor([[3.0, 4.0], [1.0, 0.0]]), "b": torch.tensor([2.0, -1.0])}
     >>> d = normalize_direction({"w": torch.ones(2, 2), "b": torch.ones(2)}, w)
     >>> d["w"].norm(dim=1).round(decimals=5).tolist(), d["b"].tolist()
     ([5.0, 1.0], [0.0, 0.0])
+    >>> normalize_direction({"w": torch.ones(2, 2), "b": -torch.ones(2)}, w, one_d="weights")["b"].tolist()
+    [2.0, -1.0]
 
     """
     _check_norm(norm)
+    one_d = resolve_one_d(one_d, keep_1d)
     check_same_keys(reference, direction, what="direction")
     out: ParamDict = {}
     for name, w in reference.items():
         d = direction[name].to(dtype=w.dtype, device=w.device)
-        if w.dim() <= 1 and not keep_1d:
+        if w.dim() <= 1 and one_d == "zero":
             out[name] = torch.zeros_like(w)
+        elif w.dim() <= 1 and one_d == "weights":
+            out[name] = w.clone()
         elif norm == "none":
             out[name] = d.clone()
         elif norm == "weight":
@@ -83,7 +115,12 @@ def normalize_direction(
 
 
 def random_direction(
-    reference: Mapping[str, Tensor], *, seed: int, norm: Norm = "filter", keep_1d: bool = False
+    reference: Mapping[str, Tensor],
+    *,
+    seed: int,
+    norm: Norm = "filter",
+    keep_1d: bool = False,
+    one_d: OneD | None = None,
 ) -> ParamDict:
     """A Gaussian direction, normalized by ``reference`` (see :func:`normalize_direction`).
 
@@ -103,7 +140,7 @@ def random_direction(
         )
         for k, v in reference.items()
     }
-    return normalize_direction(raw, reference, norm=norm, keep_1d=keep_1d)
+    return normalize_direction(raw, reference, norm=norm, keep_1d=keep_1d, one_d=one_d)
 
 
 def orthogonalize(direction: Mapping[str, Tensor], against: Mapping[str, Tensor]) -> ParamDict:
@@ -173,18 +210,28 @@ def random_directions(
     norm: Norm = "filter",
     keep_1d: bool = False,
     orthogonal: bool = False,
+    one_d: OneD | None = None,
 ) -> Directions:
-    """One or two random directions; the second uses ``seed + 1``, optionally orthogonalized."""
+    """One or two random directions; the second uses ``seed + 1``, optionally orthogonalized.
+
+    The settings stored with them are ``norm``, ``seed``, ``keep_1d`` (1-D parameters
+    not zeroed), ``orthogonal`` and, for ``one_d="weights"`` only, ``one_d``.
+    """
+    one_d = resolve_one_d(one_d, keep_1d)
     vectors = [
-        random_direction(reference, seed=seed + i, norm=norm, keep_1d=keep_1d) for i in range(ndim)
+        random_direction(reference, seed=seed + i, norm=norm, one_d=one_d) for i in range(ndim)
     ]
     if orthogonal and ndim == 2:
         vectors[1] = orthogonalize(vectors[1], vectors[0])
-    return Directions(
-        vectors,
-        "random",
-        {"norm": norm, "seed": seed, "keep_1d": keep_1d, "orthogonal": orthogonal},
-    )
+    attrs: dict[str, Any] = {
+        "norm": norm,
+        "seed": seed,
+        "keep_1d": one_d != "zero",
+        "orthogonal": orthogonal,
+    }
+    if one_d == "weights":
+        attrs["one_d"] = one_d
+    return Directions(vectors, "random", attrs)
 
 
 def directions_from_arrays(
@@ -196,4 +243,43 @@ def directions_from_arrays(
         tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in d.items()}
         check_same_keys(reference, tensors, what=f"directions in {source}")
         out.append({k: tensors[k].to(device=v.device, dtype=v.dtype) for k, v in reference.items()})
+    return out
+
+
+def directions_from_positional(
+    axes: Sequence[Sequence[np.ndarray]], reference: Mapping[str, Tensor], *, source: str
+) -> list[ParamDict]:
+    """Name arrays stored by position (Li et al.'s ``0, 1, ...``) after ``reference``'s parameters.
+
+    Each axis must hold one array per parameter of ``reference``, in its order
+    (``model.parameters()`` order, which is what their code writes), each of that
+    parameter's shape.
+
+    Raises:
+        LandscapeError: naming the first mismatch: the count, or the position, name and
+            both shapes.
+
+    >>> ref = {"w": torch.zeros(2, 3), "b": torch.zeros(2)}
+    >>> d = directions_from_positional([[np.ones((2, 3)), np.ones(2)]], ref, source="f.h5")
+    >>> {k: tuple(v.shape) for k, v in d[0].items()}
+    {'w': (2, 3), 'b': (2,)}
+    """
+    names = list(reference)
+    out = []
+    for axis, arrays in zip(("x", "y"), axes, strict=False):
+        if len(arrays) != len(names):
+            raise LandscapeError(
+                f"dirs: {source} {axis}direction holds {len(arrays)} arrays, the model has "
+                f"{len(names)} parameters (expected one per parameter, in model.parameters() order)"
+            )
+        vector: ParamDict = {}
+        for i, (name, arr) in enumerate(zip(names, arrays, strict=True)):
+            ref = reference[name]
+            if tuple(np.shape(arr)) != tuple(ref.shape):
+                raise LandscapeError(
+                    f"dirs: {source} {axis}direction/{i} has shape {tuple(np.shape(arr))}, "
+                    f"parameter {i} ({name}) has {tuple(ref.shape)}"
+                )
+            vector[name] = torch.from_numpy(np.asarray(arr)).to(device=ref.device, dtype=ref.dtype)
+        out.append(vector)
     return out

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from landscape.directions import (
+    directions_from_positional,
     normalize_direction,
     orthogonalize,
     random_direction,
@@ -65,3 +66,42 @@ def test_unknown_norm_and_mismatched_direction(net):
     bad["fc.weight"] = torch.zeros(2, 2)
     with pytest.raises(LandscapeError, match=r"shape mismatch fc\.weight"):
         normalize_direction(bad, ref)
+
+
+def test_one_d_treatments_of_1d_parameters(net):
+    ref = {k: v.detach() for k, v in net.named_parameters()}
+    zero = random_direction(ref, seed=0)
+    kept = random_direction(ref, seed=0, one_d="normalize")
+    theirs = random_direction(ref, seed=0, one_d="weights")
+    for name, w in ref.items():
+        if w.dim() == 1:
+            assert not zero[name].any()
+            torch.testing.assert_close(kept[name].abs(), w.abs())  # filter: |d_i| = |w_i|
+            torch.testing.assert_close(theirs[name], w)  # Li et al.: d.copy_(w)
+        else:
+            torch.testing.assert_close(theirs[name], zero[name])
+    torch.testing.assert_close(
+        random_direction(ref, seed=0, keep_1d=True)["fc.bias"], kept["fc.bias"]
+    )
+    with pytest.raises(LandscapeError, match="one-d: expected one of zero, normalize, weights"):
+        random_direction(ref, seed=0, one_d="keep")  # type: ignore[arg-type]
+    with pytest.raises(LandscapeError, match="contradicts"):
+        random_direction(ref, seed=0, keep_1d=True, one_d="zero")
+    attrs = random_directions(ref, ndim=1, seed=0, one_d="weights").attrs
+    assert attrs["one_d"] == "weights" and attrs["keep_1d"] is True
+    assert "one_d" not in random_directions(ref, ndim=1, seed=0, keep_1d=True).attrs
+
+
+def test_positional_directions_are_checked_by_count_and_shape(net):
+    ref = {k: v.detach() for k, v in net.named_parameters()}
+    arrays = [v.numpy() + 1 for v in ref.values()]
+    (named,) = directions_from_positional([arrays], ref, source="d.h5")
+    assert list(named) == list(ref)
+    torch.testing.assert_close(named["fc.weight"], ref["fc.weight"] + 1)
+    with pytest.raises(LandscapeError, match="xdirection holds 3 arrays, the model has 4"):
+        directions_from_positional([arrays[:3]], ref, source="d.h5")
+    swapped = [arrays[0], arrays[1], arrays[3], arrays[2]]
+    with pytest.raises(
+        LandscapeError, match=r"xdirection/2 has shape \(4,\), parameter 2 \(fc.weight\)"
+    ):
+        directions_from_positional([swapped], ref, source="d.h5")

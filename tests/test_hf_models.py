@@ -120,7 +120,7 @@ def run(*args: str):
 def origin_losses(out: Path) -> dict[str, float]:
     with h5py.File(out, "r") as f:
         return {f"{k}_loss": float(f[f"{k}_loss"][1]) for k in ("train", "test")} | {
-            f"{k}_acc": float(f[f"{k}_acc"][1]) for k in ("train", "test")
+            f"{k}_acc": float(f[f"surface/{k}_acc"][1]) for k in ("train", "test")
         }
 
 

@@ -72,3 +72,38 @@ def test_terminal_bars_name_their_stage_and_nested_ones_leave_no_line(monkeypatc
 def test_stage_line_without_iterable_cannot_be_iterated():
     with pytest.raises(TypeError, match="nothing to iterate"):
         list(P.StageLine(desc="x"))
+
+
+def test_no_terminal_long_stage_reports_count_total_eta_and_sub_stage(monkeypatch):
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setattr(P, "REPORT_EVERY_S", 0.0)  # every update is "long enough"
+    bar = P.progress(total=10, initial=2, desc="curvature c.h5", unit="hvp")
+    bar.set_postfix_str("trace")
+    bar.update(3)
+    bar.close()
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith("curvature c.h5: 2/10 hvp, 00:00 elapsed")
+    assert "ETA" not in lines[0] and lines[0].endswith("(trace)")  # nothing counted yet
+    assert lines[1].startswith("curvature c.h5: 5/10 hvp, 00:00 elapsed, ETA 00:0")
+    assert lines[1].endswith("(trace)")
+    assert lines[2].startswith("curvature c.h5: 5/10 hvp in ") and len(lines) == 3
+
+
+def test_interim_lines_wait_for_the_interval(monkeypatch):
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setattr(P, "REPORT_EVERY_S", 3600.0)
+    for _ in P.progress(range(50), desc="surface s.h5", unit="pt"):
+        pass
+    assert err.getvalue().count("\n") == 1
+
+
+def test_eta_is_the_rate_so_far_times_what_is_left(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(P.time, "monotonic", lambda: now[0])
+    line = P.StageLine(total=12, initial=2, desc="x", enabled=False)
+    now[0] = 110.0
+    line.update(4)  # 4 counted in 10 s, 6 left
+    assert line.eta() == pytest.approx(15.0)
+    assert P.StageLine(desc="y", enabled=False).eta() is None  # no total

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import runpy
 import shlex
+import sys
 from pathlib import Path
 
 import h5py
@@ -53,5 +54,77 @@ def test_hugging_face_example(tmp_path, monkeypatch):
             with torch.no_grad():
                 own = model(**batch, labels=labels).loss
             assert float(f[f"{split}_loss"][origin]) == pytest.approx(float(own), rel=1e-6)
-            assert 0.0 <= float(f[f"{split}_acc"][origin]) <= 1.0
+            acc = float(f[f"surface/{split}_acc"][origin])  # a fraction; the root is percent
+            assert 0.0 <= acc <= 1.0 and float(f[f"{split}_acc"][origin]) == pytest.approx(
+                100 * acc
+            )
     assert (tmp_path / "gpt2-hessian.h5").exists()
+
+
+def run_section(heading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Write the section's python blocks under the file names their first lines give, then
+    run its bash block line by line as a user would; return the number of python blocks."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the scripts import the model file beside them
+    blocks = section_blocks(heading)
+    assert [lang for lang, _ in blocks][-1] == "bash"
+    files = [code for lang, code in blocks if lang == "python"]
+    for code in files:
+        (tmp_path / code.splitlines()[0].removeprefix("# ").split(":")[0]).write_text(code)
+    joined = re.sub(r"\s*\\\n\s*", " ", blocks[-1][1])
+    for line in joined.strip().splitlines():
+        words = shlex.split(line)
+        if words[0] == "python":
+            runpy.run_path(words[1], run_name="__main__")
+            continue
+        assert words[0] == "landscape"
+        res = CliRunner().invoke(cli, ["-q", *words[1:]], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    for code in files:  # the scripts' imports of each other are this test's own
+        sys.modules.pop(code.splitlines()[0].removeprefix("# ").split(".py")[0], None)
+    return len(files)
+
+
+def own_losses(model: torch.nn.Module, data: dict) -> dict[str, float]:
+    """The network's own eval-mode mean cross-entropy on each split."""
+    model.eval()
+    with torch.no_grad():
+        return {
+            s: float(torch.nn.functional.cross_entropy(model(x), y)) for s, (x, y) in data.items()
+        }
+
+
+def origin_value(f: h5py.File, name: str) -> float:
+    ix = int(abs(f["xcoordinates"][()]).argmin())
+    if "ycoordinates" not in f:
+        return float(f[name][ix])
+    return float(f[name][int(abs(f["ycoordinates"][()]).argmin()), ix])
+
+
+def test_torchvision_example(tmp_path, monkeypatch):
+    assert run_section("### torchvision", tmp_path, monkeypatch) == 2
+    tv = runpy.run_path(str(tmp_path / "tvnet.py"))
+    checkpoint = torch.load(tmp_path / "checkpoint.pth", weights_only=False)
+    assert set(checkpoint) == {"model", "optimizer", "lr_scheduler", "epoch", "args"}
+    model = tv["resnet_tiny"]()
+    model.load_state_dict(checkpoint["model"])
+    with h5py.File(tmp_path / "tv-surface.h5", "r") as f:
+        for split, loss in own_losses(model, tv["images"]()).items():
+            assert origin_value(f, f"{split}_loss") == pytest.approx(loss, rel=1e-6)
+    with h5py.File(tmp_path / "tv-hessian.h5", "r") as f:
+        assert "curvature/hessian" in f
+
+
+def test_lightning_example(tmp_path, monkeypatch):
+    assert run_section("### Lightning", tmp_path, monkeypatch) == 2
+    lit = runpy.run_path(str(tmp_path / "litnet.py"))
+    ckpt = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert all(k.startswith("model.") for k in ckpt["state_dict"])
+    model = lit["mlp"]()
+    model.load_state_dict({k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()})
+    with h5py.File(tmp_path / "lit-surface.h5", "r") as f:
+        assert f["train_loss"].shape == (11, 11)
+        for split, loss in own_losses(model, lit["tabular"]()).items():
+            assert origin_value(f, f"{split}_loss") == pytest.approx(loss, rel=1e-6)
+    with h5py.File(tmp_path / "lit-sharpness.h5", "r") as f:
+        assert "curvature/sharpness" in f

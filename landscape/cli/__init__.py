@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "surface": ("landscape.cli.surface", "Compute a 1D/2D loss surface around a checkpoint."),
     "plot": ("landscape.cli.plot", "Draw a figure from an HDF5 file or a run directory."),
     "info": ("landscape.cli.info", "Show what an HDF5 file holds and how it was made."),
+    "export-dirs": (
+        "landscape.cli.export_dirs",
+        "Write a file's directions in Li et al.'s layout.",
+    ),
     "train": ("landscape.cli.train", "Train a model with one optimizer, recording its dynamics."),
     "diagnose": (
         "landscape.cli.diagnose",

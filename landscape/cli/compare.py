@@ -12,6 +12,7 @@ from landscape.cli.options import (
     run_spec_options,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 
 CONFIG_OPTIONS = (
     "train_target",
@@ -30,6 +31,7 @@ CONFIG_OPTIONS = (
 
 
 @click.command("compare")
+@threads_option
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option(
     "--out",

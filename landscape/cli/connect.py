@@ -14,9 +14,11 @@ from landscape.cli.options import (
     trust_checkpoint_option,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 
 
 @click.command("connect")
+@threads_option
 @click.argument("runs", nargs=-1, type=click.Path(file_okay=False))
 @click.option(
     "--model",

@@ -18,12 +18,14 @@ from landscape.cli.options import (
     task_options,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
 
 
 @click.command("curvature-map")
+@threads_option
 @click.argument("surface", type=click.Path(exists=True, dir_okay=False))
 @model_options
 @data_options

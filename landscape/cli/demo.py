@@ -6,9 +6,11 @@ import click
 
 from landscape.cli import logs
 from landscape.cli.options import command_line, device_option, verbosity_options
+from landscape.cli.threads import threads_option
 
 
 @click.command("demo")
+@threads_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -24,18 +26,9 @@ from landscape.cli.options import command_line, device_option, verbosity_options
 )
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace a demo of another size in --out.")
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="torch CPU threads (1 is fastest for the demo's tiny models).",
-)
 @click.pass_context
 @verbosity_options
-def command(
-    ctx: click.Context, out: str, size: str | None, device: str, overwrite: bool, threads: int
-) -> None:
+def command(ctx: click.Context, out: str, size: str | None, device: str, overwrite: bool) -> None:
     """Train SGD, SGD+momentum, Adagrad, RMSprop and Adam on MNIST-1D and explain the differences.
 
     Each optimizer's learning rate comes from a short sweep the demo runs first; each is
@@ -55,7 +48,7 @@ def command(
         device=device,
         progress=progress,
         overwrite=overwrite,
-        threads=threads,  # type: ignore[arg-type]
+        threads=None,  # set by --threads for the whole command
         command=command_line(),
     )
     if progress:

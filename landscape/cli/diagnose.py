@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from landscape.cli.options import F, quiet, verbosity_options
+from landscape.cli.threads import threads_option
 from landscape.errors import LandscapeError
 
 
@@ -23,6 +24,7 @@ def _fraction_option(flag: str, default: float, what: str, meaning: str) -> Call
 
 
 @click.command(name="diagnose")
+@threads_option
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
 @click.option("--no-store", is_flag=True, help="Do not write the diagnosis into RUN_DIR/run.h5.")

@@ -14,6 +14,7 @@ from landscape.cli.curvature_options import (
     tol_option,
 )
 from landscape.cli.options import choice_option, count_option, positive_option
+from landscape.cli.threads import threads_option
 
 TRACE_METHODS = ("hutch++", "hutchinson", "xtrace")
 """The choices of ``--trace-method``."""
@@ -42,6 +43,7 @@ def eigen_line(end: str, result: Any) -> str:
 
 
 @click.command("hessian")
+@threads_option
 @checkpoint_inputs
 @matrix_options
 @count_option("--top-k", 5, "Largest eigenvalues (and eigenvectors) to find.")

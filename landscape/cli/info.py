@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from landscape.cli.options import verbosity_options
+from landscape.cli.threads import threads_option
 from landscape.errors import LandscapeError
 from landscape.io.describe import describe
 
@@ -19,6 +20,7 @@ from landscape.io.describe import describe
     help="Show what an HDF5 file holds (groups, datasets, points done, NaN counts) "
     "and how it was made."
 )
+@threads_option
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, path_type=Path))
 @click.pass_context
 @verbosity_options

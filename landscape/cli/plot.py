@@ -32,6 +32,7 @@ from landscape.cli.options import (
     positive_option,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 from landscape.errors import LandscapeError
 
 Draws = Literal["axes", "file", "figure"]
@@ -259,6 +260,7 @@ def _check_accepted(kind: str, spec: Kind, given: dict[str, Any]) -> None:
     help="Draw a figure from an HDF5 file (surface, trajectory, curvature) or a run directory.\n\n"
     "\b\nKinds:\n" + "\n".join(f"  {k:<14}{spec.help}" for k, spec in KINDS.items())
 )
+@threads_option
 @click.argument("source", metavar="FILE_OR_RUN", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--kind",

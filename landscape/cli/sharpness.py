@@ -17,6 +17,7 @@ from landscape.cli.options import choice_option, count_option, positive_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
+from landscape.cli.threads import threads_option
 
 
 def uncertainty(s: Any) -> str:
@@ -39,6 +40,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 
 
 @click.command("sharpness")
+@threads_option
 @checkpoint_inputs
 @click.option(
     "--measures", default=ALL, show_default=True, help="Comma list of measures to compute."

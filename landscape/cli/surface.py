@@ -17,12 +17,14 @@ from landscape.cli.options import (
     task_options,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
 
 
 @click.command("surface")
+@threads_option
 @model_options
 @data_options
 @task_options
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     default="random",
     show_default=True,
     help="random | interp (toward --target) | plane (through --target x2) | hessian | "
-    "FILE.h5 to reuse its directions.",
+    "FILE.h5 to reuse its directions (ours, or a Li et al. direction file).",
 )
 @click.option(
     "--target",
@@ -52,6 +54,13 @@ if TYPE_CHECKING:
     "--keep-1d",
     is_flag=True,
     help="Keep biases and norm-layer parameters in random directions (zeroed by default).",
+)
+@click.option(
+    "--one-d",
+    type=click.Choice(["zero", "normalize", "weights"]),
+    default=None,
+    help="1-D parameters of random directions: zero [default], normalize (= --keep-1d), "
+    "or weights (the weights themselves, as Li et al.'s code without ignore=biasbn).",
 )
 @click.option(
     "--orthogonal",
@@ -122,6 +131,7 @@ def command(ctx: click.Context, context: Context, **kw: object) -> None:
         y=kw["y"],
         norm=kw["norm"],
         keep_1d=kw["keep_1d"],
+        one_d=kw["one_d"],
         orthogonal=kw["orthogonal"],
         seed=kw["seed"],
         targets=kw["targets"],

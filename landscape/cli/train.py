@@ -19,6 +19,7 @@ from landscape.cli.options import (
     seed_option,
     verbosity_options,
 )
+from landscape.cli.threads import threads_option
 from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
 from landscape.io.groups import SEED_DIR
@@ -84,6 +85,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 
 
 @click.command(name="train")
+@threads_option
 @click.option(
     "--data",
     "data_spec",

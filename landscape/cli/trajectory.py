@@ -11,9 +11,11 @@ from landscape.cli import options
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
+from landscape.cli.threads import threads_option
 
 
 @click.command(name="trajectory")
+@threads_option
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
 @click.option(

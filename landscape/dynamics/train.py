@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape.data import Split, load_data
+from landscape.data import Split, load_data, take_rows
 from landscape.dynamics.recorder import Probe, Recorder
 from landscape.dynamics.runs import CHECKPOINT_DIR, checkpoint_filename
 from landscape.errors import LandscapeError
 from landscape.loading import build_model
-from landscape.objective import Objective
+from landscape.objective import TOKEN_TASKS, Objective, counted_tokens
 from landscape.params import model_params
 from landscape.progress import progress as progress_bar
 
@@ -334,9 +334,9 @@ def train(
             order = epoch_order(len(train_split), seed=config.seed, epoch=epoch).to(device)
             for i in range(0, len(order), batch_size):
                 idx = order[i : i + batch_size]
-                x, y = train_split.x[idx], train_split.y[idx]
+                x, y = take_rows(train_split.x, idx), train_split.y[idx]
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_sum(model(x), y) / len(idx)
+                loss = loss_sum(train_obj.call(model, x), y) / batch_count(train_obj, y)
                 loss.backward()
                 optimizer.step()
                 rec.step(loss)
@@ -363,6 +363,25 @@ def train(
         val_loss=metrics.get("val", nan)[0],
         val_acc=metrics.get("val", nan)[1],
     )
+
+
+def batch_count(objective: Objective, y: torch.Tensor) -> int:
+    """What a batch's summed loss is divided by for its mean: rows, or scored tokens.
+
+    Per-token scoring (``lm``/``mlm``, or integer labels of shape ``(B, T)``) counts the
+    labels other than ``-100`` (after the next-token shift for ``lm``), as the
+    objective's own mean does; otherwise every row counts once. At least 1.
+
+    >>> from landscape.data import Split
+    >>> obj = Objective(nn.Linear(2, 3), Split(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)))
+    >>> batch_count(obj, torch.zeros(4, dtype=torch.long))
+    4
+    """
+    if objective.task in TOKEN_TASKS:
+        return max(counted_tokens(y, shift=objective.task == "lm"), 1)
+    if objective.task == "classification" and y.dim() >= 2 and not y.is_floating_point():
+        return max(counted_tokens(y, shift=False), 1)
+    return len(y)
 
 
 def _write_final(run_dir: Path, epoch: int) -> None:

@@ -5,14 +5,17 @@ Layout of a landscape surface file (besides ``directions/``, see
 
     xcoordinates, ycoordinates (2D only)    float64 grid coordinates
     train_loss, train_acc, test_loss, ...   one root dataset per metric, (nx,) or (ny, nx)
-                                            indexed [iy, ix]; NaN = not computed
+                                            indexed [iy, ix]; NaN = not computed;
+                                            train_acc, test_acc in percent (Li et al.'s unit)
     train_loss_se, train_acc_se, train_rows  adaptive surfaces only: standard errors and
                                             rows used per point (see landscape.adaptive)
     surface/                                attrs: config (JSON), ndim, metrics (JSON list),
                                             origin (JSON: the metrics at the checkpoint);
                                             adaptive (True) and tolerance when adaptive
         done                                bool mask of computed points
-        train_loss, ...                     hard links to the root datasets
+        train_loss, ...                     hard links to the root datasets, except
+        train_acc, test_acc                 fractions in [0, 1] (files made before
+                                            the percent roots: hard links, fractions)
 
 Files of the reference code of Li et al. are read too (see :mod:`landscape.io.li2018`).
 """
@@ -76,15 +79,20 @@ def create_surface_file(
             g.attrs["tolerance"] = float(tolerance)
         g.create_dataset("done", data=surface.done)
         for name, arr in surface.values.items():
-            f.create_dataset(name, data=arr)
-            g[name] = f[name]
+            f.create_dataset(name, data=li2018.in_their_units(name, arr))
+            if name in li2018.PERCENT:
+                g.create_dataset(name, data=arr)
+            else:
+                g[name] = f[name]
 
 
 def write_values(path: Path, values: Mapping[str, np.ndarray], done: np.ndarray) -> None:
     """Overwrite the metrics and the ``done`` mask of an existing surface file (one transaction)."""
     with atomic_update(path) as f:
         for name, arr in values.items():
-            f[name][...] = arr
+            f[f"{GROUP}/{name}"][...] = arr
+            if f[name] != f[f"{GROUP}/{name}"]:  # a Li-named root in percent
+                f[name][...] = li2018.in_their_units(name, arr)
         f[f"{GROUP}/done"][...] = done
 
 
@@ -94,7 +102,9 @@ def read_progress(
     """What a resumed run needs: the stored ``metrics``, the ``done`` mask and the directions."""
     with open_read(path) as f:
         done = read_array(f[GROUP], "done", kinds="b")
-        values = {m: read_array(f, m, shape=done.shape, kinds="f") for m in metrics}
+        values = {m: read_array(f[GROUP], m, shape=done.shape, kinds="f") for m in metrics}
+        for m in metrics:  # the root copies are written on resume too (percent for accuracy)
+            read_array(f, m, shape=done.shape, kinds="f")
         return values, done, read_directions(f)
 
 
@@ -143,7 +153,7 @@ def read_surface(path: str | Path, *, with_vectors: bool = False) -> Surface:
         names = _metric_names(f, shape, source)
         if not names:
             raise LandscapeError(f"{path}: holds coordinates but no metric of shape {shape}")
-        values = {name: _read_metric(path, f[name], shape, source) for name in names}
+        values = {name: _read_metric(path, _metric(f, name), shape, source) for name in names}
         if source == "landscape" and isinstance(f.get(f"{GROUP}/done"), h5py.Dataset):
             done = np.asarray(f[f"{GROUP}/done"][()], dtype=bool)
             if done.shape != shape:
@@ -203,12 +213,18 @@ def _metric_names(f: h5py.File, shape: tuple[int, ...], source: Source) -> list[
     )
 
 
+def _metric(f: h5py.File, name: str) -> h5py.Dataset:
+    """Our own copy of a metric (``surface/name``, accuracy as a fraction) where there is one."""
+    own = f.get(f"{GROUP}/{name}")
+    return own if isinstance(own, h5py.Dataset) else f[name]
+
+
 def _read_metric(
     path: Path, ds: h5py.Dataset, shape: tuple[int, ...], source: Source
 ) -> np.ndarray:
     z = np.asarray(ds[()], dtype=np.float64)
     if source == "li2018":
-        z = li2018.decode(z, shape)
+        z = li2018.decode(z, shape, name=ds.name.lstrip("/"))
     if z.shape != shape:
         raise LandscapeError(
             f"{path}: {ds.name.lstrip('/')} has shape {z.shape}, expected {shape} ([iy, ix])"

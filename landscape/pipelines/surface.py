@@ -18,7 +18,9 @@ from landscape.data import Data, SplitChoice
 from landscape.directions import (
     Directions,
     Norm,
+    OneD,
     directions_from_arrays,
+    directions_from_positional,
     interpolation_direction,
     plane_through,
     random_directions,
@@ -28,6 +30,7 @@ from landscape.engine import compute_surface
 from landscape.errors import LandscapeError
 from landscape.evaluators import BNMode
 from landscape.grid import parse_grid
+from landscape.io import li2018
 from landscape.io.directions import read_direction_file
 from landscape.loading import file_sha256, load_checkpoint
 from landscape.objective import Objective
@@ -48,6 +51,7 @@ def surface(
     y: str | Sequence[float] | None = None,
     norm: Norm = "filter",
     keep_1d: bool = False,
+    one_d: OneD | None = None,
     orthogonal: bool = False,
     seed: int = 0,
     targets: Sequence[str | Path] = (),
@@ -80,11 +84,16 @@ def surface(
             or anything :func:`~landscape.data.as_splits` accepts.
         dirs: ``random``; ``interp`` (1D, toward ``targets[0]``); ``plane``
             (2D, through the checkpoint and ``targets[0:2]``); ``hessian``
-            (top eigenvectors); or a path to an HDF5 file whose directions to reuse.
+            (top eigenvectors); or a path to an HDF5 file whose directions to reuse
+            (ours, or a Li et al. direction file, checked by shape in parameter order).
         x: grid along the first direction (``START:STOP:NUM`` or a list).
         y: grid along the second direction; ``None`` for a 1D surface.
         norm: direction normalization for random directions (Li et al. 2018).
-        keep_1d: keep biases and normalization parameters in random directions.
+        keep_1d: keep biases and normalization parameters in random directions
+            (``one_d="normalize"``).
+        one_d: 1-D parameters of random directions: ``zero`` (default), ``normalize``
+            or ``weights`` (Li et al.'s code without ``ignore='biasbn'``); see
+            :mod:`landscape.directions`.
         orthogonal: orthogonalize the second random direction against the first.
         seed: seed of the random directions.
         targets: other checkpoints for ``interp`` and ``plane``.
@@ -160,6 +169,7 @@ def surface(
         ndim=1 if ys is None else 2,
         norm=norm,
         keep_1d=keep_1d,
+        one_d=one_d,
         orthogonal=orthogonal,
         seed=seed,
         targets=targets,
@@ -196,6 +206,7 @@ def _directions(
     ndim: int,
     norm: Norm,
     keep_1d: bool,
+    one_d: OneD | None,
     orthogonal: bool,
     seed: int,
     targets: Sequence[str | Path],
@@ -210,7 +221,13 @@ def _directions(
     """
     if dirs == "random":
         return random_directions(
-            origin, ndim=ndim, seed=seed, norm=norm, keep_1d=keep_1d, orthogonal=orthogonal
+            origin,
+            ndim=ndim,
+            seed=seed,
+            norm=norm,
+            keep_1d=keep_1d,
+            one_d=one_d,
+            orthogonal=orthogonal,
         ), origin
     if dirs in ("interp", "plane"):
         need = 1 if dirs == "interp" else 2
@@ -254,10 +271,17 @@ def _directions(
         raise LandscapeError(
             f"dirs: expected random, interp, plane, hessian or an HDF5 file (got {dirs!r})"
         )
-    stored = read_direction_file(path)
+    theirs = li2018.read_direction_file(path) if li2018.is_direction_path(path) else None
+    stored = theirs if theirs is not None else read_direction_file(path)
     if len(stored) < ndim:
         raise LandscapeError(
             f"dirs: {path} holds {len(stored)} direction(s), a {ndim}D grid needs {ndim}"
         )
-    vectors = directions_from_arrays(stored[:ndim], origin, source=str(path))
-    return Directions(vectors, "file", {"source": str(path), "sha256": file_sha256(path)}), origin
+    if theirs is not None:
+        vectors = directions_from_positional(theirs[:ndim], origin, source=str(path))
+    else:
+        vectors = directions_from_arrays(stored[:ndim], origin, source=str(path))
+    attrs = {"source": str(path), "sha256": file_sha256(path)}
+    if theirs is not None:
+        attrs["layout"] = "li2018"
+    return Directions(vectors, "file", attrs), origin

@@ -228,3 +228,64 @@ def test_resume_from_another_directory_names_the_checkpoint_differently(
     (tmp_path / "other.pt").write_bytes(ckpt.read_bytes() + b"\0")  # other content: refused
     res = run("surface", *args, "--checkpoint", "other.pt", "--out", "a/s.h5")
     assert res.exit_code != 0 and "different settings (checkpoint)" in res.output
+
+
+LI_SPEC = ["--model", "tests.li_specs:TinyLi", "--data", "tests.li_specs:li_data"]
+
+
+@pytest.mark.parametrize(
+    ("name", "grid"),
+    [("li_full2d", ["--x=-1:1:11", "--y=-0.5:0.5:7"]), ("li_full1d", ["--x=-1:1:21"])],
+)
+def test_their_direction_file_reproduces_their_surface(tmp_path, name, grid):
+    """Their directions (datasets 0, 1, ... in parameters() order) as --dirs: every point
+    equals the value their code stored at the same coordinates, accuracy in their percent at
+    the root and as a fraction in our group and API."""
+    from landscape.io.surface import read_surface
+    from tests.li_specs import LI
+
+    out = tmp_path / "ours.h5"
+    ckpt = str(LI / "tiny.pt")
+    dirs = str(LI / f"{name}_dirs.h5")
+    args = [*LI_SPEC, "--checkpoint", ckpt, "--dirs", dirs, *grid, "--batch-size", "64"]
+    res = run("surface", *args, "--out", str(out))
+    assert res.exit_code == 0, res.output
+    ours, theirs = read_surface(out), read_surface(LI / f"{name}.h5")
+    np.testing.assert_allclose(ours.x, theirs.x)
+    if theirs.y is not None:
+        np.testing.assert_allclose(ours.y, theirs.y)
+    assert ours.complete and theirs.complete
+    for metric in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(ours.values[metric], theirs.values[metric], rtol=1e-5)
+    for metric in ("train_acc", "test_acc"):
+        np.testing.assert_array_equal(ours.values[metric], theirs.values[metric])
+        assert (ours.values[metric] <= 1).all()
+    with h5py.File(out, "r") as f, h5py.File(LI / f"{name}.h5", "r") as g:
+        np.testing.assert_allclose(f["test_acc"][()].reshape(-1), g["test_acc"][()].reshape(-1))
+        assert f["directions"].attrs["layout"] == "li2018"
+
+
+def test_their_direction_file_of_another_model_is_one_line(tmp_path, ckpt):
+    from tests.li_specs import LI
+
+    out = tmp_path / "s.h5"
+    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--dirs", str(LI / "li_full1d_dirs.h5"),
+              "--x=-1:1:3", "--out", str(out))  # fmt: skip
+    assert res.exit_code == 1 and len(res.output.splitlines()) == 1
+    assert "xdirection holds 6 arrays, the model has 4 parameters" in res.output
+    assert not out.exists()
+
+
+def test_one_d_weights_sets_their_treatment_of_1d_parameters(tmp_path, ckpt, net):
+    out = tmp_path / "s.h5"
+    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--one-d", "weights", "--x=-1:1:3",
+              "--out", str(out))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with h5py.File(out, "r") as f:
+        d0 = f["directions/d0"]
+        np.testing.assert_array_equal(d0["fc.bias"][()], net.fc.bias.detach().numpy())
+        np.testing.assert_array_equal(d0["conv.bias"][()], net.conv.bias.detach().numpy())
+        assert f["directions"].attrs["one_d"] == "weights" and f["directions"].attrs["keep_1d"]
+    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--one-d", "zero", "--keep-1d",
+              "--x=-1:1:3", "--out", str(tmp_path / "t.h5"))  # fmt: skip
+    assert res.exit_code == 1 and "contradicts" in res.output and len(res.output.splitlines()) == 1

@@ -8,8 +8,16 @@ import pytest
 
 from landscape.errors import LandscapeError
 from landscape.io.describe import contents, describe
-from landscape.io.li2018 import decode, is_li2018
-from landscape.io.surface import read_surface
+from landscape.io.li2018 import (
+    decode,
+    in_their_units,
+    is_direction_path,
+    is_li2018,
+    read_direction_file,
+    write_direction_file,
+)
+from landscape.io.surface import create_surface_file, read_surface, write_values
+from landscape.records import Surface
 
 LI = Path(__file__).resolve().parents[1] / "fixtures" / "li2018"
 X2D, Y2D = np.linspace(-1, 1, 11), np.linspace(-0.5, 0.5, 7)
@@ -38,7 +46,11 @@ def test_non_square_full_file_reads_as_iy_ix():
     assert s.metrics == ["train_loss", "train_acc", "test_loss", "test_acc"]
     for name, z in s.values.items():
         assert z.shape == (7, 11) and np.isfinite(z).all(), name
-    assert ((s.values["train_acc"] >= 0) & (s.values["train_acc"] <= 100)).all()
+    assert ((s.values["train_acc"] >= 0) & (s.values["train_acc"] <= 1)).all()
+    with h5py.File(LI / "li_full2d.h5", "r") as f:  # theirs are percent, read as fractions
+        raw = f["train_acc"][()].reshape(7, 11)
+    np.testing.assert_allclose(s.values["train_acc"], raw / 100)
+    assert raw.max() > 1
 
 
 def test_partial_file_done_in_their_fill_order():
@@ -98,3 +110,72 @@ def test_decode_reorients_only_a_transposed_shape():
     np.testing.assert_array_equal(decode(z, (2, 3)), np.arange(6.0).reshape(2, 3))
     np.testing.assert_array_equal(decode(z, (3, 2)), z)
     assert np.isnan(decode(np.array([1.0, -1.0]), (2,))[1])
+
+
+def test_their_direction_file_reads_in_stored_order():
+    axes = read_direction_file(LI / "li_part2d_dirs.h5")
+    assert [[a.shape for a in axis] for axis in axes] == [
+        [(4, 1, 3, 3), (4,), (4,), (4,), (3, 144), (3,)]
+    ] * 2
+    assert all(not a.any() for axis in axes for a in axis if a.ndim == 1)  # ignore=biasbn
+    assert is_direction_path(LI / "li_part2d_dirs.h5")
+    assert not is_direction_path(LI / "li_full2d.h5") and not is_direction_path(LI / "none.h5")
+
+
+def test_direction_file_errors(tmp_path):
+    with pytest.raises(LandscapeError, match=r"not a Li et al\. direction file"):
+        read_direction_file(LI / "li_full2d.h5")
+    gap = tmp_path / "gap.h5"
+    with h5py.File(gap, "w") as f:
+        f["xdirection/0"] = np.ones(2)
+        f["xdirection/2"] = np.ones(2)
+    with pytest.raises(LandscapeError, match=r"should hold datasets 0\.\.1"):
+        read_direction_file(gap)
+    with pytest.raises(LandscapeError, match="1 or 2 directions"):
+        write_direction_file(tmp_path / "x.h5", [])
+
+
+def test_write_direction_file_in_their_layout(tmp_path):
+    path = tmp_path / "d.h5"
+    write_direction_file(path, [[np.ones((2, 3)), np.zeros(2)]], command="landscape export-dirs")
+    with h5py.File(path, "r") as f:
+        assert list(f) == ["xdirection"] and sorted(f["xdirection"]) == ["0", "1"]
+        np.testing.assert_array_equal(f["xdirection/0"][()], np.ones((2, 3)))
+    assert [a.shape for a in read_direction_file(path)[0]] == [(2, 3), (2,)]
+
+
+def _surface(acc: np.ndarray) -> Surface:
+    x = np.linspace(-1, 1, acc.size)
+    values = {"train_loss": np.arange(acc.size, dtype=float), "train_acc": acc}
+    return Surface(x, None, values, np.isfinite(acc), config={"x": x.tolist()})
+
+
+def test_our_root_accuracy_is_percent_and_our_group_fractions(tmp_path):
+    path = tmp_path / "s.h5"
+    vectors = [{"w": np.ones((2, 2))}]
+    create_surface_file(path, ("random", {}, vectors), _surface(np.array([0.5, np.nan, 0.25])))
+    write_values(
+        path,
+        {"train_loss": np.zeros(3), "train_acc": np.array([0.5, 0.75, 0.25])},
+        np.ones(3, bool),
+    )
+    with h5py.File(path, "r") as f:
+        np.testing.assert_allclose(f["train_acc"][()], [50.0, 75.0, 25.0])
+        np.testing.assert_allclose(f["surface/train_acc"][()], [0.5, 0.75, 0.25])
+        assert f["train_loss"] == f["surface/train_loss"]  # losses stay hard links
+    np.testing.assert_allclose(read_surface(path).values["train_acc"], [0.5, 0.75, 0.25])
+    np.testing.assert_allclose(in_their_units("test_acc", np.array([0.1])), [10.0])
+
+
+def test_files_made_before_percent_roots_still_read_as_fractions(tmp_path):
+    """Earlier files linked surface/train_acc to a root dataset holding fractions."""
+    path = tmp_path / "old.h5"
+    create_surface_file(path, ("random", {}, [{"w": np.ones(2)}]), _surface(np.array([0.5, 0.25])))
+    with h5py.File(path, "r+") as f:
+        del f["train_acc"], f["surface/train_acc"]
+        f["train_acc"] = np.array([0.5, 0.25])
+        f["surface/train_acc"] = f["train_acc"]
+    write_values(path, {"train_acc": np.array([0.5, 0.75])}, np.ones(2, bool))
+    with h5py.File(path, "r") as f:
+        np.testing.assert_allclose(f["train_acc"][()], [0.5, 0.75])
+    np.testing.assert_allclose(read_surface(path).values["train_acc"], [0.5, 0.75])

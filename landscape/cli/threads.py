@@ -1,0 +1,88 @@
+"""``--threads N``: torch's CPU threads while a command runs, one shared option for every command.
+
+The default is :data:`DEFAULT_THREADS`, chosen by measurement
+(``scripts/bench_threads.py``, see BENCHMARKS.md, "Torch threads by model size"):
+on the 2-core development machine, shared with other jobs, one thread was
+fastest for a training step and for a Hessian-vector product at every model
+size measured, from 10k to 10M parameters (two threads took 0.9-220x as long,
+1.4-1.8x at 10M), so one rule covers every size. A machine with idle cores and
+a model of millions of parameters may gain from ``--threads N``.
+
+The command sets the count for its own duration and restores it after, so the
+library never changes threads unless asked. Commands that never import torch
+(``info``, ``plot``) do not import it for this: until torch is imported the
+count is passed through ``OMP_NUM_THREADS`` (restored after), which torch reads
+when it loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_THREADS = 1
+"""The measured fastest torch CPU thread count, at every model size measured (10k-10M)."""
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the body with ``n`` torch CPU threads, restoring the previous setting after.
+
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if n < 1:
+        raise click.BadParameter(f"expected a positive integer (got {n})", param_hint="--threads")
+    if "torch" in sys.modules:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+        return
+    previous_env = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(n)  # read by torch when the command imports it
+    try:
+        yield
+    finally:
+        if previous_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous_env
+
+
+def threads_option(command: F) -> F:
+    """Add ``--threads N`` to a click command function and run it under :func:`torch_threads`.
+
+    Put it directly below ``@click.command(...)``, above every other decorator.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, threads: int, **kwargs: Any) -> Any:
+        with torch_threads(threads):
+            return command(*args, **kwargs)
+
+    return click.option(  # type: ignore[return-value]
+        "--threads",
+        type=click.IntRange(min=1),
+        default=DEFAULT_THREADS,
+        show_default=True,
+        help="torch CPU threads while the command runs (the default measured fastest; "
+        "see BENCHMARKS.md).",
+    )(run)
