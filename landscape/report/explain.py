@@ -345,13 +345,34 @@ def explain(comparison: Comparison) -> list[str]:
         keys = labels if len(set(labels)) == len(labels) else [s.name for s in summaries]
         contenders = {k: (s.name,) for k, s in zip(keys, summaries, strict=True)}
         claims = comparison_claims({s.name: s for s in summaries}, contenders, alpha=ALPHA)
-    return explain_claims(
-        summaries,
-        claims,
-        contenders,
-        train_target=comparison.train_target,
-        val_target=comparison.val_target,
-        matched_loss=comparison.matched_loss,
-        edge_fraction=float(comparison.config.get("edge_fraction", 0.9)),
-        edge_records=int(comparison.config.get("edge_records", 3)),
-    )
+    setup = targets_sentence(comparison.targets, comparison.matched_loss)
+    return [
+        *([setup] if setup else []),
+        *explain_claims(
+            summaries,
+            claims,
+            contenders,
+            train_target=comparison.train_target,
+            val_target=comparison.val_target,
+            matched_loss=comparison.matched_loss,
+            edge_fraction=float(comparison.config.get("edge_fraction", 0.9)),
+            edge_records=int(comparison.config.get("edge_records", 3)),
+        ),
+    ]
+
+
+def targets_sentence(targets: str, matched_loss: float) -> str | None:
+    """How the convergence targets and the matched training loss were set.
+
+    >>> print(targets_sentence("training 1.15 = 0.5 x the runs' median initial training loss",
+    ...       0.8))  # doctest: +NORMALIZE_WHITESPACE
+    Convergence targets: training 1.15 = 0.5 x the runs' median initial training loss. λ_max is
+    compared at the end and at the matched training loss 0.8.
+    """
+    parts = [f"Convergence targets: {targets}." if targets else ""]
+    if math.isfinite(matched_loss):
+        parts.append(
+            f"λ_max is compared at the end and at the matched training loss {_fmt(matched_loss)}."
+        )
+    text = " ".join(p for p in parts if p)
+    return text or None
