@@ -114,15 +114,12 @@ def test_edge_time_equals_the_synthetic_stretch(three):
 
 def test_matched_loss_checkpoint_and_targets(three):
     c, _ = three
-    # the largest of the runs' lowest training losses: a_again's seed 3 ends at 0.91
-    assert c.matched_loss == pytest.approx(A_TRAIN[-1] + NOISE[3])
+    # the largest of the runs' lowest training losses: a's seed 1 ends at 0.92
+    assert c.matched_loss == pytest.approx(A_TRAIN[-1] + NOISE[1])
     with h5py.File(c.path, "r") as f:
         for r in c.runs:
             s = r.summary
-            expected = 5 if not s.name.startswith("b-") else 3  # b: 0.7 + noise at epoch 3
-            if s.name in ("a-seed-1", "a_again-seed-5"):  # 0.92, 0.915 never reach 0.91
-                assert s.matched_epoch is None and np.isnan(s.lambda_max_matched)
-                continue
+            expected = 3 if s.name.startswith("b-") else 5  # b: 0.7 + noise at epoch 3
             assert s.matched_epoch == expected, s.name
             g = f["curvature"][s.name]
             i = int(np.flatnonzero(g["epoch"][()] == expected)[0])
@@ -166,7 +163,9 @@ def test_adaptive_step0_spike_is_no_stay_at_the_edge(tmp_path):
     (r,) = c.runs
     assert np.isnan(r.stability.sharpness[0]) and r.summary.max_stability_ratio == 2.0
     assert r.summary.edge_epoch is None and r.summary.edge_steps == 0
-    assert not any("8.8e+07" in s or "sat at the edge" in s for s in explain(c))
+    sentences = explain(c)
+    assert not any("8.8e+07" in s or s.startswith("adagrad sat") for s in sentences)
+    assert any(s.startswith("No run sat at the edge of stability") for s in sentences)
 
 
 @pytest.fixture(scope="module")
