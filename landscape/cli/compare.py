@@ -17,9 +17,17 @@ from landscape.cli.threads import threads_option
 CONFIG_OPTIONS = (
     "train_target",
     "val_target",
+    "target_loss",
+    "target_fraction",
+    "matched_loss",
     "curvature_samples",
+    "sharpness_batches",
     "max_checkpoints",
     "trace_probes",
+    "spectrum_k",
+    "density_runs",
+    "density_steps",
+    "edge_records",
     "profile_grid",
     "profile_radius",
     "profile_samples",
@@ -44,20 +52,48 @@ CONFIG_OPTIONS = (
     "--train-target",
     type=float,
     default=None,
-    help="Training-loss level for convergence speed [default: median of the runs' best].",
+    help="Training-loss level for convergence speed [default: --target-loss, else "
+    "--target-fraction x the runs' median initial training loss].",
 )
 @click.option(
     "--val-target",
     type=float,
     default=None,
-    help="Validation-loss level for convergence speed [default: median of the runs' best].",
+    help="Validation-loss level for convergence speed [default: as for training].",
+)
+@click.option(
+    "--target-loss",
+    type=float,
+    default=None,
+    help="One loss level for both convergence targets.",
+)
+@click.option(
+    "--target-fraction",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=0.5,
+    show_default=True,
+    help="Default targets: this fraction of the runs' median initial loss.",
+)
+@click.option(
+    "--matched-loss",
+    type=float,
+    default=None,
+    help="Training-loss level at which λ_max is also compared [default: the largest of the "
+    "runs' lowest training losses at the measured checkpoints].",
 )
 @click.option(
     "--curvature-samples",
     type=click.IntRange(min=2),
     default=1000,
     show_default=True,
-    help="Training rows the Hessian is measured on.",
+    help="Training rows the Hessian is measured on (the first rows; all when fewer).",
+)
+@click.option(
+    "--sharpness-batches",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Disjoint sub-samples of those rows for λ_max's batch-means standard error (0: none).",
 )
 @click.option(
     "--max-checkpoints",
@@ -72,6 +108,34 @@ CONFIG_OPTIONS = (
     default=50,
     show_default=True,
     help="Hutchinson probes for the Hessian trace at the end.",
+)
+@click.option(
+    "--spectrum-k",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Top Hessian eigenvalues at each run's last checkpoint (0: none).",
+)
+@click.option(
+    "--density-runs",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="SLQ start vectors of the spectral density there (0: no density).",
+)
+@click.option(
+    "--density-steps",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Lanczos steps per SLQ start vector.",
+)
+@click.option(
+    "--edge-records",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Consecutive sharpness records at the threshold that count as a stay at the edge.",
 )
 @click.option(
     "--profile-grid",
@@ -136,12 +200,15 @@ def command(
     after Holm's correction over all pairwise comparisons (the 'Findings' section and
     the 'findings' group of compare.h5).
 
-    For each run: convergence speed to common loss targets, final training vs
-    validation loss and accuracy, detected phases and problems, distance
-    travelled, λ_max, trace and preconditioned sharpness against the
-    optimizer's stability threshold, a 1D filter-normalized profile around
-    the minimum, and all paths on one shared PCA plane. Re-running reuses
-    everything already computed.
+    For each run: convergence speed to common loss targets (half the median
+    initial loss unless set), final training vs validation loss and accuracy,
+    detected phases and problems, distance travelled, weight norms, λ_max (on
+    a stated sample, with a batch-means standard error; also at a matched
+    training loss), trace, the Hessian spectrum at the end, preconditioned
+    sharpness against the optimizer's stability threshold and how long the run
+    sat at that edge, a 1D filter-normalized profile around the minimum, and
+    all paths on one shared PCA plane. Re-running reuses everything already
+    computed.
 
     A model, data or loss spec that names code ('module:callable') is taken
     from a run only when typed again with --model/--data/--loss, or with

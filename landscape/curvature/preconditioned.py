@@ -44,9 +44,7 @@ from landscape.curvature.linop import DiagonalSandwich, Operator
 from landscape.curvature.results import EigenResult
 from landscape.errors import LandscapeError
 from landscape.params import ParamDict, flatten
-
-ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
-"""Optimizers with a diagonal preconditioner."""
+from landscape.records.optimizers import ADAPTIVE
 
 
 @dataclass(frozen=True)

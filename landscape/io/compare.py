@@ -2,16 +2,22 @@
 
 Layout (besides the root provenance attributes of every file)::
 
-    compare/                attrs: config (JSON), runs (JSON list), train_target, val_target
+    compare/                attrs: config (JSON), runs (JSON list), train_target, val_target,
+                            matched_loss, targets (how the targets were set, in words)
     compare/<run>/          attrs: summary (JSON of RunSummary)
                             datasets: epoch, step, train_loss, val_loss, train_acc, val_acc
     compare/<run>/stability attrs: source, preconditioned; datasets: epoch, step,
                             sharpness, lambda_max, threshold
     compare/<run>/profile   attrs: path (surface file, relative to compare.h5);
                             datasets: x, train_loss, test_loss
+    compare/<run>/weights   datasets: epoch, step, norm (||w_k|| at each checkpoint)
+    compare/<run>/spectrum  attrs: num_matvecs; datasets: top (largest eigenvalues at the
+                            last checkpoint), grid, density (SLQ; empty when not asked for)
     curvature/              attrs: config (JSON)
-    curvature/<run>/        attrs: fingerprint, trace, trace_stderr;
-                            datasets: epoch, step, lambda_max, precond_lambda_max, threshold
+    curvature/<run>/        attrs: fingerprint, trace, trace_stderr, rows, full;
+                            datasets: epoch, step, lambda_max, precond_lambda_max, threshold,
+                            batch_lambda_max (λ_max on disjoint sub-samples at the end);
+                            group spectrum (as under compare/<run>)
     findings/               one row per claim (:mod:`landscape.io.findings`);
                             attrs: test, alpha, level, contenders (JSON: label -> runs)
     trajectory/             attrs: config (JSON), labels (JSON), origin_label, surface
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 
 from landscape.errors import LandscapeError
 from landscape.io.findings import GROUP as FINDINGS
@@ -39,10 +46,12 @@ from landscape.records import (
     CurvatureSeries,
     Profile,
     RunResult,
+    RunSpectrum,
     RunSummary,
     Series,
     Stability,
     Trajectory,
+    WeightNorms,
 )
 from landscape.store import atomic_update, check_resumable, config_json, open_read
 
@@ -51,6 +60,8 @@ CURVATURE = "curvature"
 TRAJECTORY = "trajectory"
 SERIES_KEYS = ("epoch", "step", "train_loss", "val_loss", "train_acc", "val_acc")
 STABILITY_KEYS = ("epoch", "step", "sharpness", "lambda_max", "threshold")
+WEIGHT_KEYS = ("epoch", "step", "norm")
+SPECTRUM_KEYS = ("top", "grid", "density")
 CURVATURE_KEYS = ("epoch", "step", "lambda_max", "precond_lambda_max", "threshold")
 PLANE_KEYS = (
     "coords",
@@ -80,6 +91,8 @@ def write_comparison(f: h5py.File, comparison: Comparison) -> None:
     g.attrs["runs"] = json.dumps([r.summary.name for r in comparison.runs])
     g.attrs["train_target"] = comparison.train_target
     g.attrs["val_target"] = comparison.val_target
+    g.attrs["matched_loss"] = comparison.matched_loss
+    g.attrs["targets"] = comparison.targets
     for r in comparison.runs:
         rg = g.create_group(r.summary.name)
         rg.attrs["summary"] = r.summary.to_json()
@@ -95,8 +108,28 @@ def write_comparison(f: h5py.File, comparison: Comparison) -> None:
             pg.attrs["path"] = r.profile.path
             for k in ("x", "train_loss", "test_loss"):
                 pg.create_dataset(k, data=getattr(r.profile, k))
+        if r.weights is not None:
+            wg = rg.create_group("weights")
+            for k in WEIGHT_KEYS:
+                wg.create_dataset(k, data=getattr(r.weights, k))
+        if r.spectrum is not None:
+            _write_spectrum(rg, r.spectrum)
     if comparison.plane is not None:
         _write_plane(f, comparison.plane)
+
+
+def _write_spectrum(parent: h5py.Group, spectrum: RunSpectrum) -> None:
+    g = parent.create_group("spectrum")
+    g.attrs["num_matvecs"] = spectrum.num_matvecs
+    for k in SPECTRUM_KEYS:
+        g.create_dataset(k, data=np.asarray(getattr(spectrum, k), np.float64))
+
+
+def _read_spectrum(parent: h5py.Group) -> RunSpectrum | None:
+    if "spectrum" not in parent:
+        return None
+    g = parent["spectrum"]
+    return RunSpectrum(*(g[k][()] for k in SPECTRUM_KEYS), int(g.attrs["num_matvecs"]))
 
 
 def _write_plane(f: h5py.File, p: Trajectory) -> None:
@@ -134,6 +167,8 @@ def read_comparison(path: str | Path) -> Comparison:
             val_target=float(g.attrs["val_target"]),
             runs=runs,
             plane=read_group(f[TRAJECTORY]) if TRAJECTORY in f else None,
+            matched_loss=float(g.attrs.get("matched_loss", np.nan)),
+            targets=str(g.attrs.get("targets", "")),
         )
 
 
@@ -154,6 +189,10 @@ def _read_run(rg: h5py.Group) -> RunResult:
             preconditioned=bool(sg.attrs["preconditioned"]),
         ),
         profile=profile,
+        weights=WeightNorms(*(rg["weights"][k][()] for k in WEIGHT_KEYS))
+        if "weights" in rg
+        else None,
+        spectrum=_read_spectrum(rg),
     )
 
 
@@ -169,6 +208,10 @@ def read_curvature_series(path: Path, name: str, fingerprint: str) -> CurvatureS
             *(g[k][()] for k in CURVATURE_KEYS),
             trace=float(g.attrs["trace"]),
             trace_stderr=float(g.attrs["trace_stderr"]),
+            rows=int(g.attrs.get("rows", 0)),
+            full=bool(g.attrs.get("full", False)),
+            batch_lambda_max=g["batch_lambda_max"][()] if "batch_lambda_max" in g else np.zeros(0),
+            spectrum=_read_spectrum(g),
         )
 
 
@@ -191,8 +234,13 @@ def write_curvature_series(
         rg.attrs["fingerprint"] = fingerprint
         rg.attrs["trace"] = series.trace
         rg.attrs["trace_stderr"] = series.trace_stderr
+        rg.attrs["rows"] = series.rows
+        rg.attrs["full"] = series.full
         for k in CURVATURE_KEYS:
             rg.create_dataset(k, data=getattr(series, k))
+        rg.create_dataset("batch_lambda_max", data=np.asarray(series.batch_lambda_max, np.float64))
+        if series.spectrum is not None:
+            _write_spectrum(rg, series.spectrum)
 
 
 def check_curvature_config(path: Path, config: dict[str, Any], *, overwrite: bool) -> None:

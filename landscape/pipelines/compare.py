@@ -5,8 +5,8 @@ For each run directory (``run.h5`` + ``checkpoints/``, see
 exists:
 
 - convergence speed: the first epoch (and step) at which the training and the
-  validation loss reach a common target level (default: the median over the
-  runs of each run's lowest loss, so that about half of the runs reach it);
+  validation loss reach a common target level (default: a fraction, 0.5, of the median
+  initial loss, or set by the user; never a level taken from where the runs end);
 - final training vs validation loss and accuracy and the generalization gap;
 - the phases and problems of :func:`landscape.dynamics.diagnose.diagnose`: the
   diagnosis stored in the run (``landscape diagnose``, with its thresholds) when
@@ -19,7 +19,17 @@ exists:
   optimizer's stability threshold (Cohen et al. 2021, 2022; see
   :mod:`landscape.curvature.preconditioned`), measured by
   :class:`~landscape.curvature.tracking.SharpnessProbe` warm-started from one
-  checkpoint to the next; the Hutchinson trace at the end;
+  checkpoint to the next, on the first ``curvature_samples`` training rows (stated);
+  at the end, λ_max on ``sharpness_batches`` disjoint sub-samples of those rows for a
+  batch-means standard error, the Hutchinson trace, and the Hessian spectrum (Lanczos
+  top-k and an SLQ density);
+- how long each run sat at the edge of stability (sustained stretches of its sharpness
+  at the threshold, :func:`landscape.dynamics.summary.edge_time`), in steps, epochs and
+  share of training;
+- λ_max at a matched training loss: at each run's first measured checkpoint whose
+  training loss reaches a common level (default: the largest of the runs' lowest losses
+  at the measured checkpoints, so every run reaches it);
+- the weight norm ``||w_k||`` at every checkpoint;
 - the 1D filter-normalized loss profile around each final point (Li et al.
   2018) as a surface file, through :func:`landscape.surface`;
 - every run's checkpoints on one shared PCA plane
@@ -43,32 +53,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from landscape import store
-from landscape.curvature.hvp import HessianLinearOperator
-from landscape.curvature.preconditioned import OptimizerState, from_state_dict
-from landscape.curvature.trace import hutchinson_trace
-from landscape.curvature.tracking import SharpnessProbe
 from landscape.data import Split
 from landscape.devices import resolve_device
 from landscape.dynamics.contenders import read_contenders
 from landscape.dynamics.runs import Run
 from landscape.dynamics.summary import (
-    median_best,
+    checkpoint_losses,
+    common_level,
     run_diagnosis,
     select_checkpoints,
     stability_series,
     summarize,
+    weight_norms,
 )
 from landscape.errors import LandscapeError
 from landscape.io.compare import (
-    CURVATURE_KEYS,
     StoredFindings,
     check_curvature_config,
     read_comparison,
@@ -78,7 +84,9 @@ from landscape.io.compare import (
     write_stored_findings,
 )
 from landscape.io.groups import find_contenders
-from landscape.loading import file_sha256, load_torch_file
+from landscape.loading import file_sha256
+from landscape.pipelines.compare_config import CompareConfig
+from landscape.pipelines.compare_curvature import measure_curvature
 from landscape.progress import progress as progress_bar
 from landscape.records import (
     Comparison,
@@ -93,137 +101,11 @@ from landscape.setup import RunSpecs, load_objective
 from landscape.stats import LEVEL
 from landscape.trajectory import RunPath, load_run_path, trajectory_plane
 
+__all__ = ["COMPARE_FILE", "CompareConfig", "compare", "measure_curvature"]
+
 COMPARE_FILE = "compare.h5"
 PROFILE_DIR = "profiles"
 PLANE_FILE = "plane.h5"
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    """Settings of a comparison (stored in ``compare.h5``).
-
-    Attributes:
-        train_target: training-loss level for convergence speed (``None``: median of
-            the runs' best).
-        val_target: validation-loss level (``None``: median of the runs' best).
-        curvature_samples: training rows the Hessian is measured on (the first rows
-            of the run's training data).
-        max_checkpoints: at most this many epoch checkpoints per run get curvature
-            (evenly spaced, first and last always included).
-        trace_probes: Hutchinson probe vectors for the final trace.
-        tol: relative residual tolerance of Lanczos.
-        profile_grid: grid of the 1D profile (``START:STOP:NUM``).
-        profile_radius: ``α`` at which the profile's rise is read.
-        profile_samples: rows per split for the profile (``None``: as trained).
-        edge_fraction: a stability ratio at least this counts as reaching the edge of stability.
-        plane_resolution: grid points per axis of the training-loss surface under the
-            paths on the shared plane (0: paths only).
-        plane_samples: training rows of that surface (``None``: as trained).
-        seed: seed of Lanczos starts, trace probes and profile directions.
-
-    """
-
-    train_target: float | None = None
-    val_target: float | None = None
-    curvature_samples: int = 1000
-    max_checkpoints: int = 20
-    trace_probes: int = 50
-    tol: float = 1e-2
-    profile_grid: str = "-1:1:21"
-    profile_radius: float = 0.5
-    profile_samples: int | None = None
-    edge_fraction: float = 0.9
-    plane_resolution: int = 0
-    plane_samples: int | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("curvature_samples", "max_checkpoints"):
-            if getattr(self, name) < 2:
-                raise LandscapeError(
-                    f"{name.replace('_', '-')}: expected an integer >= 2 "
-                    f"(got {getattr(self, name)})"
-                )
-        if self.trace_probes < 2:
-            raise LandscapeError(
-                f"trace-probes: expected an integer >= 2 (got {self.trace_probes})"
-            )
-        if self.plane_resolution == 1 or self.plane_resolution < 0:
-            raise LandscapeError(
-                f"plane-resolution: expected 0 (no surface) or >= 2 (got {self.plane_resolution})"
-            )
-        if not (self.tol > 0 and self.profile_radius > 0 and 0 < self.edge_fraction <= 1):
-            raise LandscapeError(
-                "compare: expected tol > 0, profile-radius > 0 and 0 < edge-fraction <= 1 "
-                f"(got {self.tol}, {self.profile_radius}, {self.edge_fraction})"
-            )
-
-    def curvature_config(self) -> dict[str, Any]:
-        """Return the settings that shape the cached curvature."""
-        return {
-            k: getattr(self, k)
-            for k in ("curvature_samples", "max_checkpoints", "trace_probes", "tol", "seed")
-        }
-
-
-def measure_curvature(
-    run_path: RunPath,
-    model: torch.nn.Module,
-    indices: Sequence[int],
-    config: CompareConfig,
-    *,
-    split: Split,
-    loss: str,
-    progress: bool = True,
-) -> CurvatureSeries:
-    """Measure λ_max, preconditioned λ_max and the threshold at checkpoints, the trace at the last.
-
-    One :class:`~landscape.curvature.tracking.SharpnessProbe` on ``split`` goes
-    through the checkpoints in order, so each Lanczos run starts from the
-    previous checkpoint's eigenvector. The optimizer state saved in each
-    checkpoint gives the preconditioner and the threshold; a checkpoint
-    without one (the initial one) gets the threshold of the run's
-    hyperparameters alone and no preconditioned value.
-    """
-    run = run_path.run
-    probe = SharpnessProbe(
-        model, split, loss=loss, subset=len(split), seed=config.seed, tol=config.tol
-    )
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
-    out = {k: np.full(len(indices), np.nan) for k in CURVATURE_KEYS}
-    for j, i in enumerate(
-        progress_bar(indices, desc=f"curvature {run.name}", unit="ckpt", enabled=progress)
-    ):
-        measured = probe(
-            run_path.params[i],
-            _optimizer_state(run, i, names),
-            buffers=run_path.buffers,
-            update_curvature=False,
-        )
-        out["lambda_max"][j] = measured["lambda_max"]
-        out["precond_lambda_max"][j] = measured["precond_lambda_max"]
-        out["threshold"][j] = measured["stability_threshold"]
-        out["epoch"][j] = run_path.epochs[i]
-        out["step"][j] = run_path.steps[i]
-    trace = float("nan"), float("nan")
-    if indices:
-        last = {k: v.to(probe.objective.device) for k, v in run_path.params[indices[-1]].items()}
-        op = HessianLinearOperator(probe.objective, last, check=False)
-        est = hutchinson_trace(op, config.trace_probes, seed=config.seed)
-        trace = est.estimate, est.std_error
-    return CurvatureSeries(*(out[k] for k in CURVATURE_KEYS), trace=trace[0], trace_stderr=trace[1])
-
-
-def _optimizer_state(run: Run, index: int, names: Sequence[str]) -> OptimizerState:
-    """The optimizer state saved in checkpoint ``index``, else the run's hyperparameters alone."""
-    saved = load_torch_file(run.checkpoints[index].path, trust_option=None)
-    if not isinstance(saved, dict) or "optimizer" not in saved:
-        return OptimizerState(run.optimizer, run.hparams, {}, {})
-    return from_state_dict(
-        saved["optimizer"],
-        str(saved.get("optimizer_name") or run.optimizer),
-        dict(enumerate(names)),
-    )
 
 
 def _fingerprint(paths: Sequence[Path], extra: dict[str, Any]) -> str:
@@ -373,7 +255,14 @@ def compare(
             train = loaded.objective.split
             subset = Split(train.x[: config.curvature_samples], train.y[: config.curvature_samples])
             curv = measure_curvature(
-                rp, loaded.model, idx, config, split=subset, loss=spec.loss, progress=progress
+                rp,
+                loaded.model,
+                idx,
+                config,
+                split=subset,
+                loss=spec.loss,
+                full=len(subset) == len(train),
+                progress=progress,
             )
             write_curvature_series(path, run.name, fp, curv, curv_cfg, command=command)
         prof = (
@@ -391,15 +280,11 @@ def compare(
             else None
         )
         results.append((run, rp, curv, prof))
-    train_target = (
-        config.train_target
-        if config.train_target is not None
-        else median_best([r.epochs["train_loss"] for r in runs])
-    )
-    val_target = (
-        config.val_target
-        if config.val_target is not None
-        else median_best([r.epochs["val_loss"] for r in runs])
+    train_target, val_target, targets = config.targets(runs)
+    matched_loss = (
+        config.matched_loss
+        if config.matched_loss is not None
+        else common_level([checkpoint_losses(r[0], r[2].epoch) for r in results])
     )
     run_results = []
     for (run, rp, curv, prof), label in zip(results, found.labels, strict=True):
@@ -416,6 +301,8 @@ def compare(
             profile_radius=config.profile_radius,
             diagnosis=run_diagnosis(run),
             label=label,
+            matched_loss=matched_loss,
+            edge_records=config.edge_records,
         )
         ep = run.epochs
         series = Series(
@@ -424,7 +311,7 @@ def compare(
                 for k in ("epoch", "step", "train_loss", "val_loss", "train_acc", "val_acc")
             )
         )
-        run_results.append(RunResult(summary, series, stab, prof))
+        run_results.append(RunResult(summary, series, stab, prof, weight_norms(rp), curv.spectrum))
     comparison = Comparison(
         path=path,
         config={
@@ -437,6 +324,8 @@ def compare(
         val_target=val_target,
         runs=tuple(run_results),
         plane=_plane(paths, [r[2] for r in results]),
+        matched_loss=matched_loss,
+        targets=targets,
     )
     if comparison.plane is not None and config.plane_resolution:
         from landscape.pipelines.trajectory import compute_trajectory

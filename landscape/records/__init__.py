@@ -18,9 +18,11 @@ from landscape.records.compare import (
     CurvatureSeries,
     Profile,
     RunResult,
+    RunSpectrum,
     RunSummary,
     Series,
     Stability,
+    WeightNorms,
 )
 from landscape.records.curvature import (
     CurvatureMap,
@@ -46,6 +48,7 @@ __all__ = [
     "PhaseName",
     "Profile",
     "RunResult",
+    "RunSpectrum",
     "RunSummary",
     "Series",
     "Sharpness",
@@ -57,4 +60,5 @@ __all__ = [
     "TaylorModel",
     "TraceEstimate",
     "Trajectory",
+    "WeightNorms",
 ]

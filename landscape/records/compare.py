@@ -1,10 +1,10 @@
-"""Records of a comparison of runs: summaries, series, stability, profiles, claims."""
+"""Records of a comparison of runs: summaries, series, stability, profiles, spectra, claims."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,12 +52,31 @@ class RunSummary:
         stability_ratio: the optimizer's sharpness (preconditioned when adaptive)
             over its threshold at the end; 1 is the edge of stability.
         max_stability_ratio: the largest such ratio over training.
-        edge_epoch: the epoch during which the ratio first reached the report's edge fraction
-            (epoch ``e`` runs from step checkpoint ``e - 1`` to ``e``).
+        edge_epoch: the epoch in which the first sustained stretch at the edge of stability
+            starts (:func:`landscape.dynamics.stability.edge_stretches`: at least a few
+            consecutive records with the ratio at or above the report's edge fraction; epoch
+            ``e`` runs from step checkpoint ``e - 1`` to ``e``); ``None`` without one.
         profile_rise: mean rise of the training loss at ``α = ±profile_radius``
             of the 1D filter-normalized profile (Li et al. 2018) over its centre.
         phases: detected phases of training.
         findings: detected problems (overfitting, divergence, ...).
+        weight_norm: ``||w_T||`` over every trainable parameter at the last checkpoint.
+        lambda_max_stderr: batch-means standard error of ``lambda_max``: ``s / sqrt(B)``
+            over ``B`` disjoint sub-samples of the curvature rows, ``s`` the standard
+            deviation of their λ_max (NaN when not measured).
+        curvature_rows: training rows ``lambda_max`` was measured on.
+        curvature_full: whether those rows are the whole training split.
+        matched_epoch: epoch of the first measured checkpoint whose training loss is at most
+            the comparison's matched level (``None``: never reached).
+        matched_train_loss: the training loss at that checkpoint.
+        lambda_max_matched: ``λ_max(H)`` at that checkpoint.
+        stability_ratio_matched: sharpness over threshold at that checkpoint.
+        edge_end_epoch: the epoch in which the last sustained edge stretch ends.
+        edge_steps: optimizer steps spent at the edge: the sum over sustained stretches of
+            the steps from their first record to their last.
+        edge_epochs: the same in epochs.
+        edge_share: ``edge_steps`` over the run's steps (NaN without sharpness records).
+        edge_median_ratio: median ratio over the records of every sustained stretch.
 
     """
 
@@ -92,6 +111,19 @@ class RunSummary:
     profile_rise: float
     phases: tuple[Phase, ...] = ()
     findings: tuple[Finding, ...] = ()
+    weight_norm: float = math.nan
+    lambda_max_stderr: float = math.nan
+    curvature_rows: int = 0
+    curvature_full: bool = False
+    matched_epoch: int | None = None
+    matched_train_loss: float = math.nan
+    lambda_max_matched: float = math.nan
+    stability_ratio_matched: float = math.nan
+    edge_end_epoch: int | None = None
+    edge_steps: int = 0
+    edge_epochs: float = 0.0
+    edge_share: float = math.nan
+    edge_median_ratio: float = math.nan
 
     def to_json(self) -> str:
         """Return the stored form (JSON; NaN kept as ``NaN``)."""
@@ -156,6 +188,12 @@ class CurvatureSeries:
         threshold: the optimizer's stability threshold at each.
         trace: Hutchinson estimate of ``tr(H)`` at the last checkpoint.
         trace_stderr: its standard error.
+        rows: training rows the Hessian was measured on.
+        full: whether those rows are the whole training split.
+        batch_lambda_max: λ_max at the last checkpoint on each of ``B`` disjoint
+            sub-samples of those rows (for the batch-means standard error).
+        spectrum: top eigenvalues and SLQ density at the last checkpoint (``None``: not
+            measured).
 
     """
 
@@ -166,6 +204,59 @@ class CurvatureSeries:
     threshold: np.ndarray
     trace: float
     trace_stderr: float
+    rows: int = 0
+    full: bool = False
+    batch_lambda_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    spectrum: RunSpectrum | None = None
+
+    @property
+    def lambda_max_stderr(self) -> float:
+        """Batch-means standard error ``s / sqrt(B)`` of λ_max at the last checkpoint.
+
+        ``s`` is the standard deviation of λ_max over ``B`` disjoint sub-samples of
+        ``rows / B`` rows each; the variance of an average over ``rows`` rows is about
+        ``1 / B`` that over ``rows / B`` (the batch-means rule), hence the ``sqrt(B)``.
+        NaN with fewer than two sub-samples.
+
+        >>> import numpy as np
+        >>> c = CurvatureSeries(*[np.zeros(1)] * 5, 0.0, 0.0, 100, False, np.array([4.0, 6.0]))
+        >>> round(c.lambda_max_stderr, 6)
+        1.0
+        """
+        b = self.batch_lambda_max[np.isfinite(self.batch_lambda_max)]
+        return float(np.std(b, ddof=1) / math.sqrt(b.size)) if b.size >= 2 else math.nan
+
+
+@dataclass(frozen=True)
+class RunSpectrum:
+    """The Hessian spectrum of a run's final checkpoint (Lanczos top-k and SLQ density).
+
+    Attributes:
+        top: the ``k`` largest eigenvalues, largest first.
+        grid: eigenvalue axis of the density (empty when no density was asked for).
+        density: the SLQ density on ``grid`` (integrates to 1).
+        num_matvecs: Hessian-vector products spent.
+    """
+
+    top: np.ndarray
+    grid: np.ndarray
+    density: np.ndarray
+    num_matvecs: int
+
+
+@dataclass(frozen=True)
+class WeightNorms:
+    """``||w_k||`` (every trainable parameter) at each of a run's checkpoints.
+
+    Attributes:
+        epoch: epoch of each checkpoint.
+        step: optimizer step of each.
+        norm: the weight norm at each.
+    """
+
+    epoch: np.ndarray
+    step: np.ndarray
+    norm: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -186,6 +277,8 @@ class RunResult:
     series: Series
     stability: Stability
     profile: Profile | None
+    weights: WeightNorms | None = None
+    spectrum: RunSpectrum | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +293,10 @@ class Comparison:
         runs: per-run results, in the order given.
         plane: every run's checkpoints on one shared PCA plane, with λ_max at
             each (``None`` when fewer than 3 checkpoints in all).
+        matched_loss: the training-loss level at which sharpness is compared across runs
+            (NaN when not measured).
+        targets: how the targets were chosen, in words (e.g. ``0.5 x the median initial
+            loss``).
 
     """
 
@@ -209,6 +306,8 @@ class Comparison:
     val_target: float
     runs: tuple[RunResult, ...]
     plane: Trajectory | None
+    matched_loss: float = math.nan
+    targets: str = ""
 
     def run(self, name: str) -> RunResult:
         """Return the result of the run called ``name``.

@@ -27,6 +27,7 @@ from landscape.plotting.compare import (
     plot_surface_pair,
     run_colors,
 )
+from landscape.plotting.spectrum import draw_spectrum
 from landscape.plotting.style import HEIGHTS, WIDTHS, direction_label, save, style_context
 from landscape.records import Comparison
 from landscape.records.sweep import LrSweep
@@ -161,6 +162,22 @@ def paths_figure(c: Comparison) -> Figure | None:
     return fig
 
 
+def spectra_figure(c: Comparison) -> Figure | None:
+    """Each run's Hessian spectrum at its last checkpoint (SLQ density, top-k marked)."""
+    have = [(k, r.spectrum) for k, r in zip(_labels(c), c.runs, strict=True) if r.spectrum]
+    if not have:
+        return None
+    fig, axes = _figure("double", HEIGHTS["double"], len(have))
+    for ax, (label, sp) in zip(axes, have, strict=True):
+        dense = sp.density.size > 0
+        draw_spectrum(
+            ax, top=sp.top, grid=sp.grid if dense else None, density=sp.density if dense else None
+        )
+        with style_context():
+            ax.set_title(label, fontsize="small", pad=28)
+    return fig
+
+
 def surface_pair_figure(pair: SurfacePair) -> Figure:
     """Two surfaces side by side on one colour scale (training loss).
 
@@ -227,7 +244,15 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
         else "measured at the epoch checkpoints"
     )
     plane = c.plane
+    rows = sorted({r.summary.curvature_rows for r in c.runs})
     caps = {
+        "spectra": (
+            "Hessian spectra at the end",
+            "Eigenvalue density of each run's training-loss Hessian at its last checkpoint by "
+            "stochastic Lanczos quadrature (log scale; Ghorbani et al. 2019), with the top "
+            "eigenvalues from Lanczos as ticks along the top edge (bars against their rank when "
+            f"no density was computed); measured on {' or '.join(map(str, rows))} training rows.",
+        ),
         "convergence": (
             "Convergence",
             "Training (left) and validation (right) loss per epoch of every run: full-split means "
@@ -318,6 +343,7 @@ def write_figures(
         ("stability", stability_figure),
         ("profiles", profiles_figure),
         ("paths", paths_figure),
+        ("spectra", spectra_figure),
     ):
         fig = make(c)
         if fig is not None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from landscape.io.compare import read_stored_findings
 from landscape.records import Claim, Comparison, RunSummary
+from landscape.records.optimizers import ADAPTIVE
 from landscape.report.claims import Quantity, group_claims
 from landscape.report.mechanisms import (
     adaptive_generalization_mechanism,
@@ -25,26 +26,56 @@ from landscape.report.mechanisms import (
 )
 from landscape.stats import LEVEL
 
-ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
-"""Optimizers with a diagonal preconditioner (those of :mod:`landscape.curvature.preconditioned`,
-named here so that the report does not import torch)."""
-
 ALPHA = 0.05
 """Family-wise error rate of the differences a report states."""
 
 TABLE = "the table 'The numbers'"
+SHARPNESS = f"{TABLE} and the sharpness figure"
 
 QUANTITIES = (
+    Quantity("epochs_to_train_target", "epochs to the training-loss target", "lower", TABLE),
+    Quantity("epochs_to_val_target", "epochs to the validation-loss target", "lower", TABLE),
     Quantity("final_train_loss", "final training loss", "lower", TABLE),
     Quantity("final_val_loss", "final validation loss", "lower", TABLE),
     Quantity("final_val_acc", "final validation accuracy", "higher", TABLE),
     Quantity("loss_gap", "generalization gap (validation minus training loss)", "lower", TABLE),
-    Quantity("lambda_max", "final λ_max", None, f"{TABLE} and the sharpness figure"),
-    Quantity("stability_ratio", "final stability ratio", None, f"{TABLE} and the sharpness figure"),
+    Quantity("lambda_max", "final λ_max", None, SHARPNESS),
+    Quantity("lambda_max_matched", "λ_max at the matched training loss", None, SHARPNESS),
+    Quantity("stability_ratio", "final stability ratio", None, SHARPNESS),
+    Quantity("edge_share", "share of training at the edge of stability", None, SHARPNESS),
     Quantity("profile_rise", "1D profile rise", None, f"{TABLE} and the profile figure"),
+    Quantity("weight_norm", "final weight norm ‖w_T‖", None, TABLE),
     Quantity("distance_from_init", "distance from initialization", None, TABLE),
 )
-"""The quantities compared across contenders; each key is a field of RunSummary."""
+"""The quantities compared across contenders; each key is a field of RunSummary. The
+epochs to a target are compared only when every run reached it (else the explanation
+counts who did)."""
+
+CURVATURE_SAMPLE = ("lambda_max", "lambda_max_matched", "stability_ratio")
+"""Quantities measured on the curvature rows, whose sample a claim names."""
+
+
+def curvature_sample(summaries: Sequence[RunSummary]) -> str:
+    """The sample λ_max was measured on, in words (empty when the summaries do not say).
+
+    >>> import types
+    >>> print(curvature_sample([types.SimpleNamespace(curvature_rows=200, curvature_full=False)]))
+    the first 200 training rows
+    """
+    rows = sorted({int(getattr(s, "curvature_rows", 0)) for s in summaries})
+    if not rows or rows == [0]:
+        return ""
+    full = all(getattr(s, "curvature_full", False) for s in summaries)
+    count = " or ".join(str(r) for r in rows)
+    return f"the full training split ({count} rows)" if full else f"the first {count} training rows"
+
+
+def comparison_quantities(summaries: Sequence[RunSummary]) -> tuple[Quantity, ...]:
+    """:data:`QUANTITIES` with the curvature sample named on the quantities measured on it."""
+    sample = curvature_sample(summaries)
+    return tuple(
+        replace(q, sample=sample) if q.key in CURVATURE_SAMPLE and sample else q for q in QUANTITIES
+    )
 
 
 def contender_values(
@@ -61,12 +92,19 @@ def contender_values(
     values: dict[str, dict[str, list[float]]] = {}
     for q in QUANTITIES:
         per = {
-            label: [float(getattr(summaries[name], q.key)) for name in names]
+            label: [_number(getattr(summaries[name], q.key)) for name in names]
             for label, names in contenders.items()
         }
-        if any(math.isfinite(v) for seeds in per.values() for v in seeds):
+        flat = [v for seeds in per.values() for v in seeds]
+        if q.key.startswith("epochs_to_") and not all(math.isfinite(v) for v in flat):
+            continue  # a run that never reached the target has no value to average
+        if any(math.isfinite(v) for v in flat):
             values[q.key] = per
     return values
+
+
+def _number(value: float | int | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def comparison_claims(
@@ -76,7 +114,8 @@ def comparison_claims(
     alpha: float = ALPHA,
 ) -> list[Claim]:
     """Every estimate and pairwise difference of :data:`QUANTITIES`, Holm over the family."""
-    return group_claims(contender_values(summaries, contenders), QUANTITIES, alpha=alpha)
+    quantities = comparison_quantities(list(summaries.values()))
+    return group_claims(contender_values(summaries, contenders), quantities, alpha=alpha)
 
 
 def mechanism_sentences(
@@ -87,9 +126,7 @@ def mechanism_sentences(
     """The mechanism rules that fire on these claims (only on significant differences).
 
     A contender is adaptive when every run of it used Adagrad, RMSprop, Adam or AdamW, plain
-    when every run used SGD. The weight-norm rule
-    (:func:`~landscape.report.mechanisms.weight_norm_mechanism`) is applied only when the
-    claims carry a ``weight_norm`` quantity, which a comparison does not measure yet.
+    when every run used SGD.
     """
     labels = list(contenders)
 
@@ -98,13 +135,11 @@ def mechanism_sentences(
 
     adaptive = [label for label in labels if every(label, ADAPTIVE)]
     plain = [label for label in labels if every(label, ("sgd",))]
-    sentences = [
+    return [
         *adaptive_generalization_mechanism(claims, adaptive, plain),
         *sharpness_gap_mechanism(claims, labels),
+        *weight_norm_mechanism(claims, labels),
     ]
-    if any(c.quantity == "weight_norm" for c in claims):
-        sentences += weight_norm_mechanism(claims, labels)
-    return sentences
 
 
 def difference_statements(claims: Sequence[Claim]) -> list[str]:

@@ -209,7 +209,8 @@ def weight_norm_mechanism(claims: Sequence[Claim], labels: Sequence[str]) -> lis
                 continue
             out.append(
                 f"{a}'s filter-normalized profile rises more steeply than {b}'s (by "
-                f"{_delta(claims, 'profile_rise', a, b)}) although its raw λ_max is not higher: "
+                f"{_delta(claims, 'profile_rise', a, b)}) although its raw λ_max is not "
+                f"significantly higher: "
                 f"its weights are larger (norm larger by {_delta(claims, 'weight_norm', a, b)}), "
                 f"and filter normalization scales steps to the weights (Li et al. 2018), so the "
                 f"same normalized step moves {a} further."

@@ -39,18 +39,36 @@ COLUMNS: tuple[Column, ...] = (
         "λ_max", "lambda_max", "top Hessian eigenvalue of the training loss at the end (Lanczos)"
     ),
     Column(
+        "λ_max SE",
+        "lambda_max_stderr",
+        "batch-means standard error of λ_max over disjoint sub-samples of its rows",
+    ),
+    Column("λ_max rows", "curvature_rows", "training rows λ_max was measured on (the first rows)"),
+    Column(
+        "λ_max at matched loss",
+        "lambda_max_matched",
+        "λ_max at the run's first measured checkpoint at or below the matched training loss",
+    ),
+    Column("matched epoch", "matched_epoch", "the epoch of that checkpoint (— never reached)"),
+    Column(
         "λ_max(P⁻¹H)",
         "precond_lambda_max",
         "preconditioned sharpness at the end (adaptive optimizers)",
     ),
     Column("threshold", "threshold", "the optimizer's stability threshold (2/η for SGD)"),
     Column("sharpness / threshold", "stability_ratio", "1 = edge of stability"),
+    Column(
+        "edge share",
+        "edge_share",
+        "share of training steps in sustained stretches at the edge of stability",
+    ),
     Column("tr(H)", "trace", "Hutchinson estimate of the Hessian trace at the end"),
     Column(
         "profile rise",
         "profile_rise",
         "mean rise of the 1D filter-normalized profile at α = ±radius",
     ),
+    Column("‖w_T‖", "weight_norm", "weight norm at the end (every trainable parameter)"),
     Column("‖w_T − w_0‖", "distance_from_init", "distance from initialization"),
     Column("path length", "distance_travelled", "distance travelled through the checkpoints"),
 )

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from landscape.cli import cli
 from landscape.dynamics.diagnose import Thresholds, diagnose, store_diagnosis
 from landscape.dynamics.runs import read_run
-from landscape.dynamics.summary import median_best, profile_rise
+from landscape.dynamics.summary import initial_fraction_target, profile_rise
 from landscape.dynamics.train import TrainConfig, train
 from landscape.errors import LandscapeError
 from landscape.io.compare import read_comparison
@@ -105,9 +105,10 @@ def test_distances_and_targets_follow_the_checkpoints_and_curves(compared, runs)
         )
         assert r.summary.final_train_loss == pytest.approx(float(run.epochs["train_loss"][-1]))
         assert r.summary.loss_gap == pytest.approx(float(va[-1] - run.epochs["train_loss"][-1]))
-    assert c.val_target == pytest.approx(
-        median_best([read_run(d).epochs["val_loss"] for d in runs])
+    assert c.val_target == pytest.approx(  # half the median initial loss, not the runs' minima
+        initial_fraction_target([read_run(d).epochs["val_loss"] for d in runs], 0.5)
     )
+    assert "0.5 x the runs' median initial validation loss" in c.targets
 
 
 def test_stability_uses_the_optimizer_threshold(compared):

@@ -71,7 +71,12 @@ def test_same_setup_other_seeds_no_significant_finding(groups, tmp_path):
     differences = _differences(stored)
     assert {c.quantity for c in differences} >= {"final_train_loss", "final_val_loss"}
     assert not any(c.significant for c in differences)
-    assert all(c.statement.startswith("No clear difference") for c in differences)
+    assert all(  # a quantity without spread in either group (e.g. no time at the edge) has no test
+        c.statement.startswith("No clear difference")
+        or (math.isnan(c.p_value) and "cannot be compared by a test" in c.statement)
+        for c in differences
+    )
+    assert any(c.statement.startswith("No clear difference") for c in differences)
     assert all(_has_interval_or_reason(c) for c in stored.claims)
     c = read_comparison(out / "compare.h5")  # every run summarised on its own
     assert [r.summary.name for r in c.runs] == [n for ns in stored.contenders.values() for n in ns]
@@ -124,7 +129,7 @@ def test_a_group_and_a_run_both_named_twice_refused(groups, tmp_path):
 
 
 def test_adaptive_optimizers_as_in_curvature():
-    assert set(findings.ADAPTIVE) == set(preconditioned.ADAPTIVE)
+    assert findings.ADAPTIVE is preconditioned.ADAPTIVE  # one definition, torch-free
 
 
 def _summary(optimizer, **values):

@@ -1,15 +1,18 @@
 """The explanation is a pure function of the numbers: synthetic runs with known properties."""
 
-import pytest
+import numpy as np
 
 from landscape.dynamics.diagnose import Finding
-from landscape.records import RunSummary
+from landscape.records import Comparison, RunResult, RunSummary, Series, Stability
+from landscape.report.claims import Quantity, group_claims
 from landscape.report.explain import (
+    comparative_sentence,
     convergence_sentence,
-    explain_summaries,
-    gap_sentence,
-    sharpness_sentence,
+    edge_sentences,
+    explain,
+    explain_claims,
 )
+from landscape.report.findings import comparison_claims
 
 NAN = float("nan")
 
@@ -78,112 +81,120 @@ SLOW_SHARP = summary(
     loss_gap=0.05,
     distance_from_init=2.0,
     edge_epoch=5,
+    edge_end_epoch=9,
+    edge_steps=40,
+    edge_epochs=4.0,
+    edge_share=0.4,
+    edge_median_ratio=1.01,
     max_stability_ratio=1.1,
     findings=(Finding("divergence", 6, None, "loss left its initial 2.3 for good"),),
 )
 
 
-def sentences():
-    return explain_summaries([SLOW_SHARP, FAST_FLAT], train_target=0.5, val_target=0.9)
-
-
-def find(start):
-    hits = [s for s in sentences() if start in s]
-    assert len(hits) == 1, (start, sentences())
-    return hits[0]
-
-
-def test_fastest_to_validation_target_is_named_first_with_its_epoch():
-    s = find("validation-loss target")
-    assert s.startswith("Adam reached the validation-loss target 0.9 first, at epoch 2 (20 steps)")
-    assert "then SGD at epoch 8" in s
-
-
-def test_sharper_minimum_and_ratio():
-    s = find("sharpest")
-    assert "SGD's (λ_max = 50)" in s and "10 times" in s and "Adam's (λ_max = 5)" in s
-
-
-def test_instability_names_run_and_epoch():
-    assert find("went unstable") == (
-        "SGD went unstable at epoch 6: divergence (loss left its initial 2.3 for good)."
+def one_each(*summaries, matched_loss=0.8):
+    """Claims and sentences of single-run contenders (n=1), as an in-memory comparison gets."""
+    contenders = {s.label: (s.name,) for s in summaries}
+    claims = comparison_claims({s.name: s for s in summaries}, contenders)
+    return explain_claims(
+        summaries, claims, contenders, train_target=0.5, val_target=0.9, matched_loss=matched_loss
     )
-    assert find("edge of stability").startswith("SGD reached the edge of stability in epoch 5")
 
 
-def test_overfitting_gap_best_distance():
-    assert find("overfits").startswith("Adam overfits from epoch 4")
-    assert "largest for Adam (0.6) and smallest for SGD (0.05)" in find("generalization gap")
-    assert find("lowest validation loss").startswith(
-        "Adam ends with the lowest validation loss, 0.8"
+def test_one_run_each_ranks_nothing():
+    out = one_each(SLOW_SHARP, FAST_FLAT)
+    comparative = [s for s in out if "between" in s or "ranked" in s or "differs" in s]
+    assert comparative and all("cannot be ranked" in s and "(n=1)" in s for s in comparative)
+    assert not any(w in s for s in out for w in ("higher than", "sharpest", "first,", "lowest"))
+    (lam,) = [s for s in out if s.startswith("The final λ_max")]
+    assert "Adam 5" in lam and "SGD 50" in lam
+
+
+def test_facts_of_single_runs_stay():
+    out = one_each(SLOW_SHARP, FAST_FLAT)
+    assert "SGD went unstable at epoch 6: divergence (loss left its initial 2.3 for good)." in out
+    assert any(s.startswith("Adam overfits from epoch 4") for s in out)
+    (edge,) = [s for s in out if "sat at the edge" in s]
+    assert edge == (
+        "SGD sat at the edge of stability over epochs 5-9: its λ_max stayed at or above 0.9 "
+        "times its stability threshold for 40 steps (4 epochs, 40% of training; median ratio "
+        "1.01)."
     )
-    assert find("farthest").startswith("Adam ended farthest from its initialization")
-
-
-def test_swapping_the_numbers_swaps_the_names():
-    swapped = explain_summaries(
-        [
-            summary("a", label="A", lambda_max=1.0, epochs_to_val_target=7, steps_to_val_target=7),
-            summary("b", label="B", lambda_max=3.0, epochs_to_val_target=1, steps_to_val_target=1),
-        ],
-        train_target=0.5,
-        val_target=0.9,
+    assert any(
+        s.startswith("The epochs to the training-loss target 0.5 cannot be ranked") for s in out
     )
-    assert any(s.startswith("B reached the validation-loss target") for s in swapped)
-    assert any("sharpest final minimum is B's" in s and "3 times" in s for s in swapped)
 
 
-def test_ties_unreached_and_similar():
-    s = convergence_sentence(
-        {"A": 2, "B": 2, "C": None},
-        {"A": 20, "B": 20, "C": None},
-        target=1.0,
-        split="training",
-        total_epochs={"A": 5, "B": 5, "C": 5},
+Q = Quantity("final_val_loss", "final validation loss", "lower", "Table 1")
+
+
+def test_same_setup_no_clear_difference_and_no_ranking():
+    claims = group_claims({"final_val_loss": {"A": [1.0, 1.1, 0.9], "A2": [1.02, 0.98, 1.05]}}, [Q])
+    s = comparative_sentence(claims, "final_val_loss", "final validation loss", {"A": 3, "A2": 3})
+    assert s.startswith("No clear difference in final validation loss between any two contenders")
+    assert "Welch t-test over seeds, Holm-adjusted over 1 comparison" in s and "higher" not in s
+
+
+def test_other_setup_named_with_interval_and_p():
+    claims = group_claims({"final_val_loss": {"A": [1.0, 1.1, 0.9], "B": [2.0, 2.1, 1.9]}}, [Q])
+    s = comparative_sentence(
+        claims, "final_val_loss", "final validation loss", {"A": 3, "B": 3}, sample="rows"
     )
+    assert s.startswith("The final validation loss differs: B's is higher than A's by 1 (95% CI")
+    assert "p = 0.000255" in s and "on rows" in s
+
+
+def test_seeds_without_spread_cannot_be_tested():
+    claims = group_claims({"final_val_loss": {"A": [1.0, 1.0], "B": [2.0, 2.0]}}, [Q])
+    s = comparative_sentence(claims, "final_val_loss", "final validation loss", {"A": 2, "B": 2})
+    assert "cannot be compared by a test" in s and "higher" not in s
+
+
+def test_convergence_counts_who_reached_the_target():
+    a0 = summary("a0", label="A", epochs_to_val_target=3)
+    a1 = summary("a1", label="A", epochs_to_val_target=None)
+    b0 = summary("b0", label="B", epochs_to_val_target=2)
+    s = convergence_sentence([], {"A": [a0, a1], "B": [b0]}, split="validation", target=1.0)
     assert s == (
-        "A and B reached the training-loss target 1 first, together at epoch 2; "
-        "C did not reach it within 5 epochs."
+        "Not every run reached the validation-loss target 1 within 10 epochs (A in 1 of 2 runs "
+        "and B in 1 of 1 run), so the epochs to it are not compared by a test."
     )
-    none = convergence_sentence(
-        {"A": None}, {"A": None}, target=1.0, split="validation", total_epochs={"A": 3}
+    none = convergence_sentence([], {"A": [a1]}, split="validation", target=1.0)
+    assert none == "No run reached the validation-loss target 1 within 10 epochs."
+    assert convergence_sentence([], {"A": [a0]}, split="validation", target=NAN) is None
+
+
+def test_edge_sentences_without_stretch_or_records():
+    quiet = summary("q", label="Q", edge_share=0.0)
+    assert edge_sentences([], {"Q": [quiet]}, fraction=0.9, records=3) == [
+        "No run sat at the edge of stability (sharpness at or above 0.9 times the stability "
+        "threshold for at least 3 consecutive records)."
+    ]
+    unmeasured = summary("u", label="U")
+    assert edge_sentences([], {"U": [unmeasured]}, fraction=0.9, records=3) == []
+
+
+def test_adaptive_edge_names_the_preconditioned_measure():
+    adam = summary(
+        "adam",
+        label="Adam",
+        optimizer="adam",
+        edge_epoch=1,
+        edge_end_epoch=2,
+        edge_steps=10,
+        edge_epochs=1.0,
+        edge_share=0.1,
+        edge_median_ratio=0.97,
     )
-    assert none.startswith("No run reached the validation-loss target 1")
-    assert sharpness_sentence({"A": 10.0, "B": 11.0}).startswith(
-        "All final minima are about equally sharp"
-    )
-    assert sharpness_sentence({"A": 10.0}) is None
-    assert gap_sentence({"A": NAN, "B": 0.1}) is None
+    (s,) = edge_sentences([], {"Adam": [adam]}, fraction=0.9, records=3)
+    assert "its preconditioned λ_max stayed at or above 0.9" in s
 
 
-def test_duplicate_labels_fall_back_to_run_names():
-    out = explain_summaries(
-        [
-            summary("run1", label="Adam", lambda_max=2.0),
-            summary("run2", label="Adam", lambda_max=9.0),
-        ],
-        train_target=0.5,
-        val_target=0.9,
-    )
-    assert any("sharpest final minimum is run2's" in s for s in out)
-
-
-def test_nan_target_gives_no_convergence_sentence():
-    out = explain_summaries([FAST_FLAT, SLOW_SHARP], train_target=NAN, val_target=NAN)
-    assert not any("target" in s for s in out)
-
-
-@pytest.mark.parametrize(
-    "ratio,expected", [(0.5, "No run came within 0.9"), (1.1, "reached the edge")]
-)
-def test_edge_sentence_depends_on_ratio(ratio, expected):
-    edge = 3 if ratio >= 0.9 else None
-    out = explain_summaries(
-        [
-            summary("a", label="A", max_stability_ratio=ratio, edge_epoch=edge),
-            summary("b", label="B"),
-        ],
-        train_target=0.5,
-        val_target=0.9,
-    )
-    assert any(expected in s for s in out)
+def test_in_memory_comparison_explained_with_single_run_contenders(tmp_path):
+    e = np.arange(3)
+    series = Series(e, e, e + 1.0, e + 1.0, e / 3, e / 3)
+    stab = Stability(e * 1.0, e * 1.0, e * 1.0, e * 1.0, np.full(3, 9.0), "checkpoints", False)
+    results = tuple(RunResult(s, series, stab, None) for s in (SLOW_SHARP, FAST_FLAT))
+    c = Comparison(tmp_path / "missing.h5", {"edge_fraction": 0.9}, 0.5, 0.9, results, None)
+    out = explain(c)  # no compare.h5: each run its own contender
+    assert out == one_each(SLOW_SHARP, FAST_FLAT, matched_loss=NAN)
+    assert any("cannot be ranked" in s for s in out)
