@@ -51,6 +51,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -220,6 +221,23 @@ class SequentialMean:
         self.reference_mean = math.nan
         self.reference_values: PointValues | None = None
 
+    @classmethod
+    def over(
+        cls,
+        batches: Sequence[tuple[Any, Any]],
+        objective: Objective,
+        *,
+        tolerance: float,
+        seed: int,
+    ) -> SequentialMean:
+        """The sampler of ``objective``'s ``batches``, each weighted by its counted rows or tokens."""
+        return cls(
+            [objective.count(y) for _, y in batches],
+            tolerance=tolerance,
+            seed=seed,
+            device=objective.device,
+        )
+
     def set_reference(self, batch: BatchValues, *, with_correct: bool) -> None:
         """Evaluate the reference point on every batch (``batch`` at that point).
 
@@ -339,12 +357,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         self.tolerance = tolerance
         self._ndim = len(directions)
         self._batches = list(objective.batches())
-        self.sampler = SequentialMean(
-            [objective.count(y) for _, y in self._batches],
-            tolerance=tolerance,
-            seed=seed,
-            device=objective.device,
-        )
+        self.sampler = SequentialMean.over(self._batches, objective, tolerance=tolerance, seed=seed)
 
     @property
     def order(self) -> list[int]:
@@ -409,12 +422,7 @@ class AdaptiveObjective:
     ):
         self.objective = objective
         self._batches = list(objective.batches())
-        self.sampler = SequentialMean(
-            [objective.count(y) for _, y in self._batches],
-            tolerance=tolerance,
-            seed=seed,
-            device=objective.device,
-        )
+        self.sampler = SequentialMean.over(self._batches, objective, tolerance=tolerance, seed=seed)
         self._reference = reference
         with torch.inference_mode():
             self.sampler.set_reference(

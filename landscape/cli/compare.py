@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import click
 
 from landscape.cli import logs
 from landscape.cli.options import (
-    SEED,
     command_line,
+    count_option,
     device_option,
+    overwrite_option,
+    positive_option,
     run_spec_options,
+    seed_option,
     verbosity_options,
 )
 from landscape.cli.threads import threads_option
-
-CONFIG_OPTIONS = (
-    "train_target",
-    "val_target",
-    "target_loss",
-    "target_fraction",
-    "matched_loss",
-    "curvature_samples",
-    "sharpness_batches",
-    "max_checkpoints",
-    "trace_probes",
-    "spectrum_k",
-    "density_runs",
-    "density_steps",
-    "edge_records",
-    "profile_grid",
-    "profile_radius",
-    "profile_samples",
-    "plane_resolution",
-    "plane_samples",
-    "seed",
-)
-"""Options passed through to :class:`~landscape.pipelines.compare.CompareConfig`."""
 
 
 @click.command("compare")
@@ -81,61 +63,38 @@ CONFIG_OPTIONS = (
     help="Training-loss level at which λ_max is also compared [default: the largest of the "
     "runs' lowest training losses at the measured checkpoints].",
 )
-@click.option(
+@count_option(
     "--curvature-samples",
-    type=click.IntRange(min=2),
-    default=1000,
-    show_default=True,
-    help="Training rows the Hessian is measured on (the first rows; all when fewer).",
+    1000,
+    "Training rows the Hessian is measured on (the first rows; all when fewer).",
+    minimum=2,
 )
-@click.option(
+@count_option(
     "--sharpness-batches",
-    type=click.IntRange(min=0),
-    default=4,
-    show_default=True,
-    help="Disjoint sub-samples of those rows for λ_max's batch-means standard error (0: none).",
+    4,
+    "Disjoint sub-samples of those rows for λ_max's batch-means standard error (0: none).",
+    minimum=0,
 )
-@click.option(
-    "--max-checkpoints",
-    type=click.IntRange(min=2),
-    default=20,
-    show_default=True,
-    help="Epoch checkpoints per run that get λ_max (evenly spaced).",
+@count_option(
+    "--max-checkpoints", 20, "Epoch checkpoints per run that get λ_max (evenly spaced).", minimum=2
 )
-@click.option(
-    "--trace-probes",
-    type=click.IntRange(min=2),
-    default=50,
-    show_default=True,
-    help="Hutchinson probes for the Hessian trace at the end.",
+@count_option(
+    "--trace-probes", 50, "Hutchinson probes for the Hessian trace at the end.", minimum=2
 )
-@click.option(
-    "--spectrum-k",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Top Hessian eigenvalues at each run's last checkpoint (0: none).",
+@count_option(
+    "--spectrum-k", 3, "Top Hessian eigenvalues at each run's last checkpoint (0: none).", minimum=0
 )
-@click.option(
+@count_option(
     "--density-runs",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="SLQ start vectors of the spectral density there (0: no density).",
+    2,
+    "SLQ start vectors of the spectral density there (0: no density).",
+    minimum=0,
 )
-@click.option(
-    "--density-steps",
-    type=click.IntRange(min=1),
-    default=30,
-    show_default=True,
-    help="Lanczos steps per SLQ start vector.",
-)
-@click.option(
+@count_option("--density-steps", 30, "Lanczos steps per SLQ start vector.")
+@count_option(
     "--edge-records",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Consecutive sharpness records at the threshold that count as a stay at the edge.",
+    3,
+    "Consecutive sharpness records at the threshold that count as a stay at the edge.",
 )
 @click.option(
     "--profile-grid",
@@ -143,42 +102,19 @@ CONFIG_OPTIONS = (
     show_default=True,
     help="Grid of the 1D filter-normalized profiles: START:STOP:NUM or a,b,c.",
 )
-@click.option(
-    "--profile-radius",
-    type=click.FloatRange(min=0, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="α at which the profile's rise is read.",
-)
-@click.option(
-    "--profile-samples",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Rows per split for the profiles [default: as trained].",
-)
+@positive_option("--profile-radius", 0.5, "α at which the profile's rise is read.")
+@count_option("--profile-samples", None, "Rows per split for the profiles [default: as trained].")
 @click.option("--no-profiles", is_flag=True, help="Skip the 1D profiles.")
-@click.option(
+@count_option(
     "--plane-resolution",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Grid points per axis of the training-loss surface under the paths (0: none).",
+    0,
+    "Grid points per axis of the training-loss surface under the paths (0: none).",
+    minimum=0,
 )
-@click.option(
-    "--plane-samples",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Training rows of that surface [default: as trained].",
-)
-@click.option(
-    "--seed",
-    type=SEED,
-    default=0,
-    show_default=True,
-    help="Seed of Lanczos, trace probes and profile directions.",
-)
+@count_option("--plane-samples", None, "Training rows of that surface [default: as trained].")
+@seed_option("Seed of Lanczos, trace probes and profile directions.")
 @device_option
-@click.option("--overwrite", is_flag=True, help="Replace cached results made with other settings.")
+@overwrite_option("Replace cached results made with other settings.")
 @click.pass_context
 @verbosity_options
 def command(
@@ -222,7 +158,8 @@ def command(
     from landscape.pipelines.compare import CompareConfig, compare
     from landscape.report.document import write_report
 
-    config = CompareConfig(**{k: kw[k] for k in CONFIG_OPTIONS})  # type: ignore[arg-type]
+    settings = {f.name: kw[f.name] for f in fields(CompareConfig) if f.name in kw}
+    config = CompareConfig(**settings)  # type: ignore[arg-type]
     comparison = compare(
         runs,
         out,

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import click
-import landscape.api
 import pytest
 import torch
 from click.testing import CliRunner
 
+import landscape.pipelines.surface
 from landscape.cli import COMMANDS, cli
 from landscape.cli.threads import DEFAULT_THREADS, torch_threads
 
@@ -34,7 +34,7 @@ def seen_threads(monkeypatch):
         seen.append(torch.get_num_threads())
         raise landscape.errors.LandscapeError("stub: stopped after recording threads")
 
-    monkeypatch.setattr(landscape.api, "surface", fake_surface)
+    monkeypatch.setattr(landscape.pipelines.surface, "surface", fake_surface)
     return seen
 
 
