@@ -124,9 +124,16 @@ def test_every_finding_carries_an_interval_and_is_in_the_report(demo):
         est, lo, hi = (g[k][()] for k in ("estimate", "ci_low", "ci_high"))
         statements = [s.decode() for s in g["statement"][()]]
         pairs = [bool(r[1]) for r in g["runs"][()]]  # a difference names two contenders
+        significant = g["significant"][()]
     assert len(statements) > 0 and any(pairs)
-    assert np.isfinite(est).all() and np.isfinite(lo).all() and np.isfinite(hi).all()
-    assert (lo <= est).all() and (est <= hi).all()
+    assert np.isfinite(est).all()
+    # A difference that no test can judge (no spread over seeds in either group) has no
+    # interval; it must say so and must not be significant. Every other row has one.
+    untestable = np.array(["cannot be compared by a test" in s for s in statements])
+    interval = np.isfinite(lo) & np.isfinite(hi)
+    assert (interval | untestable).all()
+    assert not significant[untestable].any()
+    assert (lo[interval] <= est[interval]).all() and (est[interval] <= hi[interval]).all()
     findings = section(md, "Findings")
     for s, pair in zip(statements, pairs, strict=True):
         assert s in findings or not pair
