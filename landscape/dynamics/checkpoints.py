@@ -6,7 +6,6 @@ module adds what needs torch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from landscape.dynamics.runs import CHECKPOINT_DIR, Checkpoint, list_checkpoints
+from landscape.store import private_temporary
 
 
 def save_checkpoint(
@@ -28,7 +28,7 @@ def save_checkpoint(
     step: int,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save ``RUN/checkpoints/<name>``: a temporary file first, then renamed over the old one.
+    """Save ``RUN/checkpoints/<name>``: a private temporary first, then renamed over the old one.
 
     The file holds ``model`` and ``optimizer`` (their state dicts),
     ``optimizer_name`` (the class name, lower case), ``optimizer_hparams``,
@@ -41,21 +41,20 @@ def save_checkpoint(
     folder = run_dir / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    tmp = path.with_name(f"{name}.tmp-{os.getpid()}")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "optimizer_name": type(optimizer).__name__.lower(),
-            "optimizer_hparams": dict(hparams),
-            "epoch": epoch,
-            "step": step,
-            "rng_state": torch.get_rng_state(),
-            **(extra or {}),
-        },
-        tmp,
-    )
-    os.replace(tmp, path)
+    with private_temporary(path) as tmp:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "optimizer_name": type(optimizer).__name__.lower(),
+                "optimizer_hparams": dict(hparams),
+                "epoch": epoch,
+                "step": step,
+                "rng_state": torch.get_rng_state(),
+                **(extra or {}),
+            },
+            tmp,
+        )
     return path
 
 
