@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     SEED,
     command_line,
@@ -115,6 +116,7 @@ CONFIG_OPTIONS = (
 @click.option("--overwrite", is_flag=True, help="Replace cached results made with other settings.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     runs: tuple[str, ...],

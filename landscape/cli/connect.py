@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     command_line,
     data_options,
@@ -83,6 +84,7 @@ from landscape.cli.options import (
 )
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
     """Are A and B in the same basin? Loss along the line between them, and its barrier.
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from landscape.cli import logs
 from landscape.cli.curvature_options import dtype_option, seed_option
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     data_options,
     model_options,
@@ -57,6 +58,7 @@ from landscape.cli.options import (
 @dtype_option
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, **kw: Any) -> None:
     """Curvature over an existing surface, stored in the same file.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import command_line, device_option, verbosity_options
 
 
@@ -33,6 +34,7 @@ from landscape.cli.options import command_line, device_option, verbosity_options
 )
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context, out: str, size: str | None, device: str, overwrite: bool, threads: int
 ) -> None:

@@ -12,6 +12,7 @@ from landscape.cli.curvature_options import (
     estimator_settings,
     tol_option,
 )
+from landscape.cli.limits import limit_options
 
 
 def eigen_line(end: str, result: Any) -> str:
@@ -121,6 +122,7 @@ def eigen_line(end: str, result: Any) -> str:
     help="Density smoothing width, as a fraction of the spectrum's range.",
 )
 @estimator_settings
+@limit_options
 def command(ctx: click.Context, **kw: Any) -> None:
     """Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 

@@ -12,6 +12,7 @@ from landscape.cli.curvature_options import (
     estimator_settings,
     tol_option,
 )
+from landscape.cli.limits import limit_options
 
 
 def uncertainty(s: Any) -> str:
@@ -116,6 +117,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     help="Optimizer of --optimizer-state when the file does not name it.",
 )
 @estimator_settings
+@limit_options
 def command(ctx: click.Context, **kw: Any) -> None:
     """Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
 

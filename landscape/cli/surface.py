@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     SEED,
     command_line,
@@ -94,6 +95,7 @@ from landscape.cli.options import (
 )
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, **kw: object) -> None:
     """Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
 

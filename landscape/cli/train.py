@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from landscape.cli.limits import limit_options
 from landscape.cli.options import SEED, device_option, quiet, verbosity_options
 from landscape.devices import resolve_device
 from landscape.errors import LandscapeError
@@ -221,6 +222,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 @click.option("--overwrite", is_flag=True, help="Replace a run made with different settings.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     data_spec: str,

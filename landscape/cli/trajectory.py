@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     device_option,
     quiet,
@@ -67,6 +68,7 @@ from landscape.cli.options import (
 @click.option("--overwrite", is_flag=True, help="Replace an output made with different settings.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     runs: tuple[str, ...],
