@@ -27,10 +27,15 @@ PROVENANCE = ("created", "command", "package_versions")
 
 
 def output_files(out: Path, suffix: str) -> list[Path]:
-    """The files named ``*suffix`` of an output (the output itself when it is a file)."""
+    """The files named ``*suffix`` of an output (the output itself when it is a file).
+
+    A writer's private temporaries (``NAME.tmp-PID-XXXX/``) are not part of the
+    output: they are never read, and the next writer removes them.
+    """
     if out.is_file():
         return [out] if out.name.endswith(suffix) else []
-    return sorted(out.rglob(f"*{suffix}")) if out.is_dir() else []
+    found = sorted(out.rglob(f"*{suffix}")) if out.is_dir() else []
+    return [p for p in found if not any(".tmp-" in part for part in p.relative_to(out).parts)]
 
 
 def compare_outputs(ref: Path, got: Path, partial: bool) -> list[str]:

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 import torch
 from fault_model import tiny_net
-from fault_outputs import compare_outputs, count_outputs
+from fault_outputs import compare_outputs, count_outputs, output_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(__file__).resolve().with_name("fault_model.py")
@@ -79,7 +79,7 @@ def whole_output_progress(ref: Path) -> Callable[[Path], tuple[int, int] | None]
     def progress(out: Path) -> tuple[int, int] | None:
         if not out.exists():
             return None
-        for path in [out] if out.is_file() else sorted(out.rglob("*.h5")):
+        for path in output_files(out, ".h5"):
             _read_everything(path)
         total = count_outputs(ref)
         if compare_outputs(ref, out, False) == []:
