@@ -12,6 +12,7 @@ diverged run and is kept. h5py and numpy only.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import h5py
@@ -119,10 +120,12 @@ def read_table(group: h5py.Group, name: str, layers: int) -> dict[str, np.ndarra
         raise LandscapeError(f"{where} is not a group; expected one dataset per column")
     columns = {k: read_array(table, k, kinds="fiub") for k in table}
     lengths = {k: v.shape[0] if v.ndim else -1 for k, v in columns.items()}
-    if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{k} {n}" for k, n in sorted(lengths.items())[:4])
+    rows = Counter(lengths.values()).most_common(1)[0][0] if lengths else 0
+    odd = sorted(k for k, n in lengths.items() if n != rows)
+    if odd:
         raise LandscapeError(
-            f"{where}: columns of unequal lengths ({shown}, ...); expected one row per record"
+            f"{where}/{odd[0]} has {lengths[odd[0]]} rows, the table's other columns {rows}; "
+            "expected one row per record"
         )
     for k, v in columns.items():
         expected = (len(v), layers) if k in PER_LAYER_COLUMNS and v.ndim else v.shape[:1]
