@@ -7,6 +7,7 @@ environment variables stay the defaults).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,18 +16,15 @@ from landscape import limits
 from landscape.cli.options import stack_options
 
 
-def _apply(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    """Put a given limit in force until the command's context closes."""
-    if value is None or value is False:
-        return
-    name = {
-        "max_grid_points": "max_grid_points",
-        "max_read_mb": "max_unstored_bytes",
-        "follow_external_links": "follow_external_links",
-    }[str(param.name)]
-    if name == "max_unstored_bytes":
-        value = int(value * 2**20)
-    ctx.with_resource(limits.override(**{name: value}))
+def _put_in_force(limit: str, scale: float = 1) -> Callable[[click.Context, Any, Any], None]:
+    """A callback putting a given value (times ``scale``) in force as ``limit`` for the command."""
+
+    def callback(ctx: click.Context, param: Any, value: Any) -> None:
+        if value is not None and value is not False:
+            given = value if isinstance(value, bool) else int(value * scale)
+            ctx.with_resource(limits.override(**{limit: given}))
+
+    return callback
 
 
 limit_options = stack_options(
@@ -36,7 +34,7 @@ limit_options = stack_options(
         type=click.IntRange(min=1),
         default=None,
         expose_value=False,
-        callback=_apply,
+        callback=_put_in_force("max_grid_points"),
         help=f"Most points a grid may have [{limits.MAX_GRID_ENV} or {limits.MAX_GRID_POINTS}].",
     ),
     click.option(
@@ -45,7 +43,7 @@ limit_options = stack_options(
         type=click.FloatRange(min=0),
         default=None,
         expose_value=False,
-        callback=_apply,
+        callback=_put_in_force("max_unstored_bytes", 2**20),
         help="Most MiB an HDF5 dataset may declare beyond what it stores "
         f"[{limits.MAX_UNSTORED_ENV} (bytes) or {limits.MAX_UNSTORED_BYTES >> 20}].",
     ),
@@ -55,7 +53,7 @@ limit_options = stack_options(
         is_flag=True,
         default=False,
         expose_value=False,
-        callback=_apply,
+        callback=_put_in_force("follow_external_links"),
         help="Let files that are only read follow external links and virtual datasets into "
         f"other files [{limits.FOLLOW_EXTERNAL_ENV}=1].",
     ),
