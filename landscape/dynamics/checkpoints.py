@@ -6,6 +6,7 @@ module adds what needs torch.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,19 +44,44 @@ def save_checkpoint(
     path = folder / name
     with private_temporary(path) as tmp:
         torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "optimizer_name": type(optimizer).__name__.lower(),
-                "optimizer_hparams": dict(hparams),
-                "epoch": epoch,
-                "step": step,
-                "rng_state": torch.get_rng_state(),
-                **(extra or {}),
-            },
+            _canonical(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "optimizer_name": type(optimizer).__name__.lower(),
+                    "optimizer_hparams": dict(hparams),
+                    "epoch": epoch,
+                    "step": step,
+                    "rng_state": torch.get_rng_state(),
+                    **(extra or {}),
+                }
+            ),
             tmp,
         )
     return path
+
+
+def _canonical(obj: Any) -> Any:
+    """``obj`` with every string interned and every container rebuilt; tensors kept as they are.
+
+    ``torch.save`` pickles a string it has seen before as a reference to it, so two
+    checkpoints of equal values could differ in bytes with the history of their strings
+    (an optimizer resumed from a file holds other string objects than a fresh one). A
+    checkpoint's SHA-256 identifies it downstream (``compare.h5``, profile configs), so
+    its bytes must depend on its values alone: equal strings become one object here.
+    """
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        out = type(obj)((_canonical(k), _canonical(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a module state dict's versions
+            out._metadata = _canonical(obj._metadata)
+        return out
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return type(obj)(*(_canonical(v) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_canonical(v) for v in obj)
+    return obj
 
 
 def resume_checkpoint(run_dir: Path, epoch_steps: Mapping[int, int]) -> Checkpoint | None:

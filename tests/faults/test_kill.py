@@ -108,3 +108,26 @@ def test_second_writer_process_is_refused_first_finishes_intact(
     assert "is being written by another process" in second.output
     assert first.wait(timeout=120) == 0
     assert target.compare(ref, out, False) == []
+
+
+def test_checkpoint_saved_after_a_resume_has_the_uninterrupted_bytes(tmp_path: Path) -> None:
+    import torch
+
+    from landscape.dynamics.checkpoints import save_checkpoint
+    from tests.conftest import tiny_net
+
+    def save(folder: Path, model, optimizer, hparams) -> bytes:
+        torch.manual_seed(0)
+        kw = {"model": model, "optimizer": optimizer, "hparams": hparams, "epoch": 1, "step": 2}
+        return save_checkpoint(folder, "e.pt", **kw).read_bytes()
+
+    model = tiny_net()
+    optimizer = torch.optim.Adagrad(model.parameters(), lr=0.03)
+    first = save(tmp_path / "a", model, optimizer, {"lr": 0.03, "eps": 1e-10})
+    saved = torch.load(tmp_path / "a" / "checkpoints" / "e.pt", weights_only=True)
+    resumed = tiny_net()
+    resumed.load_state_dict(saved["model"])
+    again = torch.optim.Adagrad(resumed.parameters(), lr=0.03)
+    again.load_state_dict(saved["optimizer"])
+    # the SHA-256 of a checkpoint identifies it downstream (compare.h5, profiles)
+    assert save(tmp_path / "b", resumed, again, saved["optimizer_hparams"]) == first
