@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from landscape.errors import LandscapeError
 from landscape.loading import import_object
+from landscape.store import private_temporary
 
 SplitChoice = Literal["train", "test", "both"]
 SPLITS = ("train", "test")
@@ -166,10 +167,8 @@ def mnist1d() -> dict[str, Split]:
                 "data 'mnist1d' needs the mnist1d package: pip install 'landscape[demo]'"
             ) from exc
         d = make_dataset(get_dataset_args())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"])
-        os.replace(tmp, path)
+        with private_temporary(path) as tmp:
+            np.savez(tmp, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"])
     with np.load(path) as d:
         return {
             "train": Split(torch.from_numpy(d["x"]).float(), torch.from_numpy(d["y"]).long()),

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
+from landscape import limits
 from landscape.errors import LandscapeError
+from landscape.limits import MAX_GRID_ENV as MAX_GRID_ENV
+from landscape.limits import MAX_GRID_POINTS as MAX_GRID_POINTS
 
 MAX_POINTS = 100_000
 """The most values one axis may have."""
-
-MAX_GRID_POINTS = 1_000_000
-"""The most points a whole grid may have (the surface's arrays are allocated before it runs)."""
-
-MAX_GRID_ENV = "LANDSCAPE_MAX_GRID_POINTS"
-"""Environment variable that lifts :data:`MAX_GRID_POINTS`."""
 
 
 def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
@@ -81,7 +77,7 @@ def parse_grid(spec: str, *, name: str = "grid") -> np.ndarray:
 def check_grid_size(shape: tuple[int, ...], *, name: str = "grid") -> None:
     """Refuse a grid of more than :data:`MAX_GRID_POINTS` points before anything is allocated.
 
-    ``LANDSCAPE_MAX_GRID_POINTS`` lifts the limit.
+    ``--max-grid-points`` or ``LANDSCAPE_MAX_GRID_POINTS`` lifts the limit.
 
     >>> check_grid_size((51, 51))
     >>> check_grid_size((100_000, 100_000))
@@ -89,19 +85,13 @@ def check_grid_size(shape: tuple[int, ...], *, name: str = "grid") -> None:
     landscape.errors.LandscapeError: grid: 100000 x 100000 = 10000000000 points is above the limit ...
 
     Raises:
-        LandscapeError: naming the size, the limit and the variable that lifts it.
+        LandscapeError: naming the size, the limit and the option that lifts it.
 
     """
-    text = os.environ.get(MAX_GRID_ENV, "")
-    try:
-        limit = int(text) if text else MAX_GRID_POINTS
-    except ValueError:
-        raise LandscapeError(
-            f"{MAX_GRID_ENV}: expected a number of points (got {text!r})"
-        ) from None
+    limit = limits.current().max_grid_points
     points = math.prod(shape)
     if points > limit:
         raise LandscapeError(
             f"{name}: {' x '.join(map(str, shape))} = {points} points is above the limit of "
-            f"{limit} (set {MAX_GRID_ENV} to lift it)"
+            f"{limit} (pass {limits.MAX_GRID_OPTION} or set {MAX_GRID_ENV} to lift it)"
         )

@@ -3,45 +3,26 @@
 A file received from someone must never make the program touch another file
 or allocate blindly: external links, virtual datasets over other files and
 datasets whose raw data lives in external files are refused (a file that is
-only read may follow them when ``LANDSCAPE_FOLLOW_EXTERNAL_LINKS=1``); a file
-that is written or resumed may hold hard links only; and a dataset may not
-declare far more bytes than it stores. h5py and numpy only.
+only read may follow them with ``--follow-external-links`` or
+``LANDSCAPE_FOLLOW_EXTERNAL_LINKS=1``); a file that is written or resumed may
+hold hard links only; and a dataset may not declare far more bytes than it
+stores (:mod:`landscape.limits`). h5py and numpy only.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from landscape import limits
 from landscape.errors import LandscapeError
-
-FOLLOW_EXTERNAL_ENV = "LANDSCAPE_FOLLOW_EXTERNAL_LINKS"
-"""Set to ``1`` to let files that are only read follow external links and virtual datasets."""
-
-MAX_UNSTORED_ENV = "LANDSCAPE_MAX_UNSTORED_BYTES"
-"""Environment variable that lifts :data:`MAX_UNSTORED_BYTES`."""
-
-MAX_UNSTORED_BYTES = 64 << 20
-"""How many bytes a dataset may declare beyond the bytes it stores (a crafted shape is refused)."""
-
-
-def _max_unstored_bytes() -> int:
-    text = os.environ.get(MAX_UNSTORED_ENV, "")
-    try:
-        return int(text) if text else MAX_UNSTORED_BYTES
-    except ValueError:
-        raise LandscapeError(
-            f"{MAX_UNSTORED_ENV}: expected a number of bytes (got {text!r})"
-        ) from None
-
-
-def _follow_external() -> bool:
-    return os.environ.get(FOLLOW_EXTERNAL_ENV, "") == "1"
+from landscape.limits import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
+from landscape.limits import MAX_UNSTORED_BYTES as MAX_UNSTORED_BYTES
+from landscape.limits import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
 
 
 def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
@@ -49,9 +30,10 @@ def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
 
     Refused in every file: external links, virtual datasets mapping other files,
     datasets whose raw data lives in external files (unless
-    ``LANDSCAPE_FOLLOW_EXTERNAL_LINKS=1`` for a file that is only read), and
-    datasets declaring more than :data:`MAX_UNSTORED_BYTES` beyond what they
-    store (a 23 kB file may not make a reader allocate 1 GB; lifted by
+    ``--follow-external-links`` or ``LANDSCAPE_FOLLOW_EXTERNAL_LINKS=1`` for a
+    file that is only read), and datasets declaring more than
+    :data:`MAX_UNSTORED_BYTES` beyond what they store (a 23 kB file may not make
+    a reader allocate 1 GB; lifted by ``--max-read-mb`` or
     ``LANDSCAPE_MAX_UNSTORED_BYTES``). In a file that is written or resumed
     (``writing``) every link other than a hard link is refused, and every
     virtual or externally stored dataset.
@@ -65,12 +47,14 @@ def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
         LandscapeError: naming the first offending object.
 
     """
-    outside_ok = not writing and _follow_external()
-    unstored_limit = _max_unstored_bytes()
+    now = limits.current()
+    outside_ok = not writing and now.follow_external_links
+    unstored_limit = now.max_unstored_bytes
     refuse = (
         "refused: a file we write may hold hard links only"
         if writing
-        else f"refused: a file may not point outside itself (set {FOLLOW_EXTERNAL_ENV}=1 to follow)"
+        else "refused: a file may not point outside itself (pass "
+        f"{limits.FOLLOW_EXTERNAL_OPTION} or set {FOLLOW_EXTERNAL_ENV}=1 to follow)"
     )
 
     links: list[tuple[str, Any]] = []
@@ -119,8 +103,9 @@ def _check_dataset(
     if declared - stored > unstored_limit:
         raise LandscapeError(
             f"{path}: dataset {name!r} declares shape {ds.shape} ({_size(declared)}) but stores "
-            f"{_size(stored)} (damaged or crafted?); refused above {_size(unstored_limit)} "
-            f"not stored (set {MAX_UNSTORED_ENV} to lift the limit)"
+            f"{_size(stored)} (damaged or crafted?); refused above "
+            f"{unstored_limit / 2**20:g} MiB not stored (pass {limits.MAX_READ_OPTION} or set "
+            f"{MAX_UNSTORED_ENV} to lift the limit)"
         )
 
 

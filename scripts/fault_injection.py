@@ -1,16 +1,19 @@
 """SIGKILL ``landscape`` commands at random moments, resume each time, and check nothing is lost.
 
-Commands covered: ``surface``, ``train`` and ``hessian`` (not yet ``compare``).
-For each command: one uninterrupted reference run, then ``--kills`` runs into
-a second output, each killed with SIGKILL at a random moment (half of them
-at a random time after start, half a random time after the output first shows
-progress), each followed by a check that the output on disk is readable and
-that every point it marks as done equals the reference. A last uninterrupted
-run resumes to the end; its output must equal the reference.
+Commands covered: ``surface``, ``train`` (also with ``--track-sharpness``),
+``hessian``, ``sharpness``, ``curvature-map``, ``trajectory``, ``compare`` and
+``demo --quick``, all on small sizes. For each command: one uninterrupted
+reference run, then ``--kills`` runs into a second output, each killed with
+SIGKILL at a random moment (half of them at a random time after start, half a
+random time after the output first shows progress), each followed by a check
+that the output on disk is readable and that everything it holds so far
+equals the reference (:func:`fault_outputs.compare_outputs`). A last
+uninterrupted run resumes to the end; its output (every dataset and attribute
+of every HDF5 file, every checkpoint) must equal the reference.
 
 Usage::
 
-    python scripts/fault_injection.py --kills 20                 # surface, train, hessian
+    python scripts/fault_injection.py --kills 20                 # every command
     python scripts/fault_injection.py --kills 3 --grid 9 --commands surface   # quick
 
 Prints one summary line per command and exits non-zero if any check failed.
@@ -19,7 +22,6 @@ Prints one summary line per command and exits non-zero if any check failed.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import signal
@@ -27,33 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
-import numpy as np
-import torch
-from torch import nn
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = Path(__file__).resolve()
-METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
-
-
-def tiny_net() -> nn.Module:
-    """A small MLP (the model spec ``scripts/fault_injection.py:tiny_net``)."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 5))
-
-
-def tiny_data() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Fixed random data with train and test splits."""
-    g = torch.Generator().manual_seed(1)
-    return {
-        "train": (torch.randn(2000, 16, generator=g), torch.randint(0, 5, (2000,), generator=g)),
-        "test": (torch.randn(500, 16, generator=g), torch.randint(0, 5, (500,), generator=g)),
-    }
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fault_targets as targets
+from fault_targets import LAUNCHER, ROOT, Target, env, run_to_end
 
 
 @dataclass
@@ -89,216 +70,6 @@ class Summary:
         )
 
 
-@dataclass(frozen=True)
-class Target:
-    """A command to kill: how to run it, where it writes, and how to check its output."""
-
-    name: str
-    args: Callable[[Path], list[str]]
-    suffix: str
-    progress: Callable[[Path], tuple[int, int] | None]
-    compare: Callable[[Path, Path, bool], list[str]]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-
-
-LAUNCHER = (sys.executable, "-m", "landscape")
-"""How a command is started; a test may wrap it (e.g. to slow evaluation down)."""
-
-
-def _run_to_end(cmd: list[str]) -> None:
-    res = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{res.stderr}")
-
-
-def _same(x: np.ndarray, y: np.ndarray) -> bool:
-    """Equal shapes and values, NaN equal to NaN."""
-    nan_ok = np.issubdtype(np.asarray(x).dtype, np.inexact)
-    return np.array_equal(x, y, equal_nan=bool(nan_ok))
-
-
-def tiny_checkpoint_spec(work: Path) -> list[str]:
-    """Save the tiny model's checkpoint in ``work``; return the options that evaluate it."""
-    ckpt = work / "tiny.pt"
-    torch.save(tiny_net().state_dict(), ckpt)
-    return [
-        "--model",
-        f"{SCRIPT}:tiny_net",
-        "--data",
-        f"{SCRIPT}:tiny_data",
-        "--checkpoint",
-        str(ckpt),
-    ]
-
-
-def surface_target(work: Path, grid: int, points_per_pass: int) -> Target:
-    """``landscape surface`` on a ``grid x grid`` plane of the tiny model."""
-    spec = tiny_checkpoint_spec(work)
-    grid_args = [f"--x=-1:1:{grid}", f"--y=-1:1:{grid}", "--points-per-pass", str(points_per_pass)]
-
-    def progress(out: Path) -> tuple[int, int] | None:
-        from landscape import store
-
-        if not out.exists():
-            return None
-        with store.open_read(out) as f:
-            done = f["surface/done"][()]
-            for m in METRICS:
-                f[m][()]
-        return int(done.sum()), done.size
-
-    def compare(ref: Path, got: Path, partial: bool) -> list[str]:
-        with h5py.File(ref, "r") as a, h5py.File(got, "r") as b:
-            done = b["surface/done"][()]
-            if not partial and not done.all():
-                return ["not all points done"]
-            bad = [m for m in METRICS if not _same(a[m][()][done], b[m][()][done])]
-            for name in (
-                "xcoordinates",
-                "ycoordinates",
-                "directions/d0/0.weight",
-                "directions/d1/2.bias",
-            ):
-                if not np.array_equal(a[name][()], b[name][()]):
-                    bad.append(name)
-            return bad
-
-    return Target(
-        "surface",
-        lambda out: ["surface", *spec, *grid_args, "--out", str(out)],
-        ".h5",
-        progress,
-        compare,
-    )
-
-
-def train_target(work: Path, epochs: int, *, sharpness: bool = False) -> Target:
-    """``landscape train`` of the tiny model with SGD for ``epochs`` epochs.
-
-    With ``sharpness``, Adam with ``--track-sharpness`` (the probe's warm start must
-    survive a kill) instead.
-    """
-    spec = ["--model", f"{SCRIPT}:tiny_net", "--data", f"{SCRIPT}:tiny_data"]
-    optimizer = (
-        ["adam", "--lr", "0.01", "--track-sharpness", "every=2,subset=64"]
-        if sharpness
-        else ["sgd", "--momentum", "0.9"]
-    )
-    train_args = [
-        "--epochs",
-        str(epochs),
-        "--batch-size",
-        "50",
-        "--optimizer",
-        *optimizer,
-    ]
-
-    def progress(out: Path) -> tuple[int, int] | None:
-        from landscape import store
-
-        run = out / "run.h5"
-        if not run.exists():
-            return None
-        with store.open_read(run) as f:
-            epoch = f["dynamics/epoch/epoch"][()] if "dynamics/epoch/epoch" in f else np.zeros(0)
-            f.visititems(lambda _, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)
-        return int(epoch.max(initial=0)), epochs
-
-    def compare(ref: Path, got: Path, partial: bool) -> list[str]:
-        bad: list[str] = []
-        with h5py.File(ref / "run.h5", "r") as a, h5py.File(got / "run.h5", "r") as b:
-            names: list[str] = []
-            a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-            for name in names:
-                if name not in b:
-                    bad += [] if partial else [f"run.h5: {name} missing"]
-                    continue
-                x, y = a[name][()], b[name][()]
-                if partial and y.ndim and len(y) <= len(x):
-                    x = x[: len(y)]  # a killed run holds a prefix of the rows
-                if not _same(x, y):
-                    bad.append(f"run.h5: {name} differs")
-        ours = sorted(p.name for p in (got / "checkpoints").glob("*.pt"))
-        if not partial and ours != sorted(p.name for p in (ref / "checkpoints").glob("*.pt")):
-            bad.append(f"checkpoints differ: {ours}")
-        for name in ours:
-            x = torch.load(ref / "checkpoints" / name, weights_only=True)
-            try:
-                y = torch.load(got / "checkpoints" / name, weights_only=True)
-            except Exception as exc:  # a checkpoint must never be half-written
-                bad.append(f"checkpoint {name} unreadable: {exc}")
-                continue
-            x, y = (d.get("model", d) for d in (x, y))
-            if x.keys() != y.keys() or not all(torch.equal(x[k], y[k]) for k in x):
-                bad.append(f"checkpoint {name} differs")
-        return bad
-
-    return Target(
-        "train-sharpness" if sharpness else "train",
-        lambda out: ["train", *spec, *train_args, "--out", str(out)],
-        "",
-        progress,
-        compare,
-    )
-
-
-def hessian_target(work: Path) -> Target:
-    """``landscape hessian`` (top and bottom eigenpairs, trace, density) of the tiny model."""
-    spec = tiny_checkpoint_spec(work)
-    stages = ("top", "bottom", "trace", "density")
-    options = [
-        "--max-samples",
-        "500",
-        "--top-k",
-        "2",
-        "--bottom-k",
-        "1",
-        "--trace",
-        "--trace-hvps",
-        "12",
-    ]
-    options += ["--density", "--density-runs", "2", "--density-steps", "20"]
-
-    def progress(out: Path) -> tuple[int, int] | None:
-        from landscape import store
-
-        if not out.exists():
-            return None
-        with store.open_read(out) as f:
-            group = f.get("curvature/hessian")
-            present = [s for s in stages if group is not None and s in group]
-            f.visititems(lambda _, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)
-        return len(present), len(stages)
-
-    def compare(ref: Path, got: Path, partial: bool) -> list[str]:
-        bad: list[str] = []
-        with h5py.File(ref, "r") as a, h5py.File(got, "r") as b:
-            names: list[str] = []
-            a["curvature/hessian"].visititems(lambda n, _: names.append(n))
-            for name in names:
-                x, y = a["curvature/hessian"][name], b.get(f"curvature/hessian/{name}")
-                if y is None:
-                    bad += [] if partial else [f"{name} missing"]
-                elif isinstance(x, h5py.Dataset) and not _same(x[()], y[()]):
-                    bad.append(f"{name} differs")
-                elif {k: str(v) for k, v in x.attrs.items()} != {
-                    k: str(v) for k, v in y.attrs.items()
-                }:
-                    bad.append(f"{name} attributes differ")
-        return bad
-
-    return Target(
-        "hessian",
-        lambda out: ["hessian", *spec, *options, "--out", str(out)],
-        ".h5",
-        progress,
-        compare,
-    )
-
-
 def run_target(
     target: Target,
     work: Path,
@@ -325,14 +96,16 @@ def run_target(
     ref = work / f"{target.name}-ref{target.suffix}"
     out = work / f"{target.name}-killed{target.suffix}"
     start = time.monotonic()
-    _run_to_end([*LAUNCHER, "-q", *target.args(ref)])
+    target.prepare(ref)
+    run_to_end([*LAUNCHER, "-q", *target.args(ref)])
     max_delay = max_delay or time.monotonic() - start
     if verbose:
         print(f"  {target.name}: uninterrupted reference run took {time.monotonic() - start:.1f} s")
+    target.prepare(out)
     for k in range(kills):
         proc = subprocess.Popen(
             [*launcher, "-q", *target.args(out)],
-            env=_env(),
+            env=env(),
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -359,16 +132,15 @@ def run_target(
             wrong = target.compare(ref, out, True)
             summary.wrong_points += len(wrong)
             summary.problems += [f"kill {k}: {w}" for w in wrong]
-            if (
-                state[0] == state[1]
-            ):  # finished before the kill: start again so every kill meets work
+            if state[0] == state[1]:  # finished before the kill: start again so kills meet work
                 summary.restarts += 1
                 shutil.rmtree(out) if out.is_dir() else out.unlink()
-    _run_to_end([*launcher, "-q", *target.args(out)])
+                target.prepare(out)
+    run_to_end([*launcher, "-q", *target.args(out)])
     problems = target.compare(ref, out, False)
     summary.final_equal = not problems
     summary.problems += problems
-    summary.leftover_tmp = len(list(work.glob("*.tmp-*")))
+    summary.leftover_tmp = len(list(work.rglob("*.tmp-*")))
     return summary
 
 
@@ -406,12 +178,8 @@ def main(argv: list[str] | None = None) -> list[Summary]:
     parser.add_argument(
         "--points-per-pass", type=int, default=4, help="surface points per pass (default 4)"
     )
-    parser.add_argument(
-        "--commands",
-        nargs="+",
-        choices=["surface", "train", "train-sharpness", "hessian"],
-        default=["surface", "train", "hessian"],
-    )
+    names = list(targets.targets(Path(), 0, 0, 0))
+    parser.add_argument("--commands", nargs="+", choices=names, default=names)
     parser.add_argument("--epochs", type=int, default=20, help="train epochs (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     parser.add_argument("--quiet", action="store_true", help="only the summary lines")
@@ -423,20 +191,15 @@ def main(argv: list[str] | None = None) -> list[Summary]:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="landscape-faults-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        targets = {
-            "surface": lambda: surface_target(work, args.grid, args.points_per_pass),
-            "train": lambda: train_target(work, args.epochs),
-            "train-sharpness": lambda: train_target(work, args.epochs, sharpness=True),
-            "hessian": lambda: hessian_target(work),
-        }
-        summaries = [
-            run_target(targets[name](), work, args.kills, rng, verbose=not args.quiet)
-            for name in args.commands
-        ]
-        for s in summaries:
-            print(s.line())
-            for p in s.problems[:10]:
-                print("   ", p)
+        build = targets.targets(work, args.grid, args.points_per_pass, args.epochs)
+        summaries = []
+        for name in args.commands:  # each line as soon as its command is done
+            summaries.append(
+                run_target(build[name](), work, args.kills, rng, verbose=not args.quiet)
+            )
+            print(summaries[-1].line(), flush=True)
+            for p in summaries[-1].problems[:10]:
+                print("   ", p, flush=True)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -250,3 +250,78 @@ def test_read_only_out_folder_is_one_line(
         _one_line_error(res)
     )
     assert list(folder.iterdir()) == []
+
+
+def _save_checkpoint(run_dir: Path) -> Path:
+    import torch
+
+    from landscape.dynamics.checkpoints import save_checkpoint
+
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    kw = {"model": model, "optimizer": optimizer, "hparams": {"lr": 0.1}, "epoch": 1, "step": 4}
+    return save_checkpoint(run_dir, "epoch_0001.pt", **kw)
+
+
+def _write_final(run_dir: Path) -> Path:
+    from landscape.dynamics.train import _write_final
+
+    _save_checkpoint(run_dir)
+    _write_final(run_dir, 1)
+    return run_dir / "final.pt"
+
+
+def _write_report_text(folder: Path) -> Path:
+    from landscape.report.document import _write_text
+
+    _write_text(folder / "index.html", "<html></html>")
+    return folder / "index.html"
+
+
+def _save_figure(folder: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    from landscape.plotting.style import save
+
+    return save(Figure(figsize=(1, 1)), folder / "fig.png")
+
+
+def _export_file(folder: Path) -> Path:
+    from landscape.plotting.export import _atomic
+
+    return _atomic(folder / "surf.vtk", lambda tmp: tmp.write_text("mesh"))
+
+
+def _mnist1d_cache(folder: Path) -> Path:
+    from landscape.data import mnist1d
+
+    mnist1d()
+    return folder / "mnist1d-default.npz"
+
+
+@pytest.mark.parametrize(
+    ("write", "old_temporary"),
+    [
+        (_save_checkpoint, "checkpoints/epoch_0001.pt.tmp-{pid}"),
+        (_write_final, "final.pt.tmp-{pid}"),
+        (_write_report_text, ".index.html.tmp-{pid}"),
+        (_save_figure, ".fig.tmp-{pid}.png"),
+        (_export_file, ".surf.tmp-{pid}.vtk"),
+        (_mnist1d_cache, "mnist1d-default.tmp{pid}.npz"),
+    ],
+    ids=["checkpoint", "final", "report", "figure", "export", "mnist1d-cache"],
+)
+def test_writers_do_not_follow_a_symlink_at_their_old_temporary_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write, old_temporary: str
+) -> None:
+    monkeypatch.setenv("LANDSCAPE_CACHE", str(tmp_path))
+    victim = tmp_path.parent / f"{tmp_path.name}-victim.txt"
+    victim.write_text("someone else's file")
+    planted = tmp_path / old_temporary.format(pid=os.getpid())
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.symlink_to(victim)
+    written = write(tmp_path)
+    assert victim.read_text() == "someone else's file"
+    assert written.is_file() and not written.is_symlink() and written.stat().st_size > 0
+    leftovers = [p.name for p in written.parent.iterdir() if ".tmp" in p.name and p != planted]
+    assert leftovers == []

@@ -7,6 +7,7 @@ from dataclasses import fields
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     command_line,
     count_option,
@@ -117,6 +118,7 @@ from landscape.cli.threads import threads_option
 @overwrite_option("Replace cached results made with other settings.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     runs: tuple[str, ...],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     choice_option,
     command_line,
@@ -86,6 +87,7 @@ from landscape.cli.threads import threads_option
 )
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
     """Are A and B in the same basin? Loss along the line between them, and its barrier.
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from landscape.cli import logs
 from landscape.cli.curvature_options import dtype_option, seed_option
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     count_option,
     data_options,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 @dtype_option
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """Curvature over an existing surface, stored in the same file.
 

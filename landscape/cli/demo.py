@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import command_line, device_option, verbosity_options
 from landscape.cli.threads import threads_option
 
@@ -28,6 +29,7 @@ from landscape.cli.threads import threads_option
 @click.option("--overwrite", is_flag=True, help="Replace a demo of another size in --out.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, out: str, size: str | None, device: str, overwrite: bool) -> None:
     """Train SGD, SGD+momentum, Adagrad, RMSprop and Adam on MNIST-1D and explain the differences.
 

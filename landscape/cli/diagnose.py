@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import click
 
+from landscape.cli.limits import limit_options
 from landscape.cli.options import F, quiet, verbosity_options
 from landscape.cli.threads import threads_option
 from landscape.errors import LandscapeError
@@ -32,6 +33,7 @@ def _fraction_option(flag: str, default: float, what: str, meaning: str) -> Call
 @_fraction_option("--converged-tol", 0.01, "Remaining gain", "below which training has converged")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     run_dir: str,

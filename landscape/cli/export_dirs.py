@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import command_line, verbosity_options
 from landscape.cli.threads import threads_option
 
@@ -21,6 +22,7 @@ from landscape.cli.threads import threads_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, source: str, out: str, overwrite: bool) -> None:
     """Write the directions of FILE in the layout of Li et al.'s loss-landscape code.
 

@@ -13,6 +13,7 @@ from landscape.cli.curvature_options import (
     matrix_options,
     tol_option,
 )
+from landscape.cli.limits import limit_options
 from landscape.cli.options import choice_option, count_option, positive_option
 from landscape.cli.threads import threads_option
 
@@ -91,6 +92,7 @@ def eigen_line(end: str, result: Any) -> str:
 @count_option("--density-steps", 80, "Lanczos steps per SLQ run.")
 @positive_option("--sigma", 0.01, "Density smoothing width, as a fraction of the spectrum's range.")
 @estimator_settings
+@limit_options
 def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """Hessian (or GGN, Fisher) eigenvalues, trace and spectral density at a checkpoint.
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from landscape.cli.limits import limit_options
 from landscape.cli.options import verbosity_options
 from landscape.cli.threads import threads_option
 from landscape.errors import LandscapeError
@@ -24,6 +25,7 @@ from landscape.io.describe import describe
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, path_type=Path))
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, path: Path) -> None:
     """Print :func:`describe` of ``path``; ``-v`` lists every tensor of name-keyed groups."""
     if path.is_dir():

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import click
 
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     choice_option,
     overwrite_option,
@@ -302,6 +303,7 @@ def _check_accepted(kind: str, spec: Kind, given: dict[str, Any]) -> None:
 @overwrite_option("Replace an existing output file.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     source: Path,

@@ -17,6 +17,7 @@ from landscape.cli.options import choice_option, count_option, positive_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
+from landscape.cli.limits import limit_options
 from landscape.cli.threads import threads_option
 
 
@@ -79,6 +80,7 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
     "Optimizer of --optimizer-state when the file does not name it.",
 )
 @estimator_settings
+@limit_options
 def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     """Sharpness of a checkpoint: λ_max, trace, Keskar, adaptive, PAC-Bayes, 1D width.
 

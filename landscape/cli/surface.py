@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from landscape.cli import logs
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     SEED,
     command_line,
@@ -107,6 +108,7 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(ctx: click.Context, context: Context, **kw: object) -> None:
     """Compute a 1D or 2D loss surface around a checkpoint and store it in HDF5.
 

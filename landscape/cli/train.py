@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     choice_option,
     count_option,
@@ -165,6 +166,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 @overwrite_option("Replace a run made with different settings.")
 @click.pass_context
 @verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     data_spec: str,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from landscape.cli import options
+from landscape.cli.limits import limit_options
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
@@ -40,6 +41,7 @@ from landscape.cli.threads import threads_option
 @options.overwrite_option()
 @click.pass_context
 @options.verbosity_options
+@limit_options
 def command(
     ctx: click.Context,
     context: Context,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from landscape.loading import build_model
 from landscape.objective import TOKEN_TASKS, Objective, counted_tokens
 from landscape.params import model_params
 from landscape.progress import progress as progress_bar
+from landscape.store import private_temporary
 
 OptimizerName = Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"]
 Schedule = Literal["constant", "step", "cosine"]
@@ -390,12 +390,8 @@ def _write_final(run_dir: Path, epoch: int) -> None:
     final = run_dir / FINAL_CHECKPOINT
     if final.is_file() and final.read_bytes() == last.read_bytes():
         return
-    tmp = final.with_name(f"{FINAL_CHECKPOINT}.tmp-{os.getpid()}")
-    try:
+    with private_temporary(final) as tmp:
         shutil.copyfile(last, tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _sharpness_probe(model: nn.Module, split: Split, config: TrainConfig) -> Probe:

@@ -20,6 +20,8 @@ import h5py
 import numpy as np
 
 from landscape.io.li2018 import MISSING, is_li2018
+from landscape.io.run import GROUP as RUN_GROUP
+from landscape.io.run import read_run_file
 from landscape.io.surface import KNOWN_METRICS, attr_value, is_surface_file
 from landscape.store import open_read
 
@@ -34,10 +36,13 @@ def describe(path: Path, *, verbose: bool = False) -> str:
     """Build the report ``landscape info`` prints for ``path``.
 
     Raises:
-        LandscapeError: if the file is missing or not HDF5.
+        LandscapeError: if the file is missing or not HDF5, or a run file
+            holds what a run cannot (:func:`landscape.io.run.read_run_file`).
 
     """
     with open_read(path) as f:
+        if RUN_GROUP in f:
+            read_run_file(path)  # what plot, diagnose and compare would refuse, info refuses too
         li = is_li2018(f)
         lines = [
             f"{path}: "
@@ -114,6 +119,9 @@ def _adaptive_lines(f: h5py.File) -> list[str]:
 def _tree(group: h5py.Group, indent: str, *, verbose: bool) -> list[str]:
     lines = []
     for name, item in group.items():
+        if item is None:  # a soft link to nothing
+            lines.append(f"{indent}{name}  -> {group.get(name, getlink=True).path} (missing)")
+            continue
         if isinstance(item, h5py.Dataset):
             lines.append(f"{indent}{name}  {_dataset_line(item)}")
             continue

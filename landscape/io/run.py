@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from landscape.errors import LandscapeError
+from landscape.io.run_checks import json_attr, layer_shapes, read_table, text_attr
 from landscape.store import atomic_update, open_read, read_params, write_params
 
 RUN_FILE = "run.h5"
@@ -212,7 +213,8 @@ def read_run_file(path: Path) -> RunFile:
     """Read the ``dynamics`` group of a run file.
 
     Raises:
-        LandscapeError: if the file holds no ``dynamics`` group (or is not HDF5).
+        LandscapeError: if the file holds no ``dynamics`` group, is not HDF5, or
+            holds what a run file cannot (:mod:`landscape.io.run_checks`).
     """
     with open_read(path) as f:
         if GROUP not in f:
@@ -220,20 +222,25 @@ def read_run_file(path: Path) -> RunFile:
                 f"{path}: no '{GROUP}' group; expected a run file written by a Recorder"
             )
         g = f[GROUP]
-        attrs = g.attrs
-        sample = attrs.get("step_size_sample")
+        if not isinstance(g, h5py.Group):
+            raise LandscapeError(f"{path}: '{GROUP}' is not a group; expected a run file")
+        layers, shapes = layer_shapes(
+            g, json_attr(g, "layers", [], list), json_attr(g, "shapes", [], list)
+        )
         return RunFile(
-            config=json.loads(attrs.get("config", "{}")),
-            optimizer=str(attrs.get("optimizer", "")),
-            hparams=json.loads(attrs.get("hparams", "{}")),
-            layers=tuple(json.loads(attrs.get("layers", "[]"))),
-            shapes=tuple(tuple(s) for s in json.loads(attrs.get("shapes", "[]"))),
-            epochs=_read_table(g, "epoch"),
-            steps=_read_table(g, "step"),
-            probes=_renamed(_read_table(g, "probe")),
-            diagnosis=json.loads(g["diagnosis"].attrs["result"]) if "diagnosis" in g else None,
-            grad_every=int(attrs.get("grad_every", 1)),
-            step_size_sample=int(sample) if sample is not None else None,
+            config=json_attr(g, "config", {}, dict),
+            optimizer=text_attr(g, "optimizer") or "",
+            hparams=json_attr(g, "hparams", {}, dict),
+            layers=layers,
+            shapes=shapes,
+            epochs=read_table(g, "epoch", len(layers)),
+            steps=read_table(g, "step", len(layers)),
+            probes=_renamed(read_table(g, "probe", len(layers))),
+            diagnosis=(
+                json_attr(g["diagnosis"], "result", None, dict) if "diagnosis" in g else None
+            ),
+            grad_every=_whole(g, "grad_every", 1),
+            step_size_sample=_whole(g, "step_size_sample", None),
         )
 
 
@@ -272,10 +279,14 @@ def _truncate(g: h5py.Group, table: str, key: str, last: int) -> bool:
     return True
 
 
-def _read_table(g: h5py.Group, name: str) -> dict[str, np.ndarray]:
-    if name not in g:
-        return {}
-    return {k: v[()] for k, v in g[name].items() if isinstance(v, h5py.Dataset)}
+def _whole(g: h5py.Group, name: str, default: int | None) -> int | None:
+    """Attribute ``name`` of ``g`` as a positive whole number (``default`` when absent)."""
+    value = g.attrs.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise LandscapeError(f"{g.file.filename}: {g.name}/@{name} must be a positive whole number")
+    return int(value)
 
 
 OLD_PROBE_NAMES = {"num_hvps": "num_matvecs"}

@@ -13,7 +13,6 @@ recolour it by any of them. Both libraries are the optional extra ``viz``::
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +26,7 @@ from landscape.plotting.levels import ScaleOptions
 from landscape.plotting.style import check_suffix
 from landscape.plotting.surface import axis_labels, metric_label, use_log, value_range
 from landscape.records import Surface
+from landscape.store import private_temporary
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -162,11 +162,6 @@ def _height(surface: Surface, options: ScaleOptions) -> tuple[str, np.ndarray]:
 
 
 def _atomic(out: Path, write: Callable[[Path], object]) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
-    try:
+    with private_temporary(out) as tmp:
         write(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out

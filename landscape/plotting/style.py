@@ -19,7 +19,6 @@ that draws on an existing ``Axes`` runs inside :func:`style_context`.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -28,6 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
+from landscape.store import private_temporary
 
 Width = Literal["single", "double"]
 WIDTHS: dict[str, float] = {"single": 3.3, "double": 6.9}
@@ -189,8 +189,8 @@ def check_suffix(path: str | Path, suffixes: tuple[str, ...], what: str = "a fil
 def save(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PDF, SVG or PNG (300 dpi), chosen by the file suffix.
 
-    The file is written beside its target and renamed into place, so a failed
-    save never leaves a half-written figure. The figure keeps its size: a PNG
+    The file is written to a private temporary (:func:`landscape.store.private_temporary`)
+    and renamed into place, so a failed save never leaves a half-written figure. The figure keeps its size: a PNG
     is exactly ``width * 300`` by ``height * 300`` pixels.
 
     Raises:
@@ -198,18 +198,10 @@ def save(fig: Figure, path: str | Path) -> Path:
 
     """
     path = check_figure_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lower()[1:]
     metadata: dict[str, Any] = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}[
         fmt
     ]
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        with style_context():
-            fig.savefig(
-                tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else "figure", metadata=metadata
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with private_temporary(path) as tmp, style_context():
+        fig.savefig(tmp, format=fmt, dpi=PNG_DPI if fmt == "png" else "figure", metadata=metadata)
     return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from landscape.report.sections import (
     provenance_section,
 )
 from landscape.report.table import summary_table
+from landscape.store import private_temporary
 
 FIGURE_DIR = "figures"
 
@@ -49,9 +49,8 @@ class ReportFiles:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with private_temporary(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_report(

@@ -1,11 +1,15 @@
-"""Property-based fuzzing: damaged HDF5 files and arbitrary grid text.
+"""Property-based fuzzing: damaged HDF5 files, crafted run files and arbitrary grid text.
 
 Every reader either returns data or raises a one-line LandscapeError; nothing
-else escapes.
+else escapes. Crafted ``run.h5`` files (links, huge declared shapes, strings,
+wrong shapes, a missing ``dynamics`` group, NaN row numbers, non-UTF-8 or
+non-JSON attributes) given to ``info``, ``plot``, ``diagnose``, ``trajectory``
+and ``compare``: one line, exit 1, nothing written.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -289,3 +293,100 @@ def _resume_1d(path: Path) -> None:
     values = {"train_loss": np.full(3, np.nan)}
     empty = Surface(np.linspace(-1, 1, 3), None, values, np.zeros(3, bool), config=CONFIG)
     _start(path, directions, empty, overwrite=False, command="t", share=False)
+
+
+# ---------------------------------------------------------------- crafted run.h5 files
+RUN_TARGETS = [
+    "dynamics/epoch/train_loss",
+    "dynamics/epoch/weight_norm",
+    "dynamics/epoch/epoch",
+    "dynamics/step/loss",
+]
+
+
+def _wrong_shape(f: h5py.File, name: str, victim: Path) -> None:
+    rows = f[name].shape[0]
+    del f[name]
+    f[name] = np.zeros((rows + 1, 3))
+
+
+def _missing_group(f: h5py.File, name: str, victim: Path) -> None:
+    del f["dynamics"]
+
+
+def _nan_keys(f: h5py.File, name: str, victim: Path) -> None:
+    table = f[name.rsplit("/", 1)[0]]
+    for key in ("epoch", "step"):
+        if key in table:
+            rows = table[key].shape[0]
+            del table[key]
+            table[key] = np.full(rows, np.nan)
+
+
+def _non_utf8(f: h5py.File, name: str, victim: Path) -> None:
+    f["dynamics"].attrs["config"] = np.bytes_(b'{"model": "\xff\xfe"}')
+
+
+def _not_json(f: h5py.File, name: str, victim: Path) -> None:
+    f["dynamics"].attrs["layers"] = "[not json"
+
+
+RUN_CRAFTS = [
+    _external,
+    _soft,
+    _virtual,
+    _huge,
+    _strings,
+    _wrong_shape,
+    _missing_group,
+    _nan_keys,
+    _non_utf8,
+    _not_json,
+]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("fuzz") / "run"
+    args = ["train", *TINY, "--epochs", "2", "--batch-size", "16", "--out", str(run)]
+    res = CliRunner().invoke(cli, ["-q", *args])
+    assert res.exit_code == 0, res.output
+    return run
+
+
+def _command_args(command: str, run: Path, out: Path) -> list[str]:
+    return {
+        "info": ["info", str(run / "run.h5")],
+        "plot": ["plot", str(run), "--out", str(out.with_suffix(".png"))],
+        "diagnose": ["diagnose", str(run)],
+        "trajectory": ["trajectory", str(run), *TINY, "--resolution", "3", "--out", str(out)],
+        "compare": ["compare", str(run), *TINY, "--no-profiles", "--out", str(out)],
+    }[command]
+
+
+@settings(CLI_FUZZ, max_examples=60)
+@given(
+    st.sampled_from(RUN_CRAFTS),
+    st.sampled_from(RUN_TARGETS),
+    st.sampled_from(["info", "plot", "diagnose", "trajectory", "compare"]),
+)
+def test_commands_on_crafted_run_files(trained_run: Path, craft, target: str, command: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        run = tmp / "run"
+        shutil.copytree(trained_run, run)
+        victim = tmp / "victim.h5"
+        with h5py.File(victim, "w") as f:
+            f["x"] = np.arange(3.0)
+        with h5py.File(run / "run.h5", "r+") as f:
+            craft(f, target, victim)
+        before = {p: p.read_bytes() for p in sorted(tmp.rglob("*")) if p.is_file()}
+        out = tmp / "out.h5"
+        res = CliRunner().invoke(cli, ["-q", *_command_args(command, run, out)])
+        if craft is _missing_group and command == "info":  # no run left: a plain file, described
+            assert res.exit_code == 0 and "contents:" in res.output, res.output[-500:]
+        else:
+            assert res.exit_code == 1, (craft.__name__, target, command, res.output[-500:])
+            assert res.output.startswith("Error: ") and res.output.count("\n") == 1, res.output
+        after = {p: p.read_bytes() for p in sorted(tmp.rglob("*")) if p.is_file()}
+        assert after == before  # nothing written, nothing changed

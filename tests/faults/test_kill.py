@@ -60,7 +60,7 @@ def slow(tmp_path: Path) -> tuple[str, ...]:
 def test_three_sigkills_then_resume_equal_uninterrupted(
     fi: ModuleType, tmp_path: Path, slow: tuple[str, ...]
 ) -> None:
-    target = fi.surface_target(tmp_path, 9, 1)
+    target = fi.targets.surface_target(tmp_path, 9, 1)
     summary = fi.run_target(target, tmp_path, 3, random.Random(0), launcher=slow, max_delay=1.0)
     assert summary.kills == 3
     assert summary.mid_run >= 1, summary.line()  # at least one kill hit a half-written surface
@@ -70,11 +70,11 @@ def test_three_sigkills_then_resume_equal_uninterrupted(
 def test_ctrl_c_exits_130_and_keeps_done_points(
     fi: ModuleType, tmp_path: Path, slow: tuple[str, ...]
 ) -> None:
-    target = fi.surface_target(tmp_path, 9, 1)
+    target = fi.targets.surface_target(tmp_path, 9, 1)
     ref, out = tmp_path / "ref.h5", tmp_path / "int.h5"
     assert CliRunner().invoke(cli, ["-q", *target.args(ref)]).exit_code == 0
     proc = subprocess.Popen(
-        [*slow, "-q", *target.args(out)], env=fi._env(), cwd=ROOT, stderr=subprocess.PIPE, text=True
+        [*slow, "-q", *target.args(out)], env=fi.env(), cwd=ROOT, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (target.progress(out) or (0, 0))[0] == 0:
@@ -96,10 +96,10 @@ def test_ctrl_c_exits_130_and_keeps_done_points(
 def test_second_writer_process_is_refused_first_finishes_intact(
     fi: ModuleType, tmp_path: Path, slow: tuple[str, ...]
 ) -> None:
-    target = fi.surface_target(tmp_path, 5, 1)
+    target = fi.targets.surface_target(tmp_path, 5, 1)
     ref, out = tmp_path / "ref.h5", tmp_path / "shared.h5"
     assert CliRunner().invoke(cli, ["-q", *target.args(ref)]).exit_code == 0
-    first = subprocess.Popen([*slow, "-q", *target.args(out)], env=fi._env(), cwd=ROOT)
+    first = subprocess.Popen([*slow, "-q", *target.args(out)], env=fi.env(), cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not Path(f"{out}.lock").exists():
         time.sleep(0.05)
@@ -108,3 +108,26 @@ def test_second_writer_process_is_refused_first_finishes_intact(
     assert "is being written by another process" in second.output
     assert first.wait(timeout=120) == 0
     assert target.compare(ref, out, False) == []
+
+
+def test_checkpoint_saved_after_a_resume_has_the_uninterrupted_bytes(tmp_path: Path) -> None:
+    import torch
+
+    from landscape.dynamics.checkpoints import save_checkpoint
+    from tests.conftest import tiny_net
+
+    def save(folder: Path, model, optimizer, hparams) -> bytes:
+        torch.manual_seed(0)
+        kw = {"model": model, "optimizer": optimizer, "hparams": hparams, "epoch": 1, "step": 2}
+        return save_checkpoint(folder, "e.pt", **kw).read_bytes()
+
+    model = tiny_net()
+    optimizer = torch.optim.Adagrad(model.parameters(), lr=0.03)
+    first = save(tmp_path / "a", model, optimizer, {"lr": 0.03, "eps": 1e-10})
+    saved = torch.load(tmp_path / "a" / "checkpoints" / "e.pt", weights_only=True)
+    resumed = tiny_net()
+    resumed.load_state_dict(saved["model"])
+    again = torch.optim.Adagrad(resumed.parameters(), lr=0.03)
+    again.load_state_dict(saved["optimizer"])
+    # the SHA-256 of a checkpoint identifies it downstream (compare.h5, profiles)
+    assert save(tmp_path / "b", resumed, again, saved["optimizer_hparams"]) == first
