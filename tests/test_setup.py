@@ -183,3 +183,69 @@ def test_a_run_that_cannot_say_how_to_rebuild_its_model_is_refused(evil_run, tmp
     )
     assert res.exit_code == 1 and "does not say which data it used; pass --data" in res.output
     assert not (tmp_path / "r").exists()
+
+
+def _own_loop_run(run_dir: Path, model: torch.nn.Module, data: str | None = None) -> None:
+    """Two epochs of a user's own loop on MNIST-1D-shaped rows, recorded with default config."""
+    from landscape.dynamics.recorder import Recorder
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 40, generator=gen), torch.randint(0, 10, (32,), generator=gen)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Recorder(run_dir, model, opt, data=data, checkpoint_every=1) as rec:
+        for _ in range(2):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            rec.step(loss)
+            rec.epoch(train=float(loss.detach()))
+
+
+def test_a_recorder_run_names_its_model_class_and_a_file_never_imports_it(tmp_path):
+    from landscape.models import MLP
+
+    run = tmp_path / "mine"
+    _own_loop_run(run, MLP())
+    with h5py.File(run / "run.h5", "r") as f:
+        assert json.loads(f["dynamics"].attrs["config"])["model"] == "landscape.models:MLP"
+    out = tmp_path / "t.h5"
+    res = CliRunner().invoke(cli, ["trajectory", str(run), "--out", str(out), "--no-surface"])
+    assert res.exit_code == 1 and res.output.strip().count("\n") == 0
+    assert "pass --model landscape.models:MLP to run it" in res.output and not out.exists()
+    for consent in (["--model", "landscape.models:MLP"], ["--trust-run-config"]):
+        res = CliRunner().invoke(
+            cli, ["trajectory", str(run), "--out", str(out), "--no-surface", *consent]
+        )
+        assert res.exit_code == 0, res.output
+        assert out.exists()
+        out.unlink()
+
+
+def test_a_class_defined_in_a_function_is_recorded_by_name(tmp_path):
+    class Local(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(40, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x)
+
+    run = tmp_path / "local"
+    _own_loop_run(run, Local())
+    res = CliRunner().invoke(cli, ["trajectory", str(run), "--out", str(tmp_path / "t.h5")])
+    assert res.exit_code == 1 and "'Local', which is no built-in" in res.output
+
+
+def test_a_recorder_given_its_data_spec_stores_it_for_the_surface(tmp_path):
+    from landscape.models import MLP
+
+    run = tmp_path / "mine"
+    _own_loop_run(run, MLP(), data="mnist1d")
+    with h5py.File(run / "run.h5", "r") as f:
+        config = json.loads(f["dynamics"].attrs["config"])
+    assert config["data"] == "mnist1d" and config["model"] == "landscape.models:MLP"
+    specs = RunSpecs.of(
+        config, run, model="landscape.models:MLP", data=None, loss=None, trust_run_config=False
+    )
+    assert specs.data == "mnist1d"

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -92,6 +93,29 @@ def optimizer_hparams(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     return out
 
 
+def model_import_path(model: nn.Module) -> str:
+    """The model's class as ``module:QualName`` when importable by that path, else its name.
+
+    A class defined in ``__main__`` or inside a function cannot be imported
+    again from another process, so only its bare name is recorded.
+
+    >>> from landscape.models import MLP
+    >>> model_import_path(MLP(hidden=(4,)))
+    'landscape.models:MLP'
+    >>> class Local(nn.Module): ...
+    >>> model_import_path(Local())
+    'Local'
+    """
+    cls = type(model)
+    module, name = cls.__module__, cls.__qualname__
+    found: object = sys.modules.get(module)
+    for part in name.split("."):
+        found = getattr(found, part, None)
+    if module == "__main__" or found is not cls:
+        return cls.__name__
+    return f"{module}:{name}"
+
+
 class Recorder:
     """Record a training run into ``run_dir`` (``run.h5`` and ``checkpoints/``).
 
@@ -102,7 +126,15 @@ class Recorder:
         optimizer: its optimizer.
         config: what defines the run (stored; a re-run with another config
             refuses to write into the same directory). Defaults to the
-            optimizer's name and hyperparameters and the model's class.
+            optimizer's name and hyperparameters and the model's class as
+            ``module:QualName`` when it can be imported by that path (else its
+            bare name). A file never chooses code: ``trajectory`` and ``compare``
+            rebuild such a model only when the user passes ``--model`` (the
+            refusal names the recorded path) or ``--trust-run-config``.
+        data: the data spec the run trained on (e.g. ``mnist1d`` or
+            ``module:callable``), stored in the default config so that
+            ``trajectory`` and ``compare`` can rebuild the data (``None``: not
+            stored; they then ask for ``--data``).
         checkpoint_every: save ``checkpoints/epoch_NNNN.pt`` every this many
             epochs, and ``init.pt`` (the model as the Recorder finds it) at
             once (``None``, the default: no checkpoints).
@@ -151,6 +183,7 @@ class Recorder:
         optimizer: torch.optim.Optimizer,
         *,
         config: Mapping[str, Any] | None = None,
+        data: str | None = None,
         checkpoint_every: int | None = None,
         checkpoint_steps: int | None = None,
         grad_every: int = 10,
@@ -198,7 +231,8 @@ class Recorder:
             else {
                 "optimizer": self.optimizer_name,
                 "hparams": self.hparams,
-                "model": type(model).__name__,
+                "model": model_import_path(model),
+                **({"data": data} if data is not None else {}),
             }
         )
         self._named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
