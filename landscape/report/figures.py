@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
@@ -76,10 +78,32 @@ def _labels(c: Comparison) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [r.summary.name for r in c.runs]
 
 
+def _group_colors(c: Comparison, labels: list[str]) -> dict[str, str]:
+    """One colour per contender: the seeds of a group (runs sharing a label) share it."""
+    by_label = run_colors(list(dict.fromkeys(r.summary.label for r in c.runs)))
+    return {k: by_label[r.summary.label] for k, r in zip(labels, c.runs, strict=True)}
+
+
+def _group_legend(fig: Figure, ax: Axes, c: Comparison) -> None:
+    """A legend above ``fig`` with one entry per contender (the first line of each group)."""
+    handles, names = ax.get_legend_handles_labels()
+    label_of = {r.summary.name: r.summary.label for r in c.runs}
+    kept: dict[str, Any] = {}
+    for handle, name in zip(handles, names, strict=True):
+        kept.setdefault(label_of.get(name, name), handle)
+    with style_context():
+        fig.legend(
+            list(kept.values()), list(kept), loc="outside upper center", ncols=min(len(kept), 6)
+        )
+
+
 def convergence_figure(c: Comparison) -> Figure:
-    """Training and validation loss per epoch of every run, side by side, with the target levels."""
+    """Training and validation loss per epoch of every run, side by side, with the target levels.
+
+    The seeds of one contender share its colour and one legend entry.
+    """
     labels = _labels(c)
-    colors = run_colors(labels)
+    colors = _group_colors(c, labels)
     fig, (left, right) = _figure("double", HEIGHTS["double"], 2)
     epochs = {k: r.series.epoch for k, r in zip(labels, c.runs, strict=True)}
     plot_loss_curves(
@@ -100,9 +124,7 @@ def convergence_figure(c: Comparison) -> Figure:
         colors=colors,
         legend=False,
     )
-    with style_context():
-        handles, names = right.get_legend_handles_labels()
-        fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 6))
+    _group_legend(fig, right, c)
     return fig
 
 
@@ -120,7 +142,7 @@ def stability_figure(c: Comparison) -> Figure | None:
         ax,
         {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)},
         ratios,
-        colors=run_colors(labels),
+        colors=_group_colors(c, labels),
     )
     return fig
 
@@ -133,7 +155,10 @@ def profiles_figure(c: Comparison) -> Figure | None:
         return None
     fig, (ax,) = _figure("single", HEIGHTS["single"])
     plot_profiles(
-        ax, {k: p.x for k, p in have}, {k: p.train_loss for k, p in have}, colors=run_colors(labels)
+        ax,
+        {k: p.x for k, p in have},
+        {k: p.train_loss for k, p in have},
+        colors=_group_colors(c, labels),
     )
     return fig
 

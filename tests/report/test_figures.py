@@ -165,3 +165,22 @@ def test_paths_without_curvature_are_grey(comparison):
     coords = {"A": np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])}
     plot_paths(ax, coords, {"A": np.full(3, np.nan)})
     assert len(ax.collections) == 1 and len(fig.axes) == 1  # one grey collection, no colour bar
+
+
+def test_seeds_of_one_contender_share_a_colour_and_a_legend_entry(comparison):
+    from landscape.report.figures import convergence_figure
+
+    slow, fast = comparison.runs
+    seeds = [
+        replace(r, summary=replace(r.summary, name=f"{r.summary.name}-seed-{s}"))
+        for r in (slow, fast)
+        for s in (0, 1, 2)
+    ]
+    fig = convergence_figure(replace(comparison, runs=tuple(seeds)))
+    (legend,) = fig.legends
+    names = [t.get_text() for t in legend.get_texts()]
+    assert names == [slow.summary.label, fast.summary.label, "target"]
+    lines = fig.axes[0].get_lines()
+    colours = [line.get_color() for line in lines if line.get_label() not in ("target",)]
+    assert len(colours) == 6 and len(set(colours[:3])) == 1 and len(set(colours[3:])) == 1
+    assert colours[0] != colours[3]
