@@ -3,6 +3,7 @@
 import hashlib
 import json
 import math
+import re
 
 import h5py
 import numpy as np
@@ -260,3 +261,29 @@ def test_rerun_reuses_everything(demo):
     assert all(np.array_equal(after[p], v) for p, v in values.items())
     with h5py.File(out / "report" / "compare.h5", "r") as f:
         assert all(np.array_equal(f["curvature"][n]["lambda_max"][()], v) for n, v in lam.items())
+
+
+def _stored_values(out) -> list[float]:
+    """Every number compare.h5 holds that a sentence may quote: findings, targets, settings."""
+    with h5py.File(out / "report" / "compare.h5", "r") as f:
+        g = f["findings"]
+        values = [g[k][()] for k in ("estimate", "ci_low", "ci_high", "p_value")]
+        attrs = f["compare"].attrs
+        values.append(np.array([attrs["train_target"], attrs["val_target"], attrs["matched_loss"]]))
+        config = json.loads(attrs["config"])
+        values.append(np.array([v for v in config.values() if isinstance(v, float)]))
+    flat = np.concatenate([np.ravel(v).astype(float) for v in values])
+    return [float(v) for v in flat if np.isfinite(v)]
+
+
+def test_every_decimal_in_the_summary_is_a_stored_value(demo):
+    out, _ = demo
+    md = (out / "report" / "report.md").read_text()
+    summary = section(md, "In short")
+    stored = _stored_values(out)
+    # a difference may be quoted either way round ("a's is higher than b's by ...")
+    shown = {f"{s * v:.{d}g}" for v in stored for s in (1, -1) for d in (3, 4)}
+    quoted = re.findall(r"(?<![\w.])-?\d+\.\d+(?:e[-+]?\d+)?", summary)
+    assert quoted, summary
+    missing = [q for q in quoted if q not in shown and q.rstrip("0").rstrip(".") not in shown]
+    assert not missing, missing
