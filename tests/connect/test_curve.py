@@ -17,20 +17,6 @@ from landscape.pipelines import connect as pipeline
 from tests import connect_specs as specs
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with specs.OneThread():
-        yield
-
-
-@pytest.fixture
-def pair(tmp_path):
-    return (
-        specs.trained(specs.mlp, 0, tmp_path / "a.pt"),
-        specs.trained(specs.mlp, 1, tmp_path / "b.pt"),
-    )
-
-
 def fit(pair, out, **kw):
     options = {"points": 7, "curve": "bezier", "curve_epochs": 4, "curve_batch_size": 60}
     return pipeline.connect(

@@ -21,12 +21,6 @@ from tests import connect_specs as specs
 DATA = "tests.connect_specs:data"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with specs.OneThread():
-        yield
-
-
 def plain_losses(factory, a_path, b_path, t, split="train", recompute=False):
     """The oracle: load (1-t) A + t B (buffers too) into a fresh model and evaluate it."""
     a, b = torch.load(a_path), torch.load(b_path)
@@ -49,14 +43,6 @@ def plain_losses(factory, a_path, b_path, t, split="train", recompute=False):
         with torch.no_grad():
             out.append(float(nn.functional.cross_entropy(model(x), y)))
     return np.array(out)
-
-
-@pytest.fixture
-def pair(tmp_path):
-    return (
-        specs.trained(specs.mlp, 0, tmp_path / "a.pt"),
-        specs.trained(specs.mlp, 1, tmp_path / "b.pt"),
-    )
 
 
 def test_linear_path_equals_plain_evaluation(tmp_path, pair):

@@ -16,12 +16,6 @@ from tests import connect_specs as specs
 MODEL, DATA = "tests.connect_specs:mlp", "tests.connect_specs:data"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with specs.OneThread():
-        yield
-
-
 @pytest.fixture
 def runs(tmp_path):
     out = {}

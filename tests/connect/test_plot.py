@@ -17,12 +17,6 @@ from landscape.plotting.style import figure
 from tests import connect_specs as specs
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with specs.OneThread():
-        yield
-
-
 @pytest.fixture
 def pair(tmp_path):
     return (

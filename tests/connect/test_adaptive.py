@@ -17,20 +17,6 @@ from tests import connect_specs as specs
 KW = {"points": 6, "batch_size": 8, "progress": False}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with specs.OneThread():
-        yield
-
-
-@pytest.fixture
-def pair(tmp_path):
-    return (
-        specs.trained(specs.mlp, 0, tmp_path / "a.pt"),
-        specs.trained(specs.mlp, 1, tmp_path / "b.pt"),
-    )
-
-
 def connect(tmp_path, pair, name, **kw):
     return pipeline.connect(specs.mlp(), *pair, specs.data(), out=tmp_path / name, **KW, **kw)
 
