@@ -306,6 +306,11 @@ class Recorder:
             return False
         restore_training_state(last.path, self.model, self.optimizer, probe=self.probe)
         self.epochs_done = last.epoch if last.epoch in recorded else -1
+        if self.probe is not None and self.epochs_done == 0:
+            # The initial checkpoint is saved before the step-0 probe runs, so it holds no
+            # warm start; calling the probe again at the same point rebuilds the one the
+            # interrupted run had (its record, already on disk, is not written twice).
+            self.probe(model_params(self.model), self.optimizer)
         self.step_count = recorded.get(self.epochs_done, 0)
         self._init = [init[n].to(p.device) for n, p in self._named]
         run_io.truncate_records(self.path, last_epoch=last.epoch, last_step=self.step_count)

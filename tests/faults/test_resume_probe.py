@@ -41,3 +41,23 @@ def test_resumed_probe_equals_uninterrupted(tmp_path: Path) -> None:
     assert sorted(got) == sorted(expected) and expected["step"].tolist() == [0, 2, 4, 6]
     for key, values in expected.items():
         np.testing.assert_array_equal(got[key], values, err_msg=key)
+
+
+def test_resumed_from_the_initial_checkpoint_probe_equals_uninterrupted(tmp_path: Path) -> None:
+    """The initial checkpoint is saved before the step-0 probe: its warm start is rebuilt.
+
+    Seen with ``demo``'s full-batch run (checkpoints only at the end): killed after the
+    first probes, it resumed from ``init.pt`` and the step-2 probe started cold.
+    """
+    optimizer = ["--optimizer", "sgd", "--lr", "0.05"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    _train(whole, optimizer)
+    _train(resumed, optimizer)
+    later = list((resumed / "checkpoints").glob("epoch_*.pt"))
+    assert later and (resumed / "checkpoints" / "init.pt").exists()
+    for p in later:  # as if killed during epoch 1, after the step-0 probe was written
+        p.unlink()
+    _train(resumed, optimizer)
+    expected, got = _probe(whole), _probe(resumed)
+    for key, values in expected.items():
+        np.testing.assert_array_equal(got[key], values, err_msg=key)
