@@ -1,12 +1,12 @@
 """``--threads N``: torch's CPU threads while a command runs, one shared option for every command.
 
-The default is :data:`DEFAULT_THREADS`, chosen by measurement
-(``scripts/bench_threads.py``, see BENCHMARKS.md, "Torch threads by model size"):
-on the 2-core development machine, shared with other jobs, one thread was
-fastest for a training step and for a Hessian-vector product at every model
-size measured, from 10k to 10M parameters (two threads took 0.9-220x as long,
-1.4-1.8x at 10M), so one rule covers every size. A machine with idle cores and
-a model of millions of parameters may gain from ``--threads N``.
+The default is :data:`DEFAULT_THREADS`, one thread per CPU core, chosen by
+measurement (``scripts/bench_threads.py``, see BENCHMARKS.md, "Torch threads by
+model size"): with the 2-core development machine to itself, two threads took
+0.53-0.95x the time of one for a training step and for a Hessian-vector
+product at every model size measured, from 10k to 10M parameters (0.53-0.72x
+from 100k up), so one rule covers every size. On a machine shared with other
+jobs one thread was faster (the earlier runs there); pass ``--threads 1`` then.
 
 The command sets the count for its own duration and restores it after, so the
 library never changes threads unless asked. Commands that never import torch
@@ -28,8 +28,8 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_THREADS = 1
-"""The measured fastest torch CPU thread count, at every model size measured (10k-10M)."""
+DEFAULT_THREADS = os.cpu_count() or 1
+"""One torch CPU thread per core: the fastest measured on idle cores at every size (10k-10M)."""
 
 
 @contextlib.contextmanager
