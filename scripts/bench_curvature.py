@@ -285,8 +285,8 @@ def product_costs(obj: Objective, params: dict, repeats: int) -> tuple[float, ..
     )
 
 
-def cost_ratios(repeats: int) -> None:
-    """Print the cost of one product (Hessian, GGN; 1 vector and a block of 8) per gradient."""
+def three_models() -> tuple[Split, dict[str, torch.nn.Module]]:
+    """1000 MNIST-1D training rows and the MLP, CNN and transformer the ratios are measured on."""
     data = mnist1d()["train"]
     split = Split(data.x[:1000], data.y[:1000])
     torch.manual_seed(0)
@@ -295,6 +295,12 @@ def cost_ratios(repeats: int) -> None:
         "CNN1d (16 channels)": CNN1d(length=40, num_classes=10, channels=16),
         "transformer (2 blocks, width 32)": TinyTransformer(),
     }
+    return split, models
+
+
+def cost_ratios(repeats: int) -> None:
+    """Print the cost of one product (Hessian, GGN; 1 vector and a block of 8) per gradient."""
+    split, models = three_models()
     print(f"1000 MNIST-1D rows, float32, {torch.get_num_threads()} threads, best of {repeats}")
     print(
         "| model | params | batches | gradient [ms] | HVP / grad | HVP x8 / (8 grad) | GGN / grad |"
@@ -407,14 +413,7 @@ def slq_together(repeats: int) -> None:
     """Seconds of SLQ with runs in turn vs together (one block product per step)."""
     from landscape.curvature.density import slq_density
 
-    data = mnist1d()["train"]
-    split = Split(data.x[:1000], data.y[:1000])
-    torch.manual_seed(0)
-    models = {
-        "MLP 40-100-100-10": MLP(40, 10, hidden=(100, 100)),
-        "CNN1d (16 channels)": CNN1d(length=40, num_classes=10, channels=16),
-        "transformer (2 blocks, width 32)": TinyTransformer(),
-    }
+    split, models = three_models()
     print(f"load average {os.getloadavg()[0]:.1f}; {torch.get_num_threads()} threads")
     print(f"SLQ 10 runs x 20 steps, 1000 MNIST-1D rows, float32, best of {repeats}")
     print("| model | batches | in turn [s] | together [s] | together / in turn |")

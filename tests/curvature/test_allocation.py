@@ -27,6 +27,19 @@ def wishart(n: int, m: int, seed: int) -> torch.Tensor:
     return x @ x.T / m
 
 
+class Counting:
+    """A 1000 x 1000 identity operator that counts its products (none may happen)."""
+
+    shape, device = (1000, 1000), torch.device("cpu")
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype, self.calls = dtype, 0
+
+    def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return v
+
+
 def test_a_disk_backed_store_is_a_mapped_file_left_nowhere(tmp_path: Path) -> None:
     store = allocate_rows(3, 5, torch.float32, "cpu", tmp_path)
     assert store.shape == (3, 5) and store.dtype == torch.float32
@@ -83,21 +96,13 @@ def test_continuing_past_a_disk_basis_grows_it_on_disk(tmp_path: Path) -> None:
 def test_a_basis_that_does_not_fit_on_disk_is_refused_before_any_product(
     tmp_path: Path, monkeypatch
 ) -> None:
-    calls = []
-
-    class Counting:
-        shape, dtype, device = (1000, 1000), torch.float32, torch.device("cpu")
-
-        def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
-            calls.append(1)
-            return v
-
+    op = Counting(torch.float32)
     monkeypatch.setattr(allocation, "available_disk", lambda directory: 40_000)
     with pytest.raises(LandscapeError, match=r"free on disk in .* at most 10 vectors fit"):
-        lanczos(Counting(), 1, max_iter=100, basis_dir=tmp_path)
+        lanczos(op, 1, max_iter=100, basis_dir=tmp_path)
     with pytest.raises(LandscapeError, match=r"basis-on-disk: .* is not a folder"):
-        lanczos(Counting(), 1, max_iter=100, basis_dir=tmp_path / "absent")
-    assert calls == [] and list(tmp_path.iterdir()) == []
+        lanczos(op, 1, max_iter=100, basis_dir=tmp_path / "absent")
+    assert op.calls == 0 and list(tmp_path.iterdir()) == []
 
 
 def test_a_basis_that_cannot_fit_in_memory_names_the_disk_option(monkeypatch) -> None:
@@ -113,21 +118,13 @@ def test_a_basis_that_cannot_fit_in_memory_names_the_disk_option(monkeypatch) ->
 def test_a_sketch_that_cannot_fit_is_refused_before_any_product(
     monkeypatch, estimator, m: int, fit: int
 ) -> None:
-    calls = []
-
-    class Counting:
-        shape, dtype, device = (1000, 1000), torch.float64, torch.device("cpu")
-
-        def __matmul__(self, v: torch.Tensor) -> torch.Tensor:
-            calls.append(1)
-            return v
-
+    op = Counting(torch.float64)
     # 8000 bytes a vector; Hutchinson 3m + 2m vectors, Hutch++ (s = g = 33) 2s + 3g + 2g,
     # XTrace (s = 50) 3s + 2s: the most products that fit is m * 1e6 / need
     monkeypatch.setattr(allocation, "available_memory", lambda device: 1_000_000)
     with pytest.raises(LandscapeError, match=rf"trace: {m} products .* at most {fit} products fit"):
-        estimator(Counting(), m)
-    assert calls == []
+        estimator(op, m)
+    assert op.calls == 0
 
 
 def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
@@ -149,3 +146,12 @@ def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
     )
     assert res.exit_code == 1 and "is not a folder" in res.output
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> None:
+    op = Counting(torch.float32)
+    # 101 float32 vectors of 1000 = 404,000 bytes (+ 32,000 work); 100,000 bytes free
+    monkeypatch.setattr(allocation, "available_memory", lambda device: 100_000)
+    with pytest.raises(LandscapeError, match=r"101 Krylov vectors .* at most 17 vectors fit"):
+        lanczos(op, 1, max_iter=100)
+    assert op.calls == 0
