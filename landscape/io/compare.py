@@ -36,23 +36,11 @@ from typing import Any
 import h5py
 import numpy as np
 
+from landscape import records
 from landscape.errors import LandscapeError
 from landscape.io.findings import GROUP as FINDINGS
 from landscape.io.findings import read_findings, write_findings
 from landscape.io.trajectory import read_group
-from landscape.records import (
-    Claim,
-    Comparison,
-    CurvatureSeries,
-    Profile,
-    RunResult,
-    RunSpectrum,
-    RunSummary,
-    Series,
-    Stability,
-    Trajectory,
-    WeightNorms,
-)
 from landscape.store import atomic_update, check_resumable, config_json, open_read
 
 COMPARE = "compare"
@@ -81,7 +69,7 @@ _PLANE_FIELDS = dict(
 )
 
 
-def write_comparison(f: h5py.File, comparison: Comparison) -> None:
+def write_comparison(f: h5py.File, comparison: records.Comparison) -> None:
     """Write the ``compare/`` and ``trajectory/`` groups of ``comparison`` into an open file."""
     for name in (COMPARE, TRAJECTORY):
         if name in f:
@@ -118,21 +106,21 @@ def write_comparison(f: h5py.File, comparison: Comparison) -> None:
         _write_plane(f, comparison.plane)
 
 
-def _write_spectrum(parent: h5py.Group, spectrum: RunSpectrum) -> None:
+def _write_spectrum(parent: h5py.Group, spectrum: records.RunSpectrum) -> None:
     g = parent.create_group("spectrum")
     g.attrs["num_matvecs"] = spectrum.num_matvecs
     for k in SPECTRUM_KEYS:
         g.create_dataset(k, data=np.asarray(getattr(spectrum, k), np.float64))
 
 
-def _read_spectrum(parent: h5py.Group) -> RunSpectrum | None:
+def _read_spectrum(parent: h5py.Group) -> records.RunSpectrum | None:
     if "spectrum" not in parent:
         return None
     g = parent["spectrum"]
-    return RunSpectrum(*(g[k][()] for k in SPECTRUM_KEYS), int(g.attrs["num_matvecs"]))
+    return records.RunSpectrum(*(g[k][()] for k in SPECTRUM_KEYS), int(g.attrs["num_matvecs"]))
 
 
-def _write_plane(f: h5py.File, p: Trajectory) -> None:
+def _write_plane(f: h5py.File, p: records.Trajectory) -> None:
     if p.lambda_max is None:
         raise LandscapeError("comparison: the shared plane needs λ_max at every checkpoint")
     tg = f.create_group(TRAJECTORY)
@@ -145,7 +133,7 @@ def _write_plane(f: h5py.File, p: Trajectory) -> None:
         tg.create_dataset(k, data=getattr(p, _PLANE_FIELDS[k]))
 
 
-def read_comparison(path: str | Path) -> Comparison:
+def read_comparison(path: str | Path) -> records.Comparison:
     """Read a ``compare.h5`` written by ``landscape compare``.
 
     Raises:
@@ -160,7 +148,7 @@ def read_comparison(path: str | Path) -> Comparison:
             )
         g = f[COMPARE]
         runs = tuple(_read_run(g[name]) for name in json.loads(g.attrs["runs"]))
-        return Comparison(
+        return records.Comparison(
             path=path,
             config=json.loads(g.attrs["config"]),
             train_target=float(g.attrs["train_target"]),
@@ -172,31 +160,33 @@ def read_comparison(path: str | Path) -> Comparison:
         )
 
 
-def _read_run(rg: h5py.Group) -> RunResult:
+def _read_run(rg: h5py.Group) -> records.RunResult:
     sg = rg["stability"]
     profile = None
     if "profile" in rg:
         pg = rg["profile"]
-        profile = Profile(
+        profile = records.Profile(
             str(pg.attrs["path"]), *(pg[k][()] for k in ("x", "train_loss", "test_loss"))
         )
-    return RunResult(
-        summary=RunSummary.from_json(rg.attrs["summary"]),
-        series=Series(*(rg[k][()] for k in SERIES_KEYS)),
-        stability=Stability(
+    return records.RunResult(
+        summary=records.RunSummary.from_json(rg.attrs["summary"]),
+        series=records.Series(*(rg[k][()] for k in SERIES_KEYS)),
+        stability=records.Stability(
             *(sg[k][()] for k in STABILITY_KEYS),
             source=str(sg.attrs["source"]),  # type: ignore[arg-type]
             preconditioned=bool(sg.attrs["preconditioned"]),
         ),
         profile=profile,
-        weights=WeightNorms(*(rg["weights"][k][()] for k in WEIGHT_KEYS))
+        weights=records.WeightNorms(*(rg["weights"][k][()] for k in WEIGHT_KEYS))
         if "weights" in rg
         else None,
         spectrum=_read_spectrum(rg),
     )
 
 
-def read_curvature_series(path: Path, name: str, fingerprint: str) -> CurvatureSeries | None:
+def read_curvature_series(
+    path: Path, name: str, fingerprint: str
+) -> records.CurvatureSeries | None:
     """The cached curvature of run ``name``, if stored with this ``fingerprint`` (else ``None``)."""
     if not path.exists():
         return None
@@ -204,7 +194,7 @@ def read_curvature_series(path: Path, name: str, fingerprint: str) -> CurvatureS
         g = f.get(f"{CURVATURE}/{name}")
         if g is None or g.attrs.get("fingerprint") != fingerprint:
             return None
-        return CurvatureSeries(
+        return records.CurvatureSeries(
             *(g[k][()] for k in CURVATURE_KEYS),
             trace=float(g.attrs["trace"]),
             trace_stderr=float(g.attrs["trace_stderr"]),
@@ -219,7 +209,7 @@ def write_curvature_series(
     path: Path,
     name: str,
     fingerprint: str,
-    series: CurvatureSeries,
+    series: records.CurvatureSeries,
     config: dict[str, Any],
     *,
     command: str | None = None,
@@ -269,7 +259,7 @@ class StoredFindings:
         level: The confidence level of the intervals.
     """
 
-    claims: tuple[Claim, ...]
+    claims: tuple[records.Claim, ...]
     contenders: dict[str, tuple[str, ...]]
     alpha: float
     level: float

@@ -26,16 +26,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from landscape import records
 from landscape.errors import LandscapeError
-from landscape.records import (
-    CurvatureMap,
-    Eigenpairs,
-    Sharpness,
-    SpectralDensity,
-    Spectrum,
-    TaylorModel,
-    TraceEstimate,
-)
 from landscape.store import atomic_update, config_json, open_read, read_params, write_params
 
 GROUP = "curvature"
@@ -66,7 +58,7 @@ def stored_stages(path: str | Path, kind: str) -> set[str]:
         return set(f[f"{GROUP}/{kind}"])
 
 
-def write_eigen(parent: h5py.Group, name: str, result: Eigenpairs) -> None:
+def write_eigen(parent: h5py.Group, name: str, result: records.Eigenpairs) -> None:
     """Store eigenpairs (vectors name-keyed) under ``parent/name``."""
     if name in parent:
         del parent[name]
@@ -83,7 +75,7 @@ def write_eigen(parent: h5py.Group, name: str, result: Eigenpairs) -> None:
         write_params(vectors, f"v{i}", v)
 
 
-def write_trace(parent: h5py.Group, est: TraceEstimate) -> None:
+def write_trace(parent: h5py.Group, est: records.TraceEstimate) -> None:
     """Store a trace estimate as attributes of ``parent/trace``."""
     g = parent.require_group("trace")
     g.attrs.update(
@@ -96,7 +88,7 @@ def write_trace(parent: h5py.Group, est: TraceEstimate) -> None:
     )
 
 
-def write_density(parent: h5py.Group, d: SpectralDensity) -> None:
+def write_density(parent: h5py.Group, d: records.SpectralDensity) -> None:
     """Store a spectral density under ``parent/density``."""
     if "density" in parent:
         del parent["density"]
@@ -106,7 +98,7 @@ def write_density(parent: h5py.Group, d: SpectralDensity) -> None:
     g.attrs.update({"sigma": d.sigma, COUNT: d.num_matvecs})
 
 
-def write_sharpness(parent: h5py.Group, s: Sharpness) -> None:
+def write_sharpness(parent: h5py.Group, s: records.Sharpness) -> None:
     """Store one sharpness measure as attributes of ``parent/<measure>``."""
     g = parent.require_group(s.measure)
     g.attrs.update(
@@ -119,7 +111,7 @@ def write_sharpness(parent: h5py.Group, s: Sharpness) -> None:
     )
 
 
-def read_sharpness(group: h5py.Group) -> dict[str, Sharpness]:
+def read_sharpness(group: h5py.Group) -> dict[str, records.Sharpness]:
     """All measures stored in a ``curvature/sharpness`` group, by name."""
     out = {}
     for name, g in group.items():
@@ -128,7 +120,7 @@ def read_sharpness(group: h5py.Group) -> dict[str, Sharpness]:
         settings = json.loads(g.attrs["settings"])
         if OLD_COUNT in settings:
             settings[COUNT] = settings.pop(OLD_COUNT)
-        out[name] = Sharpness(
+        out[name] = records.Sharpness(
             name,
             float(g.attrs["value"]),
             float(g.attrs["std_error"]),
@@ -138,9 +130,9 @@ def read_sharpness(group: h5py.Group) -> dict[str, Sharpness]:
     return out
 
 
-def read_eigen(g: h5py.Group) -> Eigenpairs:
+def read_eigen(g: h5py.Group) -> records.Eigenpairs:
     """Eigenpairs written by :func:`write_eigen`."""
-    return Eigenpairs(
+    return records.Eigenpairs(
         eigenvalues=g["eigenvalues"][()],
         eigenvectors=tuple(
             read_params(g["vectors"][f"v{i}"]) for i in range(len(g["eigenvalues"]))
@@ -160,12 +152,12 @@ def read_hessian(group: h5py.Group) -> dict[str, Any]:
     }
     if "trace" in group:
         a = group["trace"].attrs
-        out["trace"] = TraceEstimate(
+        out["trace"] = records.TraceEstimate(
             float(a["estimate"]), float(a["std_error"]), _count(a), str(a["method"])
         )
     if "density" in group:
         d = group["density"]
-        out["density"] = SpectralDensity(
+        out["density"] = records.SpectralDensity(
             d["grid"][()],
             d["density"][()],
             d["nodes"][()],
@@ -187,19 +179,19 @@ def write_stage(path: str | Path, kind: str, name: str, result: Any) -> None:
     """Commit one finished stage to ``curvature/<kind>`` of ``path`` (one transaction)."""
     with atomic_update(path) as f:
         g = f[f"{GROUP}/{kind}"]
-        if isinstance(result, Eigenpairs):
+        if isinstance(result, records.Eigenpairs):
             write_eigen(g, name, result)
-        elif isinstance(result, TraceEstimate):
+        elif isinstance(result, records.TraceEstimate):
             write_trace(g, result)
-        elif isinstance(result, SpectralDensity):
+        elif isinstance(result, records.SpectralDensity):
             write_density(g, result)
-        elif isinstance(result, Sharpness):
+        elif isinstance(result, records.Sharpness):
             write_sharpness(g, result)
         else:
             raise TypeError(f"write_stage: no curvature layout for {type(result).__name__}")
 
 
-def read_spectrum(path: str | Path) -> Spectrum:
+def read_spectrum(path: str | Path) -> records.Spectrum:
     """The Hessian spectrum stored by ``landscape hessian``.
 
     Raises:
@@ -211,10 +203,10 @@ def read_spectrum(path: str | Path) -> Spectrum:
             raise LandscapeError(
                 f"{path}: no Hessian spectrum (curvature/hessian); run 'landscape hessian' first"
             )
-        return Spectrum(**read_hessian(f[f"{GROUP}/hessian"]))
+        return records.Spectrum(**read_hessian(f[f"{GROUP}/hessian"]))
 
 
-def read_map(path: str | Path) -> CurvatureMap:
+def read_map(path: str | Path) -> records.CurvatureMap:
     """The λ_max/λ_min map stored by ``landscape curvature-map``.
 
     Raises:
@@ -227,11 +219,13 @@ def read_map(path: str | Path) -> CurvatureMap:
                 f"{path}: no curvature map (curvature/map); run 'landscape curvature-map' first"
             )
         g = f[MAP]
-        return CurvatureMap(*(g[k][()] for k in ("lambda_max", "lambda_min", "ratio", "done")))
+        return records.CurvatureMap(
+            *(g[k][()] for k in ("lambda_max", "lambda_min", "ratio", "done"))
+        )
 
 
 def write_map(
-    path: str | Path, config: dict[str, Any], m: CurvatureMap, *, new: bool = False
+    path: str | Path, config: dict[str, Any], m: records.CurvatureMap, *, new: bool = False
 ) -> None:
     """Store (or, with ``new``, replace) ``curvature/map`` of a surface file."""
     with atomic_update(path) as f:
@@ -245,7 +239,7 @@ def write_map(
             g.create_dataset(name, data=getattr(m, name))
 
 
-def write_taylor(path: str | Path, model: TaylorModel, config: dict[str, Any]) -> None:
+def write_taylor(path: str | Path, model: records.TaylorModel, config: dict[str, Any]) -> None:
     """Store a Taylor model in ``curvature/taylor`` of a surface file (replacing an older one)."""
     with atomic_update(path) as f:
         if TAYLOR in f:
