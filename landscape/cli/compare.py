@@ -12,6 +12,7 @@ from landscape.cli.options import (
     command_line,
     count_option,
     device_option,
+    number_option,
     overwrite_option,
     positive_option,
     run_spec_options,
@@ -31,25 +32,16 @@ from landscape.cli.threads import threads_option
     help="Report folder: compare.h5, profiles/, figures/, index.html, report.md.",
 )
 @run_spec_options
-@click.option(
+@number_option(
     "--train-target",
-    type=float,
-    default=None,
-    help="Training-loss level for convergence speed [default: --target-loss, else "
+    None,
+    "Training-loss level for convergence speed [default: --target-loss, else "
     "--target-fraction x the runs' median initial training loss].",
 )
-@click.option(
-    "--val-target",
-    type=float,
-    default=None,
-    help="Validation-loss level for convergence speed [default: as for training].",
+@number_option(
+    "--val-target", None, "Validation-loss level for convergence speed [default: as for training]."
 )
-@click.option(
-    "--target-loss",
-    type=float,
-    default=None,
-    help="One loss level for both convergence targets.",
-)
+@number_option("--target-loss", None, "One loss level for both convergence targets.")
 @click.option(
     "--target-fraction",
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
@@ -57,11 +49,10 @@ from landscape.cli.threads import threads_option
     show_default=True,
     help="Default targets: this fraction of the runs' median initial loss.",
 )
-@click.option(
+@number_option(
     "--matched-loss",
-    type=float,
-    default=None,
-    help="Training-loss level at which λ_max is also compared [default: the largest of the "
+    None,
+    "Training-loss level at which λ_max is also compared [default: the largest of the "
     "runs' lowest training losses at the measured checkpoints].",
 )
 @count_option(

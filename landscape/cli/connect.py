@@ -11,6 +11,7 @@ from landscape.cli.options import (
     command_line,
     count_option,
     data_options,
+    number_option,
     overwrite_option,
     trust_checkpoint_option,
     verbosity_options,
@@ -58,8 +59,8 @@ from landscape.cli.threads import threads_option
     "Also fit a curve of low loss from A to B (Garipov et al. 2018).",
 )
 @count_option("--curve-epochs", 10, "Epochs.")
-@click.option("--curve-lr", type=float, default=0.05, show_default=True, help="SGD step size.")
-@click.option("--curve-momentum", type=float, default=0.9, show_default=True, help="SGD momentum.")
+@number_option("--curve-lr", 0.05, "SGD step size.")
+@number_option("--curve-momentum", 0.9, "SGD momentum.")
 @count_option("--curve-batch-size", 128, "Rows per step of the curve fit.")
 @count_option(
     "--plane",

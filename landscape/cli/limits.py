@@ -13,49 +13,47 @@ from typing import Any
 import click
 
 from landscape import limits
-from landscape.cli.options import stack_options
+from landscape.cli.options import F, stack_options
 
 
-def _put_in_force(limit: str, scale: float = 1) -> Callable[[click.Context, Any, Any], None]:
-    """A callback putting a given value (times ``scale``) in force as ``limit`` for the command."""
+def _limit_option(
+    flag: str, limit: str, help: str, *, scale: float = 1, **kind: Any
+) -> Callable[[F], F]:
+    """An option that, when given, puts its value (times ``scale``) in force as ``limit``.
 
-    def callback(ctx: click.Context, param: Any, value: Any) -> None:
+    The value is not passed to the command: it holds for the command's run only,
+    through :func:`landscape.limits.override`; ``kind`` is click's type or ``is_flag``.
+    """
+
+    def put_in_force(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         if value is not None and value is not False:
             given = value if isinstance(value, bool) else int(value * scale)
             ctx.with_resource(limits.override(**{limit: given}))
 
-    return callback
+    return click.option(flag, expose_value=False, callback=put_in_force, help=help, **kind)
 
 
 limit_options = stack_options(
-    click.option(
+    _limit_option(
         limits.MAX_GRID_OPTION,
         "max_grid_points",
+        f"Most points a grid may have [{limits.MAX_GRID_ENV} or {limits.MAX_GRID_POINTS}].",
         type=click.IntRange(min=1),
-        default=None,
-        expose_value=False,
-        callback=_put_in_force("max_grid_points"),
-        help=f"Most points a grid may have [{limits.MAX_GRID_ENV} or {limits.MAX_GRID_POINTS}].",
     ),
-    click.option(
+    _limit_option(
         limits.MAX_READ_OPTION,
-        "max_read_mb",
-        type=click.FloatRange(min=0),
-        default=None,
-        expose_value=False,
-        callback=_put_in_force("max_unstored_bytes", 2**20),
-        help="Most MiB an HDF5 dataset may declare beyond what it stores "
+        "max_unstored_bytes",
+        "Most MiB an HDF5 dataset may declare beyond what it stores "
         f"[{limits.MAX_UNSTORED_ENV} (bytes) or {limits.MAX_UNSTORED_BYTES >> 20}].",
+        scale=2**20,
+        type=click.FloatRange(min=0),
     ),
-    click.option(
+    _limit_option(
         limits.FOLLOW_EXTERNAL_OPTION,
         "follow_external_links",
-        is_flag=True,
-        default=False,
-        expose_value=False,
-        callback=_put_in_force("follow_external_links"),
-        help="Let files that are only read follow external links and virtual datasets into "
+        "Let files that are only read follow external links and virtual datasets into "
         f"other files [{limits.FOLLOW_EXTERNAL_ENV}=1].",
+        is_flag=True,
     ),
 )
 """The three limit options, each holding for the command it is given to."""

@@ -60,6 +60,13 @@ def positive_option(
     )
 
 
+def number_option(flag: str, default: float | None, help: str) -> Callable[[F], F]:
+    """A real number of any sign; its default is shown unless ``None``."""
+    return click.option(
+        flag, type=float, default=default, show_default=default is not None, help=help
+    )
+
+
 def choice_option(
     flag: str, choices: Sequence[str], default: str | None, help: str
 ) -> Callable[[F], F]:

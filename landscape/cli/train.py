@@ -14,6 +14,7 @@ from landscape.cli.options import (
     count_option,
     device_option,
     loss_option,
+    number_option,
     overwrite_option,
     positive_option,
     quiet,
@@ -104,7 +105,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     "or 'module:callable'.",
 )
 @choice_option("--optimizer", ("sgd", "adagrad", "rmsprop", "adam", "adamw"), "sgd", "Optimizer.")
-@click.option("--lr", type=float, default=0.01, show_default=True, help="Base learning rate.")
+@number_option("--lr", 0.01, "Base learning rate.")
 @count_option("--epochs", 10, "Passes over the training set.")
 @click.option(
     "--batch-size",
@@ -127,15 +128,9 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 @positive_option("--momentum", 0.0, "Momentum (sgd, rmsprop).", or_zero=True)
 @click.option("--nesterov", is_flag=True, help="Nesterov momentum (sgd with --momentum > 0).")
 @positive_option("--weight-decay", 0.0, "L2 penalty (decoupled for adamw).", or_zero=True)
-@click.option(
-    "--beta1", type=float, default=0.9, show_default=True, help="Adam/AdamW first-moment decay."
-)
-@click.option(
-    "--beta2", type=float, default=0.999, show_default=True, help="Adam/AdamW second-moment decay."
-)
-@click.option(
-    "--alpha", type=float, default=0.99, show_default=True, help="RMSprop smoothing constant."
-)
+@number_option("--beta1", 0.9, "Adam/AdamW first-moment decay.")
+@number_option("--beta2", 0.999, "Adam/AdamW second-moment decay.")
+@number_option("--alpha", 0.99, "RMSprop smoothing constant.")
 @positive_option("--eps", None, "Adaptive optimizers' eps [torch default].", or_zero=True)
 @choice_option("--schedule", ("constant", "step", "cosine"), "constant", "Learning-rate schedule.")
 @count_option("--step-size", 10, "Epochs between decays of the step schedule.")
