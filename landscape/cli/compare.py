@@ -14,6 +14,7 @@ from landscape.cli.options import (
     device_option,
     number_option,
     overwrite_option,
+    path_option,
     positive_option,
     run_spec_options,
     seed_option,
@@ -25,11 +26,11 @@ from landscape.cli.threads import threads_option
 @click.command("compare")
 @threads_option
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option(
+@path_option(
     "--out",
-    type=click.Path(file_okay=False),
+    "Report folder: compare.h5, profiles/, figures/, index.html, report.md.",
+    folder=True,
     required=True,
-    help="Report folder: compare.h5, profiles/, figures/, index.html, report.md.",
 )
 @run_spec_options
 @number_option(

@@ -13,6 +13,7 @@ from landscape.cli.options import (
     data_options,
     number_option,
     overwrite_option,
+    path_option,
     trust_checkpoint_option,
     verbosity_options,
 )
@@ -28,8 +29,8 @@ from landscape.cli.threads import threads_option
     required=True,
     help="Built-in model (mlp, cnn, resnet, ...) or 'module:callable' / 'file.py:callable'.",
 )
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Checkpoint A.")
-@click.option("--target", type=click.Path(dir_okay=False), help="Checkpoint B.")
+@path_option("--checkpoint", "Checkpoint A.")
+@path_option("--target", "Checkpoint B.")
 @trust_checkpoint_option
 @data_options
 @click.option(

@@ -6,20 +6,19 @@ import click
 
 from landscape.cli import logs
 from landscape.cli.limits import limit_options
-from landscape.cli.options import command_line, verbosity_options
+from landscape.cli.options import command_line, overwrite_option, path_option, verbosity_options
 from landscape.cli.threads import threads_option
 
 
 @click.command("export-dirs")
 @threads_option
 @click.argument("source", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
-@click.option(
+@path_option(
     "--out",
-    type=click.Path(dir_okay=False),
+    "Direction file to write (xdirection/ydirection groups of datasets 0, 1, ...).",
     required=True,
-    help="Direction file to write (xdirection/ydirection groups of datasets 0, 1, ...).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@overwrite_option("Replace an existing --out.")
 @click.pass_context
 @verbosity_options
 @limit_options

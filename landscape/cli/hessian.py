@@ -14,7 +14,7 @@ from landscape.cli.curvature_options import (
     tol_option,
 )
 from landscape.cli.limits import limit_options
-from landscape.cli.options import choice_option, count_option, positive_option
+from landscape.cli.options import choice_option, count_option, path_option, positive_option
 from landscape.cli.threads import threads_option
 
 TRACE_METHODS = ("hutch++", "hutchinson", "xtrace")
@@ -62,12 +62,11 @@ def eigen_line(end: str, result: Any) -> str:
     None,
     "Most Lanczos steps per end [default: max(100, 20k) top, max(300, 50k) bottom].",
 )
-@click.option(
+@path_option(
     "--basis-on-disk",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Hold the Lanczos basis in a memory-mapped file in this folder (for a basis that "
+    "Hold the Lanczos basis in a memory-mapped file in this folder (for a basis that "
     "does not fit in memory; same results, removed when done).",
+    folder=True,
 )
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @choice_option(

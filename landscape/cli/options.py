@@ -67,6 +67,18 @@ def number_option(flag: str, default: float | None, help: str) -> Callable[[F], 
     )
 
 
+def path_option(
+    flag: str, help: str, *, folder: bool = False, required: bool = False
+) -> Callable[[F], F]:
+    """A file's path (``folder``: a directory's); ``None`` unless given or ``required``."""
+    return click.option(
+        flag,
+        type=click.Path(file_okay=not folder, dir_okay=folder),
+        required=required,
+        help=help,
+    )
+
+
 def choice_option(
     flag: str, choices: Sequence[str], default: str | None, help: str
 ) -> Callable[[F], F]:
@@ -170,7 +182,7 @@ data_options = stack_options(
 """``--data``, ``--split``, ``--max-samples``, ``--batch-size``, ``--loss``, ``--device``."""
 
 output_options = stack_options(
-    click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file."),
+    path_option("--out", "Output HDF5 file.", required=True),
     overwrite_option(),
 )
 """``--out``, ``--overwrite``."""

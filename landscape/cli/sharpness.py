@@ -13,7 +13,7 @@ from landscape.cli.curvature_options import (
     matrix_options,
     tol_option,
 )
-from landscape.cli.options import choice_option, count_option, positive_option
+from landscape.cli.options import choice_option, count_option, path_option, positive_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
@@ -66,11 +66,9 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @positive_option(
     "--width-radius", 1.0, "The 1D width is searched within ±this distance along the direction."
 )
-@click.option(
+@path_option(
     "--optimizer-state",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Checkpoint holding an 'optimizer' state dict (as landscape train saves) "
+    "Checkpoint holding an 'optimizer' state dict (as landscape train saves) "
     "for preconditioned sharpness.",
 )
 @choice_option(

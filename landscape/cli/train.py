@@ -16,6 +16,7 @@ from landscape.cli.options import (
     loss_option,
     number_option,
     overwrite_option,
+    path_option,
     positive_option,
     quiet,
     seed_option,
@@ -152,11 +153,11 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
     help="Record the top Hessian eigenvalue every N steps on M training samples (default 1000).",
 )
 @device_option
-@click.option(
+@path_option(
     "--out",
-    type=click.Path(file_okay=False),
+    "Run directory (run.h5 and checkpoints/); an unfinished run there is resumed.",
+    folder=True,
     required=True,
-    help="Run directory (run.h5 and checkpoints/); an unfinished run there is resumed.",
 )
 @overwrite_option("Replace a run made with different settings.")
 @click.pass_context

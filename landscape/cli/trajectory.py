@@ -18,12 +18,11 @@ from landscape.cli.threads import threads_option
 @click.command(name="trajectory")
 @threads_option
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
-@click.option(
+@options.path_option("--out", "Output HDF5 file.", required=True)
+@options.path_option(
     "--origin",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="With several runs: the run whose final checkpoint is the origin [last run].",
+    "With several runs: the run whose final checkpoint is the origin [last run].",
+    folder=True,
 )
 @options.run_spec_options
 @options.choice_option("--split", options.SPLITS, "train", "Which split(s) the surface evaluates.")

@@ -78,3 +78,27 @@ def test_under_torchrun_info_prints_once_and_names_the_single_process() -> None:
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("info: runs in one process") == 1
     assert res.stdout == CliRunner().invoke(cli, ["-q", "info", str(LI_FILE)]).output
+
+
+def test_number_option_takes_any_sign_and_path_option_refuses_the_wrong_kind(
+    tmp_path: Path,
+) -> None:
+    from landscape.cli.options import number_option, path_option
+
+    @click.command("toy")
+    @number_option("--level", None, "A level.")
+    @number_option("--rate", 0.5, "A rate.")
+    @path_option("--run", "A run folder.", folder=True)
+    @path_option("--file", "A file.")
+    def toy(**kw: Any) -> None:
+        click.echo(repr(sorted(kw.items())))
+
+    res = CliRunner().invoke(toy, ["--level", "-2.5"])
+    assert res.exit_code == 0
+    assert res.output == "[('file', None), ('level', -2.5), ('rate', 0.5), ('run', None)]\n"
+    assert "[default: 0.5]" in CliRunner().invoke(toy, ["--help"]).output
+    (tmp_path / "f.txt").write_text("x")
+    assert CliRunner().invoke(toy, ["--run", str(tmp_path / "f.txt")]).exit_code == 2
+    assert CliRunner().invoke(toy, ["--file", str(tmp_path)]).exit_code == 2
+    res = CliRunner().invoke(toy, ["--run", str(tmp_path), "--file", str(tmp_path / "f.txt")])
+    assert res.exit_code == 0
