@@ -1,7 +1,8 @@
 """Name what happened in a training run from its recorded curves.
 
-Every detector is a small function of numpy arrays with an explicit
-threshold, so each can be checked on a synthetic curve with a known answer:
+Every detector is a small function of numpy arrays and the :class:`Thresholds`
+(their defaults stated once, there), so each can be checked on a synthetic curve
+with a known answer:
 
 - :func:`detect_phases`: fast initial learning, gradual adjustment and
   convergence, with the epoch each begins;
@@ -75,6 +76,10 @@ class Thresholds:
     plateau_length: int = 3
 
 
+DEFAULTS = Thresholds()
+"""The thresholds :func:`diagnose` and every detector use unless given others."""
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """Phases and findings of a run, with the thresholds that produced them."""
@@ -120,12 +125,7 @@ def _progress(loss: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def detect_phases(
-    epochs: np.ndarray,
-    loss: np.ndarray,
-    *,
-    fast_rate: float = 0.05,
-    converged_tol: float = 0.01,
-    min_converged: int = 3,
+    epochs: np.ndarray, loss: np.ndarray, thresholds: Thresholds = DEFAULTS
 ) -> tuple[Phase, ...]:
     """Split training into fast initial learning, gradual adjustment and convergence.
 
@@ -133,7 +133,8 @@ def detect_phases(
     gradual adjustment begins at the first epoch ``e`` whose next epoch
     improves by less than ``fast_rate * D``; convergence begins at the first
     epoch from which the remaining improvement ``m_e - m_E`` is at most
-    ``converged_tol * D``, if at least ``min_converged`` epochs remain.
+    ``converged_tol * D``, if at least ``min_converged`` epochs remain
+    (``fast_rate``, ``converged_tol``, ``min_converged`` of ``thresholds``).
 
     For ``L_e = exp(-e / 3)`` the next-epoch gain ``exp(-e/3) (1 - exp(-1/3))``
     first drops below 0.05 at ``e = 6`` and ``exp(-e/3) <= 0.01`` from ``e = 14``:
@@ -142,6 +143,8 @@ def detect_phases(
     >>> [(p.name, p.start_epoch) for p in detect_phases(e, np.exp(-e / 3))]
     [('fast initial learning', 0), ('gradual adjustment', 6), ('convergence', 14)]
     """
+    fast_rate, converged_tol = thresholds.fast_rate, thresholds.converged_tol
+    min_converged = thresholds.min_converged
     m, total = _progress(np.asarray(loss, dtype=np.float64))
     epochs = np.asarray(epochs)
     n = len(m)
@@ -171,15 +174,13 @@ def detect_overfitting(
     epochs: np.ndarray,
     train_loss: np.ndarray,
     val_loss: np.ndarray,
-    *,
-    rise: float = 0.05,
-    patience: int = 3,
-    alpha: float = 0.05,
-    window: int = 3,
+    thresholds: Thresholds = DEFAULTS,
 ) -> Finding | None:
     """Find a sustained, significant rise of validation loss while training loss falls.
 
-    The best epoch ``e*`` is the minimum of the validation loss smoothed by a centred
+    With ``rise``, ``patience``, ``alpha`` and ``window`` the ``overfit_rise``,
+    ``overfit_patience``, ``overfit_alpha`` and ``smooth_window`` of ``thresholds``:
+    the best epoch ``e*`` is the minimum of the validation loss smoothed by a centred
     ``window``-epoch mean, among epochs with at least ``patience`` after them. Overfitting
     begins at ``e*`` when all three hold over the epochs from ``e*`` to the end:
 
@@ -199,6 +200,8 @@ def detect_overfitting(
     >>> detect_overfitting(e, np.exp(-e / 5), wobble) is None
     True
     """
+    rise, patience = thresholds.overfit_rise, thresholds.overfit_patience
+    alpha, window = thresholds.overfit_alpha, thresholds.smooth_window
     epochs, tr, va = np.asarray(epochs), np.asarray(train_loss, float), np.asarray(val_loss, float)
     ok = np.isfinite(va) & np.isfinite(tr)
     epochs, tr, va = epochs[ok], tr[ok], va[ok]
@@ -231,9 +234,7 @@ def detect_exploding_gradients(
     step_epochs: np.ndarray,
     steps: np.ndarray,
     grad_norm: np.ndarray,
-    *,
-    factor: float = 10.0,
-    window: int = 10,
+    thresholds: Thresholds = DEFAULTS,
 ) -> Finding | None:
     """Find the first non-finite gradient norm, or one ``factor`` times the recent median.
 
@@ -241,14 +242,15 @@ def detect_exploding_gradients(
         step_epochs: the epoch each step belongs to.
         steps: step numbers.
         grad_norm: global gradient norm per step.
-        factor: growth over the median of the previous ``window`` steps that counts.
-        window: steps in that median.
+        thresholds: ``explode_factor`` (``factor``: growth over the median of the
+            previous ``window`` steps that counts) and ``explode_window`` (``window``).
 
     >>> g = np.ones(100); g[60] = 50.0
     >>> detect_exploding_gradients(np.arange(100) // 10, np.arange(1, 101), g).start_epoch
     6
 
     """
+    factor, window = thresholds.explode_factor, thresholds.explode_window
     g = np.asarray(grad_norm, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(g))
     first_bad = int(bad[0]) if bad.size else None
@@ -274,8 +276,7 @@ def detect_vanishing_gradients(
     epochs: np.ndarray,
     layer_grad_norm: np.ndarray,
     layers: list[str] | tuple[str, ...],
-    *,
-    ratio: float = 1e-3,
+    thresholds: Thresholds = DEFAULTS,
 ) -> Finding | None:
     """Find the first epoch where the first layer's gradient norm is below ``ratio`` x the last's.
 
@@ -284,13 +285,14 @@ def detect_vanishing_gradients(
         layer_grad_norm: ``(epochs, layers)`` gradient norms, input side first
             (pass weight matrices and kernels only: biases are left out by callers).
         layers: names of the columns.
-        ratio: the collapse that counts.
+        thresholds: ``vanish_ratio`` (``ratio``) is the collapse that counts.
 
     >>> norms = np.array([[1.0, 1.0], [1e-2, 1.0], [1e-5, 1.0]])
     >>> detect_vanishing_gradients(np.arange(3), norms, ["l0.weight", "l1.weight"]).start_epoch
     2
 
     """
+    ratio = thresholds.vanish_ratio
     g = np.asarray(layer_grad_norm, dtype=np.float64)
     if g.ndim != 2 or g.shape[1] < 2:
         return None
@@ -334,18 +336,20 @@ def detect_divergence(epochs: np.ndarray, loss: np.ndarray) -> Finding | None:
 
 
 def detect_plateaus(
-    epochs: np.ndarray, loss: np.ndarray, *, tol: float = 0.01, length: int = 3
+    epochs: np.ndarray, loss: np.ndarray, thresholds: Thresholds = DEFAULTS
 ) -> tuple[Finding, ...]:
     """Find flat stretches of at least ``length`` epochs that training later leaves.
 
     An epoch is flat when it improves the running-minimum loss by less than
     ``tol * D``; a run of flat epochs that lasts to the end is convergence, not
-    a plateau.
+    a plateau (``tol`` and ``length``: ``plateau_tol`` and ``plateau_length`` of
+    ``thresholds``).
 
     >>> loss = np.array([2.0, 1.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.1, 0.1, 0.1])
     >>> [(f.start_epoch, f.end_epoch) for f in detect_plateaus(np.arange(11), loss)]
     [(2, 6)]
     """
+    tol, length = thresholds.plateau_tol, thresholds.plateau_length
     m, total = _progress(np.asarray(loss, dtype=np.float64))
     epochs = np.asarray(epochs)
     if len(m) < 2 or not total > 0:
@@ -380,7 +384,7 @@ def diagnose(run: Run, thresholds: Thresholds | None = None) -> Diagnosis:
     mini-batch loss when that is absent); vanishing gradients look at
     parameters with two or more dimensions (weights, kernels) only.
     """
-    t = thresholds or Thresholds()
+    t = thresholds or DEFAULTS
     ep = run.epochs
     if "epoch" not in ep or not ep["epoch"].size:
         return Diagnosis((), (), t)
@@ -391,46 +395,22 @@ def diagnose(run: Run, thresholds: Thresholds | None = None) -> Diagnosis:
     findings: list[Finding] = []
     found = [
         detect_divergence(epochs, loss),
-        detect_overfitting(
-            epochs,
-            loss,
-            ep["val_loss"],
-            rise=t.overfit_rise,
-            patience=t.overfit_patience,
-            alpha=t.overfit_alpha,
-            window=t.smooth_window,
-        ),
+        detect_overfitting(epochs, loss, ep["val_loss"], t),
     ]
     if "grad_norm" in run.steps:
         sampled = run.steps["step"] % run.grad_every == 0
         st = {k: v[sampled] for k, v in run.steps.items()}
-        found.append(
-            detect_exploding_gradients(
-                st["epoch"],
-                st["step"],
-                st["grad_norm"],
-                factor=t.explode_factor,
-                window=t.explode_window,
-            )
-        )
+        found.append(detect_exploding_gradients(st["epoch"], st["step"], st["grad_norm"], t))
     weights = [i for i, s in enumerate(run.shapes) if len(s) >= 2]
     if len(weights) >= 2:
         names = [run.layers[i] for i in weights]
         found.append(
-            detect_vanishing_gradients(
-                epochs, ep["layer_grad_norm"][:, weights], names, ratio=t.vanish_ratio
-            )
+            detect_vanishing_gradients(epochs, ep["layer_grad_norm"][:, weights], names, t)
         )
     findings = [f for f in found if f is not None]
-    findings += detect_plateaus(epochs, loss, tol=t.plateau_tol, length=t.plateau_length)
+    findings += detect_plateaus(epochs, loss, t)
     findings += _edge_findings(run, t)
-    phases = detect_phases(
-        epochs,
-        loss,
-        fast_rate=t.fast_rate,
-        converged_tol=t.converged_tol,
-        min_converged=t.min_converged,
-    )
+    phases = detect_phases(epochs, loss, t)
     return Diagnosis(phases, tuple(sorted(findings, key=lambda f: f.start_epoch)), t)
 
 

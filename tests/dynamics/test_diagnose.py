@@ -49,6 +49,13 @@ def test_phases_of_exponential_decay(tau):
     ]
 
 
+@pytest.mark.parametrize(("fast_rate", "tol"), [(0.2, 0.05), (0.01, 0.001)])
+def test_phases_follow_the_thresholds_given(fast_rate, tol):
+    slow, conv = exp_phase_starts(3.0, fast_rate, tol, 41)
+    phases = detect_phases(E, np.exp(-E / 3.0), Thresholds(fast_rate=fast_rate, converged_tol=tol))
+    assert [p.start_epoch for p in phases] == [0, slow, conv]
+
+
 def test_phases_ignore_noise_above_running_minimum_and_flat_curves():
     loss = np.exp(-E / 3.0)
     noisy = loss.copy()
@@ -117,6 +124,9 @@ def test_plateaus_between_drops_not_at_the_end():
     found = detect_plateaus(np.arange(len(loss)), loss)
     assert [(f.start_epoch, f.end_epoch) for f in found] == [(2, 7)]
     assert detect_plateaus(np.arange(5), np.array([3.0, 2.0, 2.0, 1.0, 0.0])) == ()  # too short
+    assert detect_plateaus(np.arange(len(loss)), loss, Thresholds(plateau_length=6)) == ()
+    long_enough = detect_plateaus(np.arange(len(loss)), loss, Thresholds(plateau_length=5))
+    assert [(f.start_epoch, f.end_epoch) for f in long_enough] == [(2, 7)]
 
 
 def synthetic_run(**epochs):
