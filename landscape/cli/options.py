@@ -326,12 +326,18 @@ def quiet(ctx: click.Context) -> bool:
 def command_line() -> str:
     """Rebuild the command line from what click parsed (for provenance).
 
-    Taken from the parsed options rather than ``sys.argv``, so it is right
+    Taken from what click parsed rather than ``sys.argv``, so it is right
     however the command was invoked (console script, ``python -m``, torchrun,
-    or click's test runner); options left at their defaults are omitted.
+    or click's test runner). Positional arguments come first, in their declared
+    order; options follow as ``--flag=value``, and those left at their defaults
+    are omitted.
     """
     ctx = click.get_current_context()
     words = ["landscape", str(ctx.info_name)]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name) if param.name else None
+        if isinstance(param, click.Argument) and value not in (None, ()):
+            words += [str(v) for v in (value if param.multiple or param.nargs != 1 else (value,))]
     for param in ctx.command.params:
         value = ctx.params.get(param.name) if param.name else None
         if not isinstance(param, click.Option) or value in (None, False, ()):

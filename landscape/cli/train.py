@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     choice_option,
+    command_line,
     count_option,
     device_option,
     loss_option,
@@ -240,7 +240,7 @@ def command(
             device=str(resolve_device(device)),
             progress=not quiet(ctx),
             overwrite=overwrite,
-            command=" ".join(["landscape", *sys.argv[1:]]),
+            command=command_line(),
         )
         if not quiet(ctx):
             if result.resumed_from is None:

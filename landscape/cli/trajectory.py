@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -71,7 +70,7 @@ def command(
         trust=trust_checkpoint,
         surface=not no_surface,
         progress=not options.quiet(ctx) and context.is_main,
-        command=" ".join(["landscape", *sys.argv[1:]]),
+        command=options.command_line(),
         context=context,
         **kw,
     )

@@ -102,3 +102,21 @@ def test_number_option_takes_any_sign_and_path_option_refuses_the_wrong_kind(
     assert CliRunner().invoke(toy, ["--file", str(tmp_path)]).exit_code == 2
     res = CliRunner().invoke(toy, ["--run", str(tmp_path), "--file", str(tmp_path / "f.txt")])
     assert res.exit_code == 0
+
+
+def test_command_line_records_positional_arguments_then_changed_options() -> None:
+    from landscape.cli.options import command_line
+
+    @click.command("toy")
+    @click.argument("runs", nargs=-1)
+    @click.argument("surface")
+    @click.option("--steps", type=int, default=5)
+    @click.option("--flag", is_flag=True)
+    def toy(**_: Any) -> None:
+        click.echo(command_line())
+
+    res = CliRunner().invoke(toy, ["--steps", "7", "a b", "r2", "s.h5"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == "landscape toy 'a b' r2 s.h5 --steps=7"
+    res = CliRunner().invoke(toy, ["s.h5", "--steps", "5", "--flag"])
+    assert res.output.strip() == "landscape toy s.h5 --flag"

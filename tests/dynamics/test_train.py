@@ -213,7 +213,9 @@ def test_cli_train_writes_run_and_reruns_as_complete(tmp_path):
     assert res.exit_code == 0, res.output
     assert "2 epochs, 4 steps" in res.output
     with h5py.File(out / "run.h5", "r") as f:
-        assert f.attrs["command"].startswith("landscape")
+        words = f.attrs["command"].split()
+        assert words[:2] == ["landscape", "train"] and f"--out={out}" in words
+        assert {"--lr=0.05", "--momentum=0.9", "--nesterov", "--epochs=2"} <= set(words)
         assert f["dynamics/epoch/epoch"][()].tolist() == [0, 1, 2]
     assert CliRunner().invoke(cli, ["diagnose", str(out)]).exit_code == 0
     again = CliRunner().invoke(cli, args)
