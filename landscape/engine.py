@@ -27,7 +27,7 @@ from landscape.adaptive import AdaptivePointEvaluator, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
-from landscape.evaluators import BNMode, PointEvaluator, StackedEvaluator
+from landscape.evaluators import BNMode, FlatWeights, PointEvaluator, StackedEvaluator
 from landscape.grid import check_grid_size
 from landscape.io.surface import create_surface_file, read_progress, store_origin, write_values
 from landscape.objective import Objective
@@ -294,9 +294,15 @@ def _evaluators(
     """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one.
 
     With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` and no stacked one.
+    The splits' evaluators share one flat origin, one flat copy of each direction and
+    (one point per pass) one point buffer: ``origin`` and ``vectors`` are pointed at those
+    buffers (:class:`~landscape.evaluators.FlatWeights` with ``share``), so the weights are held
+    once whatever the number of splits.
     """
     out = {}
     train = objectives.get("train")
+    first = next(iter(objectives.values()))
+    weights = FlatWeights(dict(first.model.named_parameters()), origin, vectors, share=True)
     for split, obj in objectives.items():
         common: dict[str, Any] = {
             "bn": bn,
@@ -304,7 +310,7 @@ def _evaluators(
             "buffer_directions": buffer_vectors,
         }
         point = (
-            PointEvaluator(obj, origin, vectors, **common)
+            PointEvaluator(obj, origin, vectors, weights=weights, **common)
             if tolerance is None
             else AdaptivePointEvaluator(obj, origin, vectors, tolerance=tolerance, **common)
         )
