@@ -295,14 +295,19 @@ def _evaluators(
 
     With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` and no stacked one.
     The splits' evaluators share one flat origin, one flat copy of each direction and
-    (one point per pass) one point buffer: ``origin`` and ``vectors`` are pointed at those
-    buffers (:class:`~landscape.evaluators.FlatWeights` with ``share``), so the weights are held
-    once whatever the number of splits.
+    (one point per pass) one point buffer: ``origin``, ``vectors`` and the parameters of
+    each objective's private model are pointed at those buffers
+    (:class:`~landscape.evaluators.FlatWeights` with ``share``,
+    :meth:`~landscape.evaluators.FlatWeights.share_origin_with`; the models' parameters
+    then hold the origin's values), so the weights are held once whatever the number
+    of splits: the origin, the directions and the point.
     """
     out = {}
     train = objectives.get("train")
     first = next(iter(objectives.values()))
     weights = FlatWeights(dict(first.model.named_parameters()), origin, vectors, share=True)
+    for obj in objectives.values():
+        weights.share_origin_with(obj.model)
     for split, obj in objectives.items():
         common: dict[str, Any] = {
             "bn": bn,

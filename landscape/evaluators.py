@@ -278,6 +278,17 @@ class FlatWeights:
             memo[id(p)] = nn.Parameter(view, requires_grad=p.requires_grad)
         return copy.deepcopy(model, memo)
 
+    def share_origin_with(self, model: nn.Module) -> None:
+        """Make ``model``'s parameters views of the flat origin, freeing their own storage.
+
+        For a model laid out like the one these buffers were built for (another
+        objective's private copy of it): its parameters then hold the origin's
+        values, which is what they are evaluated at, at no memory cost.
+        """
+        for name, p in model.named_parameters():
+            _, flat_origin, _ = self.groups[self._group_of[name]]
+            p.data = self._view(flat_origin, name)
+
     def _point_at(self, d: ParamDict, flat: Tensor, names: Sequence[str]) -> None:
         """Replace ``d``'s entries of ``names`` by views of ``flat`` where dtype and device match.
 
