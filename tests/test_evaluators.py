@@ -37,6 +37,8 @@ def test_splits_share_one_point_origin_and_directions_and_match_private_evaluato
     for ev in (train, test):  # the models' weights are views of the one point buffer
         assert _storages(list(ev.model.parameters())) == _storages([point])
     assert _storages(list(origin.values())) == _storages([flat_origin])
+    for obj in objectives.values():  # the objectives' own copies hold the origin, no copy
+        assert _storages(list(obj.model.parameters())) == _storages([flat_origin])
     for d, flat in zip(vectors, flat_directions, strict=True):
         assert _storages(list(d.values())) == _storages([flat])
     assert len(_storages([point, flat_origin, *flat_directions])) == 4
