@@ -27,7 +27,13 @@ from landscape.adaptive import AdaptivePointEvaluator, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
-from landscape.evaluators import BNMode, FlatWeights, PointEvaluator, StackedEvaluator
+from landscape.evaluators import (
+    BNMode,
+    FlatWeights,
+    PointEvaluator,
+    StackedEvaluator,
+    use_as_parameters,
+)
 from landscape.grid import check_grid_size
 from landscape.io.surface import create_surface_file, read_progress, store_origin, write_values
 from landscape.objective import Objective
@@ -297,17 +303,20 @@ def _evaluators(
     The splits' evaluators share one flat origin, one flat copy of each direction and
     (one point per pass) one point buffer: ``origin``, ``vectors`` and the parameters of
     each objective's private model are pointed at those buffers
-    (:class:`~landscape.evaluators.FlatWeights` with ``share``,
-    :meth:`~landscape.evaluators.FlatWeights.share_origin_with`; the models' parameters
-    then hold the origin's values), so the weights are held once whatever the number
-    of splits: the origin, the directions and the point.
+    (:class:`~landscape.evaluators.FlatWeights` with ``share`` and ``holders``,
+    :func:`~landscape.evaluators.use_as_parameters`; the models' parameters then hold
+    the origin's values), so the weights are held once whatever the number of splits:
+    the origin, the directions and the point.
     """
     out = {}
     train = objectives.get("train")
     first = next(iter(objectives.values()))
-    weights = FlatWeights(dict(first.model.named_parameters()), origin, vectors, share=True)
-    for obj in objectives.values():
-        weights.share_origin_with(obj.model)
+    models = [obj.model for obj in objectives.values()]
+    for model in models:  # their own weights are freed before the flat copies exist
+        use_as_parameters(model, origin)
+    weights = FlatWeights(
+        dict(first.model.named_parameters()), origin, vectors, share=True, holders=models
+    )
     for split, obj in objectives.items():
         common: dict[str, Any] = {
             "bn": bn,

@@ -219,6 +219,9 @@ class FlatWeights:
             at the flat buffers as each is laid out, same values: their own storage is
             freed unless held elsewhere, so at most one extra copy is alive while the
             buffers are built.
+        holders: model copies laid out like ``params`` whose parameters become views
+            of the flat origin as soon as it exists (see :func:`use_as_parameters`),
+            before the flat directions and the point are made.
 
     Example:
         >>> lin = nn.Linear(2, 1)
@@ -239,6 +242,7 @@ class FlatWeights:
         directions: Sequence[ParamDict],
         *,
         share: bool = False,
+        holders: Sequence[nn.Module] = (),
     ):
         groups: dict[tuple[torch.dtype, torch.device], list[str]] = {}
         for name, p in params.items():
@@ -255,12 +259,17 @@ class FlatWeights:
                 self._group_of[k] = len(self.groups)
                 end += -(-params[k].numel() // align) * align
             self.offsets.update(offsets)
-            flats = []
-            for d in [origin, *directions]:
-                flats.append(_flatten(d, offsets, end, dtype, device))
+            flat_origin = _flatten(origin, offsets, end, dtype, device)
+            for model in holders:
+                use_as_parameters(model, {k: self._view(flat_origin, k) for k in names})
+            if share:
+                self._point_at(origin, flat_origin, names)
+            flat_directions = []
+            for d in directions:
+                flat_directions.append(_flatten(d, offsets, end, dtype, device))
                 if share:
-                    self._point_at(d, flats[-1], names)
-            self.groups.append((flats[0].clone(), flats[0], flats[1:]))
+                    self._point_at(d, flat_directions[-1], names)
+            self.groups.append((flat_origin.clone(), flat_origin, flat_directions))
 
     def _view(self, flat: Tensor, name: str) -> Tensor:
         start = self.offsets[name]
@@ -277,17 +286,6 @@ class FlatWeights:
             view = self._view(self.groups[self._group_of[name]][0], name)
             memo[id(p)] = nn.Parameter(view, requires_grad=p.requires_grad)
         return copy.deepcopy(model, memo)
-
-    def share_origin_with(self, model: nn.Module) -> None:
-        """Make ``model``'s parameters views of the flat origin, freeing their own storage.
-
-        For a model laid out like the one these buffers were built for (another
-        objective's private copy of it): its parameters then hold the origin's
-        values, which is what they are evaluated at, at no memory cost.
-        """
-        for name, p in model.named_parameters():
-            _, flat_origin, _ = self.groups[self._group_of[name]]
-            p.data = self._view(flat_origin, name)
 
     def _point_at(self, d: ParamDict, flat: Tensor, names: Sequence[str]) -> None:
         """Replace ``d``'s entries of ``names`` by views of ``flat`` where dtype and device match.
@@ -306,6 +304,19 @@ class FlatWeights:
             torch.add(origin, directions[0], alpha=float(point[0]), out=buffer)
             for c, d in zip(point[1:], directions[1:], strict=True):
                 buffer.add_(d, alpha=float(c))
+
+
+def use_as_parameters(model: nn.Module, tensors: ParamDict) -> None:
+    """Make ``model``'s parameters share the storage of ``tensors`` of the same shape and dtype.
+
+    For a private model copy whose parameters are only the structure that the
+    point's weights are written into (an :class:`~landscape.objective.Objective`'s):
+    its own storage is then freed. Parameters without such a tensor keep theirs.
+    """
+    for name, p in model.named_parameters():
+        t = tensors.get(name)
+        if t is not None and (t.shape, t.dtype, t.device) == (p.shape, p.dtype, p.device):
+            p.data = t
 
 
 def _flatten(
