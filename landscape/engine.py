@@ -103,7 +103,10 @@ def compute_surface(
 
     Args:
         objectives: split name (``train``/``test``) -> objective.
-        origin: the reference point (the checkpoint's parameters).
+        origin: the reference point (the checkpoint's parameters). Its tensors, and
+            those of ``directions``, are replaced by views of one flat buffer each
+            (same values; :class:`~landscape.evaluators.FlatWeights`), so that the
+            weights are held once: the origin, the directions and the point.
         directions: one direction for a 1D grid over ``x``, two for 2D.
         x: coordinates along ``directions.vectors[0]``.
         y: coordinates along ``directions.vectors[1]`` (2D only).
@@ -183,6 +186,7 @@ def compute_surface(
         vectors = directions.vectors
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
+        del state  # the stored directions' arrays are freed once flattened
         evaluators = _evaluators(
             objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors, tolerance
         )

@@ -43,7 +43,9 @@ class PointEvaluator:
     """One point per forward pass, weights written into a private model copy.
 
     Args:
-        objective: loss, data and the model (its private copy is copied again).
+        objective: loss, data and the model (its private copy is copied again, all but
+            the weights: the copy's parameters are views of the point, see
+            :meth:`FlatWeights.model_copy`).
         origin: the reference point.
         directions: one or two directions.
         bn: ``eval`` keeps the checkpoint's BatchNorm statistics; ``recompute``
