@@ -93,25 +93,36 @@ def normalize_direction(
     _check_norm(norm)
     one_d = resolve_one_d(one_d, keep_1d)
     check_same_keys(reference, direction, what="direction")
-    out: ParamDict = {}
-    for name, w in reference.items():
-        d = direction[name].to(dtype=w.dtype, device=w.device)
-        if w.dim() <= 1 and one_d == "zero":
-            out[name] = torch.zeros_like(w)
-        elif w.dim() <= 1 and one_d == "weights":
-            out[name] = w.clone()
-        elif norm == "none":
-            out[name] = d.clone()
-        elif norm == "weight":
-            out[name] = d * w
-        elif norm == "layer":
-            out[name] = d * (w.norm() / (d.norm() + _EPS))
-        else:
-            d2 = d.reshape(d.shape[0], -1) if d.dim() > 0 else d.reshape(1, 1)
-            w2 = w.reshape(w.shape[0], -1) if w.dim() > 0 else w.reshape(1, 1)
-            scale = w2.norm(dim=1, keepdim=True) / (d2.norm(dim=1, keepdim=True) + _EPS)
-            out[name] = (d2 * scale).reshape(w.shape)
-    return out
+    return {
+        name: _normalized(direction[name], w, norm=norm, one_d=one_d, in_place=False)
+        for name, w in reference.items()
+    }
+
+
+def _normalized(d: Tensor, w: Tensor, *, norm: Norm, one_d: OneD, in_place: bool) -> Tensor:
+    """One tensor of :func:`normalize_direction`; ``in_place`` rescales ``d`` itself (ours).
+
+    Both ways compute the same values bit for bit (the same elementwise products).
+    """
+    d = d.to(dtype=w.dtype, device=w.device)
+    if w.dim() <= 1 and one_d == "zero":
+        return torch.zeros_like(w)
+    if w.dim() <= 1 and one_d == "weights":
+        return w.clone()
+    if norm == "none":
+        return d if in_place else d.clone()
+    if norm == "weight":
+        return d.mul_(w) if in_place else d * w
+    if norm == "layer":
+        scale = w.norm() / (d.norm() + _EPS)
+        return d.mul_(scale) if in_place else d * scale
+    d2 = d.reshape(d.shape[0], -1) if d.dim() > 0 else d.reshape(1, 1)
+    w2 = w.reshape(w.shape[0], -1) if w.dim() > 0 else w.reshape(1, 1)
+    scale = w2.norm(dim=1, keepdim=True) / (d2.norm(dim=1, keepdim=True) + _EPS)
+    if in_place:  # d2 is a view of d (freshly drawn, contiguous)
+        d2.mul_(scale)
+        return d
+    return (d2 * scale).reshape(w.shape)
 
 
 def random_direction(
@@ -125,7 +136,8 @@ def random_direction(
     """A Gaussian direction, normalized by ``reference`` (see :func:`normalize_direction`).
 
     Drawn on the CPU in parameter-name order from ``torch.Generator().manual_seed(seed)``,
-    so the same seed gives the same direction on every device.
+    so the same seed gives the same direction on every device. Each tensor is drawn and
+    rescaled in place in turn, so drawing holds no more than the direction itself.
 
     >>> ref = {"w": torch.ones(4, 3)}
     >>> d = random_direction(ref, seed=0)
@@ -133,14 +145,18 @@ def random_direction(
     True
     """
     _check_norm(norm)
+    one_d = resolve_one_d(one_d, keep_1d)
     gen = torch.Generator().manual_seed(seed)
-    raw = {
-        k: torch.randn(v.shape, generator=gen, dtype=torch.float32).to(
-            device=v.device, dtype=v.dtype
+    return {
+        k: _normalized(
+            torch.randn(v.shape, generator=gen, dtype=torch.float32),
+            v,
+            norm=norm,
+            one_d=one_d,
+            in_place=True,
         )
         for k, v in reference.items()
     }
-    return normalize_direction(raw, reference, norm=norm, keep_1d=keep_1d, one_d=one_d)
 
 
 def orthogonalize(direction: Mapping[str, Tensor], against: Mapping[str, Tensor]) -> ParamDict:

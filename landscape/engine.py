@@ -27,7 +27,13 @@ from landscape.adaptive import AdaptivePointEvaluator, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
-from landscape.evaluators import BNMode, PointEvaluator, StackedEvaluator
+from landscape.evaluators import (
+    BNMode,
+    FlatWeights,
+    PointEvaluator,
+    StackedEvaluator,
+    use_as_parameters,
+)
 from landscape.grid import check_grid_size
 from landscape.io.surface import create_surface_file, read_progress, store_origin, write_values
 from landscape.objective import Objective
@@ -97,7 +103,10 @@ def compute_surface(
 
     Args:
         objectives: split name (``train``/``test``) -> objective.
-        origin: the reference point (the checkpoint's parameters).
+        origin: the reference point (the checkpoint's parameters). Its tensors, and
+            those of ``directions``, are replaced by views of one flat buffer each
+            (same values; :class:`~landscape.evaluators.FlatWeights`), so that the
+            weights are held once: the origin, the directions and the point.
         directions: one direction for a 1D grid over ``x``, two for 2D.
         x: coordinates along ``directions.vectors[0]``.
         y: coordinates along ``directions.vectors[1]`` (2D only).
@@ -177,6 +186,7 @@ def compute_surface(
         vectors = directions.vectors
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
+        del state  # the stored directions' arrays are freed once flattened
         evaluators = _evaluators(
             objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors, tolerance
         )
@@ -294,9 +304,23 @@ def _evaluators(
     """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one.
 
     With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` and no stacked one.
+    The splits' evaluators share one flat origin, one flat copy of each direction and
+    (one point per pass) one point buffer: ``origin``, ``vectors`` and the parameters of
+    each objective's private model are pointed at those buffers
+    (:class:`~landscape.evaluators.FlatWeights` with ``share`` and ``holders``,
+    :func:`~landscape.evaluators.use_as_parameters`; the models' parameters then hold
+    the origin's values), so the weights are held once whatever the number of splits:
+    the origin, the directions and the point.
     """
     out = {}
     train = objectives.get("train")
+    first = next(iter(objectives.values()))
+    models = [obj.model for obj in objectives.values()]
+    for model in models:  # their own weights are freed before the flat copies exist
+        use_as_parameters(model, origin)
+    weights = FlatWeights(
+        dict(first.model.named_parameters()), origin, vectors, share=True, holders=models
+    )
     for split, obj in objectives.items():
         common: dict[str, Any] = {
             "bn": bn,
@@ -304,7 +328,7 @@ def _evaluators(
             "buffer_directions": buffer_vectors,
         }
         point = (
-            PointEvaluator(obj, origin, vectors, **common)
+            PointEvaluator(obj, origin, vectors, weights=weights, **common)
             if tolerance is None
             else AdaptivePointEvaluator(obj, origin, vectors, tolerance=tolerance, **common)
         )

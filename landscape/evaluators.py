@@ -5,7 +5,9 @@ Two strategies, chosen per device by measurement (see
 
 * :class:`PointEvaluator`, one point per pass: writes the point's weights into
   a private copy of the model whose parameters are views of one flat buffer
-  (:class:`FlatWeights`: one fused op per direction), calls the module
+  (:class:`FlatWeights`: one fused op per direction; the copy shares that buffer
+  instead of copying the weights, and the splits' evaluators can share one
+  :class:`FlatWeights`), calls the module
   directly, and keeps each batch's arg-max predictions in a preallocated buffer
   (one op per batch, compared with the labels once per point), so the per-point
   overhead over a plain forward pass is a few tensor ops (no
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -41,7 +43,9 @@ class PointEvaluator:
     """One point per forward pass, weights written into a private model copy.
 
     Args:
-        objective: loss, data and the model (its private copy is copied again).
+        objective: loss, data and the model (its private copy is copied again, all but
+            the weights: the copy's parameters are views of the point, see
+            :meth:`FlatWeights.model_copy`).
         origin: the reference point.
         directions: one or two directions.
         bn: ``eval`` keeps the checkpoint's BatchNorm statistics; ``recompute``
@@ -56,6 +60,9 @@ class PointEvaluator:
             ``objective.buffers + sum_i c_i b_i``, so that along a line or plane through
             checkpoints each checkpoint scores with its own BatchNorm statistics. ``None``
             keeps the objective's buffers at every point.
+        weights: the flat point buffers to write into, shared with other evaluators of
+            the same model, origin and directions (one split each); ``None`` builds them
+            from ``origin`` and ``directions``.
 
     """
 
@@ -69,14 +76,19 @@ class PointEvaluator:
         bn_samples: int = 1000,
         bn_data: Split | None = None,
         buffer_directions: Sequence[ParamDict] | None = None,
+        weights: FlatWeights | None = None,
     ):
         self.objective = objective
-        self.model = copy.deepcopy(objective.model).eval()
+        self.weights = (
+            FlatWeights(dict(objective.model.named_parameters()), origin, directions)
+            if weights is None
+            else weights
+        )
+        self.model = self.weights.model_copy(objective.model).eval()
         self.params = dict(self.model.named_parameters())
         for name, buf in self.model.named_buffers():
             if name in objective.buffers:
                 buf.copy_(objective.buffers[name])
-        self.weights = FlatWeights(self.params, origin, directions)
         self.buffers = (
             InterpolatedBuffers(
                 dict(self.model.named_buffers()), objective.buffers, buffer_directions
@@ -183,52 +195,110 @@ class InterpolatedBuffers:
 
 
 class FlatWeights:
-    """A model's parameters as views into one flat buffer per dtype, for fast point writes.
+    """A point's parameters in one flat buffer per dtype, written by one op per direction.
 
-    Writing the point ``origin + sum_i c_i d_i`` then costs one fused
-    ``torch.add`` per direction on the flat buffer, whatever the number of
-    parameter tensors (a loop over the tensors costs a few microseconds per
-    tensor and direction). Each parameter starts at a multiple of
-    :data:`ALIGN_BYTES`, as freshly allocated tensors do, so that vectorized
-    kernels see the alignment they would otherwise. The flat copies of the
-    origin and the directions live on the parameters' device.
+    Writing the point ``origin + sum_i c_i d_i`` costs one fused ``torch.add``
+    per direction on the flat buffer, whatever the number of parameter tensors
+    (a loop over the tensors costs a few microseconds per tensor and direction).
+    Each parameter starts at a multiple of :data:`ALIGN_BYTES`, as freshly
+    allocated tensors do, so that vectorized kernels see the alignment they
+    would otherwise. The flat origin and directions live on the parameters'
+    device; an origin or direction whose tensors already are views of one such
+    buffer (as ``share`` leaves them) is used as it is, not copied.
+
+    Memory: the point, the origin and each direction, one model's parameters
+    each; :meth:`model_copy` gives models whose parameters are views of the
+    point (no copy of the weights), so evaluators of several data splits share
+    one :class:`FlatWeights`.
 
     Args:
-        params: a private model's parameters by name, without duplicates (as
-            ``named_parameters()`` gives them); their storage is replaced by views.
+        params: the model's parameters by name, without duplicates (as
+            ``named_parameters()`` gives them): their shapes, dtypes and devices
+            lay out the buffers (the parameters themselves are left as they are).
         origin: the reference point.
         directions: one or two directions.
+        share: point the tensors of ``origin`` and ``directions`` (the caller's dicts)
+            at the flat buffers as each is laid out, same values: their own storage is
+            freed unless held elsewhere, so at most one extra copy is alive while the
+            buffers are built.
+        holders: model copies laid out like ``params`` whose parameters become views
+            of the flat origin as soon as it exists (see :func:`use_as_parameters`),
+            before the flat directions and the point are made.
 
     Example:
         >>> lin = nn.Linear(2, 1)
         >>> origin = {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}
         >>> w = FlatWeights(dict(lin.named_parameters()), origin, [{"weight": torch.ones(1, 2),
         ...     "bias": torch.ones(1)}])
+        >>> point = w.model_copy(lin)
         >>> w.set(np.array([0.5]))
-        >>> lin.weight.tolist(), lin.bias.tolist()
+        >>> point.weight.tolist(), point.bias.tolist()
         ([[1.5, 1.5]], [0.5])
 
     """
 
     def __init__(
-        self, params: dict[str, nn.Parameter], origin: ParamDict, directions: Sequence[ParamDict]
+        self,
+        params: dict[str, nn.Parameter],
+        origin: ParamDict,
+        directions: Sequence[ParamDict],
+        *,
+        share: bool = False,
+        holders: Sequence[nn.Module] = (),
     ):
         groups: dict[tuple[torch.dtype, torch.device], list[str]] = {}
         for name, p in params.items():
             groups.setdefault((p.dtype, p.device), []).append(name)
+        self.shapes = {name: p.shape for name, p in params.items()}
+        self.offsets: dict[str, int] = {}
         self.groups: list[tuple[Tensor, Tensor, list[Tensor]]] = []
+        self._group_of: dict[str, int] = {}
         for (dtype, device), names in groups.items():
             align = max(1, ALIGN_BYTES // dtype.itemsize)
             offsets, end = {}, 0
             for k in names:
                 offsets[k] = end
+                self._group_of[k] = len(self.groups)
                 end += -(-params[k].numel() // align) * align
-            buffer = _flatten(origin, offsets, end, dtype, device)
-            for k in names:
-                n = params[k].numel()
-                params[k].data = buffer[offsets[k] : offsets[k] + n].view(params[k].shape)
-            flat_directions = [_flatten(d, offsets, end, dtype, device) for d in directions]
-            self.groups.append((buffer, buffer.clone(), flat_directions))
+            self.offsets.update(offsets)
+            flat_origin = _flatten(origin, offsets, end, dtype, device)
+            for model in holders:
+                use_as_parameters(model, {k: self._view(flat_origin, k) for k in names})
+            if share:
+                self._point_at(origin, flat_origin, names)
+            flat_directions = []
+            for d in directions:
+                flat_directions.append(_flatten(d, offsets, end, dtype, device))
+                if share:
+                    self._point_at(d, flat_directions[-1], names)
+            self.groups.append((flat_origin.clone(), flat_origin, flat_directions))
+
+    def _view(self, flat: Tensor, name: str) -> Tensor:
+        start = self.offsets[name]
+        shape = self.shapes[name]
+        return flat[start : start + shape.numel()].view(shape)
+
+    def model_copy(self, model: nn.Module) -> nn.Module:
+        """A deep copy of ``model`` whose parameters are views of the point (weights not copied).
+
+        Buffers and everything else are copied; :meth:`set` moves every such copy.
+        """
+        memo: dict[int, Any] = {}
+        for name, p in model.named_parameters():
+            view = self._view(self.groups[self._group_of[name]][0], name)
+            memo[id(p)] = nn.Parameter(view, requires_grad=p.requires_grad)
+        return copy.deepcopy(model, memo)
+
+    def _point_at(self, d: ParamDict, flat: Tensor, names: Sequence[str]) -> None:
+        """Replace ``d``'s entries of ``names`` by views of ``flat`` where dtype and device match.
+
+        Their own storage is then freed unless held elsewhere, and evaluators built
+        from ``d`` afterwards (another split's, a :class:`StackedEvaluator`) use ``flat``
+        instead of a copy (see :func:`_flatten`).
+        """
+        for name in names:
+            if d[name].dtype == flat.dtype and d[name].device == flat.device:
+                d[name] = self._view(flat, name)
 
     def set(self, point: np.ndarray) -> None:
         """Write ``origin + sum_i point[i] d_i`` into the parameters."""
@@ -238,14 +308,56 @@ class FlatWeights:
                 buffer.add_(d, alpha=float(c))
 
 
+def use_as_parameters(model: nn.Module, tensors: ParamDict) -> None:
+    """Make ``model``'s parameters share the storage of ``tensors`` of the same shape and dtype.
+
+    For a private model copy whose parameters are only the structure that the
+    point's weights are written into (an :class:`~landscape.objective.Objective`'s):
+    its own storage is then freed. Parameters without such a tensor keep theirs.
+    """
+    for name, p in model.named_parameters():
+        t = tensors.get(name)
+        if t is not None and (t.shape, t.dtype, t.device) == (p.shape, p.dtype, p.device):
+            p.data = t
+
+
 def _flatten(
     d: ParamDict, offsets: dict[str, int], size: int, dtype: torch.dtype, device: torch.device
 ) -> Tensor:
-    """``d``'s tensors laid out at ``offsets`` in one zero-padded buffer of ``size`` entries."""
+    """``d``'s tensors laid out at ``offsets`` in one zero-padded buffer of ``size`` entries.
+
+    When they already are views of one buffer of ``size`` entries at those offsets (as
+    :class:`FlatWeights` leaves them with ``share``), that buffer is returned, not copied.
+    """
+    shared = _shared_buffer(d, offsets, size, dtype, device)
+    if shared is not None:
+        return shared
     flat = torch.zeros(size, dtype=dtype, device=device)
     for k, start in offsets.items():
         flat[start : start + d[k].numel()] = d[k].reshape(-1)
     return flat
+
+
+def _shared_buffer(
+    d: ParamDict, offsets: dict[str, int], size: int, dtype: torch.dtype, device: torch.device
+) -> Tensor | None:
+    """The one flat buffer of ``size`` entries whose views at ``offsets`` ``d``'s tensors are."""
+    storage = None
+    for k, start in offsets.items():
+        t = d[k]
+        if t.dtype != dtype or t.device != device or not t.is_contiguous():
+            return None
+        if t.storage_offset() != start:
+            return None
+        if storage is None:
+            storage = t.untyped_storage()
+            if storage.nbytes() != size * dtype.itemsize:
+                return None
+        elif t.untyped_storage().data_ptr() != storage.data_ptr():
+            return None
+    if storage is None:
+        return None
+    return torch.empty(0, dtype=dtype, device=device).set_(storage, 0, (size,))
 
 
 class StackedEvaluator:

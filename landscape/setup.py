@@ -156,6 +156,7 @@ def load_objective(
                 output=output,
                 accuracy=accuracy,
             )
+    _share_weights(list(objectives.values()))
     return Loaded(
         model=net,
         params=params,
@@ -167,6 +168,22 @@ def load_objective(
         model_name=model if isinstance(model, str) else type(model).__qualname__,
         checkpoint_sha256=None if checkpoint is None else file_sha256(checkpoint),
     )
+
+
+def _share_weights(objectives: list[Objective]) -> None:
+    """Let the objectives' private model copies hold one set of weights between them.
+
+    Each :class:`Objective` copies the model; the copies' parameters are only the
+    structure that ``functional_call`` fills in (nothing writes into them), so the
+    second split's and later ones become views of the first's: one copy of the
+    weights whatever the number of splits.
+    """
+    if not objectives:
+        return
+    first = dict(objectives[0].model.named_parameters())
+    for obj in objectives[1:]:
+        for name, p in obj.model.named_parameters():
+            p.data = first[name].data
 
 
 def _load_data(

@@ -9,7 +9,9 @@ was made, which decides whether a re-run may resume into it.
 Writes are crash-safe: :func:`atomic_update` edits a copy of the file (in a
 private directory beside it, so planted symbolic links are never followed) and
 renames it over the original, so after ``kill -9`` at any moment the file on
-disk is the last complete version. A lock file (``fcntl.flock``, re-checked
+disk is the last complete version; HDF5 writes through a file object whose
+writes never fail (:mod:`landscape.failsafe_file`), so a full disk is one
+line, not a crash. A lock file (``fcntl.flock``, re-checked
 after locking) refuses a second concurrent writer with a clear error. Files
 never reach outside themselves: :func:`check_no_links` refuses external links,
 virtual and externally stored datasets (and, in files we write, soft links),
@@ -39,6 +41,7 @@ import h5py
 import numpy as np
 
 from landscape.errors import LandscapeError
+from landscape.failsafe_file import FailsafeFile
 from landscape.hdf5_safety import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
 from landscape.hdf5_safety import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
 from landscape.hdf5_safety import check_no_links
@@ -192,15 +195,15 @@ def atomic_update(
 ) -> Iterator[h5py.File]:
     """Edit ``path`` as a transaction: all of the block's writes land, or none do.
 
-    The block works on an in-memory image of the file (HDF5's ``core`` driver
-    without backing store), written after a successful block to a
-    :func:`private_temporary` that replaces ``path`` by ``os.replace`` after an
-    ``fsync``; an exception or a kill leaves ``path`` as it was. HDF5 itself
-    thus never writes to disk: a full disk fails the plain write of the image
-    (one line) instead of HDF5's close, which crashes the process when its own
-    writes fail. The price is memory for about twice the file. An existing
-    file is checked by :func:`check_no_links` (``writing=True``) before the
-    block.
+    The block works on a :func:`private_temporary` (a copy of the file, or a new
+    file) that replaces ``path`` by ``os.replace`` after an ``fsync``; an
+    exception or a kill leaves ``path`` as it was. HDF5 writes it through a
+    :class:`~landscape.failsafe_file.FailsafeFile`, so no image of the file is
+    held in memory, and a write the disk refuses (full, or a file size limit)
+    never reaches HDF5, whose close crashes the process when its own writes
+    fail: the refusal is raised as one line after HDF5 has closed the file,
+    the previous file kept. An existing file is checked by
+    :func:`check_no_links` (``writing=True``) before the block.
 
     Args:
         path: the HDF5 file.
@@ -216,32 +219,37 @@ def atomic_update(
     path = Path(path)
     with private_temporary(path) as tmp:
         existing = not new and path.exists()
-        try:
-            f = h5py.File(
-                path if existing else tmp,
-                "r+" if existing else "w",
-                driver="core",
-                backing_store=False,
-                locking=False,
-            )
-        except OSError as exc:
-            if _os_error_line(path, exc) is not None:
-                raise
-            raise LandscapeError(
-                f"{path}: not a readable HDF5 file (truncated or corrupt?)"
-            ) from exc
+        fd = os.open(tmp, _NEW_RW_FILE, 0o666)
         try:
             if existing:
-                check_no_links(f, path, writing=True)
-            else:
-                f.attrs.update(root_attrs(command))
-            yield f
-            f.flush()
-            image = f.id.get_file_image()
+                with open(path, "rb") as src, open(os.dup(fd), "wb") as dst:
+                    shutil.copyfileobj(src, dst, COPY_CHUNK)
+            # h5py names the file by the object's repr: the original for an edit, as before
+            target = FailsafeFile(fd, str(path if existing else tmp))
+            try:
+                f = h5py.File(target, "r+" if existing else "w", locking=False)
+            except OSError as exc:
+                if _os_error_line(path, exc) is not None:
+                    raise
+                raise LandscapeError(
+                    f"{path}: not a readable HDF5 file (truncated or corrupt?)"
+                ) from exc
+            try:
+                if existing:
+                    check_no_links(f, path, writing=True)
+                else:
+                    f.attrs.update(root_attrs(command))
+                yield f
+                f.flush()
+            finally:
+                f.close()
+            target.check()
         finally:
-            f.close()
-        with open(os.open(tmp, _NEW_FILE, 0o666), "wb") as fh:
-            fh.write(image)
+            os.close(fd)
+
+
+COPY_CHUNK = 1 << 20
+"""Bytes per read when copying a file for a transaction."""
 
 
 @contextlib.contextmanager
@@ -283,6 +291,8 @@ def private_temporary(path: str | Path) -> Iterator[Path]:
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 """Flags for a file that must not exist yet and must not be reached through a link."""
+_NEW_RW_FILE = (_NEW_FILE & ~os.O_WRONLY) | os.O_RDWR
+"""The same, opened for reading too (HDF5 reads back what it writes)."""
 
 
 def _os_error_line(path: Path, exc: OSError) -> str | None:

@@ -48,6 +48,19 @@ def test_objective_is_the_checkpoints_loss_on_the_split(ckpt):
     assert 0.0 <= acc <= 1.0
 
 
+def test_the_splits_objectives_hold_one_set_of_model_weights(ckpt):
+    loaded = load_objective(MODEL, ckpt, DATA, device="cpu", batch_size=7)
+    train, test = (dict(loaded.objectives[k].model.named_parameters()) for k in ("train", "test"))
+    assert train.keys() == test.keys()
+    for name, p in train.items():
+        assert p is not test[name] and p.data_ptr() == test[name].data_ptr()
+    for split, (x, y) in tiny_data().items():  # each still scores its own split exactly
+        with torch.no_grad():
+            exact = torch.nn.functional.cross_entropy(tiny_net()(x), y)
+        loss, _ = loaded.objectives[split].evaluate(loaded.params)
+        assert loss == pytest.approx(float(exact), rel=1e-6)
+
+
 def test_float64_casts_weights_buffers_and_data_without_touching_the_model():
     net = tiny_net()
     loaded = load_objective(net, None, DATA, split="train", dtype="float64", device="cpu")
