@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from landscape import distributed, store
-from landscape.adaptive import AdaptivePointEvaluator, check_tolerance
+from landscape.adaptive import AdaptivePointEvaluator, axis_anchors, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
@@ -178,7 +178,14 @@ def compute_surface(
         if state.directions is not None:
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
         evaluators = _evaluators(
-            objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors, tolerance
+            objectives,
+            origin,
+            vectors,
+            points_per_pass,
+            bn,
+            directions.buffer_vectors,
+            tolerance,
+            axis_anchors(coords),
         )
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)
@@ -290,10 +297,12 @@ def _evaluators(
     bn: BNMode,
     buffer_vectors: Sequence[ParamDict] | None,
     tolerance: float | None = None,
+    anchors: np.ndarray | None = None,
 ) -> dict[str, tuple[PointEvaluator, StackedEvaluator | None]]:
     """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one.
 
-    With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` and no stacked one.
+    With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` (with reference
+    points ``anchors`` besides the origin) and no stacked one.
     """
     out = {}
     train = objectives.get("train")
@@ -306,7 +315,9 @@ def _evaluators(
         point = (
             PointEvaluator(obj, origin, vectors, **common)
             if tolerance is None
-            else AdaptivePointEvaluator(obj, origin, vectors, tolerance=tolerance, **common)
+            else AdaptivePointEvaluator(
+                obj, origin, vectors, tolerance=tolerance, anchors=anchors, **common
+            )
         )
         stacked = (
             None

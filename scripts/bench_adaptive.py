@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from landscape import surface
-from landscape.adaptive import Z95, AdaptivePointEvaluator
+from landscape.adaptive import AdaptivePointEvaluator, axis_anchors
+from landscape.adaptive_stats import Z95
 from landscape.data import Split
 from landscape.directions import random_directions
 from landscape.engine import grid_coords
@@ -90,7 +91,14 @@ def coverage_over_orders(
     truth = exact.ravel()
     covered, within, rows = [], [], []
     for seed in range(1, args.orders + 1):
-        ev = AdaptivePointEvaluator(objective, origin, vectors, tolerance=args.tolerance, seed=seed)
+        ev = AdaptivePointEvaluator(
+            objective,
+            origin,
+            vectors,
+            tolerance=args.tolerance,
+            seed=seed,
+            anchors=axis_anchors(coords),  # as the surface pipeline passes them
+        )
         values = ev.evaluate(coords)
         error = np.abs(values.loss - truth)
         covered.append(error <= Z95 * values.loss_se + 1e-12)
