@@ -20,6 +20,28 @@ Z95 = float(sps.norm.ppf(0.975))
 """``z_{0.975}``: the stored standard error is the 95% half-width divided by it."""
 
 
+SKEW_RULE = 25
+"""Cochran's rule (1977, section 2.15): the normal interval of a mean holds for ``n > 25 G1^2``.
+
+``G1`` is the population's skewness. A reference point's per-row losses are known on every
+row, so their skewness sets the pilot's least size: a trained network's cross-entropy is near
+0 on most rows and large on a few, which a small pilot misses (its spread then reads small).
+"""
+
+
+def skew_rule(values: np.ndarray) -> int:
+    """``ceil(25 g1^2)``, the least sample size of Cochran's rule for the skewness of ``values``.
+
+    >>> skew_rule(np.array([0.0, 0.0, 0.0, 1.0]))  # g1 = 2 / sqrt(3)
+    34
+    >>> skew_rule(np.ones(3))
+    0
+    """
+    if np.ptp(values) == 0:
+        return 0
+    return math.ceil(SKEW_RULE * float(sps.skew(values)) ** 2)
+
+
 @functools.cache
 def t_quantile(df: int) -> float:
     """``t_{0.975, df}``, the Student-t quantile of a two-sided 95% interval.
@@ -70,16 +92,26 @@ def regression_fit(
     >>> b.round(12).tolist(), round(s2, 12), df
     ([2.0], 0.0, 1)
     """
+    b, residual, df = regression_residuals(sums, sizes, references)
+    return b, float(residual @ residual) / (df * float(sizes.mean()) ** 2), df
+
+
+def regression_residuals(
+    sums: np.ndarray, sizes: np.ndarray, references: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Slopes ``b``, residuals ``e_i`` and degrees of freedom of :func:`regression_fit`.
+
+    >>> b, e, df = regression_residuals(np.array([2.0, 4.0, 3.0]), np.ones(3), None)
+    >>> b.tolist(), e.tolist(), df
+    ([], [-1.0, 1.0, 0.0], 2)
+    """
     u = sums - sums.sum() / sizes.sum() * sizes
     if references is None:
-        b, residual = np.zeros(0), u
-    else:
-        c = references.reshape(len(sums), -1)
-        v = c - np.outer(sizes, c.sum(axis=0) / sizes.sum())
-        b = np.linalg.lstsq(v.T @ v, v.T @ u, rcond=None)[0]  # the normal equations
-        residual = u - v @ b
-    df = len(sums) - 1 - len(b)
-    return b, float(residual @ residual) / (df * float(sizes.mean()) ** 2), df
+        return np.zeros(0), u, len(sums) - 1
+    c = references.reshape(len(sums), -1)
+    v = c - np.outer(sizes, c.sum(axis=0) / sizes.sum())
+    b = np.linalg.lstsq(v.T @ v, v.T @ u, rcond=None)[0]  # the normal equations
+    return b, u - v @ b, len(sums) - 1 - len(b)
 
 
 def regression_estimate(
@@ -210,7 +242,12 @@ class UnitSample:
         """Add a reference point's summed loss on every unit (in the sampled order).
 
         Its ``L_C`` is their sum over the population, the mean of the same values as sampled.
+        The first one's sets the pilot's least size: :func:`skew_rule` of its
+        ``C_i - R_C m_i`` over the population.
         """
+        if not self.references.shape[1]:  # the first: Cochran's rule on its skewness
+            centered = sums - sums.sum() / self.population * self.sizes
+            self.pilot = min(self.total, max(self.pilot, skew_rule(centered)))
         self.references = np.column_stack([self.references, sums])
         self._cumulative = np.vstack(
             [np.zeros(self.references.shape[1]), np.cumsum(self.references, axis=0)]
@@ -229,8 +266,10 @@ class UnitSample:
         refs = self.references[:n0] if q else None
         slopes, variance, df, need = np.zeros(q), math.nan, n0 - 1 - q, self.total
         if n0 < self.total and df > 0 and math.isfinite(float(sums.sum())):
-            slopes, variance, df = regression_fit(sums, self.sizes[:n0], refs)
-            need = max(n0, units_needed(variance, df, self.tolerance, self.total))
+            slopes, residual, df = regression_residuals(sums, self.sizes[:n0], refs)
+            variance = float(residual @ residual) / (df * float(self.sizes[:n0].mean()) ** 2)
+            need = max(units_needed(variance, df, self.tolerance, self.total), skew_rule(residual))
+            need = max(n0, need)
         if need >= self.total:  # includes a non-finite loss: the full one is too
             return full()
         more, more_correct = sample(n0, need)

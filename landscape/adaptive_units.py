@@ -39,6 +39,16 @@ PILOT_BATCHES = 10
 spread would need.
 """
 
+
+def pilot_rows(rows: int, *, references: int) -> int:
+    """``min(PILOT_ROWS, N / 10)`` rows of ``N``, at least 9 more than the slopes fitted.
+
+    >>> pilot_rows(60_000, references=5), pilot_rows(600, references=5), pilot_rows(50, references=5)
+    (1000, 60, 14)
+    """
+    return max(min(PILOT_ROWS, math.ceil(rows / 10)), references + 9)
+
+
 Call = Callable[[Inputs], Tensor]
 """Inputs -> the scored model output at the current point."""
 RowLoss = Callable[[Tensor, Tensor], Tensor]
@@ -111,8 +121,8 @@ class RowUnits:
         self._blocks: list[tuple[Inputs, Tensor]] = []
 
     def pilot(self, references: int) -> int:
-        """``min(PILOT_ROWS, N / 10)`` rows, at least 9 more than the slopes fitted."""
-        return max(min(PILOT_ROWS, math.ceil(len(self.sizes) / 10)), references + 9)
+        """:func:`pilot_rows` of this split."""
+        return pilot_rows(len(self.sizes), references=references)
 
     def sample(self, call: Call, start: int, stop: int) -> tuple[np.ndarray, int]:
         """Losses of the rows at positions ``[start, stop)`` of the order, and their correct count."""

@@ -3,16 +3,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from torch import nn
 
 from landscape.adaptive import AdaptiveObjective, AdaptivePointEvaluator, axis_anchors
 from landscape.adaptive_stats import (
+    SKEW_RULE,
     Z95,
     PointValues,
     UnitSample,
     binomial_standard_error,
     regression_estimate,
     regression_fit,
+    regression_residuals,
+    skew_rule,
     t_quantile,
     units_needed,
 )
@@ -173,10 +177,13 @@ def test_stopping_rule_equals_its_closed_form_on_known_per_row_losses():
     values = ev.evaluate(np.array([[1.0]]))  # per-row (y - 1)^2 against the origin's y^2
     order = np.array(ev.order)
     at_origin, at_point = (y**2).numpy()[order], ((y - 1) ** 2).numpy()[order]
-    n0 = 40  # a tenth of the 400 rows (fewer than PILOT_ROWS, more than 9 + the one slope)
+    # a tenth of the 400 rows (fewer than PILOT_ROWS), or Cochran's 25 G1^2 of the origin's y^2
+    n0 = max(40, math.ceil(SKEW_RULE * stats.skew(at_origin - at_origin.mean()) ** 2))
+    assert 40 < n0 < 400  # chi-square(1) rows: G1 near 2 sqrt(2)
     ones = np.ones(400)
     b, variance, df = regression_fit(at_point[:n0], ones[:n0], at_origin[:n0])
-    k = max(n0, units_needed(variance, df, tol, 400))
+    _, residual, _ = regression_residuals(at_point[:n0], ones[:n0], at_origin[:n0])
+    k = max(n0, units_needed(variance, df, tol, 400), skew_rule(residual))
     loss = at_point[:k].mean() + b[0] * (at_origin.mean() - at_origin[:k].mean())
     se = t_quantile(df) * math.sqrt((1 - k / 400) * variance / k) / Z95
     assert n0 < k < 400  # the rule went past the pilot, but not to the end
