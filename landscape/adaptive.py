@@ -1,48 +1,59 @@
-"""Losses to a stated tolerance: each point on a prefix of one random batch order.
+"""Losses to a stated tolerance: each point on a prefix of one random row order.
 
 A surface figure needs every point's loss to a tolerance, not to the last row of the split.
-The split's batches are visited in one fixed random order (the same at every point, so
+The split's rows are visited in one fixed random order (the same at every point, so
 neighbouring points share their samples and the surface keeps its shape); a point uses the
-first ``k`` batches of that order, with ``k`` chosen so that the 95% confidence half-width of
-its mean loss is at most the tolerance (or ``k = K``, every batch).
+first ``n`` rows of that order, with ``n`` chosen so that the 95% confidence half-width of its
+mean loss is at most the tolerance (or ``n = N``, every row).
 
-**Estimator.** The batches are a cluster sample of the split drawn without replacement. With
-``S_i`` a batch's summed loss, ``m_i`` its rows (or counted tokens) and ``C_i`` the summed
-loss of a *reference point* (the surface's origin, a path's start) on the same batch, known on
-every batch from one full pass, the mean loss per row is the regression estimator (Cochran
-1977, *Sampling Techniques*, sections 6.3 and 7.1)
+**Units.** The sampling units are rows (:mod:`landscape.adaptive_units`: each row's loss from
+the built-in cross-entropy or through ``torch.func.vmap`` over the summed loss; a sequence of
+a per-token task is one unit weighted by its counted tokens), a simple random sample without
+replacement. Where a user's loss gives no per-row values the units are the split's batches in
+a random order (a cluster sample), with the same formulas.
 
-    L = R + b (L_C - R_C),    R = sum S_i / sum m_i,   R_C = sum C_i / sum m_i,
+**Estimator.** With ``S_i`` a unit's summed loss, ``m_i`` its rows or counted tokens and
+``C_ij`` the summed loss of *reference point* ``j`` on it (the origin and the grid's two ends
+along each axis, :func:`axis_anchors`; a path's start for ``connect``), each known on every
+unit from one full pass, the mean loss per row is the regression estimator with several
+auxiliary variables (Cochran 1977, *Sampling Techniques*, chapters 6 and 7; ``b`` fitted on the
+pilot is a preassigned slope for the rest of the sample, section 7.2)
 
-over the ``k`` batches used, with ``L_C`` the reference's full-data mean and ``b`` the least
-squares slope of ``u_i = S_i - R m_i`` on ``v_i = C_i - R_C m_i``. Neighbouring points
-rank the rows alike (hard rows are hard at both), so the residual ``e_i = u_i - b v_i`` is far
-smaller than ``u_i``: near the origin a point needs a few batches instead of a third of the
-split. Its variance, with the finite-population correction, is
+    L = R + sum_j b_j (L_Cj - R_Cj),    R = sum S_i / sum m_i,   R_Cj = sum C_ij / sum m_i,
 
-    SE(L)^2 = (1 - k/K) s^2 / k,    s^2 = sum e_i^2 / ((n - 2) mbar^2),
+over the ``n`` units used, with ``L_Cj`` reference ``j``'s population mean and ``b`` the least
+squares slopes, fitted on the pilot, of ``u_i = S_i - R m_i`` on ``v_ij = C_ij - R_Cj m_i``.
+A point between the references ranks the rows as they do (hard rows are hard at all), so the
+residual ``e_i = u_i - sum_j b_j v_ij`` is far smaller than ``u_i``. Its variance, with the
+finite-population correction, is
 
-with ``K`` the split's batches and ``mbar`` the mean batch size.
+    SE(L)^2 = (1 - n/N) s^2 / n,    s^2 = sum e_i^2 / ((n0 - 1 - q) mbar^2),
+
+with ``N`` the split's units, ``q`` the reference points and ``mbar`` the mean unit size.
 
 **Stopping rule** (Stein 1945, "A two-sample test for a linear hypothesis whose power is
 independent of the variance", *Ann. Math. Statist.* 16, two-stage procedure). ``s^2`` is
-estimated once, on a pilot of the first ``n0 =`` :data:`PILOT_BATCHES` batches (``df = n0 - 2``
-degrees of freedom), and the point then uses
+estimated once, on a pilot of the first ``n0`` units (``df = n0 - 1 - q``; ``n0 =``
+:data:`~landscape.adaptive_units.PILOT_ROWS` rows, or
+:data:`~landscape.adaptive_units.PILOT_BATCHES` batches), and the point then uses
 
-    k = max(n0, ceil(t^2 s^2 / (TOL^2 + t^2 s^2 / K))),    t = t_{0.975, df},
+    n = max(n0, ceil(t^2 s^2 / (TOL^2 + t^2 s^2 / N)), ceil(25 g1^2)),    t = t_{0.975, df},
 
-the fewest batches whose half-width ``t sqrt((1 - k/K) s^2 / k)`` is at most ``TOL``. Because
-the batch count depends on the pilot's variance only, the interval keeps its 95% coverage. A
-rule that stops at the first ``k`` whose own half-width is below ``TOL`` stops when its
-variance estimate is low by chance and covers less (measured: 93-94% with 5-15 batches).
+the fewest units whose half-width ``t sqrt((1 - n/N) s^2 / n)`` is at most ``TOL``. Because the
+count depends on the pilot's variance only, the interval keeps its 95% coverage. ``25 g1^2``
+is Cochran's rule (1977, section 2.15) for the normal interval of a skewed mean, with ``g1``
+the skewness of the pilot's residuals; the pilot itself is at least ``25 G1^2`` units with
+``G1`` the first reference point's skewness over the population (a trained network's
+cross-entropy, near 0 on most rows, is skewed enough that a small split is used whole).
 
 **Stored standard error.** ``loss_se`` is the half-width divided by ``z_{0.975} = 1.96``, so
 that ``1.96 loss_se`` (about two of them) is the point's 95% interval whatever its degrees of
 freedom. Accuracy carries its binomial standard error ``sqrt(p (1 - p) / n) sqrt(1 - n / N)``
 over the ``n`` rows used of ``N``.
 
-**Full data.** A point that needs every batch sums them in the split's own batch order, so its
-values equal the full-data evaluation exactly, with standard errors 0.
+**Full data.** A point that needs every unit is evaluated by the non-adaptive path itself
+(the split's own batches, in order), so its values equal the full-data evaluation exactly,
+with standard errors 0; so are the reference points'.
 """
 
 from __future__ import annotations
