@@ -262,10 +262,12 @@ class UnitSample:
         ``full`` is called (and nothing more sampled) when the rule needs every unit.
         """
         n0, q = self.pilot, self.references.shape[1]
+        if n0 >= self.total or n0 - 1 - q <= 0:  # no room for a second stage
+            return full()
         sums, correct = sample(0, n0)
         refs = self.references[:n0] if q else None
         slopes, variance, df, need = np.zeros(q), math.nan, n0 - 1 - q, self.total
-        if n0 < self.total and df > 0 and math.isfinite(float(sums.sum())):
+        if math.isfinite(float(sums.sum())):
             slopes, residual, df = regression_residuals(sums, self.sizes[:n0], refs)
             variance = float(residual @ residual) / (df * float(self.sizes[:n0].mean()) ** 2)
             need = max(units_needed(variance, df, self.tolerance, self.total), skew_rule(residual))

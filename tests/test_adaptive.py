@@ -323,3 +323,16 @@ def test_row_sizes_count_tokens_per_sequence():
     assert row_sizes(mlm).tolist() == [2, 1, 3] and row_sizes(lm).tolist() == [1, 0, 2]
     rows = per_row_loss(mlm)(mlm.call(mlm.model, x), y)
     assert float(rows.sum()) == pytest.approx(float(mlm.loss_sum(mlm.call(mlm.model, x), y)))
+
+
+def test_a_pilot_as_large_as_the_split_evaluates_all_the_data_once():
+    exact = PointValues(1.0, math.nan, 0.0, math.nan, 5)
+
+    def sample(start, stop):
+        raise AssertionError("sampled although every row is needed")
+
+    skewed = np.array([0.0] * 40 + [10.0])  # 25 G1^2 = 951 > 41 rows
+    mean = UnitSample(np.ones(41), tolerance=0.1, pilot=10)
+    mean.add_reference(skewed)
+    assert mean.pilot == 41
+    assert mean.estimate(sample, lambda: exact, with_correct=False) is exact
