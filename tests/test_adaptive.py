@@ -1,3 +1,4 @@
+import logging
 import math
 
 import numpy as np
@@ -193,7 +194,8 @@ def test_stopping_rule_equals_its_closed_form_on_known_per_row_losses():
     assert Z95 * values.loss_se[0] <= tol
 
 
-def test_batch_units_where_the_loss_gives_no_per_row_values(caplog):
+def test_batch_units_where_the_loss_gives_no_per_row_values(caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("landscape"), "propagate", True)  # after a CLI test
     obj, origin, dirs, coords = _mlp_case()
     plain_sum = obj.loss_sum
     obj.loss_sum = lambda out, y: plain_sum(out, y) * float(out.sum().item() * 0 + 1)  # no vmap
