@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from landscape import distributed, store
-from landscape.adaptive import AdaptivePointEvaluator, check_tolerance
+from landscape.adaptive import AdaptivePointEvaluator, axis_anchors, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError
@@ -188,7 +188,14 @@ def compute_surface(
             vectors = directions_from_arrays(state.directions, origin, source=str(path or "rank 0"))
         del state  # the stored directions' arrays are freed once flattened
         evaluators = _evaluators(
-            objectives, origin, vectors, points_per_pass, bn, directions.buffer_vectors, tolerance
+            objectives,
+            origin,
+            vectors,
+            points_per_pass,
+            bn,
+            directions.buffer_vectors,
+            tolerance,
+            axis_anchors(coords),
         )
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)
@@ -300,10 +307,12 @@ def _evaluators(
     bn: BNMode,
     buffer_vectors: Sequence[ParamDict] | None,
     tolerance: float | None = None,
+    anchors: np.ndarray | None = None,
 ) -> dict[str, tuple[PointEvaluator, StackedEvaluator | None]]:
     """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one.
 
-    With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` and no stacked one.
+    With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` (with reference
+    points ``anchors`` besides the origin) and no stacked one.
     The splits' evaluators share one flat origin, one flat copy of each direction and
     (one point per pass) one point buffer: ``origin``, ``vectors`` and the parameters of
     each objective's private model are pointed at those buffers
@@ -330,7 +339,9 @@ def _evaluators(
         point = (
             PointEvaluator(obj, origin, vectors, weights=weights, **common)
             if tolerance is None
-            else AdaptivePointEvaluator(obj, origin, vectors, tolerance=tolerance, **common)
+            else AdaptivePointEvaluator(
+                obj, origin, vectors, tolerance=tolerance, anchors=anchors, **common
+            )
         )
         stacked = (
             None

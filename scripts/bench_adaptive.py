@@ -7,9 +7,9 @@ random filter-normalized 2D grid is computed on all the data and with
 after the other. Printed: the load average, both wall and CPU times and their ratios, the
 rows used per point, the share of points whose adaptive train loss is within TOL of the
 full-data value, the largest error, and the share within ``1.96`` of each point's own
-standard errors (its 95% interval). Since every point of one surface shares one batch order,
-those shares come from one draw; ``--orders N`` also evaluates every point with N other batch
-orders (seeds 1..N, not timed) and prints the coverage over all of them. Usage::
+standard errors (its 95% interval). Since every point of one surface shares one row order,
+those shares come from one draw; ``--orders N`` also evaluates every point with N other row
+orders (seeds 1..N, not timed, with the surface's reference points) and prints the coverage over all of them. Usage::
 
     python scripts/bench_adaptive.py [--rows 60000] [--steps 11] [--tolerance 0.02]
         [--batch-size 1000] [--threads 1] [--orders 0]
@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from landscape import surface
-from landscape.adaptive import Z95, AdaptivePointEvaluator
+from landscape.adaptive import AdaptivePointEvaluator, axis_anchors
+from landscape.adaptive_stats import Z95
 from landscape.data import Split
 from landscape.directions import random_directions
 from landscape.engine import grid_coords
@@ -90,7 +91,14 @@ def coverage_over_orders(
     truth = exact.ravel()
     covered, within, rows = [], [], []
     for seed in range(1, args.orders + 1):
-        ev = AdaptivePointEvaluator(objective, origin, vectors, tolerance=args.tolerance, seed=seed)
+        ev = AdaptivePointEvaluator(
+            objective,
+            origin,
+            vectors,
+            tolerance=args.tolerance,
+            seed=seed,
+            anchors=axis_anchors(coords),  # as the surface pipeline passes them
+        )
         values = ev.evaluate(coords)
         error = np.abs(values.loss - truth)
         covered.append(error <= Z95 * values.loss_se + 1e-12)
@@ -144,7 +152,7 @@ def main() -> None:
     if args.orders:
         covered, within, used = coverage_over_orders(model, data, args, exact)
         print(
-            f"over {args.orders} other batch orders: within the 95% interval {covered:.1%}, "
+            f"over {args.orders} other row orders: within the 95% interval {covered:.1%}, "
             f"within TOL {within:.1%}, mean rows {used:.1%} of the split"
         )
 

@@ -30,7 +30,13 @@ def test_tiny_tolerance_equals_the_plain_path_exactly(tmp_path, pair):
     assert (tight["train_rows"] == 240).all() and (tight["test_rows"] == 97).all()
 
 
-def test_loose_tolerance_stops_early_within_its_errors_and_a_is_exact(tmp_path, pair):
+def test_loose_tolerance_stops_early_within_its_errors_and_a_is_exact(tmp_path):
+    # 5 Adam steps: losses of skewness ~0.3; the 150-step pair's (~4) needs all 240 rows
+    # by Cochran's rule n >= 25 G1^2 (test_skewed_losses_use_every_row)
+    pair = (
+        specs.trained(specs.mlp, 0, tmp_path / "a.pt", steps=5),
+        specs.trained(specs.mlp, 1, tmp_path / "b.pt", steps=5),
+    )
     plain = connect(tmp_path, pair, "plain.h5").paths["linear"].values
     c = connect(tmp_path, pair, "loose.h5", tolerance=0.1)
     loose = c.paths["linear"].values
@@ -42,6 +48,13 @@ def test_loose_tolerance_stops_early_within_its_errors_and_a_is_exact(tmp_path, 
     with h5py.File(c.path, "r") as f:
         assert json.loads(f["connect"].attrs["config"])["tolerance"] == 0.1
         assert {"train_loss_se", "train_acc_se", "train_rows"} <= set(f["connect/linear"])
+
+
+def test_skewed_losses_use_every_row(tmp_path, pair):
+    plain = connect(tmp_path, pair, "plain.h5").paths["linear"].values
+    loose = connect(tmp_path, pair, "loose.h5", tolerance=0.1).paths["linear"].values
+    assert (loose["train_rows"] == 240).all() and (loose["train_loss_se"] == 0).all()
+    np.testing.assert_array_equal(loose["train_loss"], plain["train_loss"])
 
 
 def test_recomputed_batchnorm_start_is_exact(tmp_path):

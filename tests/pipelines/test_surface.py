@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from landscape import adaptive
+from landscape.adaptive_units import pilot_rows
 from landscape.cli import cli
 from landscape.pipelines.surface import surface
 from tests.conftest import tiny_data, tiny_net
@@ -35,7 +36,7 @@ def test_adaptive_file_stores_errors_rows_and_tolerance(tmp_path, ckpt):
         for name in METRICS:
             assert np.isfinite(f[f"{name}_se"][()]).all() and f[f"{name}_se"].shape == (3, 5)
         rows = f["train_rows"][()]
-        assert rows.min() >= adaptive.PILOT_BATCHES * 2 and rows.max() <= 50
+        assert rows.min() >= pilot_rows(50, references=5) and rows.max() <= 50
         assert (f["test_rows"][()] <= 23).all()
 
 
