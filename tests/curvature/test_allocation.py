@@ -113,14 +113,15 @@ def test_a_basis_that_cannot_fit_in_memory_names_the_disk_option(monkeypatch) ->
 
 @pytest.mark.parametrize(
     ("estimator", "m", "fit"),
-    [(hutchinson_trace, 100, 25), (hutchpp_trace, 99, 53), (xtrace, 100, 50)],
+    [(hutchinson_trace, 100, 41), (hutchpp_trace, 99, 93), (xtrace, 100, 62)],
 )
 def test_a_sketch_that_cannot_fit_is_refused_before_any_product(
     monkeypatch, estimator, m: int, fit: int
 ) -> None:
     op = Counting(torch.float64)
-    # 8000 bytes a vector; Hutchinson 3m + 2m vectors, Hutch++ (s = g = 33) 2s + 3g + 2g,
-    # XTrace (s = 50) 3s + 2s: the most products that fit is m * 1e6 / need
+    # 8000 bytes a vector; the rows plus one product block (input and output, 2 vectors a
+    # row): Hutchinson m + 2m, Hutch++ (s = g = 33) s + g + 2g, XTrace (s = 50) 2s + 2s
+    # vectors: the most products that fit is m * 1e6 / need
     monkeypatch.setattr(allocation, "available_memory", lambda device: 1_000_000)
     with pytest.raises(LandscapeError, match=rf"trace: {m} products .* at most {fit} products fit"):
         estimator(op, m)
