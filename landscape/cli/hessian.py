@@ -66,8 +66,8 @@ def eigen_line(end: str, result: Any) -> str:
     "--basis-on-disk",
     type=click.Path(file_okay=False),
     default=None,
-    help="Hold the Lanczos basis in a memory-mapped file in this folder (for a basis that "
-    "does not fit in memory; same results, removed when done).",
+    help="Hold the Lanczos basis and the trace sketches in memory-mapped files in this folder "
+    "(for what does not fit in memory; same results, removed when done).",
 )
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")
 @choice_option(

@@ -54,11 +54,15 @@ def check_fits(
     op: Operator,
     products: int,
     rows: int,
+    block: int,
     dtype: torch.dtype,
     directory: str | Path | None,
     what: str,
 ) -> None:
-    """Refuse a sketch of ``rows`` vectors in ``dtype`` (and one product block) that cannot fit.
+    """Refuse ``rows`` vectors in ``dtype`` and products of ``block`` rows that cannot fit.
+
+    A product block holds at most :func:`~landscape.curvature.sketch.block_rows`
+    of the ``block`` rows, :data:`WORK_ROWS` vectors each in the operator's dtype.
 
     Raises:
         LandscapeError: naming the need, what is free, the most products that
@@ -67,7 +71,7 @@ def check_fits(
 
     """
     n = int(op.shape[0])
-    block = min(rows, block_rows(n, op.dtype))
+    block = min(block, block_rows(n, op.dtype))
     check_sketch_fits(
         n,
         products,
@@ -105,7 +109,7 @@ def hutchinson_products(
             f"{what}: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
         )
     n, kind = int(op.shape[0]), basis_dtype(op, dtype)
-    check_fits(op, num_matvecs, num_matvecs, kind, directory, what)
+    check_fits(op, num_matvecs, num_matvecs, num_matvecs, kind, directory, what)
     z, _ = probe_rows(
         n,
         num_matvecs,
@@ -183,7 +187,7 @@ def hutchpp_trace(
     n, kind = int(op.shape[0]), basis_dtype(op, dtype)
     s = num_matvecs // 3
     g = num_matvecs - 2 * s
-    check_fits(op, num_matvecs, s + g, kind, directory, "trace")
+    check_fits(op, num_matvecs, s + g, max(s, g), kind, directory, "trace")
     place = {"dtype": kind, "device": op.device, "directory": directory}
     q, _ = probe_rows(n, s, seed=seed, distribution=distribution, **place)
     for part, hs in row_products(op, q):
@@ -194,7 +198,9 @@ def hutchpp_trace(
     z.addmm_(gram(z, q).to(kind), q, alpha=-1)  # z - Q Qᵀ z, in place
     samples = torch.cat([row_dots(z[part], hz) for part, hz in row_products(op, z)])
     samples = samples.cpu().numpy()
-    return TraceEstimate(low_rank + float(samples.mean()), _std_error(samples), num_matvecs, "hutch++")
+    return TraceEstimate(
+        low_rank + float(samples.mean()), _std_error(samples), num_matvecs, "hutch++"
+    )
 
 
 def xtrace(
@@ -246,7 +252,7 @@ def xtrace(
         raise LandscapeError(f"trace: XTrace needs at least 4 products (got {num_matvecs})")
     s = min(num_matvecs // 2, n)
     kind = basis_dtype(op, dtype)
-    check_fits(op, num_matvecs, 2 * s, kind, directory, "trace")
+    check_fits(op, num_matvecs, 2 * s, s, kind, directory, "trace")
     place = {"dtype": kind, "device": op.device, "directory": directory}
     omega, squares = probe_rows(n, s, seed=seed, distribution="gaussian", **place)
     omega.mul_((n**0.5 / squares.sqrt()).to(device=omega.device, dtype=kind)[:, None])

@@ -128,10 +128,27 @@ def test_a_sketch_that_cannot_fit_is_refused_before_any_product(
     assert op.calls == 0
 
 
+@pytest.mark.parametrize("estimator", [hutchinson_trace, hutchpp_trace, xtrace])
+def test_a_sketch_that_does_not_fit_on_disk_is_refused_before_any_product(
+    tmp_path: Path, monkeypatch, estimator
+) -> None:
+    op = Counting(torch.float32)
+    monkeypatch.setattr(allocation, "available_disk", lambda directory: 40_000)  # 10 vectors
+    with pytest.raises(LandscapeError, match=r"trace: 99 products .* free on disk in .* fit"):
+        estimator(op, 99, directory=tmp_path)
+    with pytest.raises(LandscapeError, match=r"basis-on-disk: .* is not a folder"):
+        estimator(op, 99, directory=tmp_path / "absent")
+    monkeypatch.setattr(allocation, "available_memory", lambda device: 100_000)
+    with pytest.raises(LandscapeError, match=r"--basis-on-disk DIR"):
+        estimator(op, 99)
+    assert op.calls == 0 and list(tmp_path.iterdir()) == []
+
+
 def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
     tmp_path: Path, ckpt: Path
 ) -> None:
     base = ["-q", "hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "2", "--bottom-k", "1"]
+    base += ["--trace", "--trace-hvps", "12"]
     folder = tmp_path / "basis"
     folder.mkdir()
     for name, extra in (("ram.h5", []), ("disk.h5", ["--basis-on-disk", str(folder)])):
@@ -141,6 +158,8 @@ def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
         for end in ("top", "bottom"):
             key = f"curvature/hessian/{end}/eigenvalues"
             np.testing.assert_array_equal(disk[key][()], ram[key][()])
+        trace = "curvature/hessian/trace"
+        assert dict(disk[trace].attrs) == dict(ram[trace].attrs)
     assert list(folder.iterdir()) == []
     res = CliRunner().invoke(
         cli, [*base, "--basis-on-disk", str(tmp_path / "absent"), "--out", str(tmp_path / "x.h5")]
