@@ -24,8 +24,9 @@ from torch import Tensor
 
 from landscape.errors import LandscapeError
 
-WORK_VECTORS = 4
-"""Float64 vectors of ``n`` the Lanczos recurrence holds beside its basis."""
+WORK_VECTORS = 3
+"""Vectors of ``n`` in the basis dtype the Lanczos recurrence holds beside its basis (the
+product ``w``, the operator's input and a fresh vector after a breakdown)."""
 
 
 def available_memory(device: torch.device | str) -> int:
@@ -67,15 +68,15 @@ def check_basis_fits(
     """Refuse, before any work, a Krylov basis of ``rows`` vectors of ``n`` that cannot fit.
 
     In memory the need is the basis (``rows n`` entries of ``dtype``) plus
-    :data:`WORK_VECTORS` float64 vectors; on disk the basis is checked against
-    the folder's free space and the work vectors against the memory.
+    :data:`WORK_VECTORS` vectors of ``dtype``; on disk the basis is checked
+    against the folder's free space and the work vectors against the memory.
 
     Raises:
         LandscapeError: naming the need, what is free and the most vectors that fit.
 
     """
     size = itemsize(dtype)
-    work = WORK_VECTORS * n * 8
+    work = WORK_VECTORS * n * size
     basis = rows * n * size
     if directory is None:
         free = available_memory(device)
@@ -97,7 +98,7 @@ def check_basis_fits(
         )
     if directory is not None and work > available_memory(device):
         raise LandscapeError(
-            f"lanczos: {WORK_VECTORS} float64 work vectors of {n} parameters need "
+            f"lanczos: {WORK_VECTORS} work vectors of {n} parameters in {dtype} need "
             f"{work / 2**30:.2f} GiB but {available_memory(device) / 2**30:.2f} GiB are free "
             f"on {device}"
         )
