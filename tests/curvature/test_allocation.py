@@ -176,3 +176,25 @@ def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> N
     with pytest.raises(LandscapeError, match=r"101 Krylov vectors .* at most 22 vectors fit"):
         lanczos(op, 1, max_iter=100)
     assert op.calls == 0
+
+
+def test_cli_sharpness_with_the_basis_on_disk_writes_the_same_measures(
+    tmp_path: Path, ckpt: Path
+) -> None:
+    base = ["-q", "sharpness", *BASE, "--checkpoint", str(ckpt), "--measures", "lambda_max,trace"]
+    base += ["--trace-hvps", "12"]
+    folder = tmp_path / "basis"
+    folder.mkdir()
+    for name, extra in (("ram.h5", []), ("disk.h5", ["--basis-on-disk", str(folder)])):
+        res = CliRunner().invoke(cli, [*base, *extra, "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "ram.h5") as ram, h5py.File(tmp_path / "disk.h5") as disk:
+        for measure in ("lambda_max", "trace"):
+            key = f"curvature/sharpness/{measure}"
+            np.testing.assert_equal(dict(disk[key].attrs), dict(ram[key].attrs))  # NaN == NaN
+    assert list(folder.iterdir()) == []
+    res = CliRunner().invoke(
+        cli, [*base, "--basis-on-disk", str(tmp_path / "absent"), "--out", str(tmp_path / "x.h5")]
+    )
+    assert res.exit_code == 1 and "is not a folder" in res.output
+    assert not (tmp_path / "x.h5").exists()
