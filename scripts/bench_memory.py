@@ -20,6 +20,10 @@ checkpoints' file pages, which the kernel can drop) above those of an idle
 process measured the same way (the same imports, the model built, nothing run),
 over the model's float32 size: the number of model copies the command holds.
 
+The child processes run ``python -c``, which puts the current directory first
+on ``sys.path``: run the script from the checkout whose ``landscape`` is to be
+measured (``cd OTHER && PYTHONPATH=OTHER python THIS/scripts/bench_memory.py``).
+
 Usage::
 
     python scripts/bench_memory.py                      # 1x1, 21x21, 51x51, 101x101
