@@ -292,9 +292,10 @@ def lanczos(
             random part starts the Krylov space, so an eigenvalue that is
             new at the top is still found.
         seed: seed of the random start vector (when ``v0`` is ``None``).
-        dtype: the Krylov basis' dtype (default the operator's, see
-            :func:`basis_dtype`); ``torch.float64`` for a float64 basis whatever
-            the operator. ``max_iter`` rows of it are preallocated, and a basis
+        dtype: the dtype of the Krylov basis, the work vectors and the returned
+            eigenvectors (default the operator's, see :func:`basis_dtype`);
+            ``torch.float64`` for float64 ones whatever the operator (the
+            tridiagonal matrix is float64 always). ``max_iter`` rows are preallocated, and a basis
             that cannot fit in the memory free is refused before the first product.
         basis_dir: hold the basis in a memory-mapped file in this folder
             (unlinked at once, so nothing stays behind) when it would not fit in
