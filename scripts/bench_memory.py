@@ -8,6 +8,8 @@ not torch's allocator). A 1x1 grid gives the fixed cost of imports, model and da
 ``model``: MLPs of about 1M, 5M, 20M and 50M parameters (``--params``). For
 each, in a fresh process per case: the top-5 Hessian eigenpairs (Lanczos,
 ``--max-iter`` steps at most), the Hutch++ trace (``--trace-hvps`` products),
+the same two with their basis or sketches memory-mapped in a folder
+(``hessian-disk``, ``trace-disk``: ``--basis-on-disk``; not run by default),
 a small surface (``landscape.surface``, ``--grid`` squared points, written to
 a file) and, for each T in ``--checkpoints``, the PCA plane and projection of
 a path of T checkpoints (written by a separate process, opened memory-mapped as
@@ -18,12 +20,17 @@ checkpoints' file pages, which the kernel can drop) above those of an idle
 process measured the same way (the same imports, the model built, nothing run),
 over the model's float32 size: the number of model copies the command holds.
 
+The child processes run ``python -c``, which puts the current directory first
+on ``sys.path``: run the script from the checkout whose ``landscape`` is to be
+measured (``cd OTHER && PYTHONPATH=OTHER python THIS/scripts/bench_memory.py``).
+
 Usage::
 
     python scripts/bench_memory.py                      # 1x1, 21x21, 51x51, 101x101
     python scripts/bench_memory.py --sizes 1 21 --tracemalloc
     python scripts/bench_memory.py --device cuda        # adds the CUDA allocator's peak
     python scripts/bench_memory.py model --params 1e6 5e6 --checkpoints 10 50 200
+    python scripts/bench_memory.py model --params 5e6 --commands hessian hessian-disk trace trace-disk
 """
 
 from __future__ import annotations
@@ -104,11 +111,13 @@ if task == "trajectory":
     points = [open_checkpoint_lazily(model, c)[0] for c in sorted(Path(folder).glob("c*.pt"))]
     plane = pca_plane(points, points[-1])
     project(points, points[-1], plane.directions)
-elif task == "hessian":
+elif task in ("hessian", "hessian-disk"):
     op = HessianLinearOperator(Objective(model, Split(*rows)), params)
-    lanczos(op, 5, tol=1e-2, max_iter=arg)
-elif task == "trace":
-    hutchpp_trace(HessianLinearOperator(Objective(model, Split(*rows)), params), arg)
+    disk = {{"basis_dir": folder}} if task == "hessian-disk" else {{}}
+    lanczos(op, 5, tol=1e-2, max_iter=arg, **disk)
+elif task in ("trace", "trace-disk"):
+    disk = {{"directory": folder}} if task == "trace-disk" else {{}}
+    hutchpp_trace(HessianLinearOperator(Objective(model, Split(*rows)), params), arg, **disk)
 elif task == "surface":
     landscape.surface(model, data={{"train": rows}}, x=f"-1:1:{{arg}}", y=f"-1:1:{{arg}}",
                       split="train", device="cpu", out=f"{{folder}}/s.h5", progress=False)
@@ -160,7 +169,9 @@ def model_cases(
     """``(command, label, argument)`` of every case run for a model of ``p`` parameters."""
     cases = [
         ("hessian", f"top-5, {args.max_iter} steps", str(args.max_iter)),
+        ("hessian-disk", f"top-5, {args.max_iter}, on disk", str(args.max_iter)),
         ("trace", f"hutch++, {args.trace_hvps} HVPs", str(args.trace_hvps)),
+        ("trace-disk", f"hutch++, {args.trace_hvps}, on disk", str(args.trace_hvps)),
         ("surface", f"{args.grid}x{args.grid} grid", str(args.grid)),
     ]
     cases += [("trajectory", f"T={t}", str(t)) for t in checkpoints]
@@ -181,7 +192,7 @@ def model_rows(params: list[float], checkpoints: list[int], args: argparse.Names
         "process (same imports, model built) over the float32 model"
     )
     print(
-        "command     params  case                 seconds  model MiB  RSS-idle MiB  /model"
+        "command       params  case                 seconds  model MiB  RSS-idle MiB  /model"
         "  anon-idle MiB  /model"
     )
     for p in params:
@@ -191,14 +202,14 @@ def model_rows(params: list[float], checkpoints: list[int], args: argparse.Names
             for name, label, arg in model_cases(p, checkpoints, args):
                 if available_mib() < args.min_free * 1024 + 60 * model_mib:
                     print(
-                        f"{name:<10} {p:>8.0f}  {label:<20} skipped: {available_mib():.0f} "
+                        f"{name:<12} {p:>8.0f}  {label:<20} skipped: {available_mib():.0f} "
                         "MiB available"
                     )
                     continue
                 if name == "trajectory":
                     if int(arg) * model_mib > args.max_disk * 1024:
                         print(
-                            f"{name:<10} {p:>8.0f}  {label:<20} skipped: checkpoints over "
+                            f"{name:<12} {p:>8.0f}  {label:<20} skipped: checkpoints over "
                             f"{args.max_disk} GiB"
                         )
                         continue
@@ -210,7 +221,7 @@ def model_rows(params: list[float], checkpoints: list[int], args: argparse.Names
                 rss = r["maxrss_mib"] - idle["maxrss_mib"]
                 anon = r["anon_mib"] - idle["anon_mib"]
                 print(
-                    f"{name:<10} {r['params']:>8}  {label:<20} {r['seconds']:>7.1f} "
+                    f"{name:<12} {r['params']:>8}  {label:<20} {r['seconds']:>7.1f} "
                     f"{mib:>10.1f} {rss:>13.0f} {rss / mib:>7.1f} {anon:>14.0f} {anon / mib:>7.1f}",
                     flush=True,
                 )
@@ -258,7 +269,7 @@ def main() -> None:
     parser.add_argument(
         "--commands",
         nargs="+",
-        choices=("hessian", "trace", "surface", "trajectory"),
+        choices=("hessian", "hessian-disk", "trace", "trace-disk", "surface", "trajectory"),
         default=["hessian", "trace", "surface", "trajectory"],
         help="cases of the model benchmark to run",
     )

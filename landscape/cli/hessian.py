@@ -64,8 +64,8 @@ def eigen_line(end: str, result: Any) -> str:
 )
 @path_option(
     "--basis-on-disk",
-    "Hold the Lanczos basis in a memory-mapped file in this folder (for a basis that "
-    "does not fit in memory; same results, removed when done).",
+    "Hold the Lanczos basis and the trace sketches in memory-mapped files in this folder "
+    "(for what does not fit in memory; same results, removed when done).",
     folder=True,
 )
 @click.option("--trace", is_flag=True, help="Estimate tr(H) (Hutch++ by default).")

@@ -13,12 +13,12 @@ from landscape.cli.curvature_options import (
     matrix_options,
     tol_option,
 )
+from landscape.cli.limits import limit_options
 from landscape.cli.options import choice_option, count_option, path_option, positive_option
+from landscape.cli.threads import threads_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
-from landscape.cli.limits import limit_options
-from landscape.cli.threads import threads_option
 
 
 def uncertainty(s: Any) -> str:
@@ -49,6 +49,12 @@ ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,f
 @matrix_options
 @tol_option
 @count_option("--trace-hvps", 99, "Matrix-vector products for the trace (Hutch++).", minimum=4)
+@path_option(
+    "--basis-on-disk",
+    "Hold the Lanczos basis of lambda_max and the trace sketches in memory-mapped files "
+    "in this folder (for what does not fit in memory; same results, removed when done).",
+    folder=True,
+)
 @positive_option("--epsilon", 1e-3, "Keskar et al. 2017 box size ε.")
 @positive_option("--rho", 0.1, "Radius of adaptive sharpness (scale c = |w|).")
 @count_option("--steps", 20, "Ascent steps of adaptive worst-case sharpness.")
@@ -122,6 +128,7 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
             width_increase=kw["width_increase"],
             width_radius=kw["width_radius"],
             optimizer_state=opt,
+            basis_dir=kw["basis_on_disk"],
             **run.stored,
         )
         if run.progress:

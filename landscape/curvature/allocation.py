@@ -7,8 +7,9 @@ mapping: the kernel writes its pages back to the file and drops them as memory
 runs short, so the basis is bounded by the disk instead of the RAM). The file is
 unlinked as soon as it is mapped, so nothing is left behind, even after ``kill -9``.
 
-The trace estimators' sketches (``n x m`` blocks of probes and their products)
-are checked against the memory free the same way, before the first product.
+The trace estimators' sketches (blocks of probes and their products, as rows
+of the same kind of store, see :mod:`landscape.curvature.sketch`) are checked
+against the memory (or the folder) free the same way, before the first product.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from torch import Tensor
 
 from landscape.errors import LandscapeError
 
-WORK_VECTORS = 4
-"""Float64 vectors of ``n`` the Lanczos recurrence holds beside its basis."""
+WORK_VECTORS = 3
+"""Vectors of ``n`` in the basis dtype the Lanczos recurrence holds beside its basis (the
+product ``w``, the operator's input and a fresh vector after a breakdown)."""
 
 
 def available_memory(device: torch.device | str) -> int:
@@ -66,15 +68,15 @@ def check_basis_fits(
     """Refuse, before any work, a Krylov basis of ``rows`` vectors of ``n`` that cannot fit.
 
     In memory the need is the basis (``rows n`` entries of ``dtype``) plus
-    :data:`WORK_VECTORS` float64 vectors; on disk the basis is checked against
-    the folder's free space and the work vectors against the memory.
+    :data:`WORK_VECTORS` vectors of ``dtype``; on disk the basis is checked
+    against the folder's free space and the work vectors against the memory.
 
     Raises:
         LandscapeError: naming the need, what is free and the most vectors that fit.
 
     """
     size = itemsize(dtype)
-    work = WORK_VECTORS * n * 8
+    work = WORK_VECTORS * n * size
     basis = rows * n * size
     if directory is None:
         free = available_memory(device)
@@ -96,7 +98,7 @@ def check_basis_fits(
         )
     if directory is not None and work > available_memory(device):
         raise LandscapeError(
-            f"lanczos: {WORK_VECTORS} float64 work vectors of {n} parameters need "
+            f"lanczos: {WORK_VECTORS} work vectors of {n} parameters in {dtype} need "
             f"{work / 2**30:.2f} GiB but {available_memory(device) / 2**30:.2f} GiB are free "
             f"on {device}"
         )
@@ -137,29 +139,41 @@ def grow_rows(store: Tensor, rows: int, directory: str | Path | None = None) -> 
 def check_sketch_fits(
     n: int,
     products: int,
-    float64_columns: int,
-    dtype_columns: int,
-    dtype: torch.dtype,
+    sketch_bytes: int,
+    work_bytes: int,
     device: torch.device | str,
+    directory: str | Path | None,
     what: str,
 ) -> None:
-    """Refuse, before any product, a trace sketch that cannot fit in the memory free.
+    """Refuse, before any product, a trace sketch that cannot fit.
 
-    An estimator spending ``products`` operator products holds, at its peak,
-    ``float64_columns`` float64 vectors of ``n`` (probes, their products, a
-    basis) plus ``dtype_columns`` vectors in the operator's ``dtype`` (its
-    inputs and outputs); the need grows linearly with ``products``, so the most
-    products that fit is ``products`` scaled by what is free over the need.
+    An estimator spending ``products`` operator products holds its rows
+    (probes, a sketch, its basis: ``sketch_bytes``) in memory, or on disk in
+    ``directory``, and one block's product (``work_bytes``) in memory. The
+    need grows linearly with ``products``, so the most products that fit is
+    ``products`` scaled by what is free over the need.
 
     Raises:
-        LandscapeError: naming the need, the memory free and the most products that fit.
+        LandscapeError: naming the need, what is free and the most products that fit.
 
     """
-    need = n * (float64_columns * 8 + dtype_columns * itemsize(dtype))
-    free = available_memory(device)
+    if directory is None:
+        need, free = sketch_bytes + work_bytes, available_memory(device)
+        where = f"free on {device}"
+        hint = "lower --trace-hvps, or hold the sketches on disk (--basis-on-disk DIR)"
+    else:
+        check_folder(directory)
+        need, free = sketch_bytes, available_disk(directory)
+        where = f"free on disk in {directory}"
+        hint = "lower --trace-hvps, or choose a folder with more space"
     if need > free:
         raise LandscapeError(
             f"{what}: {products} products of {n} parameters need {need / 2**30:.2f} GiB of "
-            f"sketches but {free / 2**30:.2f} GiB are free on {device}; at most "
-            f"{products * free // need} products fit (lower --trace-hvps)"
+            f"sketches but {free / 2**30:.2f} GiB are {where}; at most "
+            f"{products * free // need} products fit ({hint})"
+        )
+    if directory is not None and work_bytes > available_memory(device):
+        raise LandscapeError(
+            f"{what}: a product of {n} parameters needs {work_bytes / 2**30:.2f} GiB but "
+            f"{available_memory(device) / 2**30:.2f} GiB are free on {device}"
         )

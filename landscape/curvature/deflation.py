@@ -19,6 +19,7 @@ Gambhir, Stathopoulos & Orginos 2017 deflate computed eigenvectors).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -79,18 +80,21 @@ def deflated_trace(
     vectors: Tensor,
     ritz_values: np.ndarray,
     seed: int = 0,
+    directory: str | Path | None = None,
 ) -> TraceEstimate:
     """``tr(H) = sum θ_i + tr(P H P)``, the second term by ``estimator`` with all the products.
 
     Args:
         estimator: a trace estimator with the signature of
-            :func:`~landscape.curvature.trace.hutchpp_trace` (``op, num_matvecs, seed=``).
+            :func:`~landscape.curvature.trace.hutchpp_trace` (``op, num_matvecs, seed=, directory=``).
         op: the symmetric operator ``H``.
         num_matvecs: products for the estimator (the deflation itself needs none).
         vectors: ``(k, n)`` Ritz vectors of ``H`` (e.g. a top-k Lanczos result's
             eigenvectors), re-orthonormalized here.
         ritz_values: their ``k`` Ritz values, ``θ_i = v_iᵀ H v_i``.
         seed: the estimator's seed.
+        directory: hold the estimator's sketches in memory-mapped files in this
+            folder (its ``directory``; ``None``: in memory).
 
     Returns:
         The estimate, the estimator's standard error (the deflated part is
@@ -113,7 +117,12 @@ def deflated_trace(
             f"(got {tuple(vectors.shape)} and {len(ritz_values)})"
         )
     k = int(vectors.shape[0])
-    rest = estimator(DeflatedOperator(op, orthonormal_columns(vectors)), num_matvecs, seed=seed)
+    rest = estimator(
+        DeflatedOperator(op, orthonormal_columns(vectors)),
+        num_matvecs,
+        seed=seed,
+        directory=directory,
+    )
     return TraceEstimate(
         float(np.sum(ritz_values)) + rest.estimate,
         rest.std_error,

@@ -32,6 +32,7 @@ from torch import Tensor
 from landscape.curvature.allocation import allocate_rows, check_basis_fits, grow_rows
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import EigenResult
+from landscape.curvature.sketch import gram, row_dots
 from landscape.errors import LandscapeError
 
 Which = Literal["largest", "smallest"]
@@ -158,9 +159,10 @@ def lanczos_steps(
     previous ``q`` (Paige 1976 showed that without them Ritz values repeat).
     On breakdown (``β_j ≈ 0``: an invariant subspace was found) a new random
     vector orthogonal to the basis continues the recurrence with ``β_j = 0``.
-    The recurrence runs in float64; the basis and its Gram-Schmidt passes in
-    the basis dtype, on the operator's device or, for a disk-backed basis, on
-    the CPU (the same operations, so the same numbers as in memory there).
+    The vectors (the basis, the product ``w`` and its Gram-Schmidt passes) are
+    in the basis dtype, every inner product accumulated in float64, and ``T``
+    is float64; they run on the operator's device or, for a disk-backed basis'
+    passes, on the CPU (the same operations, so the same numbers as in memory there).
 
     Args:
         op: symmetric ``n x n`` operator.
@@ -202,17 +204,20 @@ def lanczos_steps(
         state = LanczosState(store=store, size=0, alpha=[], beta=[], directory=basis_dir)
         state.append(q / q.norm())
     scale = 0.0
+    kind = state.store.dtype
     while len(state.alpha) < num_steps:
         j = len(state.alpha)
-        q = state.basis[j].to(device=device, dtype=torch.float64)
-        w = (op @ q.to(op.dtype)).to(torch.float64)
+        q = state.basis[j].to(device)
+        w = (op @ q.to(op.dtype)).to(kind)
+        if w.untyped_storage().data_ptr() == state.store.untyped_storage().data_ptr():
+            w = w.clone()  # an operator that returned (a view of) its input: w is updated in place
         state.num_matvecs += 1
-        a = float(q @ w)
-        w = w - a * q
+        a = float(row_dots(q[None], w[None])[0])
+        w.add_(q, alpha=-a)
         if j > 0:
-            w = w - state.beta[j - 1] * state.basis[j - 1].to(device=device, dtype=torch.float64)
+            w.add_(state.basis[j - 1].to(device), alpha=-state.beta[j - 1])
         w = _orthogonalize(state.basis, w)
-        b = float(w.norm())
+        b = float(row_dots(w[None], w[None])[0]) ** 0.5
         state.alpha.append(a)
         scale = max(scale, abs(a) + b + (state.beta[j - 1] if j else 0.0))
         if len(state.alpha) == n:
@@ -220,27 +225,27 @@ def lanczos_steps(
             break
         if b <= 1e-10 * max(scale, 1e-300):
             b = 0.0
-            w = _orthogonalize(
-                state.basis, random_unit(n, seed=seed + 7919 * (j + 1), device=device)
-            )
+            fresh = random_unit(n, seed=seed + 7919 * (j + 1), device=device).to(kind)
+            w = _orthogonalize(state.basis, fresh)
+            w.div_(float(row_dots(w[None], w[None])[0]) ** 0.5)
+        else:
+            w.div_(b)
         state.beta.append(b)
-        state.append(w / w.norm())
+        state.append(w)
     return state
 
 
 def _orthogonalize(basis: Tensor, w: Tensor) -> Tensor:
-    """Two classical Gram-Schmidt passes of the float64 ``w`` against ``basis`` (in its dtype).
+    """Two classical Gram-Schmidt passes of ``w`` against ``basis``, in place, in the basis dtype.
 
-    They run where the basis is (the CPU for a disk-backed one); ``w`` comes back to its device.
+    The coefficients are accumulated in float64 (:func:`~landscape.curvature.sketch.gram`);
+    the passes run where the basis is (the CPU for a disk-backed one) and ``w``
+    comes back to its device.
     """
     device = w.device
     w = w.to(basis.device)
-    if basis.dtype == torch.float64:
-        for _ in range(2):
-            w = w - basis.T @ (basis @ w)
-        return w.to(device)
     for _ in range(2):
-        w = w - (basis.T @ (basis @ w.to(basis.dtype))).to(torch.float64)
+        w.addmv_(basis.T, gram(basis, w[None])[:, 0].to(basis.dtype), alpha=-1)
     return w.to(device)
 
 
@@ -287,9 +292,10 @@ def lanczos(
             random part starts the Krylov space, so an eigenvalue that is
             new at the top is still found.
         seed: seed of the random start vector (when ``v0`` is ``None``).
-        dtype: the Krylov basis' dtype (default the operator's, see
-            :func:`basis_dtype`); ``torch.float64`` for a float64 basis whatever
-            the operator. ``max_iter`` rows of it are preallocated, and a basis
+        dtype: the dtype of the Krylov basis, the work vectors and the returned
+            eigenvectors (default the operator's, see :func:`basis_dtype`);
+            ``torch.float64`` for float64 ones whatever the operator (the
+            tridiagonal matrix is float64 always). ``max_iter`` rows are preallocated, and a basis
             that cannot fit in the memory free is refused before the first product.
         basis_dir: hold the basis in a memory-mapped file in this folder
             (unlinked at once, so nothing stays behind) when it would not fit in
@@ -350,12 +356,12 @@ RITZ_COLUMNS = 2**20
 
 
 def ritz_vectors(basis: Tensor, coefficients: np.ndarray) -> Tensor:
-    """The unit float64 Ritz vectors ``y_i = Q s_i / ||Q s_i||`` of ``basis`` ``Q`` (rows ``q_j``).
+    """The unit Ritz vectors ``y_i = Q s_i / ||Q s_i||`` of ``basis`` ``Q`` (rows ``q_j``), in its dtype.
 
     ``(Sᵀ Q)`` is formed in the basis dtype a slice of :data:`RITZ_COLUMNS`
-    parameters at a time, straight into the preallocated ``(k, n)`` float64
-    result, which is then normalized in place: beside the basis the peak is the
-    result and one slice, not three ``(k, n)`` copies.
+    parameters at a time, straight into the preallocated ``(k, n)`` result,
+    which is then normalized in place (norms accumulated in float64): beside
+    the basis the peak is the result and one slice, not three ``(k, n)`` copies.
 
     Args:
         basis: ``(j, n)`` orthonormal rows.
@@ -366,11 +372,11 @@ def ritz_vectors(basis: Tensor, coefficients: np.ndarray) -> Tensor:
         device=basis.device, dtype=basis.dtype
     )
     n = basis.shape[1]
-    vecs = torch.empty((coeffs.shape[0], n), dtype=torch.float64, device=basis.device)
+    vecs = torch.empty((coeffs.shape[0], n), dtype=basis.dtype, device=basis.device)
     for start in range(0, n, RITZ_COLUMNS):
         part = slice(start, min(n, start + RITZ_COLUMNS))
         vecs[:, part] = coeffs @ basis[:, part]
-    return vecs.div_(vecs.norm(dim=1, keepdim=True))
+    return vecs.div_(row_dots(vecs, vecs).sqrt().to(vecs.dtype)[:, None])
 
 
 def max_lanczos_steps(n: int, k: int, max_iter: int | None = None) -> int:

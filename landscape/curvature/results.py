@@ -1,6 +1,6 @@
 """The tensor result of the eigensolvers, and its conversion to the stored record.
 
-:class:`EigenResult` keeps the eigenvectors as one float64 tensor, which the
+:class:`EigenResult` keeps the eigenvectors as one tensor (the solver's dtype), which the
 solvers need for warm starts; :meth:`EigenResult.to_record` turns it into the
 torch-free :class:`~landscape.records.Eigenpairs` (name-keyed numpy vectors)
 that io writes. The trace and density estimators return the torch-free
@@ -28,7 +28,8 @@ class EigenResult:
     Attributes:
         eigenvalues: ``(k,)`` float64, ordered as asked (largest first for the
             top end, smallest first for the bottom end).
-        eigenvectors: ``(k, n)`` float64 unit vectors, row ``i`` for eigenvalue ``i``.
+        eigenvectors: ``(k, n)`` unit vectors, row ``i`` for eigenvalue ``i`` (Lanczos: in its
+            basis dtype, the operator's unless float64 was asked for).
         residuals: ``(k,)`` residual norms ``||H v_i - λ_i v_i||``.
         num_matvecs: operator applications (Hessian-vector products) spent.
         converged: ``(k,)`` whether ``residuals[i] <= tol * |λ_i|``.

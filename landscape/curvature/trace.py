@@ -1,49 +1,103 @@
-"""Stochastic trace estimators: Hutchinson, Hutch++ and XTrace, each with a standard error."""
+"""Stochastic trace estimators: Hutchinson, Hutch++ and XTrace, each with a standard error.
+
+Their probes, sketches and bases are rows of preallocated stores in the
+sketch dtype (the operator's unless ``dtype=torch.float64``), in memory or,
+with ``directory``, memory-mapped there (see :mod:`landscape.curvature.sketch`);
+what they need is checked before the first product.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from landscape.curvature.allocation import check_sketch_fits
+from landscape.curvature.allocation import allocate_rows, check_sketch_fits, itemsize
+from landscape.curvature.lanczos import basis_dtype
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import TraceEstimate
+from landscape.curvature.sketch import (
+    block_rows,
+    gram,
+    orthonormalize_rows,
+    probe_rows,
+    row_dots,
+    row_products,
+)
 from landscape.errors import LandscapeError
 
 Distribution = Literal["rademacher", "gaussian"]
 DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 
+WORK_ROWS = 2
+"""Vectors in the operator's dtype per row of a product block (its input and output)."""
+
 
 def probes(n: int, m: int, *, seed: int, distribution: Distribution = "rademacher") -> Tensor:
     """``(n, m)`` float64 random vectors with ``E[z zᵀ] = I``, seeded on the CPU.
 
+    The columns are the rows every estimator draws (:func:`~landscape.curvature.sketch.probe_rows`).
+
     >>> probes(3, 2, seed=0).abs().unique().tolist()
     [1.0]
     """
-    if distribution not in DISTRIBUTIONS:
-        raise LandscapeError(
-            f"trace: distribution should be one of {', '.join(DISTRIBUTIONS)} "
-            f"(got {distribution!r})"
-        )
-    gen = torch.Generator().manual_seed(seed)
-    if distribution == "gaussian":
-        return torch.randn(n, m, generator=gen, dtype=torch.float64)
-    return torch.randint(0, 2, (n, m), generator=gen).to(torch.float64) * 2 - 1
+    return probe_rows(
+        n, m, seed=seed, distribution=distribution, dtype=torch.float64, device="cpu"
+    )[0].T
+
+
+def check_fits(
+    op: Operator,
+    products: int,
+    rows: int,
+    block: int,
+    dtype: torch.dtype,
+    directory: str | Path | None,
+    what: str,
+) -> None:
+    """Refuse ``rows`` vectors in ``dtype`` and products of ``block`` rows that cannot fit.
+
+    A product block holds at most :func:`~landscape.curvature.sketch.block_rows`
+    of the ``block`` rows, :data:`WORK_ROWS` vectors each in the operator's dtype.
+
+    Raises:
+        LandscapeError: naming the need, what is free, the most products that
+            fit and ``--basis-on-disk DIR`` (see
+            :func:`~landscape.curvature.allocation.check_sketch_fits`).
+
+    """
+    n = int(op.shape[0])
+    block = min(block, block_rows(n, op.dtype))
+    check_sketch_fits(
+        n,
+        products,
+        rows * n * itemsize(dtype),
+        WORK_ROWS * block * n * itemsize(op.dtype),
+        op.device,
+        directory,
+        what,
+    )
 
 
 def hutchinson_products(
-    op: Operator, num_matvecs: int, *, seed: int, distribution: Distribution, what: str
-) -> tuple[Tensor, Tensor]:
-    """Probes ``Z`` (``n × m``, float64, on the operator's device) and ``H Z`` in float64.
+    op: Operator,
+    num_matvecs: int,
+    *,
+    seed: int,
+    distribution: Distribution,
+    what: str,
+    dtype: torch.dtype | None = None,
+    directory: str | Path | None = None,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Blocks of probes ``z`` (rows, sketch dtype) and their products ``H z`` (rows, op dtype).
 
-    The shared step of Hutchinson's estimators (of ``tr(H)``, ``||H||_F²``, ``diag(H)``).
-
-    The ``m`` probes, their products and one product of the two are held at
-    once (three float64 ``n x m`` blocks, plus the operator's input and output),
-    checked against the memory free before the first product.
+    The shared step of Hutchinson's estimators (of ``tr(H)``, ``||H||_F²``,
+    ``diag(H)``). The ``m`` probes are one ``(m, n)`` store (in memory, or in
+    ``directory``), checked with one product block before the first product.
 
     Raises:
         LandscapeError: ``{what}: Hutchinson needs at least 2 products ...`` for ``m < 2``
@@ -54,10 +108,19 @@ def hutchinson_products(
         raise LandscapeError(
             f"{what}: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
         )
-    n = int(op.shape[0])
-    check_sketch_fits(n, num_matvecs, 3 * num_matvecs, 2 * num_matvecs, op.dtype, op.device, what)
-    z = probes(n, num_matvecs, seed=seed, distribution=distribution).to(op.device)
-    return z, (op @ z.to(op.dtype)).to(torch.float64)
+    n, kind = int(op.shape[0]), basis_dtype(op, dtype)
+    check_fits(op, num_matvecs, num_matvecs, num_matvecs, kind, directory, what)
+    z, _ = probe_rows(
+        n,
+        num_matvecs,
+        seed=seed,
+        distribution=distribution,
+        dtype=kind,
+        device=op.device,
+        directory=directory,
+    )
+    for part, hz in row_products(op, z):
+        yield z[part], hz
 
 
 def hutchinson_trace(
@@ -66,23 +129,42 @@ def hutchinson_trace(
     *,
     seed: int = 0,
     distribution: Distribution = "rademacher",
+    dtype: torch.dtype | None = None,
+    directory: str | Path | None = None,
 ) -> TraceEstimate:
     """Hutchinson's estimator ``tr(H) ≈ (1/m) sum_i z_iᵀ H z_i`` (Hutchinson 1989).
 
     Unbiased for ``E[z zᵀ] = I``; the standard error is the sample standard
     deviation of ``z_iᵀ H z_i`` over ``sqrt(m)``. Rademacher probes give the
-    smallest variance, ``2 (||H||_F² - sum_i H_ii²) / m``.
+    smallest variance, ``2 (||H||_F² - sum_i H_ii²) / m``. It holds ``m``
+    probes in the sketch dtype (``dtype``, default the operator's; see
+    :func:`~landscape.curvature.lanczos.basis_dtype`), in memory or in a
+    memory-mapped file in ``directory``, and one block of products.
 
     >>> hutchinson_trace(torch.eye(4, dtype=torch.float64), 8).estimate   # z^T I z = n exactly
     4.0
     """
-    z, hz = hutchinson_products(op, num_matvecs, seed=seed, distribution=distribution, what="trace")
-    samples = (hz * z).sum(0).cpu().numpy()
+    blocks = hutchinson_products(
+        op,
+        num_matvecs,
+        seed=seed,
+        distribution=distribution,
+        what="trace",
+        dtype=dtype,
+        directory=directory,
+    )
+    samples = torch.cat([row_dots(z, hz) for z, hz in blocks]).cpu().numpy()
     return TraceEstimate(float(samples.mean()), _std_error(samples), num_matvecs, "hutchinson")
 
 
 def hutchpp_trace(
-    op: Operator, num_matvecs: int = 99, *, seed: int = 0, distribution: Distribution = "rademacher"
+    op: Operator,
+    num_matvecs: int = 99,
+    *,
+    seed: int = 0,
+    distribution: Distribution = "rademacher",
+    dtype: torch.dtype | None = None,
+    directory: str | Path | None = None,
 ) -> TraceEstimate:
     """Hutch++ (Meyer, Musco, Musco & Woodruff 2021): low-rank part exact, rest by Hutchinson.
 
@@ -91,31 +173,44 @@ def hutchpp_trace(
     with the remaining ``g = m - 2s`` probes. The error falls like ``1/m``
     instead of ``1/sqrt(m)`` when the spectrum decays, as a Hessian's does.
     The standard error is that of the Hutchinson part (the first term is
-    exact given ``Q``). At its peak it holds ``2 s + 3 g`` float64 vectors of
-    ``n`` (checked against the memory free before the first product).
+    exact given ``Q``). It holds ``s + g`` vectors of ``n`` in the sketch
+    dtype (``H S`` is written over ``S`` and orthonormalized in place), in
+    memory or in a memory-mapped file in ``directory``, and one block of
+    products; checked before the first product.
 
     >>> A = torch.diag(torch.tensor([5.0, 1.0, 0.0, 0.0], dtype=torch.float64))
-    >>> round(hutchpp_trace(A, 6).estimate, 10)   # rank 2 = s: captured exactly
+    >>> round(hutchpp_trace(A, 6, distribution="gaussian").estimate, 10)   # H S spans range(H)
     6.0
     """
     if num_matvecs < 4:
         raise LandscapeError(f"trace: Hutch++ needs at least 4 products (got {num_matvecs})")
-    n = int(op.shape[0])
+    n, kind = int(op.shape[0]), basis_dtype(op, dtype)
     s = num_matvecs // 3
     g = num_matvecs - 2 * s
-    check_sketch_fits(n, num_matvecs, 2 * s + 3 * g, 2 * max(s, g), op.dtype, op.device, "trace")
-    sketch = probes(n, s, seed=seed, distribution=distribution).to(op.device)
-    q, _ = torch.linalg.qr((op @ sketch.to(op.dtype)).to(torch.float64))
-    low_rank = float(((op @ q.to(op.dtype)).to(torch.float64) * q).sum())
-    z = probes(n, g, seed=seed + 1, distribution=distribution).to(op.device)
-    z = z - q @ (q.T @ z)
-    samples = ((op @ z.to(op.dtype)).to(torch.float64) * z).sum(0).cpu().numpy()
+    check_fits(op, num_matvecs, s + g, max(s, g), kind, directory, "trace")
+    place = {"dtype": kind, "device": op.device, "directory": directory}
+    q, _ = probe_rows(n, s, seed=seed, distribution=distribution, **place)
+    for part, hs in row_products(op, q):
+        q[part] = hs
+    orthonormalize_rows(q)
+    low_rank = sum(float(row_dots(q[part], hq).sum()) for part, hq in row_products(op, q))
+    z, _ = probe_rows(n, g, seed=seed + 1, distribution=distribution, **place)
+    z.addmm_(gram(z, q).to(kind), q, alpha=-1)  # z - Q Qᵀ z, in place
+    samples = torch.cat([row_dots(z[part], hz) for part, hz in row_products(op, z)])
+    samples = samples.cpu().numpy()
     return TraceEstimate(
         low_rank + float(samples.mean()), _std_error(samples), num_matvecs, "hutch++"
     )
 
 
-def xtrace(op: Operator, num_matvecs: int = 100, *, seed: int = 0) -> TraceEstimate:
+def xtrace(
+    op: Operator,
+    num_matvecs: int = 100,
+    *,
+    seed: int = 0,
+    dtype: torch.dtype | None = None,
+    directory: str | Path | None = None,
+) -> TraceEstimate:
     """XTrace (Epperly, Tropp & Webber 2024): Hutch++ made exchangeable, every sample used twice.
 
     With ``s = m // 2`` test vectors ``Ω`` drawn uniformly on the sphere of
@@ -134,13 +229,18 @@ def xtrace(op: Operator, num_matvecs: int = 100, *, seed: int = 0) -> TraceEstim
     of the ``t_i`` (``std / sqrt(s)``), the paper's error estimate; the ``t_i``
     are exchangeable, not independent. When ``H`` has rank below ``s`` the
     sketch captures its range and ``tr(Qᵀ H Q)`` is exact (standard error 0).
-    At its peak it holds ``3 s`` float64 vectors of ``n`` (``Ω``, ``Q`` and
-    ``H Q``), checked against the memory free before the first product.
+    It holds ``2 s`` vectors of ``n`` in the sketch dtype (``Ω`` and ``Q``,
+    formed in place from ``H Ω``; each block of ``H Q`` is reduced to its rows of
+    ``Qᵀ H Q`` and ``(H Q)ᵀ Ω`` at once), in memory or in a memory-mapped file
+    in ``directory``, and one block of products; checked before the first product.
 
     Args:
         op: symmetric operator.
         num_matvecs: products ``m`` (at least 4); ``2 s`` are spent, ``s = min(m // 2, n)``.
         seed: seed of ``Ω``.
+        dtype: the sketch dtype (default the operator's, see
+            :func:`~landscape.curvature.lanczos.basis_dtype`).
+        directory: hold the sketch in memory-mapped files in this folder.
 
     >>> A = torch.diag(torch.tensor([5.0, 1.0] + [0.0] * 8, dtype=torch.float64))
     >>> xtrace(A, 8).estimate   # rank 2 < s = 4: captured exactly
@@ -151,19 +251,26 @@ def xtrace(op: Operator, num_matvecs: int = 100, *, seed: int = 0) -> TraceEstim
     if num_matvecs < 4:
         raise LandscapeError(f"trace: XTrace needs at least 4 products (got {num_matvecs})")
     s = min(num_matvecs // 2, n)
-    check_sketch_fits(n, num_matvecs, 3 * s, 2 * s, op.dtype, op.device, "trace")
-    omega = probes(n, s, seed=seed, distribution="gaussian")
-    omega = (omega * (n**0.5 / omega.norm(dim=0, keepdim=True))).to(op.device)
-    q, r = torch.linalg.qr((op @ omega.to(op.dtype)).to(torch.float64))
-    z = (op @ q.to(op.dtype)).to(torch.float64)
-    h = q.T @ z
+    kind = basis_dtype(op, dtype)
+    check_fits(op, num_matvecs, 2 * s, s, kind, directory, "trace")
+    place = {"dtype": kind, "device": op.device, "directory": directory}
+    omega, squares = probe_rows(n, s, seed=seed, distribution="gaussian", **place)
+    omega.mul_((n**0.5 / squares.sqrt()).to(device=omega.device, dtype=kind)[:, None])
+    q = allocate_rows(s, n, kind, op.device, directory)
+    for part, y in row_products(op, omega):
+        q[part] = y
+    r = orthonormalize_rows(q)
+    h = torch.empty(s, s, dtype=torch.float64, device=q.device)
+    t = torch.empty(s, s, dtype=torch.float64, device=q.device)
+    for part, z in row_products(op, q):
+        h[:, part] = gram(q, z)
+        t[part] = gram(z, omega)
     diag = r.diagonal().abs()
     if float(diag.min()) <= 1e-10 * float(diag.max()):  # rank(H) < s: range(H) ⊆ range(Q)
         return TraceEstimate(float(h.trace()), 0.0, 2 * s, "xtrace")
-    w = q.T @ omega
+    w = gram(q, omega)
     sv = torch.linalg.inv(r).T
     sv = sv / sv.norm(dim=0, keepdim=True)
-    t = z.T @ omega
     hw = h @ w
     d_sw = (sv * w).sum(0)
     d_shs = (sv * (h @ sv)).sum(0)

@@ -164,8 +164,9 @@ def hessian(
         density_steps: Lanczos steps per run.
         sigma: Gaussian smoothing width relative to the spectrum's range.
         seed: seed of all random vectors.
-        basis_dir: hold the Lanczos bases in memory-mapped files in this folder
-            (see :func:`~landscape.curvature.lanczos.lanczos`); same results.
+        basis_dir: hold the Lanczos bases and the trace sketches in memory-mapped
+            files in this folder (see :func:`~landscape.curvature.lanczos.lanczos`
+            and :mod:`landscape.curvature.sketch`); same results.
         out: HDF5 file for ``curvature/hessian`` (``None``: keep in memory only).
         overwrite: replace a ``curvature/hessian`` made with other settings.
         progress: show a bar counting Hessian-vector products.
@@ -221,9 +222,10 @@ def hessian(
                 vectors=_flat_vectors(finished["top"], setup.params),
                 ritz_values=finished["top"].eigenvalues,
                 seed=seed,
+                directory=basis_dir,
             )
             if trace_deflate
-            else estimator(op, trace_hvps, seed=seed)
+            else estimator(op, trace_hvps, seed=seed, directory=basis_dir)
         )
     if density:
         stages["density"] = lambda op: slq_density(

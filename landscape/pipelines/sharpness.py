@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from landscape.curvature.allocation import check_folder
 from landscape.curvature.lanczos import lanczos, max_lanczos_steps
 from landscape.curvature.matrices import TITLES, Matrix, check_matrix, curvature_operator
 from landscape.curvature.preconditioned import (
@@ -80,6 +81,7 @@ def sharpness(
     width_radius: float = 1.0,
     optimizer_state: OptimizerState | None = None,
     seed: int = 0,
+    basis_dir: str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -93,7 +95,8 @@ def sharpness(
     per row, ``empirical-fisher``; see :mod:`landscape.curvature.matrices`) is
     the ``H`` of the measures defined through a curvature matrix: ``lambda_max``,
     ``trace``, ``precond_lambda_max`` and ``update_curvature``; the others are
-    measured on the loss itself.
+    measured on the loss itself. ``basis_dir`` holds the Lanczos basis of
+    ``lambda_max`` and the trace's sketches in memory-mapped files there (same results).
 
     Raises:
         LandscapeError: for an unknown measure or an existing result with different settings.
@@ -105,11 +108,12 @@ def sharpness(
             f"measures: expected a comma list of {', '.join(MEASURES)} "
             f"(got {', '.join(measures) or 'nothing'})"
         )
+    check_folder(basis_dir)
     obj, params = setup.objective, setup.params
     chosen = check_matrix(matrix, obj.loss_spec, fisher_samples)
     makers: dict[str, Callable[[Any], Sharpness]] = {
-        "lambda_max": lambda op: _lambda_max(op, tol, seed, chosen),
-        "trace": lambda op: _trace(op, trace_hvps, seed, chosen),
+        "lambda_max": lambda op: _lambda_max(op, tol, seed, chosen, basis_dir),
+        "trace": lambda op: _trace(op, trace_hvps, seed, chosen, basis_dir),
         "keskar": lambda op: keskar_sharpness(
             obj, params, epsilon=epsilon, max_iter=keskar_iter, seed=seed
         ),
@@ -192,8 +196,10 @@ def _plain(v: Any) -> bool:
     )
 
 
-def _lambda_max(op: Any, tol: float, seed: int, chosen: dict[str, Any]) -> Sharpness:
-    r = lanczos(op, 1, tol=tol, seed=seed)
+def _lambda_max(
+    op: Any, tol: float, seed: int, chosen: dict[str, Any], basis_dir: str | Path | None
+) -> Sharpness:
+    r = lanczos(op, 1, tol=tol, seed=seed, basis_dir=basis_dir)
     title = TITLES[chosen.get("matrix", "hessian")]
     return Sharpness(
         "lambda_max",
@@ -212,8 +218,10 @@ def _bound(r: Any) -> dict[str, float]:
     return {"residual": float(r.residuals[0]), "error_bound": float(r.error_bounds[0])}
 
 
-def _trace(op: Any, hvps: int, seed: int, chosen: dict[str, Any]) -> Sharpness:
-    t = hutchpp_trace(op, hvps, seed=seed)
+def _trace(
+    op: Any, hvps: int, seed: int, chosen: dict[str, Any], basis_dir: str | Path | None
+) -> Sharpness:
+    t = hutchpp_trace(op, hvps, seed=seed, directory=basis_dir)
     return Sharpness(
         "trace",
         t.estimate,

@@ -113,24 +113,42 @@ def test_a_basis_that_cannot_fit_in_memory_names_the_disk_option(monkeypatch) ->
 
 @pytest.mark.parametrize(
     ("estimator", "m", "fit"),
-    [(hutchinson_trace, 100, 25), (hutchpp_trace, 99, 53), (xtrace, 100, 50)],
+    [(hutchinson_trace, 100, 41), (hutchpp_trace, 99, 93), (xtrace, 100, 62)],
 )
 def test_a_sketch_that_cannot_fit_is_refused_before_any_product(
     monkeypatch, estimator, m: int, fit: int
 ) -> None:
     op = Counting(torch.float64)
-    # 8000 bytes a vector; Hutchinson 3m + 2m vectors, Hutch++ (s = g = 33) 2s + 3g + 2g,
-    # XTrace (s = 50) 3s + 2s: the most products that fit is m * 1e6 / need
+    # 8000 bytes a vector; the rows plus one product block (input and output, 2 vectors a
+    # row): Hutchinson m + 2m, Hutch++ (s = g = 33) s + g + 2g, XTrace (s = 50) 2s + 2s
+    # vectors: the most products that fit is m * 1e6 / need
     monkeypatch.setattr(allocation, "available_memory", lambda device: 1_000_000)
     with pytest.raises(LandscapeError, match=rf"trace: {m} products .* at most {fit} products fit"):
         estimator(op, m)
     assert op.calls == 0
 
 
+@pytest.mark.parametrize("estimator", [hutchinson_trace, hutchpp_trace, xtrace])
+def test_a_sketch_that_does_not_fit_on_disk_is_refused_before_any_product(
+    tmp_path: Path, monkeypatch, estimator
+) -> None:
+    op = Counting(torch.float32)
+    monkeypatch.setattr(allocation, "available_disk", lambda directory: 40_000)  # 10 vectors
+    with pytest.raises(LandscapeError, match=r"trace: 99 products .* free on disk in .* fit"):
+        estimator(op, 99, directory=tmp_path)
+    with pytest.raises(LandscapeError, match=r"basis-on-disk: .* is not a folder"):
+        estimator(op, 99, directory=tmp_path / "absent")
+    monkeypatch.setattr(allocation, "available_memory", lambda device: 100_000)
+    with pytest.raises(LandscapeError, match=r"--basis-on-disk DIR"):
+        estimator(op, 99)
+    assert op.calls == 0 and list(tmp_path.iterdir()) == []
+
+
 def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
     tmp_path: Path, ckpt: Path
 ) -> None:
     base = ["-q", "hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "2", "--bottom-k", "1"]
+    base += ["--trace", "--trace-hvps", "12"]
     folder = tmp_path / "basis"
     folder.mkdir()
     for name, extra in (("ram.h5", []), ("disk.h5", ["--basis-on-disk", str(folder)])):
@@ -140,6 +158,8 @@ def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
         for end in ("top", "bottom"):
             key = f"curvature/hessian/{end}/eigenvalues"
             np.testing.assert_array_equal(disk[key][()], ram[key][()])
+        trace = "curvature/hessian/trace"
+        assert dict(disk[trace].attrs) == dict(ram[trace].attrs)
     assert list(folder.iterdir()) == []
     res = CliRunner().invoke(
         cli, [*base, "--basis-on-disk", str(tmp_path / "absent"), "--out", str(tmp_path / "x.h5")]
@@ -150,8 +170,31 @@ def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
 
 def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> None:
     op = Counting(torch.float32)
-    # 101 float32 vectors of 1000 = 404,000 bytes (+ 32,000 work); 100,000 bytes free
+    # 101 float32 vectors of 1000 = 404,000 bytes (+ 3 float32 work vectors, 12,000);
+    # 100,000 bytes free: (100,000 - 12,000) // 4,000 = 22 vectors fit
     monkeypatch.setattr(allocation, "available_memory", lambda device: 100_000)
-    with pytest.raises(LandscapeError, match=r"101 Krylov vectors .* at most 17 vectors fit"):
+    with pytest.raises(LandscapeError, match=r"101 Krylov vectors .* at most 22 vectors fit"):
         lanczos(op, 1, max_iter=100)
     assert op.calls == 0
+
+
+def test_cli_sharpness_with_the_basis_on_disk_writes_the_same_measures(
+    tmp_path: Path, ckpt: Path
+) -> None:
+    base = ["-q", "sharpness", *BASE, "--checkpoint", str(ckpt), "--measures", "lambda_max,trace"]
+    base += ["--trace-hvps", "12"]
+    folder = tmp_path / "basis"
+    folder.mkdir()
+    for name, extra in (("ram.h5", []), ("disk.h5", ["--basis-on-disk", str(folder)])):
+        res = CliRunner().invoke(cli, [*base, *extra, "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "ram.h5") as ram, h5py.File(tmp_path / "disk.h5") as disk:
+        for measure in ("lambda_max", "trace"):
+            key = f"curvature/sharpness/{measure}"
+            np.testing.assert_equal(dict(disk[key].attrs), dict(ram[key].attrs))  # NaN == NaN
+    assert list(folder.iterdir()) == []
+    res = CliRunner().invoke(
+        cli, [*base, "--basis-on-disk", str(tmp_path / "absent"), "--out", str(tmp_path / "x.h5")]
+    )
+    assert res.exit_code == 1 and "is not a folder" in res.output
+    assert not (tmp_path / "x.h5").exists()
