@@ -78,17 +78,8 @@ def check_basis_fits(
     size = itemsize(dtype)
     work = WORK_VECTORS * n * size
     basis = rows * n * size
-    if directory is None:
-        free = available_memory(device)
-        where = f"free on {device}"
-        room = free - work
-        hint = "lower max-iter or k, or hold the basis on disk (--basis-on-disk DIR)"
-    else:
-        check_folder(directory)
-        free = available_disk(directory)
-        where = f"free on disk in {directory}"
-        room = free
-        hint = "lower max-iter or k, or choose a folder with more space"
+    free, where, hint = _room(device, directory, "lower max-iter or k", "the basis")
+    room = free - work if directory is None else free
     if basis + (work if directory is None else 0) > free:
         fit = max(0, room // (n * size))
         raise LandscapeError(
@@ -102,6 +93,22 @@ def check_basis_fits(
             f"{work / 2**30:.2f} GiB but {available_memory(device) / 2**30:.2f} GiB are free "
             f"on {device}"
         )
+
+
+def _room(
+    device: torch.device | str, directory: str | Path | None, lower: str, held: str
+) -> tuple[int, str, str]:
+    """Bytes free where the rows will live, that place in words, and what to do when short.
+
+    In memory (``directory`` is ``None``) that is ``device``'s free memory; on disk the
+    free space of ``directory``, which must be a folder (:func:`check_folder`).
+    """
+    if directory is None:
+        hint = f"{lower}, or hold {held} on disk (--basis-on-disk DIR)"
+        return available_memory(device), f"free on {device}", hint
+    check_folder(directory)
+    hint = f"{lower}, or choose a folder with more space"
+    return available_disk(directory), f"free on disk in {directory}", hint
 
 
 def allocate_rows(
@@ -157,15 +164,8 @@ def check_sketch_fits(
         LandscapeError: naming the need, what is free and the most products that fit.
 
     """
-    if directory is None:
-        need, free = sketch_bytes + work_bytes, available_memory(device)
-        where = f"free on {device}"
-        hint = "lower --trace-hvps, or hold the sketches on disk (--basis-on-disk DIR)"
-    else:
-        check_folder(directory)
-        need, free = sketch_bytes, available_disk(directory)
-        where = f"free on disk in {directory}"
-        hint = "lower --trace-hvps, or choose a folder with more space"
+    free, where, hint = _room(device, directory, "lower --trace-hvps", "the sketches")
+    need = sketch_bytes + (work_bytes if directory is None else 0)
     if need > free:
         raise LandscapeError(
             f"{what}: {products} products of {n} parameters need {need / 2**30:.2f} GiB of "
