@@ -26,6 +26,7 @@ from matplotlib.ticker import MaxNLocator
 
 from landscape.errors import LandscapeError
 from landscape.plotting.labels import label_contours
+from landscape.plotting.limits import clip_outliers
 from landscape.plotting.style import CMAP, COLORS, direction_label, metric_label, style_context
 from landscape.plotting.surface import contour_levels, plot_contour, use_log, value_range
 
@@ -78,10 +79,57 @@ def _run_lines(
             ax.plot(xs[ok], v[ok], color=colors[k], label=k, **style)
 
 
-def _epoch_axis(ax: Axes) -> None:
-    """Label the x axis ``epoch``, with whole-number ticks."""
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+def _epoch_panel(
+    ax: Axes,
+    epochs: Mapping[str, np.ndarray],
+    values: Mapping[str, np.ndarray],
+    colors: Mapping[str, str] | None,
+    *,
+    level: tuple[float | None, str, str],
+    log: bool,
+    ylabel: str,
+    legend: bool = True,
+    positive: bool = False,
+    **style: object,
+) -> Axes:
+    """One line per run over epochs with a reference level, outliers clipped and marked.
+
+    Args:
+        ax: the axes to draw on.
+        epochs: run label -> epochs.
+        values: run label -> values at those epochs.
+        colors: run label -> colour (default :func:`run_colors`).
+        level: ``(value, line style, legend label)`` of the horizontal reference line
+            (value ``None``: no line); the y range always shows it.
+        log: log-scaled y axis.
+        ylabel: y-axis label.
+        legend: draw a legend above the axes.
+        positive: draw only the finite values above 0 (joining the line over the others).
+        style: line style of the runs.
+
+    Returns:
+        ``ax``, its y range robust to outliers (:func:`~landscape.plotting.limits.clip_outliers`).
+
+    """
+    colors = colors or run_colors(list(values))
+    value, linestyle, name = level
+    with style_context():
+        _run_lines(ax, epochs, values, colors, positive=positive, **style)
+        if value is not None:
+            ax.axhline(value, color="0.3", linestyle=linestyle, linewidth=0.8, label=name)
+        if log:
+            ax.set_yscale("log")
+        clip_outliers(
+            ax,
+            [(epochs[k], v, colors[k]) for k, v in values.items()],
+            include=() if value is None else (value,),
+        )
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(ylabel)
+        if legend:
+            _legend_above(ax)
+    return ax
 
 
 def _span_log(values: Sequence[np.ndarray]) -> bool:
@@ -132,17 +180,17 @@ def plot_loss_curves(
         LandscapeError: if a run's epochs and losses differ in shape.
 
     """
-    with style_context():
-        _run_lines(ax, epochs, losses, colors)
-        if target is not None and np.isfinite(target):
-            ax.axhline(target, color="0.4", linestyle=":", linewidth=0.8, label="target")
-        if _span_log(list(losses.values())):
-            ax.set_yscale("log")
-        _epoch_axis(ax)
-        ax.set_ylabel(ylabel)
-        if legend:
-            _legend_above(ax)
-    return ax
+    level = target if target is not None and np.isfinite(target) else None
+    return _epoch_panel(
+        ax,
+        epochs,
+        losses,
+        colors,
+        level=(level, ":", "target"),
+        log=_span_log(list(losses.values())),
+        ylabel=ylabel,
+        legend=legend,
+    )
 
 
 def plot_stability(
@@ -167,14 +215,18 @@ def plot_stability(
         LandscapeError: if a run's epochs and ratios differ in shape.
 
     """
-    with style_context():
-        _run_lines(ax, epochs, ratios, colors, positive=True, marker="o", markersize=2)
-        ax.axhline(1.0, color="0.2", linestyle="--", linewidth=0.8, label="stability threshold")
-        ax.set_yscale("log")
-        _epoch_axis(ax)
-        ax.set_ylabel("sharpness / threshold")
-        _legend_above(ax)
-    return ax
+    return _epoch_panel(
+        ax,
+        epochs,
+        ratios,
+        colors,
+        level=(1.0, "--", "stability threshold"),
+        log=True,
+        ylabel="sharpness / threshold",
+        positive=True,
+        marker="o",
+        markersize=2,
+    )
 
 
 def plot_profiles(
@@ -219,12 +271,17 @@ def plot_paths(
     *,
     label: str = "λ_max",
     axis_labels: tuple[str, str] = ("direction 1 (PCA)", "direction 2 (PCA)"),
+    groups: Mapping[str, str] | None = None,
 ) -> Axes:
     """Paths on a shared plane, each segment coloured by the curvature at its checkpoints.
 
     One colour scale (log when the values span a decade) serves every run;
-    runs are told apart by the marker at their end point, the common start
-    is a cross. Segments between checkpoints without a value are grey.
+    runs are told apart by the marker at their end point (the runs of one group, e.g. the
+    seeds of one optimizer, share a marker and a legend entry), the common start is a
+    cross. Segments between checkpoints without a value are grey. When a few checkpoints
+    lie far from all the others (one run dominating the spread), the axes leave them out
+    and mark them on their edge (:func:`~landscape.plotting.limits.clip_outliers`), so the
+    other paths stay legible.
 
     Args:
         ax: the axes to draw on.
@@ -232,6 +289,7 @@ def plot_paths(
         values: run label -> ``(k,)`` value at each checkpoint (NaN: not measured).
         label: colour-bar label.
         axis_labels: labels of the plane's axes.
+        groups: run label -> group label (default: each run its own group).
 
     Returns:
         ``ax``.
@@ -253,9 +311,11 @@ def plot_paths(
         log = use_log(finite, None) if np.all(finite > 0) else False
         low, high = value_range(finite, None, None, log=log)
         norm = LogNorm(low, high) if log else Normalize(low, high)
-    handles = []
+    group = {k: (groups or {}).get(k, k) for k in coords}
+    marker_of = {g: MARKERS[i % len(MARKERS)] for i, g in enumerate(dict.fromkeys(group.values()))}
+    handles: dict[str, Line2D] = {}
     with style_context():
-        for i, (k, c) in enumerate(coords.items()):
+        for k, c in coords.items():
             v = np.asarray(values[k], dtype=np.float64)
             seg_v = (v[:-1] + v[1:]) / 2
             seg_v = np.where(np.isfinite(seg_v), seg_v, np.where(np.isfinite(v[1:]), v[1:], v[:-1]))
@@ -267,7 +327,7 @@ def plot_paths(
                 ax.add_collection(
                     LineCollection(segs[ok], cmap=CMAP, norm=norm, array=seg_v[ok], linewidths=1.6)
                 )
-            m = MARKERS[i % len(MARKERS)]
+            m = marker_of[group[k]]
             color = "0.6" if norm is None or not np.isfinite(v[-1]) else _color(norm, v[-1])
             ax.plot(
                 *c[-1],
@@ -277,7 +337,8 @@ def plot_paths(
                 markeredgecolor="black",
                 linestyle="none",
             )
-            handles.append(
+            handles.setdefault(
+                group[k],
                 Line2D(
                     [],
                     [],
@@ -285,8 +346,8 @@ def plot_paths(
                     color="black",
                     markerfacecolor="white",
                     linestyle="none",
-                    label=k,
-                )
+                    label=group[k],
+                ),
             )
         starts = np.array([c[0] for c in coords.values()])
         if len(starts):
@@ -298,13 +359,18 @@ def plot_paths(
                 linestyle="none",
                 markersize=4,
             )
-            handles.append(
-                Line2D([], [], marker="x", color="black", linestyle="none", label="start")
+            handles["start"] = Line2D(
+                [], [], marker="x", color="black", linestyle="none", label="start"
             )
         ax.autoscale_view()
+        for axis, along, across in (("x", 1, 0), ("y", 0, 1)):
+            points = [
+                (c[:, along], c[:, across], "black") for c in map(np.asarray, coords.values())
+            ]
+            clip_outliers(ax, points, axis=axis)
         ax.set_xlabel(axis_labels[0])
         ax.set_ylabel(axis_labels[1])
-        _legend_above(ax, handles)
+        _legend_above(ax, list(handles.values()))
         if norm is not None:
             ax.figure.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax, label=label)
     return ax

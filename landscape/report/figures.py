@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
+from landscape.io.compare import read_stored_findings
 from landscape.io.groups import SEED_DIR
 from landscape.io.surface import read_surface
 from landscape.plotting.compare import (
@@ -78,16 +79,29 @@ def _labels(c: Comparison) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [r.summary.name for r in c.runs]
 
 
+def contender_labels(c: Comparison) -> dict[str, str]:
+    """The contender each run belongs to, by run name.
+
+    The contenders stored with the findings of ``compare.h5`` (a group of seeds is one
+    contender, its runs labelled ``DIR seed N``); without them, each run's label.
+    """
+    stored = read_stored_findings(c.path)
+    of = {n: label for label, names in (stored.contenders if stored else {}).items() for n in names}
+    return {r.summary.name: of.get(r.summary.name, r.summary.label) for r in c.runs}
+
+
 def _group_colors(c: Comparison, labels: list[str]) -> dict[str, str]:
-    """One colour per contender: the seeds of a group (runs sharing a label) share it."""
-    by_label = run_colors(list(dict.fromkeys(r.summary.label for r in c.runs)))
-    return {k: by_label[r.summary.label] for k, r in zip(labels, c.runs, strict=True)}
+    """One colour per contender: the seeds of a group share it."""
+    contender = contender_labels(c)
+    by_label = run_colors(list(dict.fromkeys(contender.values())))
+    return {k: by_label[contender[r.summary.name]] for k, r in zip(labels, c.runs, strict=True)}
 
 
 def _group_legend(fig: Figure, ax: Axes, c: Comparison) -> None:
     """A legend above ``fig`` with one entry per contender (the first line of each group)."""
     handles, names = ax.get_legend_handles_labels()
-    label_of = {r.summary.name: r.summary.label for r in c.runs}
+    contender = contender_labels(c)
+    label_of = {k: contender[r.summary.name] for k, r in zip(_labels(c), c.runs, strict=True)}
     kept: dict[str, Any] = {}
     for handle, name in zip(handles, names, strict=True):
         kept.setdefault(label_of.get(name, name), handle)
@@ -104,27 +118,18 @@ def convergence_figure(c: Comparison) -> Figure:
     """
     labels = _labels(c)
     colors = _group_colors(c, labels)
-    fig, (left, right) = _figure("double", HEIGHTS["double"], 2)
+    fig, axes = _figure("double", HEIGHTS["double"], 2)
     epochs = {k: r.series.epoch for k, r in zip(labels, c.runs, strict=True)}
-    plot_loss_curves(
-        left,
-        epochs,
-        {k: r.series.train_loss for k, r in zip(labels, c.runs, strict=True)},
-        target=c.train_target,
-        ylabel="train loss (surrogate J)",
-        colors=colors,
-        legend=False,
+    panels = (
+        ("train_loss", c.train_target, "train loss (surrogate J)"),
+        ("val_loss", c.val_target, "validation loss (held-out)"),
     )
-    plot_loss_curves(
-        right,
-        epochs,
-        {k: r.series.val_loss for k, r in zip(labels, c.runs, strict=True)},
-        target=c.val_target,
-        ylabel="validation loss (held-out)",
-        colors=colors,
-        legend=False,
-    )
-    _group_legend(fig, right, c)
+    for ax, (split, target, ylabel) in zip(axes, panels, strict=True):
+        losses = {k: getattr(r.series, split) for k, r in zip(labels, c.runs, strict=True)}
+        plot_loss_curves(
+            ax, epochs, losses, target=target, ylabel=ylabel, colors=colors, legend=False
+        )
+    _group_legend(fig, axes[1], c)
     return fig
 
 
@@ -168,7 +173,7 @@ def paths_figure(c: Comparison) -> Figure | None:
     p = c.plane
     if p is None:
         return None
-    labels = _labels(c)
+    labels, contender = _labels(c), contender_labels(c)
     coords = {labels[i]: p.coords[p.run == i] for i in range(len(labels))}
     values = {labels[i]: p.lambda_max[p.run == i] for i in range(len(labels))}
     ev = 100 * p.explained_variance_ratio
@@ -183,6 +188,7 @@ def paths_figure(c: Comparison) -> Figure | None:
         values,
         label="λ_max at checkpoint",
         axis_labels=tuple(direction_label(k + 1, f"PCA, {ev[k]:.1f}% of variance") for k in (0, 1)),
+        groups={k: contender[r.summary.name] for k, r in zip(labels, c.runs, strict=True)},
     )
     return fig
 
@@ -288,7 +294,9 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
         "stability": (
             "Sharpness against the stability threshold",
             f"Sharpness divided by the optimizer's stability threshold over training ({when}; log "
-            "scale). For SGD the sharpness is λ_max of the training-loss Hessian and the threshold "
+            "scale; far outliers, such as an adaptive method's first effective step, are left "
+            "off the axis and marked as triangles on its edge). For SGD the sharpness is λ_max "
+            "of the training-loss Hessian and the threshold "
             "2/η (2(1+β)/η with momentum β); for Adam, RMSprop and Adagrad it is λ_max of the "
             "preconditioned Hessian P⁻¹H against (2+2β₁)/((1−β₁)η) for Adam and 2/η otherwise "
             "(Cohen et al. 2021, 2022). A ratio near 1 (dashed) is the edge of stability; above 1 "
@@ -311,7 +319,9 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
             f"directions of all checkpoints (PC 1 and PC 2 explain {ev[0]:.1f} % and "
             f"{ev[1]:.1f} % of their spread; origin at the end of {plane.origin_label}). "
             "Segment colour: λ_max of the training-loss Hessian at the checkpoints (grey where "
-            "not measured); markers: end points, cross: start. "
+            "not measured); markers: end points (one shape per contender, shared by its "
+            "seeds), cross: start; checkpoints far outside the others' spread are left off "
+            "the axes and marked as triangles on the edge, with their count in the panel. "
             + (
                 "Grey contours: training loss on the plane; it is the loss at the projected "
                 "points, not at the checkpoints, which lie off the plane. "
