@@ -22,14 +22,13 @@ from landscape.io.compare import read_stored_findings
 from landscape.io.groups import SEED_DIR
 from landscape.io.surface import read_surface
 from landscape.plotting.compare import (
-    plot_background_contours,
     plot_loss_curves,
-    plot_paths,
     plot_profiles,
     plot_stability,
     plot_surface_pair,
     run_colors,
 )
+from landscape.plotting.paths import plot_background_contours, plot_paths
 from landscape.plotting.spectrum import draw_spectrum
 from landscape.plotting.style import HEIGHTS, WIDTHS, direction_label, save, style_context
 from landscape.records import Comparison
@@ -105,9 +104,13 @@ def _group_legend(fig: Figure, ax: Axes, c: Comparison) -> None:
     kept: dict[str, Any] = {}
     for handle, name in zip(handles, names, strict=True):
         kept.setdefault(label_of.get(name, name), handle)
+    wide = fig.get_size_inches()[0] > WIDTHS["single"]
     with style_context():
         fig.legend(
-            list(kept.values()), list(kept), loc="outside upper center", ncols=min(len(kept), 6)
+            list(kept.values()),
+            list(kept),
+            loc="outside upper center",
+            ncols=min(len(kept), 6 if wide else 3),
         )
 
 
@@ -148,7 +151,9 @@ def stability_figure(c: Comparison) -> Figure | None:
         {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)},
         ratios,
         colors=_group_colors(c, labels),
+        legend=False,
     )
+    _group_legend(fig, ax, c)
     return fig
 
 
@@ -164,7 +169,9 @@ def profiles_figure(c: Comparison) -> Figure | None:
         {k: p.x for k, p in have},
         {k: p.train_loss for k, p in have},
         colors=_group_colors(c, labels),
+        legend=False,
     )
+    _group_legend(fig, ax, c)
     return fig
 
 

@@ -13,11 +13,10 @@ from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
 from landscape.plotting.compare import (
-    plot_background_contours,
     plot_loss_curves,
-    plot_paths,
     plot_surface_pair,
 )
+from landscape.plotting.paths import plot_background_contours, plot_paths
 from landscape.records import (
     Comparison,
     Profile,
