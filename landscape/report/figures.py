@@ -28,11 +28,12 @@ from landscape.plotting.compare import (
     plot_surface_pair,
     run_colors,
 )
-from landscape.plotting.paths import plot_background_contours, plot_paths
 from landscape.plotting.spectrum import draw_spectrum
-from landscape.plotting.style import HEIGHTS, WIDTHS, direction_label, save, style_context
+from landscape.plotting.style import HEIGHTS, WIDTHS, save, style_context
 from landscape.records import Comparison
 from landscape.records.sweep import LrSweep
+from landscape.report.paths import panels_note
+from landscape.report.paths import paths_figure as draw_paths_figure
 
 
 @dataclass(frozen=True)
@@ -176,43 +177,52 @@ def profiles_figure(c: Comparison) -> Figure | None:
 
 
 def paths_figure(c: Comparison) -> Figure | None:
-    """Every run's path on the shared PCA plane, coloured by λ_max at the checkpoints."""
-    p = c.plane
-    if p is None:
-        return None
+    """Every run's path on the shared PCA plane (:func:`landscape.report.paths.paths_figure`)."""
     labels, contender = _labels(c), contender_labels(c)
-    coords = {labels[i]: p.coords[p.run == i] for i in range(len(labels))}
-    values = {labels[i]: p.lambda_max[p.run == i] for i in range(len(labels))}
-    ev = 100 * p.explained_variance_ratio
-    fig, (ax,) = _figure("single", 3.4)
-    if p.surface is not None:
-        s = read_surface(c.path.parent / p.surface)
-        if s.y is not None:
-            plot_background_contours(ax, s.x, s.y, s.metric("train_loss")[1])
-    plot_paths(
-        ax,
-        coords,
-        values,
-        label="λ_max at checkpoint",
-        axis_labels=tuple(direction_label(k + 1, f"PCA, {ev[k]:.1f}% of variance") for k in (0, 1)),
-        groups={k: contender[r.summary.name] for k, r in zip(labels, c.runs, strict=True)},
-    )
-    return fig
+    groups = {k: contender[r.summary.name] for k, r in zip(labels, c.runs, strict=True)}
+    return draw_paths_figure(c, labels, groups)
+
+
+SPECTRA_COLUMNS = 3
+"""Panels per row of the spectra figure."""
 
 
 def spectra_figure(c: Comparison) -> Figure | None:
-    """Each run's Hessian spectrum at its last checkpoint (SLQ density, top-k marked)."""
-    have = [(k, r.spectrum) for k, r in zip(_labels(c), c.runs, strict=True) if r.spectrum]
-    if not have:
+    """Each contender's Hessian spectra at the last checkpoints (SLQ density, top-k marked).
+
+    One panel per contender, its seeds overlaid, :data:`SPECTRA_COLUMNS` panels a row on
+    one shared y scale, one legend for the figure.
+    """
+    contender = contender_labels(c)
+    panels: dict[str, list[Any]] = {}
+    for r in c.runs:
+        if r.spectrum:
+            panels.setdefault(contender[r.summary.name], []).append(r.spectrum)
+    if not panels:
         return None
-    fig, axes = _figure("double", HEIGHTS["double"], len(have))
-    for ax, (label, sp) in zip(axes, have, strict=True):
-        dense = sp.density.size > 0
-        draw_spectrum(
-            ax, top=sp.top, grid=sp.grid if dense else None, density=sp.density if dense else None
-        )
+    cols = min(len(panels), SPECTRA_COLUMNS)
+    rows = -(-len(panels) // cols)
+    with style_context():
+        fig = Figure(figsize=(WIDTHS["double"], 0.5 + 2.1 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel().tolist()
+    for ax, (label, spectra) in zip(axes, panels.items(), strict=False):
+        for sp in spectra:
+            dense = sp.density.size > 0
+            draw_spectrum(
+                ax,
+                top=sp.top,
+                grid=sp.grid if dense else None,
+                density=sp.density if dense else None,
+            )
+        handles, names = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
         with style_context():
-            ax.set_title(label, fontsize="small", pad=28)
+            ax.set_title(f"{label} ({len(spectra)} run{'s' if len(spectra) != 1 else ''})")
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    kept = dict(zip(names, handles, strict=True))
+    with style_context():
+        fig.legend(list(kept.values()), list(kept), loc="outside upper center", ncols=len(kept))
     return fig
 
 
@@ -289,7 +299,8 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
             "Eigenvalue density of each run's training-loss Hessian at its last checkpoint by "
             "stochastic Lanczos quadrature (log scale; Ghorbani et al. 2019), with the top "
             "eigenvalues from Lanczos as ticks along the top edge (bars against their rank when "
-            f"no density was computed); measured on {' or '.join(map(str, rows))} training rows.",
+            f"no density was computed); measured on {' or '.join(map(str, rows))} training rows. "
+            "One panel per contender, its seeds' spectra overlaid, on one y scale.",
         ),
         "convergence": (
             "Convergence",
@@ -335,6 +346,7 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
                 if plane.surface is not None
                 else ""
             )
+            + panels_note(plane, _labels(c))
             + "Projections are approximate: "
             f"checkpoints lie off the plane by up to {off:.0f} % of their distance from the "
             "origin.",
