@@ -155,6 +155,8 @@ def clip_outliers(
                 )
                 out += v[mask].tolist()
     n = len(out)
+    if not n:  # the outliers lie inside the range that ``include`` asks for
+        return limits
     high, low = any(v > limits.high for v in out), any(v < limits.low for v in out)
     words = {"y": ("above", "below"), "x": ("right of", "left of")}[axis]
     where = "outside" if high and low else words[0] if high else words[1]

@@ -56,3 +56,11 @@ def test_nothing_clipped_leaves_the_axes_alone():
     before = ax.get_ylim()
     assert clip_outliers(ax, [(np.arange(12.0), STEPS[1:], "C0")]) is None
     assert ax.get_ylim() == before and not ax.texts
+
+
+def test_outliers_inside_an_included_level_are_shown_without_a_note():
+    ax = Figure().subplots()
+    x, y = np.arange(13.0), np.r_[40.0, np.linspace(1.0, 1.2, 12)]
+    ax.plot(x, y)
+    lim = clip_outliers(ax, [(x, y, "C0")], include=(50.0,))  # a target above the outlier
+    assert lim.low < 1.0 and lim.high > 50.0 and not ax.texts
