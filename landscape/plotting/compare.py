@@ -7,30 +7,24 @@ of a report, so a run is recognized at a glance.
 - :func:`plot_loss_curves`: loss per epoch of every run, with the target level;
 - :func:`plot_stability`: sharpness over the optimizer's stability threshold;
 - :func:`plot_profiles`: 1D filter-normalized loss profiles overlaid;
-- :func:`plot_paths`: paths on a shared plane, coloured by λ_max at the checkpoints;
 - :func:`plot_surface_pair`: two 2D surfaces side by side on one colour scale.
+
+Paths on the shared plane are drawn by :mod:`landscape.plotting.paths`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection
-from matplotlib.colors import LogNorm, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from landscape.errors import LandscapeError
-from landscape.plotting.labels import label_contours
-from landscape.plotting.style import CMAP, COLORS, direction_label, metric_label, style_context
-from landscape.plotting.surface import contour_levels, plot_contour, use_log, value_range
-
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-"""End-point markers of the runs, in order."""
+from landscape.plotting.limits import clip_outliers
+from landscape.plotting.style import COLORS, direction_label, metric_label, style_context
+from landscape.plotting.surface import plot_contour, use_log, value_range
 
 
 def run_colors(labels: Sequence[str]) -> dict[str, str]:
@@ -78,19 +72,71 @@ def _run_lines(
             ax.plot(xs[ok], v[ok], color=colors[k], label=k, **style)
 
 
-def _epoch_axis(ax: Axes) -> None:
-    """Label the x axis ``epoch``, with whole-number ticks."""
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+def _epoch_panel(
+    ax: Axes,
+    epochs: Mapping[str, np.ndarray],
+    values: Mapping[str, np.ndarray],
+    colors: Mapping[str, str] | None,
+    *,
+    level: tuple[float | None, str, str],
+    log: bool,
+    ylabel: str,
+    legend: bool = True,
+    positive: bool = False,
+    **style: object,
+) -> Axes:
+    """One line per run over epochs with a reference level, outliers clipped and marked.
+
+    Args:
+        ax: the axes to draw on.
+        epochs: run label -> epochs.
+        values: run label -> values at those epochs.
+        colors: run label -> colour (default :func:`run_colors`).
+        level: ``(value, line style, legend label)`` of the horizontal reference line
+            (value ``None``: no line); the y range always shows it.
+        log: log-scaled y axis.
+        ylabel: y-axis label.
+        legend: draw a legend above the axes.
+        positive: draw only the finite values above 0 (joining the line over the others).
+        style: line style of the runs.
+
+    Returns:
+        ``ax``, its y range robust to outliers (:func:`~landscape.plotting.limits.clip_outliers`).
+
+    """
+    colors = colors or run_colors(list(values))
+    value, linestyle, name = level
+    with style_context():
+        _run_lines(ax, epochs, values, colors, positive=positive, **style)
+        if value is not None:
+            ax.axhline(value, color="0.3", linestyle=linestyle, linewidth=0.8, label=name)
+        if log:
+            ax.set_yscale("log")
+        clip_outliers(
+            ax,
+            [(epochs[k], v, colors[k]) for k, v in values.items()],
+            include=() if value is None else (value,),
+        )
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(ylabel)
+        if legend:
+            legend_above(ax)
+    return ax
 
 
-def _span_log(values: Sequence[np.ndarray]) -> bool:
+def span_log(values: Sequence[np.ndarray]) -> bool:
+    """Whether the finite values are all positive and span a decade or more (a log axis).
+
+    >>> span_log([np.array([1.0, 20.0])]), span_log([np.array([1.0, 2.0, np.nan])])
+    (True, False)
+    """
     finite = np.concatenate([np.ravel(v) for v in values]) if values else np.zeros(0)
     finite = finite[np.isfinite(finite)]
-    return finite.size > 0 and bool(np.all(finite > 0)) and finite.max() / finite.min() >= 10
+    return bool(finite.size and np.all(finite > 0) and finite.max() / finite.min() >= 10)
 
 
-def _legend_above(ax: Axes, handles: list[Line2D] | None = None) -> None:
+def legend_above(ax: Axes, handles: list[Line2D] | None = None) -> None:
     """Put the legend above the axes, clear of the data: 3 columns on wide figures, else 2."""
     ncols = 3 if ax.figure.get_size_inches()[0] > 4 else 2
     ax.legend(
@@ -132,17 +178,17 @@ def plot_loss_curves(
         LandscapeError: if a run's epochs and losses differ in shape.
 
     """
-    with style_context():
-        _run_lines(ax, epochs, losses, colors)
-        if target is not None and np.isfinite(target):
-            ax.axhline(target, color="0.4", linestyle=":", linewidth=0.8, label="target")
-        if _span_log(list(losses.values())):
-            ax.set_yscale("log")
-        _epoch_axis(ax)
-        ax.set_ylabel(ylabel)
-        if legend:
-            _legend_above(ax)
-    return ax
+    level = target if target is not None and np.isfinite(target) else None
+    return _epoch_panel(
+        ax,
+        epochs,
+        losses,
+        colors,
+        level=(level, ":", "target"),
+        log=span_log(list(losses.values())),
+        ylabel=ylabel,
+        legend=legend,
+    )
 
 
 def plot_stability(
@@ -151,6 +197,7 @@ def plot_stability(
     ratios: Mapping[str, np.ndarray],
     *,
     colors: Mapping[str, str] | None = None,
+    legend: bool = True,
 ) -> Axes:
     """Sharpness over the stability threshold per run; 1 (dashed) is the edge of stability.
 
@@ -159,6 +206,7 @@ def plot_stability(
         epochs: run label -> (fractional) epochs of the measurements.
         ratios: run label -> sharpness / threshold (``λ_max·η/2`` for plain SGD).
         colors: run label -> colour.
+        legend: draw a legend.
 
     Returns:
         ``ax`` (log-scaled y axis).
@@ -167,14 +215,19 @@ def plot_stability(
         LandscapeError: if a run's epochs and ratios differ in shape.
 
     """
-    with style_context():
-        _run_lines(ax, epochs, ratios, colors, positive=True, marker="o", markersize=2)
-        ax.axhline(1.0, color="0.2", linestyle="--", linewidth=0.8, label="stability threshold")
-        ax.set_yscale("log")
-        _epoch_axis(ax)
-        ax.set_ylabel("sharpness / threshold")
-        _legend_above(ax)
-    return ax
+    return _epoch_panel(
+        ax,
+        epochs,
+        ratios,
+        colors,
+        level=(1.0, "--", "stability threshold"),
+        log=True,
+        ylabel="sharpness / threshold",
+        legend=legend,
+        positive=True,
+        marker="o",
+        markersize=2,
+    )
 
 
 def plot_profiles(
@@ -184,6 +237,7 @@ def plot_profiles(
     *,
     colors: Mapping[str, str] | None = None,
     xlabel: str = "α (filter-normalized step)",
+    legend: bool = True,
 ) -> Axes:
     """1D loss profiles around each run's final point, overlaid.
 
@@ -193,6 +247,7 @@ def plot_profiles(
         losses: run label -> training loss at ``w_T + α d``.
         colors: run label -> colour.
         xlabel: x-axis label.
+        legend: draw a legend.
 
     Returns:
         ``ax`` (log-scaled y axis when the losses span a decade).
@@ -203,151 +258,13 @@ def plot_profiles(
     """
     with style_context():
         _run_lines(ax, x, losses, colors)
-        if _span_log(list(losses.values())):
+        if span_log(list(losses.values())):
             ax.set_yscale("log")
         ax.axvline(0.0, color="0.6", linewidth=0.5)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(metric_label("train_loss"))
-        _legend_above(ax)
-    return ax
-
-
-def plot_paths(
-    ax: Axes,
-    coords: Mapping[str, np.ndarray],
-    values: Mapping[str, np.ndarray],
-    *,
-    label: str = "λ_max",
-    axis_labels: tuple[str, str] = ("direction 1 (PCA)", "direction 2 (PCA)"),
-) -> Axes:
-    """Paths on a shared plane, each segment coloured by the curvature at its checkpoints.
-
-    One colour scale (log when the values span a decade) serves every run;
-    runs are told apart by the marker at their end point, the common start
-    is a cross. Segments between checkpoints without a value are grey.
-
-    Args:
-        ax: the axes to draw on.
-        coords: run label -> ``(k, 2)`` plane coordinates of its checkpoints in order.
-        values: run label -> ``(k,)`` value at each checkpoint (NaN: not measured).
-        label: colour-bar label.
-        axis_labels: labels of the plane's axes.
-
-    Returns:
-        ``ax``.
-
-    Raises:
-        LandscapeError: for coordinates that are not ``(k, 2)`` or values of another length.
-
-    """
-    for k, c in coords.items():
-        if np.ndim(c) != 2 or np.shape(c)[1] != 2 or np.shape(values.get(k)) != (len(c),):
-            raise LandscapeError(
-                f"{k}: expected (k, 2) coordinates and (k,) values "
-                f"(got {np.shape(c)}, {np.shape(values.get(k))})"
-            )
-    allv = np.concatenate([np.ravel(v) for v in values.values()]) if values else np.zeros(0)
-    finite = allv[np.isfinite(allv)]
-    norm: Normalize | None = None
-    if finite.size:
-        log = use_log(finite, None) if np.all(finite > 0) else False
-        low, high = value_range(finite, None, None, log=log)
-        norm = LogNorm(low, high) if log else Normalize(low, high)
-    handles = []
-    with style_context():
-        for i, (k, c) in enumerate(coords.items()):
-            v = np.asarray(values[k], dtype=np.float64)
-            seg_v = (v[:-1] + v[1:]) / 2
-            seg_v = np.where(np.isfinite(seg_v), seg_v, np.where(np.isfinite(v[1:]), v[1:], v[:-1]))
-            segs = np.stack([c[:-1], c[1:]], axis=1)
-            ok = np.isfinite(seg_v)
-            if (~ok).any():
-                ax.add_collection(LineCollection(segs[~ok], colors="0.6", linewidths=1.0))
-            if ok.any() and norm is not None:
-                ax.add_collection(
-                    LineCollection(segs[ok], cmap=CMAP, norm=norm, array=seg_v[ok], linewidths=1.6)
-                )
-            m = MARKERS[i % len(MARKERS)]
-            color = "0.6" if norm is None or not np.isfinite(v[-1]) else _color(norm, v[-1])
-            ax.plot(
-                *c[-1],
-                marker=m,
-                markersize=5,
-                markerfacecolor=color,
-                markeredgecolor="black",
-                linestyle="none",
-            )
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker=m,
-                    color="black",
-                    markerfacecolor="white",
-                    linestyle="none",
-                    label=k,
-                )
-            )
-        starts = np.array([c[0] for c in coords.values()])
-        if len(starts):
-            ax.plot(
-                starts[:, 0],
-                starts[:, 1],
-                marker="x",
-                color="black",
-                linestyle="none",
-                markersize=4,
-            )
-            handles.append(
-                Line2D([], [], marker="x", color="black", linestyle="none", label="start")
-            )
-        ax.autoscale_view()
-        ax.set_xlabel(axis_labels[0])
-        ax.set_ylabel(axis_labels[1])
-        _legend_above(ax, handles)
-        if norm is not None:
-            ax.figure.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax, label=label)
-    return ax
-
-
-def _color(norm: Normalize, value: float) -> tuple[float, float, float, float]:
-    return tuple(mpl.colormaps[CMAP](float(norm(value))))  # type: ignore[return-value]
-
-
-def plot_background_contours(
-    ax: Axes, x: np.ndarray, y: np.ndarray, z: np.ndarray, *, levels: int = 10
-) -> Axes:
-    """Light grey, labelled contour lines of ``z[iy, ix]`` to draw other data on top of.
-
-    Levels are log-spaced when the values are positive and span a decade or
-    more; NaN points are left blank.
-
-    Returns:
-        ``ax``.
-
-    Raises:
-        LandscapeError: if ``z`` is not ``(len(y), len(x))``.
-
-    """
-    if np.shape(z) != (len(y), len(x)):
-        raise LandscapeError(
-            f"contours: expected z of shape {(len(y), len(x))} (got {np.shape(z)})"
-        )
-    log = _span_log([z])
-    low, high = value_range(z, None, None, log=log)
-    with style_context():
-        cs = ax.contour(
-            x,
-            y,
-            np.ma.masked_invalid(z),
-            levels=contour_levels(low, high, levels, log=log),
-            colors="0.7",
-            linewidths=0.5,
-            zorder=0,
-        )
-        ax.set_xlim(float(np.min(x)), float(np.max(x)))
-        ax.set_ylim(float(np.min(y)), float(np.max(y)))
-        label_contours(ax, cs, cs.levels, fmt=lambda v: f"{v:.3g}", fontsize=5)
+        if legend:
+            legend_above(ax)
     return ax
 
 

@@ -4,7 +4,10 @@ Six panels over epochs: training vs validation loss, accuracy, per-layer
 gradient norms (log scale), per-layer weight norms, per-layer update-to-weight
 ratios (log scale), and the effective step size of adaptive optimizers (median
 and 10-90th percentile band per layer; the learning rate otherwise). The
-diagnosed phases are shaded in every panel and findings are marked.
+diagnosed phases are shaded in every panel and findings are marked. Each panel's
+y range leaves out far outliers (Adagrad's first effective step, ``lr/ε``, is
+about 10⁸ times the later ones) and marks them on its edge
+(:func:`~landscape.plotting.limits.clip_outliers`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from matplotlib.figure import Figure
 from landscape.dynamics.diagnose import Diagnosis, diagnose
 from landscape.dynamics.runs import Run, read_run
 from landscape.errors import LandscapeError
+from landscape.plotting.limits import clip_outliers
 from landscape.plotting.style import CMAP, COLORS, WIDTHS, Width, style_context
 
 PHASE_SHADES = {
@@ -64,15 +68,19 @@ def _shade(ax: Axes, diagnosis: Diagnosis | None, *, label: bool) -> None:
 
 def _layers(
     ax: Axes, epochs: np.ndarray, values: np.ndarray, names: Sequence[str], *, legend: bool
-) -> None:
+) -> list[tuple[np.ndarray, np.ndarray, object]]:
+    """One line per layer (dark: input layers); returns ``(x, y, colour)`` of each."""
     colors = mpl.colormaps[CMAP](np.linspace(0.0, 0.9, max(len(names), 1)))
+    lines = []
     for j, name in enumerate(names):
         ax.plot(epochs, values[:, j], color=colors[j], label=name if legend else None)
+        lines.append((epochs, values[:, j], colors[j]))
     if legend and names:
         if len(names) <= MAX_LAYER_LEGEND:
             ax.legend(fontsize=5.5, handlelength=1.2)
         else:
             ax.legend([], [], title="dark: input layers, light: output", title_fontsize=5.5)
+    return lines
 
 
 def _finite(values: np.ndarray) -> bool:
@@ -120,6 +128,7 @@ def draw_dynamics(
         loss = loss[np.isfinite(loss) & (loss > 0)]
         if loss.size and loss.max() / loss.min() > 10:
             ax.set_yscale("log")
+        clip_outliers(ax, [(e, ep["train_loss"], COLORS[0]), (e, ep["val_loss"], COLORS[1])])
         ax.set_ylabel("loss")
         if legend:
             ax.legend(fontsize=5.5)
@@ -135,15 +144,17 @@ def draw_dynamics(
 
         for ax, (column, ylabel, log) in zip(axes[2:5], LAYER_PANELS, strict=True):
             _shade(ax, diagnosis, label=False)
-            _layers(ax, e, ep[column][:, cols], names, legend=column == LAYER_PANELS[0][0])
+            lines = _layers(ax, e, ep[column][:, cols], names, legend=column == LAYER_PANELS[0][0])
             if log:
                 ax.set_yscale("log")
+            clip_outliers(ax, lines)
             ax.set_ylabel(ylabel)
 
         ax = axes[5]
         _shade(ax, diagnosis, label=False)
         if run.adaptive:
             colors = mpl.colormaps[CMAP](np.linspace(0.0, 0.9, max(len(cols), 1)))
+            medians = [(e, ep["eff_step_p50"][:, i], colors[j]) for j, i in enumerate(cols)]
             for j, i in enumerate(cols):
                 ax.fill_between(
                     e,
@@ -155,6 +166,7 @@ def draw_dynamics(
                 )
                 ax.plot(e, ep["eff_step_p50"][:, i], color=colors[j])
             ax.set_yscale("log")
+            clip_outliers(ax, medians)
             ax.set_ylabel("effective step lr/(√v+ε)\nmedian, 10–90%")
         else:
             ax.plot(e, ep["lr"], color=COLORS[0])

@@ -18,21 +18,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
+from landscape.io.compare import read_stored_findings
 from landscape.io.groups import SEED_DIR
 from landscape.io.surface import read_surface
 from landscape.plotting.compare import (
-    plot_background_contours,
     plot_loss_curves,
-    plot_paths,
     plot_profiles,
     plot_stability,
     plot_surface_pair,
     run_colors,
 )
 from landscape.plotting.spectrum import draw_spectrum
-from landscape.plotting.style import HEIGHTS, WIDTHS, direction_label, save, style_context
+from landscape.plotting.style import HEIGHTS, WIDTHS, save, style_context
 from landscape.records import Comparison
 from landscape.records.sweep import LrSweep
+from landscape.report.paths import panels_note
+from landscape.report.paths import paths_figure as draw_paths_figure
 
 
 @dataclass(frozen=True)
@@ -78,22 +79,39 @@ def _labels(c: Comparison) -> list[str]:
     return labels if len(set(labels)) == len(labels) else [r.summary.name for r in c.runs]
 
 
+def contender_labels(c: Comparison) -> dict[str, str]:
+    """The contender each run belongs to, by run name.
+
+    The contenders stored with the findings of ``compare.h5`` (a group of seeds is one
+    contender, its runs labelled ``DIR seed N``); without them, each run's label.
+    """
+    stored = read_stored_findings(c.path)
+    of = {n: label for label, names in (stored.contenders if stored else {}).items() for n in names}
+    return {r.summary.name: of.get(r.summary.name, r.summary.label) for r in c.runs}
+
+
 def _group_colors(c: Comparison, labels: list[str]) -> dict[str, str]:
-    """One colour per contender: the seeds of a group (runs sharing a label) share it."""
-    by_label = run_colors(list(dict.fromkeys(r.summary.label for r in c.runs)))
-    return {k: by_label[r.summary.label] for k, r in zip(labels, c.runs, strict=True)}
+    """One colour per contender: the seeds of a group share it."""
+    contender = contender_labels(c)
+    by_label = run_colors(list(dict.fromkeys(contender.values())))
+    return {k: by_label[contender[r.summary.name]] for k, r in zip(labels, c.runs, strict=True)}
 
 
 def _group_legend(fig: Figure, ax: Axes, c: Comparison) -> None:
     """A legend above ``fig`` with one entry per contender (the first line of each group)."""
     handles, names = ax.get_legend_handles_labels()
-    label_of = {r.summary.name: r.summary.label for r in c.runs}
+    contender = contender_labels(c)
+    label_of = {k: contender[r.summary.name] for k, r in zip(_labels(c), c.runs, strict=True)}
     kept: dict[str, Any] = {}
     for handle, name in zip(handles, names, strict=True):
         kept.setdefault(label_of.get(name, name), handle)
+    wide = fig.get_size_inches()[0] > WIDTHS["single"]
     with style_context():
         fig.legend(
-            list(kept.values()), list(kept), loc="outside upper center", ncols=min(len(kept), 6)
+            list(kept.values()),
+            list(kept),
+            loc="outside upper center",
+            ncols=min(len(kept), 6 if wide else 3),
         )
 
 
@@ -104,27 +122,18 @@ def convergence_figure(c: Comparison) -> Figure:
     """
     labels = _labels(c)
     colors = _group_colors(c, labels)
-    fig, (left, right) = _figure("double", HEIGHTS["double"], 2)
+    fig, axes = _figure("double", HEIGHTS["double"], 2)
     epochs = {k: r.series.epoch for k, r in zip(labels, c.runs, strict=True)}
-    plot_loss_curves(
-        left,
-        epochs,
-        {k: r.series.train_loss for k, r in zip(labels, c.runs, strict=True)},
-        target=c.train_target,
-        ylabel="train loss (surrogate J)",
-        colors=colors,
-        legend=False,
+    panels = (
+        ("train_loss", c.train_target, "train loss (surrogate J)"),
+        ("val_loss", c.val_target, "validation loss (held-out)"),
     )
-    plot_loss_curves(
-        right,
-        epochs,
-        {k: r.series.val_loss for k, r in zip(labels, c.runs, strict=True)},
-        target=c.val_target,
-        ylabel="validation loss (held-out)",
-        colors=colors,
-        legend=False,
-    )
-    _group_legend(fig, right, c)
+    for ax, (split, target, ylabel) in zip(axes, panels, strict=True):
+        losses = {k: getattr(r.series, split) for k, r in zip(labels, c.runs, strict=True)}
+        plot_loss_curves(
+            ax, epochs, losses, target=target, ylabel=ylabel, colors=colors, legend=False
+        )
+    _group_legend(fig, axes[1], c)
     return fig
 
 
@@ -143,7 +152,9 @@ def stability_figure(c: Comparison) -> Figure | None:
         {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)},
         ratios,
         colors=_group_colors(c, labels),
+        legend=False,
     )
+    _group_legend(fig, ax, c)
     return fig
 
 
@@ -159,47 +170,59 @@ def profiles_figure(c: Comparison) -> Figure | None:
         {k: p.x for k, p in have},
         {k: p.train_loss for k, p in have},
         colors=_group_colors(c, labels),
+        legend=False,
     )
+    _group_legend(fig, ax, c)
     return fig
 
 
 def paths_figure(c: Comparison) -> Figure | None:
-    """Every run's path on the shared PCA plane, coloured by λ_max at the checkpoints."""
-    p = c.plane
-    if p is None:
-        return None
-    labels = _labels(c)
-    coords = {labels[i]: p.coords[p.run == i] for i in range(len(labels))}
-    values = {labels[i]: p.lambda_max[p.run == i] for i in range(len(labels))}
-    ev = 100 * p.explained_variance_ratio
-    fig, (ax,) = _figure("single", 3.4)
-    if p.surface is not None:
-        s = read_surface(c.path.parent / p.surface)
-        if s.y is not None:
-            plot_background_contours(ax, s.x, s.y, s.metric("train_loss")[1])
-    plot_paths(
-        ax,
-        coords,
-        values,
-        label="λ_max at checkpoint",
-        axis_labels=tuple(direction_label(k + 1, f"PCA, {ev[k]:.1f}% of variance") for k in (0, 1)),
-    )
-    return fig
+    """Every run's path on the shared PCA plane (:func:`landscape.report.paths.paths_figure`)."""
+    labels, contender = _labels(c), contender_labels(c)
+    groups = {k: contender[r.summary.name] for k, r in zip(labels, c.runs, strict=True)}
+    return draw_paths_figure(c, labels, groups)
+
+
+SPECTRA_COLUMNS = 3
+"""Panels per row of the spectra figure."""
 
 
 def spectra_figure(c: Comparison) -> Figure | None:
-    """Each run's Hessian spectrum at its last checkpoint (SLQ density, top-k marked)."""
-    have = [(k, r.spectrum) for k, r in zip(_labels(c), c.runs, strict=True) if r.spectrum]
-    if not have:
+    """Each contender's Hessian spectra at the last checkpoints (SLQ density, top-k marked).
+
+    One panel per contender, its seeds overlaid, :data:`SPECTRA_COLUMNS` panels a row on
+    one shared y scale, one legend for the figure.
+    """
+    contender = contender_labels(c)
+    panels: dict[str, list[Any]] = {}
+    for r in c.runs:
+        if r.spectrum:
+            panels.setdefault(contender[r.summary.name], []).append(r.spectrum)
+    if not panels:
         return None
-    fig, axes = _figure("double", HEIGHTS["double"], len(have))
-    for ax, (label, sp) in zip(axes, have, strict=True):
-        dense = sp.density.size > 0
-        draw_spectrum(
-            ax, top=sp.top, grid=sp.grid if dense else None, density=sp.density if dense else None
-        )
+    cols = min(len(panels), SPECTRA_COLUMNS)
+    rows = -(-len(panels) // cols)
+    with style_context():
+        fig = Figure(figsize=(WIDTHS["double"], 0.5 + 2.1 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel().tolist()
+    for ax, (label, spectra) in zip(axes, panels.items(), strict=False):
+        for sp in spectra:
+            dense = sp.density.size > 0
+            draw_spectrum(
+                ax,
+                top=sp.top,
+                grid=sp.grid if dense else None,
+                density=sp.density if dense else None,
+            )
+        handles, names = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
         with style_context():
-            ax.set_title(label, fontsize="small", pad=28)
+            ax.set_title(f"{label} ({len(spectra)} run{'s' if len(spectra) != 1 else ''})")
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    kept = dict(zip(names, handles, strict=True))
+    with style_context():
+        fig.legend(list(kept.values()), list(kept), loc="outside upper center", ncols=len(kept))
     return fig
 
 
@@ -276,7 +299,8 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
             "Eigenvalue density of each run's training-loss Hessian at its last checkpoint by "
             "stochastic Lanczos quadrature (log scale; Ghorbani et al. 2019), with the top "
             "eigenvalues from Lanczos as ticks along the top edge (bars against their rank when "
-            f"no density was computed); measured on {' or '.join(map(str, rows))} training rows.",
+            f"no density was computed); measured on {' or '.join(map(str, rows))} training rows. "
+            "One panel per contender, its seeds' spectra overlaid, on one y scale.",
         ),
         "convergence": (
             "Convergence",
@@ -288,7 +312,9 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
         "stability": (
             "Sharpness against the stability threshold",
             f"Sharpness divided by the optimizer's stability threshold over training ({when}; log "
-            "scale). For SGD the sharpness is λ_max of the training-loss Hessian and the threshold "
+            "scale; far outliers, such as an adaptive method's first effective step, are left "
+            "off the axis and marked as triangles on its edge). For SGD the sharpness is λ_max "
+            "of the training-loss Hessian and the threshold "
             "2/η (2(1+β)/η with momentum β); for Adam, RMSprop and Adagrad it is λ_max of the "
             "preconditioned Hessian P⁻¹H against (2+2β₁)/((1−β₁)η) for Adam and 2/η otherwise "
             "(Cohen et al. 2021, 2022). A ratio near 1 (dashed) is the edge of stability; above 1 "
@@ -311,13 +337,16 @@ def _captions(c: Comparison) -> dict[str, tuple[str, str]]:
             f"directions of all checkpoints (PC 1 and PC 2 explain {ev[0]:.1f} % and "
             f"{ev[1]:.1f} % of their spread; origin at the end of {plane.origin_label}). "
             "Segment colour: λ_max of the training-loss Hessian at the checkpoints (grey where "
-            "not measured); markers: end points, cross: start. "
+            "not measured); markers: end points (one shape per contender, shared by its "
+            "seeds), cross: start; checkpoints far outside the others' spread are left off "
+            "the axes and marked as triangles on the edge, with their count in the panel. "
             + (
                 "Grey contours: training loss on the plane; it is the loss at the projected "
                 "points, not at the checkpoints, which lie off the plane. "
                 if plane.surface is not None
                 else ""
             )
+            + panels_note(plane, _labels(c))
             + "Projections are approximate: "
             f"checkpoints lie off the plane by up to {off:.0f} % of their distance from the "
             "origin.",

@@ -21,6 +21,7 @@ from landscape.records.optimizers import ADAPTIVE
 from landscape.report.claims import Quantity, group_claims
 from landscape.report.mechanisms import (
     adaptive_generalization_mechanism,
+    preconditioning_mechanism,
     sharpness_gap_mechanism,
     weight_norm_mechanism,
 )
@@ -139,6 +140,7 @@ def mechanism_sentences(
         *adaptive_generalization_mechanism(claims, adaptive, plain),
         *sharpness_gap_mechanism(claims, labels),
         *weight_norm_mechanism(claims, labels),
+        *preconditioning_mechanism(claims, labels, adaptive),
     ]
 
 

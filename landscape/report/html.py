@@ -11,6 +11,7 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
+from landscape.plotting.style import WIDTHS
 from landscape.records import Comparison
 from landscape.report.figures import ReportFigure
 from landscape.report.findings import FindingsText
@@ -24,9 +25,10 @@ body { font-family: -apple-system, "DejaVu Sans", Arial, sans-serif; max-width: 
 table { border-collapse: collapse; font-size: 0.85rem; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right;
          white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; position: sticky; left: 0;
                                  background: #fff; }
-figure { margin: 2rem 0; } figure img { width: 100%; max-width: 56rem; height: auto; }
+figure { margin: 2rem 0; max-width: 56rem; } figure img { height: auto; }
 figcaption { font-size: 0.9rem; color: #444; }
 .notes { font-size: 0.8rem; color: #555; }
 """
@@ -41,22 +43,64 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def html_table(table: Table) -> str:
-    """Render a table as HTML (every cell escaped), scrolling inside its own box.
+def figure_width(f: ReportFigure) -> str:
+    """The CSS width of a figure: its width over the double-column width, as a percentage.
 
-    The box scrolls sideways when the table is wider than the page (at 1024 px the report
-    table is), with the run column kept in view.
+    Every figure is then shown at one scale (a single-column figure at 48 % of a double
+    one), so text and lines have one size on the page whatever the figure.
+
+    >>> from pathlib import Path
+    >>> figure_width(ReportFigure("a", "A", "", Path("a.png"), Path("a.pdf"), (3.3, 2.6)))
+    '47.83%'
+    """
+    return f"{100 * min(f.size[0] / WIDTHS['double'], 1.0):.2f}%"
+
+
+MAX_COLUMNS = 10
+"""A table with more columns after its first is split into parts of at most this many."""
+
+
+def column_parts(columns: int, most: int = MAX_COLUMNS) -> list[range]:
+    """Balanced runs of the columns after the first, each at most ``most`` long.
+
+    >>> column_parts(24)
+    [range(1, 9), range(9, 17), range(17, 24)]
+    >>> column_parts(10), column_parts(1)
+    ([range(1, 10)], [range(1, 1)])
+    """
+    data = columns - 1
+    if data <= 0:
+        return [range(1, 1)]
+    parts = -(-data // most)
+    size = -(-data // parts)
+    return [range(a, min(a + size, columns)) for a in range(1, columns, size)]
+
+
+def html_table(table: Table) -> str:
+    """Render a table as HTML (every cell escaped), split so each part fits a 1024 px page.
+
+    More than :data:`MAX_COLUMNS` columns after the first are split into balanced parts,
+    each a table of its own that repeats the first (run) column; headers wrap, cells do
+    not. Each part still scrolls sideways inside its own box, with the run column kept in
+    view, should it be wider than the page.
 
     >>> out = html_table(Table(("run", "loss"), (("A<1>", "0.5"),), ()))
     >>> out.startswith('<div class="scroll"><table>'), "<td>A&lt;1&gt;</td>" in out
     (True, True)
     """
-    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
-    )
-    table_html = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table_html}</div>'
+    out = []
+    for part in column_parts(len(table.headers)):
+        keep = [0, *part]
+        head = "".join(f"<th>{escape(table.headers[j])}</th>" for j in keep)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(row[j])}</td>" for j in keep) + "</tr>"
+            for row in table.rows
+        )
+        out.append(
+            f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>"
+        )
+    return "\n".join(out)
 
 
 def html_section(sec: Section) -> list[str]:
@@ -107,7 +151,8 @@ def html_report(
     for i, f in enumerate(figures, 1):
         uri = png_data_uri(f.png.read_bytes())
         parts.append(
-            f'<figure id="{escape(f.name)}"><img src="{uri}" alt="{escape(f.title)}">'
+            f'<figure id="{escape(f.name)}"><img src="{uri}" alt="{escape(f.title)}" '
+            f'style="width: {figure_width(f)}">'
             f"<figcaption><b>Figure {i}. {escape(f.title)}.</b> {escape(f.caption)} "
             f"(vector version: figures/{escape(f.pdf.name)})</figcaption></figure>"
         )

@@ -17,14 +17,19 @@ Rules and sources:
   al. 2017).
 - :func:`weight_norm_mechanism`: a steeper filter-normalized profile explained by larger
   weights when raw sharpness says otherwise (Li et al. 2018, section 4).
+- :func:`preconditioning_mechanism`: a lower raw λ_max but a sharpness closer to its own
+  threshold, reconciled by the preconditioner (Cohen et al. 2022 for adaptive methods
+  against 38/η, Cohen et al. 2021 for SGD against 2/η).
 - :func:`plateau_mechanism`: a stalled loss with a small gradient norm, a flat region
   crossed slowly (Goodfellow et al. 2016, section 8.2.3).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from landscape.report.claims import Claim
 
@@ -124,6 +129,116 @@ def edge_mechanism(
     )
 
 
+@dataclass(frozen=True)
+class PairRule:
+    """A mechanism read off the difference claims of one ordered pair ``(a, b)`` of contenders.
+
+    Attributes:
+        directions: For each quantity, the directions of ``a - b`` that let the rule fire:
+            ``1`` significantly higher, ``-1`` significantly lower, ``0`` no clear difference
+            (a pair that was not compared never fires).
+        sentence: A :meth:`str.format` template with ``{a}``, ``{b}`` and, for every quantity
+            ``q`` of ``directions``, ``{d_q}`` (``a - b`` with its interval) and ``{a_q}``,
+            ``{b_q}`` (each contender's mean with its interval).
+
+    >>> from landscape.report.claims import Quantity, group_claims
+    >>> q = Quantity("x", "x", None, "Table 1")
+    >>> claims = group_claims({"x": {"A": [2.0, 2.1, 1.9], "B": [1.0, 1.1, 0.9]}}, [q])
+    >>> rule = PairRule({"x": (1,)}, "{a}'s x ({a_x}) exceeds {b}'s by {d_x}.")
+    >>> rule.fires(claims, "A", "B"), rule.fires(claims, "B", "A")
+    (True, False)
+    >>> print(rule.text(claims, "A", "B"))  # doctest: +NORMALIZE_WHITESPACE
+    A's x (2 (95% CI 1.75 to 2.25)) exceeds B's by 1 (95% CI 0.773 to 1.23).
+    """
+
+    directions: Mapping[str, Collection[int]]
+    sentence: str
+
+    def fires(self, claims: Sequence[Claim], a: str, b: str) -> bool:
+        """Whether every quantity of the rule differs between ``a`` and ``b`` as it needs."""
+        return all(_direction(claims, q, a, b) in ok for q, ok in self.directions.items())
+
+    def text(self, claims: Sequence[Claim], a: str, b: str, **words: str) -> str:
+        """The rule's sentence for ``(a, b)``, with the numbers and any extra ``words``."""
+        numbers = {f"d_{q}": _delta(claims, q, a, b) for q in self.directions}
+        for q in self.directions:
+            numbers |= {f"a_{q}": _estimate(claims, q, a), f"b_{q}": _estimate(claims, q, b)}
+        return self.sentence.format(a=a, b=b, **numbers, **words)
+
+
+def _estimate(claims: Sequence[Claim], quantity: str, label: str) -> str:
+    """``label``'s mean of ``quantity`` with its interval, as text (``?`` when not stored)."""
+    for c in claims:
+        if c.quantity == quantity and c.runs == (label,):
+            if math.isfinite(c.ci_low) and math.isfinite(c.ci_high):
+                return f"{_fmt(c.estimate)} (95% CI {_fmt(c.ci_low)} to {_fmt(c.ci_high)})"
+            return _fmt(c.estimate)
+    return "?"
+
+
+def _both_ways(labels: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of ``labels`` in both orientations, each pair's two kept together."""
+    return [p for a, b in itertools.combinations(labels, 2) for p in ((a, b), (b, a))]
+
+
+def _wilson(fit: str, train: int) -> PairRule:
+    return PairRule(
+        {"final_train_loss": (train,), "final_val_loss": (1,)},
+        f"{{a}} reached {fit} (difference {{d_final_train_loss}}) but a higher validation loss "
+        "(difference {d_final_val_loss}): it fit the training set at least as well and "
+        "generalized worse, the pattern Wilson et al. 2017 report for adaptive methods.",
+    )
+
+
+WILSON = (
+    _wilson("a lower training loss than {b}", -1),
+    _wilson("a training loss not clearly different from {b}'s", 0),
+)
+"""Wilson et al. 2017: an adaptive ``a`` fits at least as well as SGD ``b``, generalizes worse."""
+
+KESKAR = PairRule(
+    {"lambda_max": (1,), "loss_gap": (1,)},
+    "{a}'s solution is sharper than {b}'s (λ_max higher by {d_lambda_max}) and generalizes "
+    "worse (gap larger by {d_loss_gap}), the association Keskar et al. 2017 describe; "
+    "sharpness alone does not determine generalization (Dinh et al. 2017).",
+)
+"""Keskar et al. 2017: the sharper solution has the larger generalization gap."""
+
+LI_WEIGHT_NORM = PairRule(
+    {"profile_rise": (1,), "lambda_max": (0, -1), "weight_norm": (1,)},
+    "{a}'s filter-normalized profile rises more steeply than {b}'s (by {d_profile_rise}) "
+    "although its raw λ_max is not significantly higher: its weights are larger (norm larger "
+    "by {d_weight_norm}), and filter normalization scales steps to the weights (Li et al. "
+    "2018), so the same normalized step moves {a} further.",
+)
+"""Li et al. 2018: a steeper filter-normalized profile explained by larger weights."""
+
+PRECONDITIONED = PairRule(
+    {"lambda_max": (-1,), "stability_ratio": (1,)},
+    "{a}'s raw λ_max is lower than {b}'s ({a} {a_lambda_max} against {b} {b_lambda_max}; "
+    "difference {d_lambda_max}) yet {a} sits closer to its own stability threshold "
+    "(sharpness over threshold {a} {a_stability_ratio} against {b} {b_stability_ratio}; "
+    "difference {d_stability_ratio}): the preconditioner of {adaptive} rescales the "
+    "curvature its steps see, so an adaptive method is judged by its preconditioned sharpness "
+    "λ_max(P⁻¹H) against its own threshold (38/η for Adam with β₁ = 0.9, 2/η for RMSprop and "
+    "Adagrad; Cohen et al. 2022), SGD by raw λ_max against 2/η (2(1+β)/η with momentum β; "
+    "Cohen et al. 2021).",
+)
+"""Cohen et al. 2022: raw and preconditioned sharpness rank two contenders differently."""
+
+
+def _fired(
+    rules: Sequence[PairRule], claims: Sequence[Claim], pairs: Sequence[tuple[str, str]]
+) -> list[str]:
+    """The first firing rule's sentence for each pair, in the order of ``pairs``."""
+    out = []
+    for a, b in pairs:
+        rule = next((r for r in rules if r.fires(claims, a, b)), None)
+        if rule is not None:
+            out.append(rule.text(claims, a, b))
+    return out
+
+
 def adaptive_generalization_mechanism(
     claims: Sequence[Claim], adaptive: Collection[str], plain: Collection[str]
 ) -> list[str]:
@@ -142,26 +257,7 @@ def adaptive_generalization_mechanism(
     Returns:
         One sentence per pair where the rule fires.
     """
-    out = []
-    for a in adaptive:
-        for s in plain:
-            train = _direction(claims, "final_train_loss", a, s)
-            val = _direction(claims, "final_val_loss", a, s)
-            if train is None or val is None or train > 0 or val <= 0:
-                continue
-            fit = (
-                f"a lower training loss than {s}"
-                if train < 0
-                else f"a training loss not clearly different from {s}'s"
-            )
-            out.append(
-                f"{a} reached {fit} (difference "
-                f"{_delta(claims, 'final_train_loss', a, s)}) but a higher validation loss "
-                f"(difference {_delta(claims, 'final_val_loss', a, s)}): it fit the training "
-                f"set at least as well and generalized worse, the pattern Wilson et al. 2017 "
-                f"report for adaptive methods."
-            )
-    return out
+    return _fired(WILSON, claims, [(a, s) for a in adaptive for s in plain])
 
 
 def sharpness_gap_mechanism(claims: Sequence[Claim], labels: Sequence[str]) -> list[str]:
@@ -172,21 +268,7 @@ def sharpness_gap_mechanism(claims: Sequence[Claim], labels: Sequence[str]) -> l
     sentence states an association in these runs, not a law. Fires when ``lambda_max`` and
     ``loss_gap`` differ significantly in the same direction.
     """
-    out = []
-    for i, a in enumerate(labels):
-        for b in labels[i + 1 :]:
-            sharp = _direction(claims, "lambda_max", a, b)
-            gap = _direction(claims, "loss_gap", a, b)
-            if not sharp or not gap or sharp != gap:
-                continue
-            hi, lo = (a, b) if sharp > 0 else (b, a)
-            out.append(
-                f"{hi}'s solution is sharper than {lo}'s (λ_max higher by "
-                f"{_delta(claims, 'lambda_max', hi, lo)}) and generalizes worse (gap larger by "
-                f"{_delta(claims, 'loss_gap', hi, lo)}), the association Keskar et al. 2017 "
-                f"describe; sharpness alone does not determine generalization (Dinh et al. 2017)."
-            )
-    return out
+    return _fired((KESKAR,), claims, _both_ways(labels))
 
 
 def weight_norm_mechanism(claims: Sequence[Claim], labels: Sequence[str]) -> list[str]:
@@ -198,23 +280,37 @@ def weight_norm_mechanism(claims: Sequence[Claim], labels: Sequence[str]) -> lis
     is significantly larger than ``b``'s, its raw ``lambda_max`` is not significantly
     larger, and its weight norm is significantly larger.
     """
+    return _fired((LI_WEIGHT_NORM,), claims, [(a, b) for a in labels for b in labels if a != b])
+
+
+def preconditioning_mechanism(
+    claims: Sequence[Claim], labels: Sequence[str], adaptive: Collection[str]
+) -> list[str]:
+    """Reconcile raw λ_max with the preconditioned sharpness when they rank a pair differently.
+
+    An adaptive method with preconditioner ``P`` is stable while the preconditioned
+    sharpness ``λ_max(P⁻¹H)`` stays below its threshold, ``(2 + 2β₁)/((1 − β₁)η)`` = 38/η
+    for Adam with β₁ = 0.9 (Cohen et al. 2022), whereas SGD is stable while raw ``λ_max(H)``
+    stays below 2/η (Cohen et al. 2021). The stored ``stability_ratio`` is the governing
+    sharpness over the governing threshold, so a contender can have the lower raw λ_max
+    and still sit closer to its edge. Fires for an ordered pair ``(a, b)``, at least one of
+    them adaptive, when ``a``'s raw ``lambda_max`` is significantly lower than ``b``'s and
+    its ``stability_ratio`` significantly higher; the sentence names both measures, each
+    contender's value with its interval, and the differences.
+
+    Args:
+        claims: The report's claims (quantities ``lambda_max``, ``stability_ratio``).
+        labels: Every contender, in report order.
+        adaptive: The contenders trained with Adagrad, RMSprop, Adam or AdamW.
+
+    Returns:
+        One sentence per pair where the rule fires.
+    """
     out = []
-    for a in labels:
-        for b in labels:
-            if a == b or _direction(claims, "profile_rise", a, b) != 1:
-                continue
-            if _direction(claims, "lambda_max", a, b) not in (0, -1):
-                continue
-            if _direction(claims, "weight_norm", a, b) != 1:
-                continue
-            out.append(
-                f"{a}'s filter-normalized profile rises more steeply than {b}'s (by "
-                f"{_delta(claims, 'profile_rise', a, b)}) although its raw λ_max is not "
-                f"significantly higher: "
-                f"its weights are larger (norm larger by {_delta(claims, 'weight_norm', a, b)}), "
-                f"and filter normalization scales steps to the weights (Li et al. 2018), so the "
-                f"same normalized step moves {a} further."
-            )
+    for a, b in _both_ways(labels):
+        both = [x for x in (a, b) if x in adaptive]
+        if both and PRECONDITIONED.fires(claims, a, b):
+            out.append(PRECONDITIONED.text(claims, a, b, adaptive=" and ".join(both)))
     return out
 
 

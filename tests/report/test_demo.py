@@ -15,6 +15,7 @@ from landscape.data import load_data
 from landscape.demo import DEMO_SIZES, OPTIMIZER_RUNS, SWEEP_SEED, run_demo
 from landscape.dynamics.lr_sweep import lr_dir, sweep_criterion
 from landscape.errors import LandscapeError
+from landscape.report.html import column_parts
 from landscape.report.table import COLUMNS, format_number
 
 ROOT_ATTRS = ("schema_version", "landscape_version", "created", "command", "package_versions")
@@ -98,7 +99,9 @@ def test_report_numbers_equal_the_stored_numbers(demo):
     for name, s in stored.items():
         cells = rows[s["label"]]
         assert cells == [format_number(s[c.field]) for c in COLUMNS], name
-        assert "".join(f"<td>{c}</td>" for c in cells) in html
+        row = [s["label"], *cells]  # the page splits a wide table, repeating the run column
+        for part in column_parts(len(row)):
+            assert "<tr>" + "".join(f"<td>{row[j]}</td>" for j in [0, *part]) + "</tr>" in html
         with h5py.File(out / "report" / "profiles" / f"{name}.h5", "r") as g:
             assert np.array_equal(g["train_loss"][()], profiles[name])
     with h5py.File(out / "runs" / "adam" / "seed-1" / "run.h5", "r") as f:
@@ -280,3 +283,75 @@ def test_every_decimal_in_the_summary_is_a_stored_value(demo):
     assert quoted, summary
     missing = [q for q in quoted if q not in shown and q.rstrip("0").rstrip(".") not in shown]
     assert not missing, missing
+
+
+def _stored_integers(out) -> dict[str, set[int]]:
+    """The whole numbers a sentence of "In short" may quote, by what they count, read from
+    compare.h5 alone (run summaries, findings, settings)."""
+    with h5py.File(out / "report" / "compare.h5", "r") as f:
+        runs = [json.loads(f["compare"][n].attrs["summary"]) for n in f["compare"]]
+        g = f["findings"]
+        quantity = [q.decode() if isinstance(q, bytes) else str(q) for q in g["quantity"][()]]
+        pairs = np.array([bool(second) for _, second in g["runs"][()]])  # "" for an estimate
+        p_value, significant = g["p_value"][()], g["significant"][()]
+        contenders = json.loads(g.attrs["contenders"])
+        level = float(g.attrs["level"])
+        config = json.loads(f["compare"].attrs["config"])
+    by_name = {s["name"]: s for s in runs}
+    other_pairs = set()
+    for q in set(quantity):
+        rows = [i for i, k in enumerate(quantity) if k == q and pairs[i]]
+        other_pairs.add(len(rows) - int(sum(significant[i] for i in rows)))
+    at_edge = {
+        (sum(by_name[n]["edge_epoch"] is not None for n in names), len(names))
+        for names in contenders.values()
+    }
+    return {
+        "epochs": {s["epochs"] for s in runs},
+        "comparisons": {int(np.isfinite(p_value[pairs]).sum())},
+        "rows": {s["curvature_rows"] for s in runs},
+        "other pairs": other_pairs,
+        "k of n": {k for pair in at_edge for k in pair},
+        "records": {config["edge_records"]},
+        "seeds": {len(v) for v in contenders.values()},
+        "edge epochs": {e for s in runs for e in (s["edge_epoch"], s["edge_end_epoch"]) if e},
+        "steps": {s["edge_steps"] for s in runs},
+        "finding epochs": {int(x["start_epoch"]) for s in runs for x in s["findings"]},
+        "percent": {round(100 * level)} | {round(100 * s["edge_share"]) for s in runs},
+    }
+
+
+INTEGER_CONTEXTS = (
+    (r"within (\d+) epochs", "epochs"),
+    (r"over (\d+) comparisons?", "comparisons"),
+    (r"on the (?:first|full training split \() ?(\d+)", "rows"),
+    (r"other (\d+) pairs?", "other pairs"),
+    (r"in (\d+) of (\d+) runs?", "k of n"),
+    (r"at least (\d+) consecutive records", "records"),
+    (r"n=(\d+)", "seeds"),
+    (r"epochs (\d+)-(\d+)", "edge epochs"),
+    (r"for (\d+) steps", "steps"),
+    (r"(?:at|from) epoch (\d+)", "finding epochs"),
+    (r"(\d+)%", "percent"),
+)
+"""Where "In short" quotes a whole number, and which stored count it must be."""
+
+
+def test_every_integer_in_the_summary_is_a_stored_count(demo):
+    out, _ = demo
+    summary = section((out / "report" / "report.md").read_text(), "In short")
+    stored, counts = _stored_values(out), _stored_integers(out)
+    checked = 0
+    rest = summary
+    for pattern, kind in INTEGER_CONTEXTS:
+        for match in re.finditer(pattern, summary):
+            for number in match.groups():
+                assert int(number) in counts[kind], (kind, match.group(0), counts[kind])
+                checked += 1
+        rest = re.sub(pattern, " ", rest)
+    # any other whole number is a quoted value (an estimate or interval that is whole)
+    shown = {f"{v:.3g}" for v in stored} | {f"{-v:.3g}" for v in stored}
+    others = re.findall(r"(?<![\w.\-−⁻])-?\d+(?![\w.%]|\.\d)", rest)
+    missing = [n for n in others if n not in shown]
+    assert not missing, missing
+    assert checked + len(others) > 10

@@ -13,11 +13,10 @@ from matplotlib.figure import Figure
 
 from landscape.errors import LandscapeError
 from landscape.plotting.compare import (
-    plot_background_contours,
     plot_loss_curves,
-    plot_paths,
     plot_surface_pair,
 )
+from landscape.plotting.paths import plot_background_contours, plot_paths
 from landscape.records import (
     Comparison,
     Profile,
@@ -184,3 +183,68 @@ def test_seeds_of_one_contender_share_a_colour_and_a_legend_entry(comparison):
     colours = [line.get_color() for line in lines if line.get_label() not in ("target",)]
     assert len(colours) == 6 and len(set(colours[:3])) == 1 and len(set(colours[3:])) == 1
     assert colours[0] != colours[3]
+
+
+@pytest.fixture
+def seed_groups(comparison):
+    """Three seeds of each contender labelled as compare labels them (``DIR seed N``), the
+    contenders stored with the findings of compare.h5."""
+    from landscape.io.compare import StoredFindings, write_stored_findings
+
+    runs, contenders = [], {}
+    for r, group in zip(comparison.runs, ("sgd", "adam"), strict=True):
+        for s in (0, 1, 2):
+            name = f"{group}-seed-{s}"
+            runs.append(
+                replace(r, summary=replace(r.summary, name=name, label=f"{group} seed {s}"))
+            )
+            contenders[group] = (*contenders.get(group, ()), name)
+    with h5py.File(comparison.path, "w") as f:
+        write_stored_findings(f, StoredFindings((), contenders, 0.05, 0.95))
+    return replace(comparison, runs=tuple(runs))
+
+
+def test_seed_labels_are_grouped_by_the_stored_contenders(seed_groups):
+    from landscape.report.figures import convergence_figure, stability_figure
+
+    for make in (convergence_figure, stability_figure):
+        fig = make(seed_groups)
+        (legend,) = fig.legends
+        names = [t.get_text() for t in legend.get_texts()]
+        assert names[:2] == ["sgd", "adam"] and len(names) == 3, make.__name__
+        colours = [line.get_color() for line in fig.axes[0].get_lines()[:6]]
+        assert len(set(colours[:3])) == 1 and len(set(colours[3:])) == 1
+        assert colours[0] != colours[3]
+
+
+def test_stability_range_leaves_an_epoch0_outlier_out_and_marks_it(comparison):
+    from landscape.report.figures import stability_figure
+
+    slow, fast = comparison.runs
+    spike = fast.stability.sharpness.copy()
+    spike[0] = 5e3 * fast.stability.threshold[0]  # an adaptive method's first effective step
+    fast = replace(fast, stability=replace(fast.stability, sharpness=spike))
+    fig = stability_figure(replace(comparison, runs=(slow, fast)))
+    (ax,) = fig.axes
+    low, high = ax.get_ylim()
+    others = np.r_[slow.stability.sharpness / slow.stability.threshold, (spike / 20.0)[1:]]
+    assert others.max() < high < 5e3 and low < 1.0 < high
+    (mark,) = [line for line in ax.get_lines() if line.get_marker() == "^"]
+    assert mark.get_ydata().tolist() == [high] and mark.get_xdata().tolist() == [1.0]
+    assert "1 point above the y axis, up to 5e+03" in [t.get_text() for t in ax.texts]
+
+
+def test_spectra_one_panel_per_contender_with_its_seeds(seed_groups):
+    from landscape.records import RunSpectrum
+    from landscape.report.figures import spectra_figure
+
+    grid = np.linspace(-1.0, 10.0, 50)
+    density = np.exp(-(grid**2))
+    spectrum = RunSpectrum(np.array([9.0, 7.0]), grid, density / np.trapezoid(density, grid), 10)
+    c = replace(seed_groups, runs=tuple(replace(r, spectrum=spectrum) for r in seed_groups.runs))
+    fig = spectra_figure(c)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in panels] == ["sgd (3 runs)", "adam (3 runs)"]
+    assert all(len(ax.get_lines()) == 3 for ax in panels)  # one density per seed
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["density (SLQ)", "top-k"]

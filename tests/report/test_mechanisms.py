@@ -5,6 +5,7 @@ from landscape.report.mechanisms import (
     adaptive_generalization_mechanism,
     edge_mechanism,
     plateau_mechanism,
+    preconditioning_mechanism,
     sharpness_gap_mechanism,
     weight_norm_mechanism,
 )
@@ -17,6 +18,7 @@ Q = {
         "lambda_max",
         "loss_gap",
         "profile_rise",
+        "stability_ratio",
         "weight_norm",
     )
 }
@@ -120,6 +122,67 @@ def test_weight_norm_reconciles_profile_and_raw_sharpness():
     table["weight_norm"] = {"Adam": seeds(40.0, seed=5), "SGD": seeds(15.0, seed=6)}
     table["lambda_max"] = {"Adam": seeds(12.0, seed=3), "SGD": seeds(9.0, seed=4)}
     assert weight_norm_mechanism(claims_of(table), ["Adam", "SGD"]) == []
+
+
+def _adam_at_its_edge(**override):
+    table = {  # Adam: lower raw λ_max, but at 0.97 of 38/η; SGD at 0.6 of 2/η
+        "lambda_max": {"Adam": seeds(5.0, seed=1), "SGD": seeds(9.0, seed=2)},
+        "stability_ratio": {"Adam": seeds(0.97, seed=3), "SGD": seeds(0.6, seed=4)},
+    }
+    return claims_of({**table, **override})
+
+
+def test_preconditioning_reconciles_raw_and_preconditioned_sharpness():
+    claims = _adam_at_its_edge()
+    (text,) = preconditioning_mechanism(claims, ["Adam", "SGD"], ["Adam"])
+    assert text.startswith("Adam's raw λ_max is lower than SGD's (Adam 5")
+    assert "(sharpness over threshold Adam 0.9" in text and "against SGD 0.6" in text
+    lam = next(c for c in claims if c.quantity == "lambda_max" and len(c.runs) == 2)
+    ratio = next(c for c in claims if c.quantity == "stability_ratio" and len(c.runs) == 2)
+    for c in (lam, ratio):  # both differences quoted with their intervals
+        assert f"{c.estimate:.3g} (95% CI {c.ci_low:.3g} to {c.ci_high:.3g})" in text
+    for quoted in ("preconditioner of Adam", "λ_max(P⁻¹H)", "38/η", "Cohen et al. 2022"):
+        assert quoted in text
+    for label in ("Adam", "SGD"):  # each contender's mean ratio with its interval
+        mean = next(c for c in claims if c.quantity == "stability_ratio" and c.runs == (label,))
+        assert f"{label} {mean.estimate:.3g} (95% CI {mean.ci_low:.3g} to " in text
+
+
+def test_preconditioning_reconciliation_stays_silent_without_a_significant_disagreement():
+    noisy = {"Adam": seeds(0.8, 0.3, seed=3), "SGD": seeds(0.8, 0.3, seed=4)}
+    assert (
+        preconditioning_mechanism(
+            _adam_at_its_edge(stability_ratio=noisy), ["Adam", "SGD"], ["Adam"]
+        )
+        == []
+    )
+    agree = {"Adam": seeds(0.5, seed=3), "SGD": seeds(0.9, seed=4)}  # both measures: Adam lower
+    assert (
+        preconditioning_mechanism(
+            _adam_at_its_edge(stability_ratio=agree), ["Adam", "SGD"], ["Adam"]
+        )
+        == []
+    )
+    same_raw = {"Adam": seeds(7.0, 1.0, seed=1), "SGD": seeds(7.0, 1.0, seed=2)}
+    assert (
+        preconditioning_mechanism(_adam_at_its_edge(lambda_max=same_raw), ["Adam", "SGD"], ["Adam"])
+        == []
+    )
+    # two SGD runs: the measures disagree through 2/η, not through a preconditioner
+    assert preconditioning_mechanism(_adam_at_its_edge(), ["Adam", "SGD"], []) == []
+
+
+def test_preconditioning_reconciliation_through_the_findings_section():
+    from types import SimpleNamespace
+
+    from landscape.report.findings import mechanism_sentences
+
+    summaries = {n: SimpleNamespace(optimizer=o) for n, o in (("a0", "adam"), ("s0", "sgd"))}
+    contenders = {"Adam": ("a0",), "SGD": ("s0",)}
+    fired = mechanism_sentences(_adam_at_its_edge(), summaries, contenders)
+    assert [s for s in fired if "Cohen et al. 2022" in s]
+    summaries["a0"] = SimpleNamespace(optimizer="sgd")
+    assert not mechanism_sentences(_adam_at_its_edge(), summaries, contenders)
 
 
 def test_plateau_needs_a_small_gradient():
