@@ -87,11 +87,23 @@ def check_basis_fits(
             f"{(basis + work) / 2**30:.2f} GiB but {free / 2**30:.2f} GiB are {where}; "
             f"at most {fit} vectors fit ({hint})"
         )
-    if directory is not None and work > available_memory(device):
+    if directory is not None:
+        _check_memory(
+            f"lanczos: {WORK_VECTORS} work vectors of {n} parameters in {dtype} need", work, device
+        )
+
+
+def _check_memory(needs: str, nbytes: int, device: torch.device | str) -> None:
+    """Refuse work arrays of ``nbytes`` that the memory free on ``device`` cannot hold.
+
+    Raises:
+        LandscapeError: ``{needs} X GiB but Y GiB are free on {device}``.
+
+    """
+    free = available_memory(device)
+    if nbytes > free:
         raise LandscapeError(
-            f"lanczos: {WORK_VECTORS} work vectors of {n} parameters in {dtype} need "
-            f"{work / 2**30:.2f} GiB but {available_memory(device) / 2**30:.2f} GiB are free "
-            f"on {device}"
+            f"{needs} {nbytes / 2**30:.2f} GiB but {free / 2**30:.2f} GiB are free on {device}"
         )
 
 
@@ -172,8 +184,5 @@ def check_sketch_fits(
             f"sketches but {free / 2**30:.2f} GiB are {where}; at most "
             f"{products * free // need} products fit ({hint})"
         )
-    if directory is not None and work_bytes > available_memory(device):
-        raise LandscapeError(
-            f"{what}: a product of {n} parameters needs {work_bytes / 2**30:.2f} GiB but "
-            f"{available_memory(device) / 2**30:.2f} GiB are free on {device}"
-        )
+    if directory is not None:
+        _check_memory(f"{what}: a product of {n} parameters needs", work_bytes, device)
