@@ -133,13 +133,28 @@ def welch_difference(a: Sequence[float], b: Sequence[float], level: float = LEVE
     if x.size == 0 or y.size == 0:
         return Difference(Interval(math.nan, math.nan, math.nan, n, method), math.nan)
     estimate = float(x.mean() - y.mean())
-    if x.size < 2 or y.size < 2 or (np.ptp(x) == 0.0 and np.ptp(y) == 0.0):
+    if x.size < 2 or y.size < 2 or (_constant(x) and _constant(y)):
         return Difference(Interval(estimate, math.nan, math.nan, n, method), math.nan)
+    if _constant(x) or _constant(y):
+        # One group without spread: Welch's standard error and Welch-Satterthwaite degrees
+        # of freedom reduce to the other group's alone, i.e. a one-sample t-test of it
+        # against the constant (scipy's two-sample path warns of cancellation here).
+        const, other, sign = (x, y, -1.0) if _constant(x) else (y, x, 1.0)
+        c = float(const.mean())
+        one = sps.ttest_1samp(other, popmean=c)
+        ci = one.confidence_interval(confidence_level=level)
+        low, high = sorted((sign * (float(ci.low) - c), sign * (float(ci.high) - c)))
+        return Difference(Interval(estimate, low, high, n, method), float(one.pvalue))
     result = sps.ttest_ind(x, y, equal_var=False)
     ci = result.confidence_interval(confidence_level=level)
     return Difference(
         Interval(estimate, float(ci.low), float(ci.high), n, method), float(result.pvalue)
     )
+
+
+def _constant(values: np.ndarray) -> bool:
+    """Whether the values differ by no more than a few rounding errors of their size."""
+    return bool(np.ptp(values) <= 4 * np.finfo(np.float64).eps * np.abs(values).max())
 
 
 def holm_adjusted(p_values: Sequence[float]) -> list[float]:

@@ -115,3 +115,23 @@ def test_findings_round_trip_through_hdf5(tmp_path):
         for name in ("estimate", "ci_low", "ci_high", "p_value"):
             x, y = getattr(a, name), getattr(b, name)
             assert (math.isnan(x) and math.isnan(y)) or x == y
+
+
+def test_welch_with_one_constant_group_is_the_other_groups_t_interval_without_warnings():
+    import warnings
+
+    a, b = [5.0, 5.0, 5.0], [4.0, 5.5, 6.5, 7.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's two-sample path warns of cancellation here
+        d = welch_difference(a, b)
+        flipped = welch_difference(b, a)
+    se = np.std(b, ddof=1) / math.sqrt(len(b))  # Welch's SE with var(a) = 0
+    half = sps.t.ppf(0.975, len(b) - 1) * se  # Welch-Satterthwaite df = n_b - 1
+    estimate = 5.0 - np.mean(b)
+    assert d.interval.estimate == pytest.approx(estimate)
+    assert (d.interval.low, d.interval.high) == pytest.approx((estimate - half, estimate + half))
+    p = 2 * sps.t.sf(abs(estimate) / se, len(b) - 1)
+    assert d.p_value == pytest.approx(p) and flipped.p_value == pytest.approx(p)
+    assert (flipped.interval.low, flipped.interval.high) == pytest.approx(
+        (-estimate - half, -estimate + half)
+    )
