@@ -69,19 +69,28 @@ def _finite(values: Sequence[float]) -> np.ndarray:
     return array[np.isfinite(array)]
 
 
-def mean_interval(values: Sequence[float], level: float = LEVEL) -> Interval:
+def mean_interval(
+    values: Sequence[float], level: float = LEVEL, bounds: tuple[float, float] | None = None
+) -> Interval:
     """Mean of per-seed values with a Student-t interval.
 
     ``mean ± t_{1-(1-level)/2, n-1} · s / sqrt(n)``, with ``s`` the sample standard
     deviation. Non-finite values are left out; with fewer than two values the interval is
-    unknown (NaN ends).
+    unknown (NaN ends). With ``bounds``, the range the mean can take (a share: ``(0, 1)``),
+    the interval is intersected with it: the true mean lies in that range, so the
+    intersection covers it whenever the t interval does and the level is kept.
 
     Args:
         values: One value per seed.
         level: Confidence level.
+        bounds: ``(lowest, highest)`` value the mean can take, or ``None``.
 
     Returns:
         The mean and its interval.
+
+    >>> iv = mean_interval([0.8, 0.95, 1.0], bounds=(0.0, 1.0))
+    >>> round(iv.low, 3), iv.high
+    (0.666, 1.0)
     """
     x = _finite(values)
     n = int(x.size)
@@ -95,6 +104,8 @@ def mean_interval(values: Sequence[float], level: float = LEVEL) -> Interval:
     if sem == 0.0:
         return Interval(mean, mean, mean, n, method)
     low, high = sps.t.interval(level, n - 1, loc=mean, scale=sem)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
     return Interval(mean, float(low), float(high), n, method)
 
 

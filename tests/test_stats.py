@@ -135,3 +135,22 @@ def test_welch_with_one_constant_group_is_the_other_groups_t_interval_without_wa
     assert (flipped.interval.low, flipped.interval.high) == pytest.approx(
         (-estimate - half, -estimate + half)
     )
+
+
+def test_mean_interval_is_cut_to_the_bounds_the_mean_can_take():
+    x = [0.8, 0.95, 1.0]
+    free, cut = mean_interval(x), mean_interval(x, bounds=(0.0, 1.0))
+    assert free.high > 1.0 and cut.high == 1.0 and cut.low == free.low
+    assert cut.estimate == free.estimate
+    low = mean_interval([0.0, 0.05, 0.4], bounds=(0.0, 1.0))
+    assert low.low == 0.0 and low.high == mean_interval([0.0, 0.05, 0.4]).high
+
+
+def test_a_share_claim_never_has_an_interval_outside_zero_to_one():
+    from landscape.report.claims import estimate_claim
+    from landscape.report.findings import QUANTITIES
+
+    share = next(q for q in QUANTITIES if q.key == "edge_share")
+    claim = estimate_claim(share, "rmsprop", [0.0, 0.1, 1.0])
+    assert claim.ci_low == 0.0 and claim.ci_high == 1.0
+    assert "95% CI 0 to 1" in claim.statement

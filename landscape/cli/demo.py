@@ -9,9 +9,14 @@ from landscape.cli.limits import limit_options
 from landscape.cli.options import command_line, device_option, verbosity_options
 from landscape.cli.threads import threads_option
 
+DEMO_THREADS = 1
+"""The demo's default ``--threads``: its MNIST-1D models are small, and side by side on this
+2-core machine (load 2-4) the default demo took 120 s with one thread and over 14 minutes
+with two (BENCHMARKS.md, "Demo and report"); more threads pay for larger models only."""
+
 
 @click.command("demo")
-@threads_option
+@threads_option(default=DEMO_THREADS)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),

@@ -7,6 +7,8 @@ model size"): with the 2-core development machine to itself, two threads took
 product at every model size measured, from 10k to 10M parameters (0.53-0.72x
 from 100k up), so one rule covers every size. On a machine shared with other
 jobs one thread was faster (the earlier runs there); pass ``--threads 1`` then.
+``landscape demo``, whose models are small, defaults to one thread
+(:data:`landscape.cli.demo.DEMO_THREADS`).
 
 The command sets the count for its own duration and restores it after, so the
 library never changes threads unless asked. Commands that never import torch
@@ -67,21 +69,24 @@ def torch_threads(n: int) -> Iterator[None]:
             os.environ["OMP_NUM_THREADS"] = previous_env
 
 
-def threads_option(command: F) -> F:
+def threads_option(command: F | None = None, *, default: int = DEFAULT_THREADS) -> Any:
     """Add ``--threads N`` to a click command function and run it under :func:`torch_threads`.
 
-    Put it directly below ``@click.command(...)``, above every other decorator.
+    Put it directly below ``@click.command(...)``, above every other decorator:
+    ``@threads_option`` (one thread per core) or ``@threads_option(default=1)``.
     """
+    if command is None:
+        return functools.partial(threads_option, default=default)
 
     @functools.wraps(command)
     def run(*args: Any, threads: int, **kwargs: Any) -> Any:
         with torch_threads(threads):
             return command(*args, **kwargs)
 
-    return click.option(  # type: ignore[return-value]
+    return click.option(
         "--threads",
         type=click.IntRange(min=1),
-        default=DEFAULT_THREADS,
+        default=default,
         show_default=True,
         help="torch CPU threads while the command runs (the default measured fastest; "
         "see BENCHMARKS.md).",

@@ -39,6 +39,8 @@ class Quantity:
         evidence: The figure or table that shows it.
         sample: What it was estimated on, e.g. ``the full validation split (1000 rows)``;
             empty when that is stated once for the whole report.
+        bounds: The range the quantity can take (``(0, 1)`` for a share), which its
+            intervals are intersected with; ``None`` when unbounded.
     """
 
     key: str
@@ -46,6 +48,7 @@ class Quantity:
     better: Literal["lower", "higher"] | None
     evidence: str
     sample: str = ""
+    bounds: tuple[float, float] | None = None
 
 
 def _fmt(value: float) -> str:
@@ -59,7 +62,7 @@ def estimate_claim(quantity: Quantity, label: str, values: Sequence[float]) -> C
     >>> estimate_claim(q, "SGD", [4.0, 6.0]).statement
     "SGD's top Hessian eigenvalue: 5 (95% CI -7.71 to 17.7, n=2)."
     """
-    interval = mean_interval(values)
+    interval = mean_interval(values, bounds=quantity.bounds)
     sample = f", on {quantity.sample}" if quantity.sample else ""
     return Claim(
         statement=f"{label}'s {quantity.words}: {interval.text()}{sample}.",

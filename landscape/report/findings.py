@@ -32,21 +32,39 @@ ALPHA = 0.05
 
 TABLE = "the table 'The numbers'"
 SHARPNESS = f"{TABLE} and the sharpness figure"
+SHARE = (0.0, 1.0)
+"""The range of a share or an accuracy (their intervals are cut to it)."""
+NONNEGATIVE = (0.0, math.inf)
+"""The range of epochs, norms and distances (never negative)."""
 
 QUANTITIES = (
-    Quantity("epochs_to_train_target", "epochs to the training-loss target", "lower", TABLE),
-    Quantity("epochs_to_val_target", "epochs to the validation-loss target", "lower", TABLE),
+    Quantity(
+        "epochs_to_train_target",
+        "epochs to the training-loss target",
+        "lower",
+        TABLE,
+        bounds=NONNEGATIVE,
+    ),
+    Quantity(
+        "epochs_to_val_target",
+        "epochs to the validation-loss target",
+        "lower",
+        TABLE,
+        bounds=NONNEGATIVE,
+    ),
     Quantity("final_train_loss", "final training loss", "lower", TABLE),
     Quantity("final_val_loss", "final validation loss", "lower", TABLE),
-    Quantity("final_val_acc", "final validation accuracy", "higher", TABLE),
+    Quantity("final_val_acc", "final validation accuracy", "higher", TABLE, bounds=SHARE),
     Quantity("loss_gap", "generalization gap (validation minus training loss)", "lower", TABLE),
     Quantity("lambda_max", "final λ_max", None, SHARPNESS),
     Quantity("lambda_max_matched", "λ_max at the matched training loss", None, SHARPNESS),
     Quantity("stability_ratio", "final stability ratio", None, SHARPNESS),
-    Quantity("edge_share", "share of training at the edge of stability", None, SHARPNESS),
+    Quantity(
+        "edge_share", "share of training at the edge of stability", None, SHARPNESS, bounds=SHARE
+    ),
     Quantity("profile_rise", "1D profile rise", None, f"{TABLE} and the profile figure"),
-    Quantity("weight_norm", "final weight norm ‖w_T‖", None, TABLE),
-    Quantity("distance_from_init", "distance from initialization", None, TABLE),
+    Quantity("weight_norm", "final weight norm ‖w_T‖", None, TABLE, bounds=NONNEGATIVE),
+    Quantity("distance_from_init", "distance from initialization", None, TABLE, bounds=NONNEGATIVE),
 )
 """The quantities compared across contenders; each key is a field of RunSummary. The
 epochs to a target are compared only when every run reached it (else the explanation

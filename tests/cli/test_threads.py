@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 import landscape.pipelines.surface
 from landscape.cli import COMMANDS, cli
+from landscape.cli.demo import DEMO_THREADS
 from landscape.cli.threads import DEFAULT_THREADS, torch_threads
 
 LI_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "li2018" / "li_full2d.h5"
@@ -22,7 +23,7 @@ LI_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "li2018" / "li_full
 def test_every_command_has_threads(name):
     command = cli.get_command(click.Context(cli), name)
     option = next(p for p in command.params if "--threads" in p.opts)
-    assert option.default == DEFAULT_THREADS
+    assert option.default == (DEMO_THREADS if name == "demo" else DEFAULT_THREADS)
 
 
 @pytest.fixture

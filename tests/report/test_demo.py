@@ -28,7 +28,7 @@ MEMBERS = [f"{r.name}-seed-{s}" for r in OPTIMIZER_RUNS for s in QUICK.seeds]
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "demo"
     args = ["-q", "demo", "--quick", "--out", str(out), "--device", "cpu"]
-    res = CliRunner().invoke(cli, [*args, "--threads", "1"])  # immune to oversubscription
+    res = CliRunner().invoke(cli, args)  # one thread by default: immune to oversubscription
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -73,7 +73,7 @@ def test_hdf5_files_follow_the_schema(demo):
         for g in ("compare", "curvature", "trajectory"):
             json.loads(f[g].attrs["config"])
         assert json.loads(f["compare"].attrs["runs"]) == MEMBERS
-        assert f.attrs["command"] == f"landscape demo --threads=1 --out={out} --quick --device=cpu"
+        assert f.attrs["command"] == f"landscape demo --out={out} --quick --device=cpu"
         assert f["trajectory"].attrs["surface"] == "plane.h5"
     n = QUICK.compare.plane_resolution
     with h5py.File(out / "report" / "plane.h5", "r") as f:
