@@ -19,6 +19,15 @@ def test_a_non_finite_entry_in_any_slice_is_found(where: int) -> None:
     assert not all_finite(t.reshape(1, -1))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_finite_entries_whose_sum_overflows_are_finite(dtype: torch.dtype) -> None:
+    t = torch.full((2 * FINITE_SLICE + 3,), torch.finfo(dtype).max, dtype=dtype)
+    assert not torch.isfinite(t.sum())
+    assert all_finite(t)
+    t[-1] = float("-inf")
+    assert not all_finite(t)
+
+
 def test_a_lazily_opened_checkpoint_with_nan_past_the_first_slice_is_refused(
     tmp_path: Path,
 ) -> None:
