@@ -90,7 +90,7 @@ def mean_interval(
 
     >>> iv = mean_interval([0.8, 0.95, 1.0], bounds=(0.0, 1.0))
     >>> round(iv.low, 3), iv.high
-    (0.666, 1.0)
+    (0.658, 1.0)
     """
     x = _finite(values)
     n = int(x.size)
