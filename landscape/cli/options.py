@@ -344,7 +344,8 @@ def command_line() -> str:
             continue
         flag = max(param.opts, key=len)
         if param.is_flag:
-            if value == param.flag_value:  # one of several flags sharing a name (--quick/--full)
+            # a boolean flag given, or one of several flags sharing a name (--quick/--full)
+            if (value is True) if param.is_bool_flag else (value == param.flag_value):
                 words.append(flag)
         elif value != param.get_default(ctx):
             words += [f"{flag}={v}" for v in (value if param.multiple else (value,))]
