@@ -70,7 +70,7 @@ from landscape.adaptive_stats import AdaptiveValues, PointValues, UnitSample
 from landscape.adaptive_units import Call, unit_source
 from landscape.data import Inputs, Split
 from landscape.errors import LandscapeError
-from landscape.evaluators import BNMode, PointEvaluator
+from landscape.evaluators import BNMode, FlatWeights, PointEvaluator
 from landscape.objective import Objective
 from landscape.params import ParamDict
 
@@ -134,6 +134,8 @@ class AdaptivePointEvaluator(PointEvaluator):
         bn_samples: Rows that re-estimate BatchNorm statistics.
         bn_data: Data that re-estimates BatchNorm statistics (see :class:`PointEvaluator`).
         buffer_directions: Buffer directions (see :class:`PointEvaluator`).
+        weights: Flat point buffers shared with other splits' evaluators (see
+            :class:`PointEvaluator`).
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class AdaptivePointEvaluator(PointEvaluator):
         bn_samples: int = 1000,
         bn_data: Split | None = None,
         buffer_directions: Sequence[ParamDict] | None = None,
+        weights: FlatWeights | None = None,
     ):
         check_tolerance(tolerance)
         super().__init__(
@@ -159,6 +162,7 @@ class AdaptivePointEvaluator(PointEvaluator):
             bn_samples=bn_samples,
             bn_data=bn_data,
             buffer_directions=buffer_directions,
+            weights=weights,
         )
         self.tolerance = tolerance
         ndim = len(directions)

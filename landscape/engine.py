@@ -312,32 +312,27 @@ def _evaluators(
     """One evaluator per split; ``--bn recompute`` estimates on the train split when there is one.
 
     With a ``tolerance`` each split gets an :class:`AdaptivePointEvaluator` (with reference
-    points ``anchors`` besides the origin) and no stacked one.
-    The splits' evaluators share one flat origin, one flat copy of each direction and
-    (one point per pass) one point buffer: ``origin``, ``vectors`` and the parameters of
-    each objective's private model are pointed at those buffers
-    (:class:`~landscape.evaluators.FlatWeights` with ``share`` and ``holders``,
-    :func:`~landscape.evaluators.use_as_parameters`; the models' parameters then hold
-    the origin's values), so the weights are held once whatever the number of splits:
-    the origin, the directions and the point.
+    points ``anchors`` besides the origin) and no stacked one. The splits share one
+    :class:`~landscape.evaluators.FlatWeights` (origin, directions, point), which
+    ``origin``, ``vectors`` and the objectives' models are pointed at, so the weights
+    are held once whatever the number of splits.
     """
     out = {}
     train = objectives.get("train")
-    first = next(iter(objectives.values()))
     models = [obj.model for obj in objectives.values()]
     for model in models:  # their own weights are freed before the flat copies exist
         use_as_parameters(model, origin)
-    weights = FlatWeights(
-        dict(first.model.named_parameters()), origin, vectors, share=True, holders=models
-    )
+    params = dict(models[0].named_parameters())
+    weights = FlatWeights(params, origin, vectors, share=True, holders=models)
+    common: dict[str, Any] = {
+        "bn": bn,
+        "bn_data": train.split if train is not None else None,
+        "buffer_directions": buffer_vectors,
+        "weights": weights,
+    }
     for split, obj in objectives.items():
-        common: dict[str, Any] = {
-            "bn": bn,
-            "bn_data": train.split if train is not None else None,
-            "buffer_directions": buffer_vectors,
-        }
         point = (
-            PointEvaluator(obj, origin, vectors, weights=weights, **common)
+            PointEvaluator(obj, origin, vectors, **common)
             if tolerance is None
             else AdaptivePointEvaluator(
                 obj, origin, vectors, tolerance=tolerance, anchors=anchors, **common
