@@ -144,16 +144,22 @@ def test_a_sketch_that_does_not_fit_on_disk_is_refused_before_any_product(
     assert op.calls == 0 and list(tmp_path.iterdir()) == []
 
 
-def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
-    tmp_path: Path, ckpt: Path
-) -> None:
-    base = ["-q", "hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "2", "--bottom-k", "1"]
-    base += ["--trace", "--trace-hvps", "12"]
+def _in_memory_and_on_disk(tmp_path: Path, base: list[str]) -> Path:
+    """Run the command ``base`` into ``ram.h5`` and, basis on disk, ``disk.h5``; the folder."""
     folder = tmp_path / "basis"
     folder.mkdir()
     for name, extra in (("ram.h5", []), ("disk.h5", ["--basis-on-disk", str(folder)])):
         res = CliRunner().invoke(cli, [*base, *extra, "--out", str(tmp_path / name)])
         assert res.exit_code == 0, res.output
+    return folder
+
+
+def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
+    tmp_path: Path, ckpt: Path
+) -> None:
+    base = ["-q", "hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "2", "--bottom-k", "1"]
+    base += ["--trace", "--trace-hvps", "12"]
+    folder = _in_memory_and_on_disk(tmp_path, base)
     with h5py.File(tmp_path / "ram.h5") as ram, h5py.File(tmp_path / "disk.h5") as disk:
         for end in ("top", "bottom"):
             key = f"curvature/hessian/{end}/eigenvalues"
@@ -183,11 +189,7 @@ def test_cli_sharpness_with_the_basis_on_disk_writes_the_same_measures(
 ) -> None:
     base = ["-q", "sharpness", *BASE, "--checkpoint", str(ckpt), "--measures", "lambda_max,trace"]
     base += ["--trace-hvps", "12"]
-    folder = tmp_path / "basis"
-    folder.mkdir()
-    for name, extra in (("ram.h5", []), ("disk.h5", ["--basis-on-disk", str(folder)])):
-        res = CliRunner().invoke(cli, [*base, *extra, "--out", str(tmp_path / name)])
-        assert res.exit_code == 0, res.output
+    folder = _in_memory_and_on_disk(tmp_path, base)
     with h5py.File(tmp_path / "ram.h5") as ram, h5py.File(tmp_path / "disk.h5") as disk:
         for measure in ("lambda_max", "trace"):
             key = f"curvature/sharpness/{measure}"
