@@ -7,12 +7,11 @@ import json
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from landscape.cli import cli
 from landscape.io.connect import read_connect
 from landscape.pipelines import connect as pipeline
 from tests import connect_specs as specs
+from tests.connect.helpers import assert_resumed_equals_whole, run
 
 KW = {"points": 6, "batch_size": 8, "progress": False}
 
@@ -86,13 +85,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, pair, monkeypat
     assert read_connect(tmp_path / "part.h5").paths["linear"].done.sum() == 3
     monkeypatch.setattr(pipeline, "evaluate_point", real)
     resumed = connect(tmp_path, pair, "part.h5", tolerance=0.1)
-    for m, v in whole.paths["linear"].values.items():
-        np.testing.assert_array_equal(resumed.paths["linear"].values[m], v)
-    assert resumed.barriers == whole.barriers
-
-
-def run(*args):
-    return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
+    assert_resumed_equals_whole(resumed, whole)
 
 
 def test_cli_tolerance_and_bad_values(tmp_path, pair):

@@ -8,15 +8,14 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from torch import nn
 
-from landscape.cli import cli
 from landscape.connect.barrier import loss_barrier
 from landscape.errors import LandscapeError
 from landscape.io.connect import read_connect
 from landscape.pipelines import connect as pipeline
 from tests import connect_specs as specs
+from tests.connect.helpers import assert_resumed_equals_whole, run
 
 DATA = "tests.connect_specs:data"
 
@@ -97,13 +96,7 @@ def test_interrupted_evaluation_resumes_to_the_same_values(tmp_path, pair, monke
     assert read_connect(out).paths["linear"].done.sum() == 3
     monkeypatch.setattr(pipeline, "evaluate_point", real)
     resumed = pipeline.connect(specs.mlp(), *pair, specs.data(), out=out, points=6, progress=False)
-    for m, v in whole.paths["linear"].values.items():
-        np.testing.assert_array_equal(resumed.paths["linear"].values[m], v)
-    assert resumed.barriers == whole.barriers
-
-
-def run(*args):
-    return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
+    assert_resumed_equals_whole(resumed, whole)
 
 
 def test_cli_writes_the_connect_group_and_refuses_other_settings(tmp_path, pair):
