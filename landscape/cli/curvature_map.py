@@ -13,6 +13,7 @@ from landscape.cli.limits import limit_options
 from landscape.cli.options import (
     count_option,
     data_options,
+    forwarded,
     model_options,
     overwrite_option,
     positive_option,
@@ -101,12 +102,9 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
             setup.objective,
             setup.params,
             grid,
-            tol=kw["tol"],
-            max_iter=kw["max_iter"],
-            seed=kw["seed"],
+            **forwarded(kw, "tol max_iter seed overwrite"),
             out=kw["surface"],
             config=config,
-            overwrite=kw["overwrite"],
             progress=progress,
             context=context,
         )

@@ -79,14 +79,8 @@ def setup_from(kw: dict[str, Any], context: Context) -> Setup:
         kw["model_spec"],
         kw["checkpoint"],
         kw["data_spec"],
-        split=kw["split"],
-        max_samples=kw["max_samples"],
+        **options.forwarded(kw, "split max_samples batch_size loss device dtype trust_checkpoint"),
         seed=kw.get("data_seed", kw["seed"]),  # commands without --data-seed: as before
-        batch_size=kw["batch_size"],
-        loss=kw["loss"],
-        device=kw["device"],
-        dtype=kw["dtype"],
-        trust_checkpoint=kw["trust_checkpoint"],
         context=context,
         **options.task_arguments(kw),
     )

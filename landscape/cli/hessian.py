@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from landscape.cli import options
 from landscape.cli.curvature_options import (
     checkpoint_inputs,
     curvature_run,
@@ -41,6 +42,13 @@ def eigen_line(end: str, result: Any) -> str:
     label = f"{end} eigenvalues" + (" (± error bound)" if bounds is not None else "")
     converged = f"{int(result.converged.sum())}/{len(result.converged)} converged"
     return f"{label}: {', '.join(values)} ({result.num_matvecs} HVPs, {converged})"
+
+
+HESSIAN_OPTIONS = (
+    "matrix fisher_samples top_k bottom_k tol atol max_iter trace trace_method trace_hvps"
+    " trace_deflate density density_runs density_steps sigma"
+)
+"""The options passed to :func:`~landscape.pipelines.curvature.hessian` under their own names."""
 
 
 @click.command("hessian")
@@ -108,22 +116,8 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
     with curvature_run(ctx, context, kw, "curvature/hessian") as run:
         report = hessian(
             run.setup,
-            matrix=kw["matrix"],
-            fisher_samples=kw["fisher_samples"],
-            top_k=kw["top_k"],
-            bottom_k=kw["bottom_k"],
-            tol=kw["tol"],
-            atol=kw["atol"],
-            max_iter=kw["max_iter"],
+            **options.forwarded(kw, HESSIAN_OPTIONS),
             basis_dir=kw["basis_on_disk"],
-            trace=kw["trace"],
-            trace_method=kw["trace_method"],
-            trace_hvps=kw["trace_hvps"],
-            trace_deflate=kw["trace_deflate"],
-            density=kw["density"],
-            density_runs=kw["density_runs"],
-            density_steps=kw["density_steps"],
-            sigma=kw["sigma"],
             **run.stored,
         )
         if run.progress:

@@ -375,3 +375,16 @@ task_options = stack_options(
 def task_arguments(kw: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :class:`~landscape.objective.Objective` named by :data:`task_options`."""
     return {"task": kw["task"], "output": kw["output_key"], "accuracy": not kw["no_accuracy"]}
+
+
+def forwarded(kw: dict[str, Any], names: str) -> dict[str, Any]:
+    """The parsed options ``names`` (separated by spaces), to pass on under the same names.
+
+    An option's parameter name is its pipeline argument's name (``--top-k`` is
+    ``top_k``), so a command forwards them without restating each one; the names
+    are one string, as :func:`collections.namedtuple` takes its fields.
+
+    >>> forwarded({"top_k": 5, "tol": 1e-3, "out": "c.h5"}, "top_k tol")
+    {'top_k': 5, 'tol': 0.001}
+    """
+    return {name: kw[name] for name in names.split()}

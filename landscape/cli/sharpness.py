@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from landscape.cli import options
 from landscape.cli.curvature_options import (
     checkpoint_inputs,
     curvature_run,
@@ -38,6 +39,13 @@ def uncertainty(s: Any) -> str:
 
 
 ALL = "lambda_max,trace,keskar,adaptive_worst,adaptive_average,pac_bayes_sigma,filter_width"
+
+
+SHARPNESS_OPTIONS = (
+    "matrix fisher_samples tol trace_hvps epsilon rho steps samples pac_target pac_metric"
+    " width_increase width_radius"
+)
+"""The options passed to :func:`~landscape.pipelines.sharpness.sharpness` under their own names."""
 
 
 @click.command("sharpness")
@@ -115,18 +123,7 @@ def command(ctx: click.Context, context: Context, **kw: Any) -> None:
         report = sharpness(
             run.setup,
             measures=measures,
-            matrix=kw["matrix"],
-            fisher_samples=kw["fisher_samples"],
-            tol=kw["tol"],
-            trace_hvps=kw["trace_hvps"],
-            epsilon=kw["epsilon"],
-            rho=kw["rho"],
-            steps=kw["steps"],
-            samples=kw["samples"],
-            pac_target=kw["pac_target"],
-            pac_metric=kw["pac_metric"],
-            width_increase=kw["width_increase"],
-            width_radius=kw["width_radius"],
+            **options.forwarded(kw, SHARPNESS_OPTIONS),
             optimizer_state=opt,
             basis_dir=kw["basis_on_disk"],
             **run.stored,

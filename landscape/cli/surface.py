@@ -12,6 +12,7 @@ from landscape.cli.options import (
     SEED,
     command_line,
     data_options,
+    forwarded,
     model_options,
     output_options,
     task_arguments,
@@ -22,6 +23,13 @@ from landscape.cli.threads import threads_option
 
 if TYPE_CHECKING:
     from landscape.distributed import Context
+
+
+SURFACE_OPTIONS = (
+    "dirs x y norm keep_1d one_d orthogonal seed targets loss split max_samples batch_size bn"
+    " device points_per_pass tolerance out overwrite trust_checkpoint"
+)
+"""The options passed to :func:`~landscape.pipelines.surface.surface` under their own names."""
 
 
 @click.command("surface")
@@ -128,26 +136,7 @@ def command(ctx: click.Context, context: Context, **kw: object) -> None:
         kw["model_spec"],
         kw["checkpoint"],
         kw["data_spec"],
-        dirs=kw["dirs"],
-        x=kw["x"],
-        y=kw["y"],
-        norm=kw["norm"],
-        keep_1d=kw["keep_1d"],
-        one_d=kw["one_d"],
-        orthogonal=kw["orthogonal"],
-        seed=kw["seed"],
-        targets=kw["targets"],
-        loss=kw["loss"],
-        split=kw["split"],
-        max_samples=kw["max_samples"],
-        batch_size=kw["batch_size"],
-        bn=kw["bn"],
-        device=kw["device"],
-        points_per_pass=kw["points_per_pass"],
-        tolerance=kw["tolerance"],
-        out=kw["out"],
-        overwrite=kw["overwrite"],
-        trust_checkpoint=kw["trust_checkpoint"],
+        **forwarded(kw, SURFACE_OPTIONS),
         progress=progress,
         command=command_line(),
         context=context,

@@ -219,6 +219,17 @@ class EdgeTime:
     share: float
     median_ratio: float
 
+    def summary_fields(self) -> dict[str, Any]:
+        """This record under the names of :class:`~landscape.records.RunSummary`'s fields."""
+        return {
+            "edge_epoch": self.start_epoch,
+            "edge_end_epoch": self.end_epoch,
+            "edge_steps": self.steps,
+            "edge_epochs": self.epochs,
+            "edge_share": self.share,
+            "edge_median_ratio": self.median_ratio,
+        }
+
 
 def edge_time(
     stab: Stability, total_steps: int, *, edge_fraction: float, min_records: int
@@ -273,6 +284,15 @@ class MatchedPoint:
     train_loss: float
     lambda_max: float
     stability_ratio: float
+
+    def summary_fields(self) -> dict[str, Any]:
+        """This record under the names of :class:`~landscape.records.RunSummary`'s fields."""
+        return {
+            "matched_epoch": self.epoch,
+            "matched_train_loss": self.train_loss,
+            "lambda_max_matched": self.lambda_max,
+            "stability_ratio_matched": self.stability_ratio,
+        }
 
 
 def matched_point(
@@ -379,7 +399,6 @@ def summarize(
         threshold=threshold,
         stability_ratio=sharp_end / threshold if threshold else float("nan"),
         max_stability_ratio=float(finite_ratio.max()) if finite_ratio.size else float("nan"),
-        edge_epoch=edge.start_epoch,
         profile_rise=float("nan")
         if profile is None
         else profile_rise(profile.x, profile.train_loss, profile_radius),
@@ -389,15 +408,8 @@ def summarize(
         lambda_max_stderr=curv.lambda_max_stderr,
         curvature_rows=curv.rows,
         curvature_full=curv.full,
-        matched_epoch=matched.epoch,
-        matched_train_loss=matched.train_loss,
-        lambda_max_matched=matched.lambda_max,
-        stability_ratio_matched=matched.stability_ratio,
-        edge_end_epoch=edge.end_epoch,
-        edge_steps=edge.steps,
-        edge_epochs=edge.epochs,
-        edge_share=edge.share,
-        edge_median_ratio=edge.median_ratio,
+        **edge.summary_fields(),
+        **matched.summary_fields(),
     )
 
 
