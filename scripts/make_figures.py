@@ -14,7 +14,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from landscape.demo import SIZES, run_demo
+from landscape.pipelines.demo import SIZES, run_demo
 
 KEY_FIGURES = ("convergence", "stability", "profiles", "paths", "lr_sweep", "sharpness_gd")
 """The figures the README shows, in its order."""

@@ -47,7 +47,7 @@ def command(ctx: click.Context, out: str, size: str | None, device: str, overwri
     Example: landscape demo --out demo/
     """
     progress = logs.configure(ctx)
-    from landscape.demo import run_demo
+    from landscape.pipelines.demo import run_demo
 
     result = run_demo(
         out,

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from landscape.cli import cli
 from landscape.data import load_data
-from landscape.demo import DEMO_SIZES, OPTIMIZER_RUNS, SWEEP_SEED, run_demo
 from landscape.dynamics.lr_sweep import lr_dir, sweep_criterion
 from landscape.errors import LandscapeError
+from landscape.pipelines.demo import DEMO_SIZES, OPTIMIZER_RUNS, SWEEP_SEED, run_demo
 from landscape.report.html import column_parts
 from landscape.report.table import COLUMNS, format_number
 
