@@ -242,3 +242,31 @@ def test_cli_scores_a_named_vocab_first_output_without_accuracy(tmp_path):
          "--data", f"{src}:data", "--task", "lm", "--x=-1:1:3", "--out", str(tmp_path / "t.h5")],
     )  # fmt: skip
     assert res.exit_code == 1 and "--output KEY" in res.output
+
+
+def test_connect_scores_a_named_output_at_both_ends_exactly(tmp_path):
+    """``connect`` takes the scoring options too: its path starts and ends at each model's loss."""
+    from landscape.io.connect import read_connect
+
+    src = tmp_path / "scorer.py"
+    src.write_text(MODEL_PY.format(v=V, t=T))
+    a, b = TokenModel(), TokenModel()
+    with torch.no_grad():
+        b.out.weight.mul_(-0.5)
+    torch.save(a.state_dict(), tmp_path / "a.pt")
+    torch.save(b.state_dict(), tmp_path / "b.pt")
+    out = tmp_path / "c.h5"
+    args = ["-q", "connect", "--model", f"{src}:Scorer", "--checkpoint", str(tmp_path / "a.pt"),
+            "--target", str(tmp_path / "b.pt"), "--data", f"{src}:data", "--split", "train",
+            "--task", "lm", "--batch-size", "2", "--points", "3", "--out", str(out)]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--output", "scores", "--no-accuracy"])
+    assert res.exit_code == 0, res.output
+    values = read_connect(out).paths["linear"].values
+    assert "train_acc" not in values
+    ends = values["train_loss"][[0, -1]]
+    expected = [manual_lm(a, token_data())[0], manual_lm(b, token_data())[0]]
+    np.testing.assert_allclose(ends, expected, rtol=1e-6)
+    with h5py.File(out, "r") as f:
+        assert '"output": "scores"' in f["connect"].attrs["config"]
+    res = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "d.h5")])
+    assert res.exit_code == 1 and "--output KEY" in res.output

@@ -11,13 +11,22 @@ from landscape.cli.options import (
     command_line,
     count_option,
     data_options,
+    forwarded,
     number_option,
     overwrite_option,
     path_option,
+    task_arguments,
+    task_options,
     trust_checkpoint_option,
     verbosity_options,
 )
 from landscape.cli.threads import threads_option
+
+CONNECT_OPTIONS = (
+    "points align curve curve_epochs curve_lr curve_momentum curve_batch_size plane seed bn"
+    " loss split max_samples batch_size tolerance device overwrite trust_checkpoint"
+)
+"""The options passed to :func:`~landscape.pipelines.connect.connect` under their own names."""
 
 
 @click.command("connect")
@@ -33,6 +42,7 @@ from landscape.cli.threads import threads_option
 @path_option("--target", "Checkpoint B.")
 @trust_checkpoint_option
 @data_options
+@task_options
 @click.option(
     "--out",
     type=click.Path(),
@@ -116,24 +126,8 @@ def command(ctx: click.Context, runs: tuple[str, ...], **kw: object) -> None:
     if not runs and not all(pair):
         raise click.UsageError("give --checkpoint and --target (or two or more RUN directories)")
     options = {
-        "points": kw["points"],
-        "align": kw["align"],
-        "curve": kw["curve"],
-        "curve_epochs": kw["curve_epochs"],
-        "curve_lr": kw["curve_lr"],
-        "curve_momentum": kw["curve_momentum"],
-        "curve_batch_size": kw["curve_batch_size"],
-        "plane": kw["plane"],
-        "seed": kw["seed"],
-        "bn": kw["bn"],
-        "loss": kw["loss"],
-        "split": kw["split"],
-        "max_samples": kw["max_samples"],
-        "batch_size": kw["batch_size"],
-        "tolerance": kw["tolerance"],
-        "device": kw["device"],
-        "overwrite": kw["overwrite"],
-        "trust_checkpoint": kw["trust_checkpoint"],
+        **forwarded(kw, CONNECT_OPTIONS),
+        **task_arguments(kw),
         "progress": progress,
     }
     if runs:

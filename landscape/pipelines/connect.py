@@ -100,6 +100,9 @@ def connect(
     trust_checkpoint: bool = False,
     progress: bool = True,
     command: str | None = None,
+    task: str | None = None,
+    output: str | None = None,
+    accuracy: bool = True,
 ) -> io.Connection:
     """Evaluate the paths between checkpoints A and B and store them with their barriers.
 
@@ -136,6 +139,11 @@ def connect(
         trust_checkpoint: fully unpickle checkpoints (unsafe).
         progress: show progress bars.
         command: the command line for provenance.
+        task: ``classification``, ``regression``, ``lm`` or ``mlm`` (``None``: from a Hugging
+            Face model's class, else from ``loss``; see :class:`~landscape.objective.Objective`).
+        output: the field of the model's output to score (``None``: the tensor, a tuple's
+            first element, or ``logits``).
+        accuracy: compute accuracy where it is defined.
 
     Returns:
         The stored :class:`~landscape.io.connect.Connection`.
@@ -159,6 +167,7 @@ def connect(
     path = Path(out)
     if path.is_dir():
         raise LandscapeError(f"--out: {path} is a directory; expected an HDF5 file")
+    scoring = {"task": task, "output": output, "accuracy": accuracy}
     with store.writer_lock(path):
         loaded = load_objective(
             model,
@@ -171,6 +180,7 @@ def connect(
             batch_size=batch_size,
             device=device,
             trust_checkpoint=trust_checkpoint,
+            **scoring,
         )
         dev, evaluation, objectives = loaded.device, loaded.data, loaded.objectives
         if (curve is not None or bn == "recompute") and "train" not in evaluation.splits:
@@ -194,6 +204,8 @@ def connect(
             "max_samples": max_samples,
             "split": split,
             "seed": seed,
+            # absent at their defaults: a connection scored as before keeps its file as it was
+            **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
         }
         if tolerance is not None:  # absent otherwise: a plain connection's file stays as it was
             config["tolerance"] = float(tolerance)

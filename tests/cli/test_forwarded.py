@@ -9,10 +9,12 @@ from typing import Any
 import click
 import pytest
 
+from landscape.cli import connect as connect_cli
 from landscape.cli import hessian as hessian_cli
 from landscape.cli import sharpness as sharpness_cli
 from landscape.cli import surface as surface_cli
 from landscape.cli.options import forwarded
+from landscape.pipelines.connect import connect
 from landscape.pipelines.curvature import hessian
 from landscape.pipelines.sharpness import sharpness
 from landscape.pipelines.surface import surface
@@ -24,8 +26,9 @@ from landscape.pipelines.surface import surface
         (hessian_cli.command, hessian_cli.HESSIAN_OPTIONS, hessian),
         (sharpness_cli.command, sharpness_cli.SHARPNESS_OPTIONS, sharpness),
         (surface_cli.command, surface_cli.SURFACE_OPTIONS, surface),
+        (connect_cli.command, connect_cli.CONNECT_OPTIONS, connect),
     ],
-    ids=["hessian", "sharpness", "surface"],
+    ids=["hessian", "sharpness", "surface", "connect"],
 )
 def test_every_forwarded_option_is_a_parameter_on_both_sides(
     command: click.Command, names: str, pipeline: Callable[..., Any]
