@@ -187,6 +187,7 @@ def sampled_values(
     loss: float,
     variance: float,
     df: int,
+    *,
     used: int,
     total: int,
     rows_used: int,
@@ -282,5 +283,12 @@ class UnitSample:
         )
         right = correct + more_correct if with_correct else None
         return sampled_values(
-            loss, variance, df, need, self.total, int(size), right, self.population
+            loss,
+            variance,
+            df,
+            used=need,
+            total=self.total,
+            rows_used=int(size),
+            correct=right,
+            population=self.population,
         )

@@ -191,11 +191,11 @@ def compute_surface(
             objectives,
             origin,
             vectors,
-            points_per_pass,
-            bn,
-            directions.buffer_vectors,
-            tolerance,
-            axis_anchors(coords),
+            points_per_pass=points_per_pass,
+            bn=bn,
+            buffer_vectors=directions.buffer_vectors,
+            tolerance=tolerance,
+            anchors=axis_anchors(coords),
         )
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)
@@ -204,18 +204,25 @@ def compute_surface(
                 evaluators,
                 coords,
                 pending,
-                values,
-                done,
-                writer,
-                points_per_pass,
-                bn,
-                progress,
-                ctx,
+                values=values,
+                done=done,
+                writer=writer,
+                points_per_pass=points_per_pass,
+                bn=bn,
+                progress=progress,
+                ctx=ctx,
             )
         finally:
             writer.flush(final=True)
         if ctx.is_main:
-            _report(values, done, origin_values, evaluators, len(vectors), path)
+            _report(
+                values,
+                done,
+                origin_values=origin_values,
+                evaluators=evaluators,
+                ndim=len(vectors),
+                path=path,
+            )
             if path is not None:
                 store_origin(path, origin_values)
     return Surface(
@@ -303,6 +310,7 @@ def _evaluators(
     objectives: Mapping[str, Objective],
     origin: ParamDict,
     vectors: Sequence[ParamDict],
+    *,
     points_per_pass: int | None,
     bn: BNMode,
     buffer_vectors: Sequence[ParamDict] | None,
@@ -368,6 +376,7 @@ def _run(
     evaluators: Mapping[str, tuple[PointEvaluator, StackedEvaluator | None]],
     coords: np.ndarray,
     pending: np.ndarray,
+    *,
     values: dict[str, np.ndarray],
     done: np.ndarray,
     writer: _Writer,
@@ -464,6 +473,7 @@ def _origin_values(objectives: Mapping[str, Objective], origin: ParamDict) -> di
 def _report(
     values: dict[str, np.ndarray],
     done: np.ndarray,
+    *,
     origin_values: dict[str, float],
     evaluators: Mapping[str, tuple[PointEvaluator, StackedEvaluator | None]],
     ndim: int,

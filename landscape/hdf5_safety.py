@@ -76,13 +76,22 @@ def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
         else:
             obj = f.get(name)
             if isinstance(obj, h5py.Dataset):
-                _check_dataset(obj, name, path, writing, outside_ok, unstored_limit, refuse)
+                _check_dataset(
+                    obj,
+                    name,
+                    path,
+                    writing=writing,
+                    outside_ok=outside_ok,
+                    unstored_limit=unstored_limit,
+                    refuse=refuse,
+                )
 
 
 def _check_dataset(
     ds: h5py.Dataset,
     name: str,
     path: str | Path,
+    *,
     writing: bool,
     outside_ok: bool,
     unstored_limit: int,

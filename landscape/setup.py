@@ -137,7 +137,11 @@ def load_objective(
         params, buffers = model_params(net), model_buffers(net)
     keep = dtype == "float64"
     loaded = (
-        Data({}, "none") if data is None else _load_data(data, split, max_samples, seed, dev, keep)
+        Data({}, "none")
+        if data is None
+        else _load_data(
+            data, split=split, max_samples=max_samples, seed=seed, device=dev, keep_float64=keep
+        )
     )
     if dtype is not None:
         net, params, buffers, loaded = _cast(net, params, buffers, loaded, DTYPES[dtype])
@@ -188,6 +192,7 @@ def _share_weights(objectives: list[Objective]) -> None:
 
 def _load_data(
     data: Any,
+    *,
     split: SplitChoice,
     max_samples: int | None,
     seed: int,

@@ -30,7 +30,9 @@ def test_splits_share_one_point_origin_and_directions_and_match_private_evaluato
         k: PointEvaluator(obj, copy.deepcopy(origin), copy.deepcopy(vectors))
         for k, obj in objectives.items()
     }
-    shared = _evaluators(objectives, origin, vectors, None, "eval", None)
+    shared = _evaluators(
+        objectives, origin, vectors, points_per_pass=None, bn="eval", buffer_vectors=None
+    )
     (train, _), (test, _) = shared["train"], shared["test"]
     assert train.weights is test.weights
     ((point, flat_origin, flat_directions),) = train.weights.groups

@@ -158,6 +158,7 @@ def grow_rows(store: Tensor, rows: int, directory: str | Path | None = None) -> 
 def check_sketch_fits(
     n: int,
     products: int,
+    *,
     sketch_bytes: int,
     work_bytes: int,
     device: torch.device | str,

@@ -53,6 +53,7 @@ def probes(n: int, m: int, *, seed: int, distribution: Distribution = "rademache
 def check_fits(
     op: Operator,
     products: int,
+    *,
     rows: int,
     block: int,
     dtype: torch.dtype,
@@ -75,11 +76,11 @@ def check_fits(
     check_sketch_fits(
         n,
         products,
-        rows * n * itemsize(dtype),
-        WORK_ROWS * block * n * itemsize(op.dtype),
-        op.device,
-        directory,
-        what,
+        sketch_bytes=rows * n * itemsize(dtype),
+        work_bytes=WORK_ROWS * block * n * itemsize(op.dtype),
+        device=op.device,
+        directory=directory,
+        what=what,
     )
 
 
@@ -109,7 +110,15 @@ def hutchinson_products(
             f"{what}: Hutchinson needs at least 2 products for a standard error (got {num_matvecs})"
         )
     n, kind = int(op.shape[0]), basis_dtype(op, dtype)
-    check_fits(op, num_matvecs, num_matvecs, num_matvecs, kind, directory, what)
+    check_fits(
+        op,
+        num_matvecs,
+        rows=num_matvecs,
+        block=num_matvecs,
+        dtype=kind,
+        directory=directory,
+        what=what,
+    )
     z, _ = probe_rows(
         n,
         num_matvecs,
@@ -187,7 +196,15 @@ def hutchpp_trace(
     n, kind = int(op.shape[0]), basis_dtype(op, dtype)
     s = num_matvecs // 3
     g = num_matvecs - 2 * s
-    check_fits(op, num_matvecs, s + g, max(s, g), kind, directory, "trace")
+    check_fits(
+        op,
+        num_matvecs,
+        rows=s + g,
+        block=max(s, g),
+        dtype=kind,
+        directory=directory,
+        what="trace",
+    )
     place = {"dtype": kind, "device": op.device, "directory": directory}
     q, _ = probe_rows(n, s, seed=seed, distribution=distribution, **place)
     for part, hs in row_products(op, q):
@@ -252,7 +269,7 @@ def xtrace(
         raise LandscapeError(f"trace: XTrace needs at least 4 products (got {num_matvecs})")
     s = min(num_matvecs // 2, n)
     kind = basis_dtype(op, dtype)
-    check_fits(op, num_matvecs, 2 * s, s, kind, directory, "trace")
+    check_fits(op, num_matvecs, rows=2 * s, block=s, dtype=kind, directory=directory, what="trace")
     place = {"dtype": kind, "device": op.device, "directory": directory}
     omega, squares = probe_rows(n, s, seed=seed, distribution="gaussian", **place)
     omega.mul_((n**0.5 / squares.sqrt()).to(device=omega.device, dtype=kind)[:, None])

@@ -258,8 +258,8 @@ def connect(
                 a_params,
                 end_params,
                 (a_buf, end_buf, c_buf),
-                settings,
-                progress,
+                settings=settings,
+                progress=progress,
             )
             paths.append(
                 _Path(settings.kind, a_params, end_params, control, (a_buf, end_buf, c_buf))
@@ -279,11 +279,29 @@ def connect(
             }
         for name, p in zip(names, paths, strict=True):
             _evaluate_path(
-                path, name, p, t, state[name], objectives, bn, bn_rows, progress, adaptive
+                path,
+                name,
+                p,
+                t,
+                state[name],
+                objectives=objectives,
+                bn=bn,
+                bn_rows=bn_rows,
+                progress=progress,
+                adaptive=adaptive,
             )
         if settings is not None and plane:
             train = {"train": objectives["train"]}
-            _evaluate_plane(path, paths[-1], t, plane, train, bn, bn_rows, progress)
+            _evaluate_plane(
+                path,
+                paths[-1],
+                t,
+                n=plane,
+                objectives=train,
+                bn=bn,
+                bn_rows=bn_rows,
+                progress=progress,
+            )
     return io.read_connect(path)
 
 
@@ -309,6 +327,7 @@ def _fit_curve(
     a: ParamDict,
     b: ParamDict,
     buffers: tuple[ParamDict, ParamDict, ParamDict],
+    *,
     settings: curves.CurveSettings,
     progress: bool,
 ) -> ParamDict:
@@ -337,6 +356,7 @@ def _evaluate_path(
     p: _Path,
     t: np.ndarray,
     stored: io.PathValues,
+    *,
     objectives: Mapping[str, Objective],
     bn: BNPathMode,
     bn_rows: torch.Tensor | None,
@@ -380,6 +400,7 @@ def _evaluate_plane(
     path: Path,
     p: _Path,
     t: np.ndarray,
+    *,
     n: int,
     objectives: Mapping[str, Objective],
     bn: BNPathMode,

@@ -208,7 +208,7 @@ def hessian(
     }
     if bottom_k:
         stages["bottom"] = lambda op: _bottom(
-            op, bottom_k, tol, atol, max_iter, seed + 1, basis_dir
+            op, bottom_k, tol=tol, atol=atol, max_iter=max_iter, seed=seed + 1, basis_dir=basis_dir
         ).to_record(setup.params)
     if trace:
         estimator = {"hutch++": hutchpp_trace, "hutchinson": hutchinson_trace, "xtrace": xtrace}[
@@ -281,6 +281,7 @@ def _bottom_steps(k: int, max_iter: int | None) -> int:
 def _bottom(
     op: Any,
     k: int,
+    *,
     tol: float,
     atol: float,
     max_iter: int | None,

@@ -268,7 +268,15 @@ def _run(
             config = replace(
                 base, optimizer=r.optimizer, lr=chosen[r.name], momentum=r.momentum, seed=seed
             )
-            _train(config, group / f"{SEED_DIR}{seed}", r.name, dev, progress, overwrite, command)
+            _train(
+                config,
+                group / f"{SEED_DIR}{seed}",
+                r.name,
+                device=dev,
+                progress=progress,
+                overwrite=overwrite,
+                command=command,
+            )
         runs.append(group)
     gd = out / "gd"
     gd_config = replace(
@@ -284,7 +292,15 @@ def _run(
         track_sharpness=s.gd_probe_every,
         sharpness_subset=s.gd_rows,
     )
-    _train(gd_config, gd, "gradient descent", dev, progress, overwrite, command)
+    _train(
+        gd_config,
+        gd,
+        "gradient descent",
+        device=dev,
+        progress=progress,
+        overwrite=overwrite,
+        command=command,
+    )
     report = out / "report"
     comparison = compare(
         runs, report, s.compare, device=dev, overwrite=overwrite, progress=progress, command=command
@@ -312,6 +328,7 @@ def _train(
     config: TrainConfig,
     path: Path,
     what: str,
+    *,
     device: str,
     progress: bool,
     overwrite: bool,

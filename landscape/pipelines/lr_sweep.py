@@ -96,7 +96,16 @@ def run_sweep(
         todo = list(spec.grid)
         while True:
             for lr in todo:
-                _train_one(spec, lr, base, folder, device, progress, overwrite, command)
+                _train_one(
+                    spec,
+                    lr,
+                    base,
+                    folder,
+                    device=device,
+                    progress=progress,
+                    overwrite=overwrite,
+                    command=command,
+                )
             tried += todo
             curve = read_curve(folder, spec.name, spec.grid, tried)
             nxt = extend(curve.lrs, curve.chosen)
@@ -112,6 +121,7 @@ def _train_one(
     lr: float,
     base: TrainConfig,
     folder: Path,
+    *,
     device: str,
     progress: bool,
     overwrite: bool,

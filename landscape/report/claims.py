@@ -81,6 +81,7 @@ def _difference_statement(
     pair: tuple[str, str],
     means: tuple[float, float],
     difference: Difference,
+    *,
     adjusted_p: float,
     significant: bool,
     family: int,
@@ -142,7 +143,9 @@ def group_claims(
         significant = bool(p <= alpha)
         seeds = values[quantity.key]
         means = (mean_interval(seeds[pair[0]]).estimate, mean_interval(seeds[pair[1]]).estimate)
-        statement = _difference_statement(quantity, pair, means, difference, p, significant, family)
+        statement = _difference_statement(
+            quantity, pair, means, difference, adjusted_p=p, significant=significant, family=family
+        )
         differences.setdefault(quantity.key, []).append(
             Claim(
                 statement=statement,
