@@ -113,6 +113,7 @@ from landscape.cli.threads import threads_option
 @limit_options
 def command(
     ctx: click.Context,
+    *,
     runs: tuple[str, ...],
     out: str,
     model_spec: str | None,

@@ -36,6 +36,7 @@ def _fraction_option(flag: str, default: float, what: str, meaning: str) -> Call
 @limit_options
 def command(
     ctx: click.Context,
+    *,
     run_dir: str,
     as_json: bool,
     no_store: bool,

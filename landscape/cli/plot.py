@@ -306,6 +306,7 @@ def _check_accepted(kind: str, spec: Kind, given: dict[str, Any]) -> None:
 @limit_options
 def command(
     ctx: click.Context,
+    *,
     source: Path,
     kind: str | None,
     out: Path | None,

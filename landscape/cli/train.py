@@ -165,6 +165,7 @@ def parse_track_sharpness(spec: str) -> tuple[int, int]:
 @limit_options
 def command(
     ctx: click.Context,
+    *,
     data_spec: str,
     model_spec: str,
     optimizer: str,

@@ -42,6 +42,7 @@ from landscape.cli.threads import threads_option
 @limit_options
 def command(
     ctx: click.Context,
+    *,
     context: Context,
     runs: tuple[str, ...],
     model_spec: str | None,
