@@ -99,7 +99,13 @@ class Counter:
 
 
 def pyhessian_run(
-    model: torch.nn.Module, split: Split, k: int, seed: int, tol: float = TOL, max_iter: int = 1000
+    model: torch.nn.Module,
+    split: Split,
+    k: int,
+    *,
+    seed: int,
+    tol: float = TOL,
+    max_iter: int = 1000,
 ) -> tuple[np.ndarray, int, float, list[tuple[int, float]]]:
     torch.manual_seed(seed)
     counter = Counter()
@@ -174,9 +180,9 @@ def bench(name: str, model: torch.nn.Module, split: Split, exact: np.ndarray, se
             err = float(np.max(np.abs(res.eigenvalues - exact[:k]) / np.abs(exact[:k])))
             rows["ours (Lanczos, tol=1e-2)"].append((res.num_matvecs, el, err, oracle))
 
-            values, calls, el, _ = pyhessian_run(model, split, k, seed)
+            values, calls, el, _ = pyhessian_run(model, split, k, seed=seed)
             err = float(np.max(np.abs(values - exact[:k]) / np.abs(exact[:k])))
-            *_, quotients = pyhessian_run(model, split, k, seed, tol=1e-9, max_iter=300)
+            *_, quotients = pyhessian_run(model, split, k, seed=seed, tol=1e-9, max_iter=300)
             oracle = pyhessian_oracle(quotients, exact, k)
             rows["PyHessian (power)"].append((calls, el, err, oracle))
 
@@ -357,7 +363,7 @@ def peer_solvers(model: torch.nn.Module, split: Split, k: int, tol: float) -> di
     solvers = {"ours (Lanczos)": ours, "ARPACK (eigsh on our HVP)": arpack}
     if importlib.util.find_spec("pyhessian") is not None:
         solvers["PyHessian (power)"] = lambda seed: pyhessian_run(
-            model, split, k, seed, tol=tol, max_iter=1000
+            model, split, k, seed=seed, tol=tol, max_iter=1000
         )[:3]
     if importlib.util.find_spec("curvlinops") is not None:
         import curvlinops

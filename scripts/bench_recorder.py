@@ -119,7 +119,7 @@ def evaluate(model: nn.Module, splits: dict[str, tuple[torch.Tensor, torch.Tenso
 
 
 def epoch(
-    model, opt, x, y, batch_size, order, rec: TimedRecorder | None, eval_splits
+    model, opt, x, y, *, batch_size, order, rec: TimedRecorder | None, eval_splits
 ) -> tuple[float, float]:
     before = rec.write_time if rec is not None else 0.0
     start = time.perf_counter()
@@ -148,7 +148,14 @@ def alone(args: argparse.Namespace, x: torch.Tensor, y: torch.Tensor) -> None:
             rec.epoch()
             for _ in range(args.alone):
                 epoch(
-                    model, opt, x, y, args.batch_size, torch.randperm(len(x), generator=g), rec, {}
+                    model,
+                    opt,
+                    x,
+                    y,
+                    batch_size=args.batch_size,
+                    order=torch.randperm(len(x), generator=g),
+                    rec=rec,
+                    eval_splits={},
                 )
             total = time.perf_counter() - start
     writes = rec.writes
@@ -263,7 +270,16 @@ def main() -> None:
             for name in names:
                 model, opt, rec = states[name]
                 with clocks[name].running():
-                    result = epoch(model, opt, x, y, args.batch_size, order, rec, eval_splits)
+                    result = epoch(
+                        model,
+                        opt,
+                        x,
+                        y,
+                        batch_size=args.batch_size,
+                        order=order,
+                        rec=rec,
+                        eval_splits=eval_splits,
+                    )
                 if trial >= len(states):
                     times[name].append(result)
         for _, _, rec in states.values():

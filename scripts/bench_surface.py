@@ -100,7 +100,9 @@ class BatchedLoss(Metric):
         return total / len(self.x)
 
 
-def li_et_al_loop(model: nn.Module, origin, dirs, coords, loader: DataLoader, device: str) -> None:
+def li_et_al_loop(
+    model: nn.Module, origin, dirs, coords, loader: DataLoader, *, device: str
+) -> None:
     params = [p for _, p in model.named_parameters()]
     names = [n for n, _ in model.named_parameters()]
     model.eval()
@@ -118,7 +120,16 @@ def li_et_al_loop(model: nn.Module, origin, dirs, coords, loader: DataLoader, de
 
 
 def run_case(
-    name: str, model: nn.Module, x, y, batch_size: int, steps: int, repeats: int, device: str, ppp
+    name: str,
+    model: nn.Module,
+    x,
+    y,
+    *,
+    batch_size: int,
+    steps: int,
+    repeats: int,
+    device: str,
+    ppp,
 ):
     model = model.to(device).eval()
     x, y = x.to(device), y.to(device)
@@ -154,7 +165,7 @@ def run_case(
                 wrapped, metric, distance=1, steps=steps, normalization="filter"
             ),
             "li_et_al": lambda: li_et_al_loop(
-                li_model, origin, dirs.vectors, coords, loader, device
+                li_model, origin, dirs.vectors, coords, loader, device=device
             ),
         },
         repeats,
@@ -230,7 +241,15 @@ def main() -> None:
             continue
         before = os.times()
         run_case(
-            name, model, d.x, d.y, bs, args.steps, args.repeats, args.device, args.points_per_pass
+            name,
+            model,
+            d.x,
+            d.y,
+            batch_size=bs,
+            steps=args.steps,
+            repeats=args.repeats,
+            device=args.device,
+            ppp=args.points_per_pass,
         )
         after = os.times()
         user, system = after.user - before.user, after.system - before.system

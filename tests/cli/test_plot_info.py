@@ -126,7 +126,7 @@ def test_refuses_to_overwrite(surf, tmp_path):
         (["--log", "--vmin", "-1"], 1, r"log scale: expected vmin > 0"),
     ],
 )
-def test_bad_input_one_line_no_output(surf, tmp_path, monkeypatch, args, code, message):
+def test_bad_input_one_line_no_output(surf, tmp_path, monkeypatch, *, args, code, message):
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
     res = run("plot", surf, *args)

@@ -20,7 +20,7 @@ from tests.connect.helpers import assert_resumed_equals_whole, run
 DATA = "tests.connect_specs:data"
 
 
-def plain_losses(factory, a_path, b_path, t, split="train", recompute=False):
+def plain_losses(factory, a_path, b_path, t, *, split="train", recompute=False):
     """The oracle: load (1-t) A + t B (buffers too) into a fresh model and evaluate it."""
     a, b = torch.load(a_path), torch.load(b_path)
     x, y = specs.data()[split]
@@ -49,7 +49,7 @@ def test_linear_path_equals_plain_evaluation(tmp_path, pair):
     c = pipeline.connect(specs.mlp(), *pair, specs.data(), out=out, points=7, progress=False)
     t = np.linspace(0, 1, 7)
     for split in ("train", "test"):
-        expected = plain_losses(specs.mlp, *pair, t, split)
+        expected = plain_losses(specs.mlp, *pair, t, split=split)
         np.testing.assert_allclose(c.paths["linear"].values[f"{split}_loss"], expected, rtol=1e-5)
         b = loss_barrier(t, expected)
         key = "linear" if split == "train" else "linear_test"
