@@ -21,6 +21,7 @@ from torch.func import vmap
 
 from landscape.adaptive_stats import in_order_sum
 from landscape.data import IGNORE_INDEX, Inputs, take_rows
+from landscape.errors import one_line
 from landscape.objective import Objective
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def per_row_loss(objective: Objective) -> RowLoss | None:
         log.warning(
             "tolerance: no per-row losses from loss %r (%s); sampling whole batches instead",
             objective.loss_spec,
-            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            one_line(exc),
         )
         return None
     return rows

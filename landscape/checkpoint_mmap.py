@@ -16,12 +16,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, one_line
 from landscape.loading import (
     check_state_fits,
     extract_state_dict,
     load_checkpoint,
-    one_line,
     restore_tied,
 )
 from landscape.params import ParamDict

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from landscape import distributed, store
 from landscape.adaptive import AdaptivePointEvaluator, axis_anchors, check_tolerance
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, damaged_file_errors, model_errors
 from landscape.evaluators import (
     BNMode,
     FlatWeights,
@@ -258,7 +258,7 @@ def _start(
                 pass
         except LandscapeError as exc:
             raise LandscapeError(f"{exc}; pass --overwrite to replace it") from exc
-        with _damaged_as_error(path):
+        with damaged_file_errors(path, kind="surface"):
             if store.group_config(path, "surface") is None:
                 raise LandscapeError(
                     f"{path} exists but holds no landscape surface (another tool's file?); "
@@ -275,35 +275,6 @@ def _start(
             tolerance=empty.config.get("tolerance"),
         )
     return _Start(empty.values, empty.done, directions.numpy() if share else None)
-
-
-@contextlib.contextmanager
-def _damaged_as_error(path: Path) -> Iterator[None]:
-    """Turn h5py's errors about a damaged file's content into one clear line."""
-    try:
-        yield
-    except LandscapeError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LandscapeError(
-            f"{path}: damaged surface file ({reason}); pass --overwrite to start it again"
-        ) from exc
-
-
-@contextlib.contextmanager
-def model_errors(split: str) -> Iterator[None]:
-    """Turn the model's failure on a data split (shape or dtype mismatch) into one clear line."""
-    try:
-        yield
-    except LandscapeError:
-        raise
-    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LandscapeError(
-            f"data split {split!r} does not fit the model ({reason}); "
-            "expected inputs and targets the model and loss accept"
-        ) from exc
 
 
 def _evaluators(

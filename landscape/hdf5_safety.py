@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from landscape import limits
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, one_line
 from landscape.limits import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
 from landscape.limits import MAX_UNSTORED_BYTES as MAX_UNSTORED_BYTES
 from landscape.limits import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
@@ -61,8 +61,7 @@ def check_no_links(f: h5py.Group, path: str | Path, *, writing: bool) -> None:
     try:  # the callback must not raise: h5py turns that into a SystemError
         f.visititems_links(lambda name, link: links.append((name, link)))
     except (SystemError, RuntimeError, OSError, KeyError, ValueError) as exc:
-        cause = exc.__cause__ or exc
-        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        reason = one_line(exc.__cause__ or exc)
         raise LandscapeError(f"{path}: damaged HDF5 content ({reason})") from exc
     for name, link in links:
         if isinstance(link, h5py.ExternalLink):

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, one_line
 from landscape.params import ParamDict
 from landscape.state_keys import match_prefix, restore_tied, strip_prefixes
 
@@ -294,12 +294,6 @@ def _unreadable(what: str, path: Path, exc: BaseException) -> str:
         f"{what} {path}: not a readable PyTorch file (damaged or truncated? "
         f"{type(exc).__name__}: {reason[:160]})"
     )
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message (at most 200 characters), else its type's name."""
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def extract_state_dict(obj: Any, path: Path) -> dict[str, Tensor]:

@@ -30,8 +30,7 @@ from torch import nn
 from landscape.data import SPLITS, Data, Inputs, Split, SplitChoice, as_splits, load_data, subset
 from landscape.devices import resolve_device
 from landscape.distributed import Context, rank_device
-from landscape.engine import model_errors
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, model_errors
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.models import MODELS
 from landscape.objective import Objective

@@ -40,7 +40,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, one_line
 from landscape.failsafe_file import FailsafeFile
 from landscape.hdf5_safety import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
 from landscape.hdf5_safety import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
@@ -120,8 +120,7 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
     except LandscapeError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LandscapeError(f"{path}: damaged HDF5 content ({reason})") from exc
+        raise LandscapeError(f"{path}: damaged HDF5 content ({one_line(exc)})") from exc
     finally:
         f.close()
 

@@ -27,7 +27,7 @@ from torch import Tensor, fx, nn
 from torch.func import functional_call
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, one_line
 
 SAME_SHAPE = {
     "relu", "relu_", "gelu", "silu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "celu",
@@ -151,8 +151,9 @@ def permutation_spec(
     try:
         graph = make_fx(forward, pre_dispatch=True)(dict(params), dict(buffers), example).graph
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise LandscapeError(f"align: cannot trace the model with torch.fx ({reason})") from exc
+        raise LandscapeError(
+            f"align: cannot trace the model with torch.fx ({one_line(exc)})"
+        ) from exc
     dims = _Dims()
     values: dict[fx.Node, Any] = {}
     tensor_dims: dict[str, list[int]] = {}
