@@ -92,6 +92,24 @@ def check_tolerance(tolerance: float | None, points_per_pass: int | None = None)
         )
 
 
+RULE = 2
+"""The version of the sampling units, estimator and stopping rule above, stored beside the
+tolerance. A file made under another rule is not resumed (its points would mix two
+estimators): 1 was whole batches, a 10-batch pilot and one reference point; 2 is rows, the
+1000-row pilot, the multiple regression on the axis ends and the skewness rule."""
+
+
+def tolerance_config(tolerance: float | None) -> dict[str, float | int]:
+    """What a file's config records of an adaptive evaluation: the tolerance and :data:`RULE`.
+
+    Empty without a tolerance, so that a plain evaluation's file stays as it was.
+
+    >>> tolerance_config(0.02), tolerance_config(None)
+    ({'tolerance': 0.02, 'tolerance_rule': 2}, {})
+    """
+    return {} if tolerance is None else {"tolerance": float(tolerance), "tolerance_rule": RULE}
+
+
 def axis_anchors(coords: np.ndarray) -> np.ndarray:
     """A grid's reference points besides the origin: its two ends along each axis.
 

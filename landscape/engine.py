@@ -23,7 +23,12 @@ import numpy as np
 import torch
 
 from landscape import distributed, store
-from landscape.adaptive import AdaptivePointEvaluator, axis_anchors, check_tolerance
+from landscape.adaptive import (
+    AdaptivePointEvaluator,
+    axis_anchors,
+    check_tolerance,
+    tolerance_config,
+)
 from landscape.chunk_size import ChunkSize
 from landscape.directions import Directions, directions_from_arrays
 from landscape.errors import LandscapeError, damaged_file_errors, model_errors
@@ -156,9 +161,8 @@ def compute_surface(
             "metrics": metrics,
             "bn": bn,
         }
+        | tolerance_config(tolerance)
     )
-    if tolerance is not None:  # absent otherwise: a plain surface's file stays as it was
-        config["tolerance"] = float(tolerance)
     path = Path(out) if out is not None else None
     ctx = context or distributed.Context()
     coords = grid_coords(

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from landscape import store
-from landscape.adaptive import AdaptiveObjective, check_tolerance
+from landscape.adaptive import AdaptiveObjective, check_tolerance, tolerance_config
 from landscape.connect import align as alignment
 from landscape.connect import curve as curves
 from landscape.connect.barrier import check_grid, loss_barrier
@@ -206,9 +206,8 @@ def connect(
             "seed": seed,
             # absent at their defaults: a connection scored as before keeps its file as it was
             **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
+            **tolerance_config(tolerance),
         }
-        if tolerance is not None:  # absent otherwise: a plain connection's file stays as it was
-            config["tolerance"] = float(tolerance)
         end_params, end_buf, perms = b_params, b_buf, None
         if align:
             first = next(iter(evaluation.splits.values()))

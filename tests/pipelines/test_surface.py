@@ -95,6 +95,24 @@ def test_resume_with_another_tolerance_refused(tmp_path, ckpt):
     assert out.read_bytes() == before
 
 
+def test_a_file_made_under_another_stopping_rule_is_not_resumed(tmp_path, ckpt, monkeypatch):
+    """Its points would mix two estimators: refused in one line, the file kept, until
+    ``--overwrite``; a file of the current rule resumes."""
+    out = surface_file(tmp_path, ckpt, "a.h5", "--tolerance", "0.3")
+    with h5py.File(out, "r") as f:
+        assert f'"tolerance_rule": {adaptive.RULE}' in f["surface"].attrs["config"]
+    assert run("surface", *SPEC, "--checkpoint", str(ckpt), *GRID, "--tolerance", "0.3",
+               "--out", str(out)).exit_code == 0  # fmt: skip
+    monkeypatch.setattr(adaptive, "RULE", adaptive.RULE + 1)
+    before = out.read_bytes()
+    again = ["surface", *SPEC, "--checkpoint", str(ckpt), *GRID, "--tolerance", "0.3"]
+    res = run(*again, "--out", str(out))
+    assert res.exit_code == 1 and "tolerance_rule" in res.output and "--overwrite" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert out.read_bytes() == before
+    assert run(*again, "--out", str(out), "--overwrite").exit_code == 0
+
+
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     kw = {"x": "-1:1:5", "y": "-1:1:3", "batch_size": 2, "tolerance": 0.3, "progress": False}
     full = surface(tiny_net(), None, tiny_data(), out=tmp_path / "full.h5", **kw)
