@@ -5,15 +5,17 @@ seeds, or a single run). A contender's value is stated as its mean with a Studen
 over its seeds; two contenders are said to differ only when Welch's t-test rejects equality
 after Holm's correction over the whole family of pairwise comparisons in the report
 (:mod:`landscape.stats`). Otherwise the sentence says there is no clear difference, with
-the numbers. Each claim names the figure or table it rests on.
+the numbers. A difference's interval is that comparison's alone (unadjusted, and said so),
+so among many comparisons one may exclude zero while the adjusted test finds no difference.
+Each claim names the figure or table it rests on.
 
 >>> q = Quantity("final_val_loss", "final validation loss", "lower", "Table 1")
 >>> claims = group_claims({"final_val_loss": {"A": [1.0, 1.1, 0.9], "B": [2.0, 2.1, 1.9]}}, [q])
 >>> [c.significant for c in claims]
 [False, False, True]
 >>> print(claims[-1].statement)  # doctest: +NORMALIZE_WHITESPACE
-A's final validation loss is lower than B's: 1 against 2, a difference of -1 (95% CI -1.23
-to -0.773; Welch t-test, Holm-adjusted p = 0.000255 over 1 comparison).
+A's final validation loss is lower than B's: 1 against 2, a difference of -1 (unadjusted 95%
+CI -1.23 to -0.773; Welch t-test, Holm-adjusted p = 0.000255 over 1 comparison).
 """
 
 from __future__ import annotations
@@ -96,8 +98,8 @@ def _difference_statement(
             f"it needs at least two seeds with spread in each."
         )
     test = (
-        f"{LEVEL:.0%} CI {_fmt(iv.low)} to {_fmt(iv.high)}; Welch t-test, Holm-adjusted "
-        f"p = {adjusted_p:.3g} over {comparisons}"
+        f"unadjusted {LEVEL:.0%} CI {_fmt(iv.low)} to {_fmt(iv.high)}; Welch t-test, "
+        f"Holm-adjusted p = {adjusted_p:.3g} over {comparisons}"
     )
     if not significant:
         return (

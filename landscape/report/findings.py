@@ -174,7 +174,8 @@ def method_note(alpha: float = ALPHA) -> str:
         f"Each contender's value is its mean over seeds with a {LEVEL:.0%} Student-t interval "
         f"over seeds; two contenders are said to differ only when Welch's t-test rejects "
         f"equality at a family-wise error rate of {alpha:.3g} after Holm's correction over "
-        f"every pairwise comparison in this report."
+        f"every pairwise comparison in this report. The interval of a difference is that "
+        f"comparison's alone (unadjusted): one that excludes zero is not by itself a difference."
     )
 
 
