@@ -15,7 +15,7 @@ from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.errors import LandscapeError
 from landscape.io.curvature import read_stages
 from landscape.pipelines import curvature as api
-from tests.curvature.test_ggn_fisher import make_case
+from tests.curvature.cases import make_case
 from tests.pipelines.test_curvature_matrices import dense_matrix
 
 

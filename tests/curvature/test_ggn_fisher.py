@@ -23,36 +23,12 @@ from landscape.curvature.matrices import curvature_operator
 from landscape.data import Split
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
-from landscape.models import MLP, CNN1d
+from landscape.models import MLP
 from landscape.objective import Objective
 from landscape.params import flatten, unflatten
 from landscape.pipelines import curvature as api
-
-CASES = {
-    "mlp-ce": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="cross_entropy", batch=3),
-    "mlp-mse": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="mse", batch=4),
-    "cnn-ce": dict(
-        model=lambda: CNN1d(length=8, num_classes=3, channels=2),
-        features=8,
-        loss="cross_entropy",
-        batch=7,
-    ),
-}
-
-
-def make_case(name: str, rows: int = 11) -> tuple[Objective, dict[str, torch.Tensor]]:
-    spec = CASES[name]
-    torch.manual_seed(0)
-    model = spec["model"]().double()
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(rows, spec["features"], generator=gen, dtype=torch.float64)
-    y = (
-        torch.randn(rows, 3, generator=gen, dtype=torch.float64)
-        if spec["loss"] == "mse"
-        else torch.randint(0, 3, (rows,), generator=gen)
-    )
-    obj = Objective(model, Split(x, y), loss=spec["loss"], batch_size=spec["batch"])
-    return obj, {k: v.detach().clone() for k, v in model.named_parameters()}
+from tests.curvature.cases import CASES, make_case
+from tests.helpers_specs import tiny_args
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -208,22 +184,9 @@ def test_api_hessian_takes_any_matrix() -> None:
         api.hessian(setup, matrix="fisher", fisher_samples=0)
 
 
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
-
-
 def test_cli_matrix_option(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "f.h5"
-    args = [
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--top-k",
-        "1",
-        "--matrix",
-        "fisher",
-        "--fisher-samples",
-        "2",
-    ]
+    args = tiny_args(ckpt, "--top-k", "1", "--matrix", "fisher", "--fisher-samples", "2")
     res = CliRunner().invoke(cli, ["-q", "hessian", *args, "--out", str(out)])
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:
