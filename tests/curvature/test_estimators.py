@@ -16,6 +16,7 @@ from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, probes, xtrace
 from landscape.errors import LandscapeError
 from tests.curvature.cases import decaying, dense_hessian, mlp_objective
+from tests.helpers_specs import tiny_args
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +131,7 @@ def test_estimator_bad_arguments() -> None:
 
 def test_cli_trace_method_xtrace(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "x.h5"
-    args = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
-    args += ["--checkpoint", str(ckpt), "--top-k", "1", "--trace", "--trace-method", "xtrace"]
+    args = tiny_args(ckpt, "--top-k", "1", "--trace", "--trace-method", "xtrace")
     res = CliRunner().invoke(cli, ["-q", "hessian", *args, "--trace-hvps", "13", "--out", str(out)])
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:

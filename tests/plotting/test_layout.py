@@ -21,8 +21,8 @@ from landscape.plotting.compare import plot_surface_pair
 from landscape.plotting.spectrum import draw_spectrum
 from landscape.plotting.style import figure, save
 from landscape.plotting.trajectory import draw_paths
-from landscape.records import Trajectory
 from tests.plotting.surface_files import write_surface
+from tests.trajectories import runs_trajectory
 
 LI = Path(__file__).resolve().parents[1] / "fixtures" / "li2018"
 
@@ -177,16 +177,8 @@ def test_spectrum_legend_leaves_the_eigenvalue_marks_free():
 def test_path_plot_labels_do_not_overlap():
     n = 12  # a crowded path: checkpoints close together
     coords = np.column_stack([np.linspace(-1, 0, n) ** 3, np.linspace(-0.3, 0, n)])
-    traj = Trajectory(
-        coords=np.vstack([coords, coords * 0.8]),
-        epochs=np.tile(np.arange(n), 2),
-        steps=np.tile(np.arange(n) * 10, 2),
-        run=np.repeat([0, 1], n),
-        labels=("sgd", "adam"),
-        residual=np.zeros(2 * n),
-        explained_variance_ratio=np.array([0.9, 0.08]),
-        origin_label="adam",
-    )
+    paths = {"sgd": coords, "adam": coords * 0.8}
+    traj = runs_trajectory(paths, explained=(0.9, 0.08), origin_label="adam")
     fig, ax = figure()
     draw_paths(ax, traj)
     renderer = draw(fig)
