@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch.func import hessian
+from torch.func import hessian, jacrev
 
+from landscape.curvature.fisher import MonteCarloFisherLinearOperator
 from landscape.data import Split
 from landscape.models import MLP, CNN1d
 from landscape.objective import Objective
@@ -79,3 +80,59 @@ def decaying(n: int, seed: int, power: float = 2.0) -> torch.Tensor:
         torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     )
     return q @ torch.diag(torch.arange(1, n + 1, dtype=torch.float64) ** -power) @ q.T
+
+
+def jacobian(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``(rows, outputs, n)``: the Jacobian of the outputs on the whole split at once."""
+    return jacrev(lambda flat: obj.forward(unflatten(flat, params), obj.split.x))(flatten(params))
+
+
+def dense_ggn(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``Jᵀ H_out J / N``: the generalized Gauss-Newton matrix, from the dense Jacobian."""
+    out = obj.forward(params, obj.split.x).detach()
+    h_out = hessian(lambda o: obj.loss_sum(o, obj.split.y))(out)  # (B, C, B, C)
+    j = jacobian(obj, params)
+    return torch.einsum("bcn,bcde,dem->nm", j, h_out, j) / obj.num_samples
+
+
+def dense_outer(
+    obj: Objective, params: dict[str, torch.Tensor], targets: torch.Tensor
+) -> torch.Tensor:
+    """``(1/(N S)) sum_s sum_i g_i g_iᵀ`` of the per-row gradients at ``targets`` ``(S, rows, ...)``."""
+    x = obj.split.x
+    total = torch.zeros(2 * (flatten(params).numel(),), dtype=torch.float64)
+    for t in targets:
+        g = jacrev(
+            lambda flat, t=t: torch.stack(
+                [
+                    obj.loss_sum(obj.forward(unflatten(flat, params), x[i : i + 1]), t[i : i + 1])
+                    for i in range(len(x))
+                ]
+            )
+        )(flatten(params))
+        total += g.T @ g
+    return total / (obj.num_samples * len(targets))
+
+
+def dense_matrix(
+    matrix: str,
+    obj: Objective,
+    params: dict[str, torch.Tensor],
+    *,
+    fisher_samples: int = 2,
+    seed: int = 3,
+) -> torch.Tensor:
+    """The dense float64 form of ``matrix``, written independently of the operators.
+
+    The Monte Carlo Fisher is the outer product at the targets that
+    ``MonteCarloFisherLinearOperator`` draws with ``fisher_samples`` and ``seed``.
+    """
+    if matrix == "hessian":
+        return dense_hessian(obj, params)
+    if matrix == "ggn":
+        return dense_ggn(obj, params)
+    if matrix == "empirical-fisher":
+        return dense_outer(obj, params, obj.split.y[None])
+    draws = MonteCarloFisherLinearOperator(obj, params, num_samples=fisher_samples, seed=seed)
+    targets = torch.cat([draws.targets(b) for b in range(len(list(obj.batches())))], dim=1)
+    return dense_outer(obj, params, targets)

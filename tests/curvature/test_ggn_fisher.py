@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch.func import hessian, jacrev
 
 from landscape.cli import cli
 from landscape.curvature.fisher import (
@@ -25,46 +24,14 @@ from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.models import MLP
 from landscape.objective import Objective
-from landscape.params import flatten, unflatten
 from landscape.pipelines import curvature as api
-from tests.curvature.cases import CASES, make_case
+from tests.curvature.cases import CASES, dense_ggn, dense_outer, make_case
 from tests.helpers_specs import tiny_args
 
 
 @pytest.fixture(params=sorted(CASES))
 def case(request: pytest.FixtureRequest) -> tuple[Objective, dict[str, torch.Tensor]]:
     return make_case(request.param)  # 11 rows: unequal batches
-
-
-def jacobian(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``(rows, outputs, n)``: the Jacobian of the outputs on the whole split at once."""
-    return jacrev(lambda flat: obj.forward(unflatten(flat, params), obj.split.x))(flatten(params))
-
-
-def dense_ggn(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    out = obj.forward(params, obj.split.x).detach()
-    h_out = hessian(lambda o: obj.loss_sum(o, obj.split.y))(out)  # (B, C, B, C)
-    j = jacobian(obj, params)
-    return torch.einsum("bcn,bcde,dem->nm", j, h_out, j) / obj.num_samples
-
-
-def dense_outer(
-    obj: Objective, params: dict[str, torch.Tensor], targets: torch.Tensor
-) -> torch.Tensor:
-    """``(1/(N S)) sum_s sum_i g_i g_iᵀ`` of the per-row gradients at ``targets`` ``(S, rows, ...)``."""
-    x = obj.split.x
-    total = torch.zeros(2 * (flatten(params).numel(),), dtype=torch.float64)
-    for t in targets:
-        g = jacrev(
-            lambda flat, t=t: torch.stack(
-                [
-                    obj.loss_sum(obj.forward(unflatten(flat, params), x[i : i + 1]), t[i : i + 1])
-                    for i in range(len(x))
-                ]
-            )
-        )(flatten(params))
-        total += g.T @ g
-    return total / (obj.num_samples * len(targets))
 
 
 def test_ggn_equals_its_dense_form(case: tuple) -> None:

@@ -27,7 +27,7 @@ from landscape.records import (
 from landscape.report.document import write_report
 from landscape.report.figures import SurfacePair
 from landscape.report.table import format_number
-from tests.report.test_explain import FAST_FLAT, SLOW_SHARP
+from tests.report.summaries import FAST_FLAT, SLOW_SHARP
 from tests.trajectories import runs_trajectory
 
 
