@@ -264,15 +264,18 @@ def test_adaptive_objective_at_full_data_equals_objective_evaluate_exactly():
     assert values.rows < 600 and abs(values.loss - obj.evaluate(point)[0]) <= 3 * values.loss_se
 
 
+class Tokens(nn.Module):
+    """Token ids in, one score per token and vocabulary entry out (vocabulary of 5)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 5)
+
+    def forward(self, x):
+        return self.emb(x)
+
+
 def test_token_tasks_count_tokens_per_batch():
-    class Tokens(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = nn.Embedding(5, 5)
-
-        def forward(self, x):
-            return self.emb(x)
-
     x = torch.randint(0, 5, (40, 6), generator=torch.Generator().manual_seed(0))
     y = x.clone()
     y[:, :2] = -100
@@ -312,15 +315,6 @@ def test_anchors_get_their_full_data_values_and_cut_the_rows_used():
 def test_row_sizes_count_tokens_per_sequence():
     y = torch.tensor([[1, 2, -100], [3, -100, -100], [4, 4, 4]])
     x = torch.zeros(3, 3, dtype=torch.long)
-
-    class Tokens(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = nn.Embedding(5, 5)
-
-        def forward(self, x):
-            return self.emb(x)
-
     mlm = Objective(Tokens(), Split(x, y), task="mlm", batch_size=2)
     lm = Objective(Tokens(), Split(x, y), task="lm", batch_size=2)
     assert row_sizes(mlm).tolist() == [2, 1, 3] and row_sizes(lm).tolist() == [1, 0, 2]

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from landscape.cli import cli
 from tests.conftest import tiny_net
+from tests.helpers_specs import tiny_args
 
-SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 GRID = ["--x=-1:1:9", "--y=-1:1:7", "--points-per-pass", "1"]
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,14 +42,14 @@ def module_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reference(tmp_path_factory: pytest.TempPathFactory, module_ckpt: Path) -> Path:
     """The single-process surface (read-only: tests copy it before changing it)."""
     out = tmp_path_factory.mktemp("single") / "single.h5"
-    args = ["-q", "surface", *SPEC, "--checkpoint", str(module_ckpt), *GRID, "--out", str(out)]
+    args = ["-q", "surface", *tiny_args(module_ckpt), *GRID, "--out", str(out)]
     assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
     return out
 
 
 def test_two_ranks_equal_single_process(tmp_path: Path, module_ckpt: Path, reference: Path) -> None:
     out = tmp_path / "dist.h5"
-    res = torchrun("surface", *SPEC, "--checkpoint", str(module_ckpt), *GRID, "--out", str(out))
+    res = torchrun("surface", *tiny_args(module_ckpt), *GRID, "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert res.stderr.count(f"{out}: 63/63 points") == 1  # rank 0 alone reports
     with h5py.File(reference) as a, h5py.File(out) as b:
@@ -78,7 +78,7 @@ def test_distributed_resume_computes_only_missing_points_then_refuses_other_sett
             v[~done] = np.nan
             v[done] = 123.0  # computed points must be kept, not recomputed
             f[f"surface/{name}"][...] = v
-    res = torchrun("surface", *SPEC, "--checkpoint", str(module_ckpt), *GRID, "--out", str(out))
+    res = torchrun("surface", *tiny_args(module_ckpt), *GRID, "--out", str(out))
     assert res.returncode == 0, res.stderr
     with h5py.File(reference) as a, h5py.File(out) as b:
         assert b["surface/done"][()].all()
@@ -87,9 +87,7 @@ def test_distributed_resume_computes_only_missing_points_then_refuses_other_sett
             np.testing.assert_array_equal(ours[~done], ref[~done])
             assert (ours[done] == 123.0).all()
     before = hashlib.sha256(out.read_bytes()).hexdigest()
-    res = torchrun(
-        "surface", *SPEC, "--checkpoint", str(module_ckpt), "--x=-1:1:5", "--out", str(out)
-    )
+    res = torchrun("surface", *tiny_args(module_ckpt), "--x=-1:1:5", "--out", str(out))
     assert res.returncode != 0
     assert (
         res.stderr.count("already holds a 'surface' made with different settings") == 2

@@ -117,6 +117,9 @@ def run(*args: str):
     return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
 
 
+SPLITS = {"train": (10, 1), "test": (5, 2)}  # rows and seed of each split in DATA_PY
+
+
 def origin_losses(out: Path) -> dict[str, float]:
     with h5py.File(out, "r") as f:
         return {f"{k}_loss": float(f[f"{k}_loss"][1]) for k in ("train", "test")} | {
@@ -124,16 +127,20 @@ def origin_losses(out: Path) -> dict[str, float]:
         }
 
 
-def test_gpt2_surface_origin_is_the_models_own_labels_loss(tmp_path, gpt2_dir, data_py):
-    out = tmp_path / "s.h5"
+def origin_of_surface(out: Path, model: str, data: str, *, batch_size: int) -> dict[str, float]:
+    """``landscape surface`` over x = -1, 0, 1, then the losses and accuracies at x = 0."""
     res = run(
-        "surface", "--model", f"hf:{gpt2_dir}", "--data", f"{data_py}:lm",
-        "--x=-1:1:3", "--batch-size", "4", "--out", str(out),
+        "surface", "--model", model, "--data", data,
+        "--x=-1:1:3", "--batch-size", str(batch_size), "--out", str(out),
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    return origin_losses(out)
+
+
+def test_gpt2_surface_origin_is_the_models_own_labels_loss(tmp_path, gpt2_dir, data_py):
+    got = origin_of_surface(tmp_path / "s.h5", f"hf:{gpt2_dir}", f"{data_py}:lm", batch_size=4)
     model = transformers.GPT2LMHeadModel.from_pretrained(gpt2_dir).eval()
-    got = origin_losses(out)
-    for name, (rows, seed) in {"train": (10, 1), "test": (5, 2)}.items():
+    for name, (rows, seed) in SPLITS.items():
         batch = token_batch(rows, seed)
         with torch.no_grad():
             ref = model(**batch, labels=lm_labels(batch)).loss
@@ -142,15 +149,10 @@ def test_gpt2_surface_origin_is_the_models_own_labels_loss(tmp_path, gpt2_dir, d
 
 
 def test_bert_classifier_surface_origin_is_the_models_own_loss(tmp_path, bert_dir, data_py):
-    out = tmp_path / "s.h5"
-    res = run(
-        "surface", "--model", f"hf:{bert_dir}", "--data", f"{data_py}:classify",
-        "--x=-1:1:3", "--batch-size", "3", "--out", str(out),
-    )  # fmt: skip
-    assert res.exit_code == 0, res.output
+    data = f"{data_py}:classify"
+    got = origin_of_surface(tmp_path / "s.h5", f"hf:{bert_dir}", data, batch_size=3)
     model = transformers.BertForSequenceClassification.from_pretrained(bert_dir).eval()
-    got = origin_losses(out)
-    for name, (rows, seed) in {"train": (10, 1), "test": (5, 2)}.items():
+    for name, (rows, seed) in SPLITS.items():
         batch, labels = token_batch(rows, seed), torch.arange(rows) % 3
         with torch.no_grad():
             out_ = model(**batch, labels=labels)

@@ -27,15 +27,15 @@ def section_blocks(heading: str) -> list[tuple[str, str]]:
     return re.findall(r"```(\w+)\n(.*?)```", body, flags=re.S)
 
 
-def test_hugging_face_example(tmp_path, monkeypatch):
-    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
-    monkeypatch.chdir(tmp_path)
-    blocks = section_blocks("### Hugging Face")
-    assert [lang for lang, _ in blocks] == ["python", "python", "bash"]
-    for _, code in blocks[:2]:
-        name = code.splitlines()[0].removeprefix("# ").split(":")[0]
-        (tmp_path / name).write_text(code)
-    for line in blocks[2][1].strip().splitlines():
+def script_name(code: str) -> str:
+    """The file name a README code block gives on its first line (``# tokens.py: ...``)."""
+    return code.splitlines()[0].removeprefix("# ").split(":")[0]
+
+
+def run_commands(script: str) -> None:
+    """Run a README bash block line by line as a user would: ``python`` scripts and
+    ``landscape`` commands only, each of which must succeed."""
+    for line in script.strip().splitlines():
         words = shlex.split(line)
         if words[0] == "python":
             runpy.run_path(words[1], run_name="__main__")
@@ -43,6 +43,16 @@ def test_hugging_face_example(tmp_path, monkeypatch):
         assert words[0] == "landscape"
         res = CliRunner().invoke(cli, ["-q", *words[1:]], catch_exceptions=False)
         assert res.exit_code == 0, res.output
+
+
+def test_hugging_face_example(tmp_path, monkeypatch):
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    monkeypatch.chdir(tmp_path)
+    blocks = section_blocks("### Hugging Face")
+    assert [lang for lang, _ in blocks] == ["python", "python", "bash"]
+    for _, code in blocks[:2]:
+        (tmp_path / script_name(code)).write_text(code)
+    run_commands(blocks[2][1])
     model = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "gpt2-tiny").eval()
     data = runpy.run_path(str(tmp_path / "tokens.py"))["data"]()
     with h5py.File(tmp_path / "gpt2-surface.h5", "r") as f:
@@ -70,16 +80,9 @@ def run_section(heading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert [lang for lang, _ in blocks][-1] == "bash"
     files = [code for lang, code in blocks if lang == "python"]
     for code in files:
-        (tmp_path / code.splitlines()[0].removeprefix("# ").split(":")[0]).write_text(code)
+        (tmp_path / script_name(code)).write_text(code)
     joined = re.sub(r"\s*\\\n\s*", " ", blocks[-1][1])
-    for line in joined.strip().splitlines():
-        words = shlex.split(line)
-        if words[0] == "python":
-            runpy.run_path(words[1], run_name="__main__")
-            continue
-        assert words[0] == "landscape"
-        res = CliRunner().invoke(cli, ["-q", *words[1:]], catch_exceptions=False)
-        assert res.exit_code == 0, res.output
+    run_commands(joined)
     for code in files:  # the scripts' imports of each other are this test's own
         sys.modules.pop(code.splitlines()[0].removeprefix("# ").split(".py")[0], None)
     return len(files)

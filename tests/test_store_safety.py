@@ -20,15 +20,9 @@ from click.testing import CliRunner
 from landscape import store
 from landscape.cli import cli
 from landscape.errors import LandscapeError
+from tests.helpers_specs import TINY_SPEC
 
-SURFACE = [
-    "surface",
-    "--model",
-    "tests.helpers_specs:tiny_net",
-    "--data",
-    "tests.helpers_specs:tiny_data",
-    "--x=-1:1:3",
-]
+SURFACE = ["surface", *TINY_SPEC, "--x=-1:1:3"]
 
 
 def run(*args: str):

@@ -6,24 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from landscape.cli import cli
 from landscape.errors import LandscapeError
 from landscape.training_checkpoint import load_optimizer_state_dict, restore_training_state
+from tests.cli_errors import one_line_error, run
 from tests.conftest import tiny_net
+from tests.helpers_specs import tiny_args
 
 TRAIN = ["train", "--optimizer", "sgd", "--lr", "0.05", "--epochs", "2", "--max-samples", "32"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["-q", *args])
-
-
-def _one_line(res) -> str:
-    assert res.exit_code == 1, res.output
-    assert len(res.output.strip().splitlines()) == 1 and res.output.startswith("Error: ")
-    return res.output
 
 
 def _train_checkpoint(path: Path, **changes: object) -> Path:
@@ -52,7 +42,7 @@ def test_train_resume_from_a_damaged_last_checkpoint(tmp_path, content, match):
     out = tmp_path / "run"
     assert run(*TRAIN, "--out", str(out)).exit_code == 0
     (out / "checkpoints" / "epoch_0002.pt").write_bytes(content)
-    line = _one_line(run(*TRAIN, "--out", str(out)))
+    line = one_line_error(run(*TRAIN, "--out", str(out)))
     assert match in line and "epoch_0002.pt" in line and "pass --overwrite" in line
     assert run(*TRAIN, "--out", str(out), "--overwrite").exit_code == 0
 
@@ -120,16 +110,13 @@ def test_sharpness_cli_with_malformed_optimizer_state(tmp_path, ckpt):
     out = tmp_path / "s.h5"
     res = run(
         "sharpness",
-        "--model",
-        "tests.helpers_specs:tiny_net",
-        "--data",
-        "tests.helpers_specs:tiny_data",
-        "--checkpoint",
-        str(ckpt),
+        *tiny_args(ckpt),
         "--optimizer-state",
         str(bad),
         "--out",
         str(out),
     )
-    assert "opt.pt: 'param_groups' must be a non-empty list of dicts (got str)" in _one_line(res)
+    assert "opt.pt: 'param_groups' must be a non-empty list of dicts (got str)" in one_line_error(
+        res
+    )
     assert not out.exists()

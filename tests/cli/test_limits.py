@@ -11,19 +11,10 @@ from click.testing import CliRunner
 
 from landscape import limits
 from landscape.cli import COMMANDS, cli
+from tests.cli_errors import one_line_error, run
 
 SURFACE = ["surface", "--model", "tests.helpers_specs:tiny_net"]
 SURFACE += ["--data", "tests.helpers_specs:tiny_data", "--checkpoint"]
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["-q", *args])
-
-
-def one_line_error(res) -> str:
-    assert res.exit_code == 1, res.output
-    assert len(res.output.strip().splitlines()) == 1 and res.output.startswith("Error: ")
-    return res.output
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

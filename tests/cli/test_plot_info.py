@@ -11,9 +11,8 @@ from matplotlib.image import imread
 from landscape.cli import cli
 from landscape.cli.plot import KINDS, Kind, default_kind, default_out
 from landscape.store import write_params
+from tests.helpers_specs import TINY_SPEC
 from tests.io.test_surface import X, Y, ident, write_li, write_ours
-
-SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 
 
 @pytest.fixture(autouse=True)
@@ -226,7 +225,7 @@ def test_surface_then_plot_then_info(tmp_path, ckpt):
     """A real file from `landscape surface` plots and describes."""
     out = tmp_path / "s.h5"
     res = run(
-        "-q", "surface", *SPEC, "--checkpoint", ckpt, "--x=-1:1:5", "--y=-1:1:3", "--out", out
+        "-q", "surface", *TINY_SPEC, "--checkpoint", ckpt, "--x=-1:1:5", "--y=-1:1:3", "--out", out
     )
     assert res.exit_code == 0, res.output
     for kind in ("contour", "filled", "3d"):

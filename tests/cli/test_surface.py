@@ -15,8 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from landscape.cli import cli
-
-SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
+from tests.helpers_specs import TINY_SPEC, tiny_args
 
 
 def run(*args: str):
@@ -29,9 +28,7 @@ def digest(path: Path) -> str:
 
 def test_surface_cli_writes_li_et_al_names(tmp_path, ckpt):
     out = tmp_path / "s.h5"
-    res = run(
-        "surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:5", "--y=-1:1:3", "--out", str(out)
-    )
+    res = run("surface", *tiny_args(ckpt), "--x=-1:1:5", "--y=-1:1:3", "--out", str(out))
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:
         assert f["xcoordinates"].shape == (5,) and f["ycoordinates"].shape == (3,)
@@ -45,10 +42,10 @@ def test_surface_cli_writes_li_et_al_names(tmp_path, ckpt):
 
 def test_rerun_resumes_and_different_settings_refused(tmp_path, ckpt):
     out = tmp_path / "s.h5"
-    args = ["surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:4", "--out", str(out)]
+    args = ["surface", *tiny_args(ckpt), "--x=-1:1:4", "--out", str(out)]
     assert run(*args).exit_code == 0
     before = digest(out)
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:5", "--out", str(out))
+    res = run("surface", *tiny_args(ckpt), "--x=-1:1:5", "--out", str(out))
     assert res.exit_code == 1
     assert "different settings (x)" in res.output and "--overwrite" in res.output
     assert digest(out) == before
@@ -57,34 +54,9 @@ def test_rerun_resumes_and_different_settings_refused(tmp_path, ckpt):
 
 def test_reuse_directions_from_file(tmp_path, ckpt):
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
-    assert (
-        run(
-            "surface",
-            *SPEC,
-            "--checkpoint",
-            str(ckpt),
-            "--x=-1:1:3",
-            "--seed",
-            "4",
-            "--out",
-            str(a),
-        ).exit_code
-        == 0
-    )
-    assert (
-        run(
-            "surface",
-            *SPEC,
-            "--checkpoint",
-            str(ckpt),
-            "--x=-1:1:3",
-            "--dirs",
-            str(a),
-            "--out",
-            str(b),
-        ).exit_code
-        == 0
-    )
+    grid = ["surface", *tiny_args(ckpt), "--x=-1:1:3"]
+    assert run(*grid, "--seed", "4", "--out", str(a)).exit_code == 0
+    assert run(*grid, "--dirs", str(a), "--out", str(b)).exit_code == 0
     with h5py.File(a) as fa, h5py.File(b) as fb:
         np.testing.assert_array_equal(fa["train_loss"][()], fb["train_loss"][()])
 
@@ -103,12 +75,9 @@ def test_reuse_directions_from_file(tmp_path, ckpt):
 )
 def test_bad_input_one_line_and_file_untouched(tmp_path, ckpt, extra, message):
     out = tmp_path / "s.h5"
-    assert (
-        run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:3", "--out", str(out)).exit_code
-        == 0
-    )
+    assert run("surface", *tiny_args(ckpt), "--x=-1:1:3", "--out", str(out)).exit_code == 0
     before = digest(out)
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), *extra, "--out", str(out))
+    res = run("surface", *tiny_args(ckpt), *extra, "--out", str(out))
     assert res.exit_code != 0
     assert message in res.output, res.output
     assert "Traceback" not in res.output
@@ -123,9 +92,7 @@ def test_missing_and_corrupt_checkpoint(tmp_path):
         (tmp_path / "none.pt", "checkpoint not found"),
         (bad, "not a readable PyTorch file"),
     ):
-        res = run(
-            "surface", *SPEC, "--checkpoint", str(ck), "--x=-1:1:3", "--out", str(tmp_path / "o.h5")
-        )
+        res = run("surface", *tiny_args(ck), "--x=-1:1:3", "--out", str(tmp_path / "o.h5"))
         assert res.exit_code == 1 and msg in res.output
     assert not (tmp_path / "o.h5").exists()
 
@@ -145,7 +112,7 @@ main()
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, ckpt):
-    args = [*SPEC, "--checkpoint", str(ckpt), "--x=-1:1:9", "--y=-1:1:7", "--points-per-pass", "1"]
+    args = [*tiny_args(ckpt), "--x=-1:1:9", "--y=-1:1:7", "--points-per-pass", "1"]
     full = tmp_path / "full.h5"
     assert run("surface", *args, "--out", str(full)).exit_code == 0
     out = tmp_path / "killed.h5"
@@ -181,7 +148,7 @@ def test_second_writer_gets_clear_error(tmp_path, ckpt):
 
     out = tmp_path / "s.h5"
     with store.writer_lock(out):
-        res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--x=-1:1:3", "--out", str(out))
+        res = run("surface", *tiny_args(ckpt), "--x=-1:1:3", "--out", str(out))
     assert res.exit_code == 1 and "being written by another process" in res.output
 
 
@@ -193,18 +160,9 @@ def test_unsafe_checkpoint_needs_trust(tmp_path, net):
     path = tmp_path / "full.pt"
     torch.save({"model": net.state_dict(), "note": Opaque()}, path)
     out = tmp_path / "o.h5"
-    res = run("surface", *SPEC, "--checkpoint", str(path), "--x=-1:1:3", "--out", str(out))
+    res = run("surface", *tiny_args(path), "--x=-1:1:3", "--out", str(out))
     assert res.exit_code == 1 and "--trust-checkpoint" in res.output and not out.exists()
-    res = run(
-        "surface",
-        *SPEC,
-        "--checkpoint",
-        str(path),
-        "--trust-checkpoint",
-        "--x=-1:1:3",
-        "--out",
-        str(out),
-    )
+    res = run("surface", *tiny_args(path), "--trust-checkpoint", "--x=-1:1:3", "--out", str(out))
     assert res.exit_code == 0 and out.exists()
 
 
@@ -214,7 +172,7 @@ def test_resume_from_another_directory_names_the_checkpoint_differently(
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "m.pt").write_bytes(ckpt.read_bytes())
     monkeypatch.chdir(tmp_path / "a")
-    args = [*SPEC, "--x=-1:1:4", "--seed", "1"]
+    args = [*TINY_SPEC, "--x=-1:1:4", "--seed", "1"]
     assert run("surface", *args, "--checkpoint", "m.pt", "--out", "s.h5").exit_code == 0
     with h5py.File(tmp_path / "a" / "s.h5", "r") as f:
         first = f["train_loss"][()]
@@ -269,8 +227,7 @@ def test_their_direction_file_of_another_model_is_one_line(tmp_path, ckpt):
     from tests.li_specs import LI
 
     out = tmp_path / "s.h5"
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--dirs", str(LI / "li_full1d_dirs.h5"),
-              "--x=-1:1:3", "--out", str(out))  # fmt: skip
+    res = run("surface", *tiny_args(ckpt), "--dirs", str(LI / "li_full1d_dirs.h5"), "--x=-1:1:3", "--out", str(out))  # fmt: skip
     assert res.exit_code == 1 and len(res.output.splitlines()) == 1
     assert "xdirection holds 6 arrays, the model has 4 parameters" in res.output
     assert not out.exists()
@@ -278,14 +235,12 @@ def test_their_direction_file_of_another_model_is_one_line(tmp_path, ckpt):
 
 def test_one_d_weights_sets_their_treatment_of_1d_parameters(tmp_path, ckpt, net):
     out = tmp_path / "s.h5"
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--one-d", "weights", "--x=-1:1:3",
-              "--out", str(out))  # fmt: skip
+    res = run("surface", *tiny_args(ckpt), "--one-d", "weights", "--x=-1:1:3", "--out", str(out))  # fmt: skip
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:
         d0 = f["directions/d0"]
         np.testing.assert_array_equal(d0["fc.bias"][()], net.fc.bias.detach().numpy())
         np.testing.assert_array_equal(d0["conv.bias"][()], net.conv.bias.detach().numpy())
         assert f["directions"].attrs["one_d"] == "weights" and f["directions"].attrs["keep_1d"]
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), "--one-d", "zero", "--keep-1d",
-              "--x=-1:1:3", "--out", str(tmp_path / "t.h5"))  # fmt: skip
+    res = run("surface", *tiny_args(ckpt), "--one-d", "zero", "--keep-1d", "--x=-1:1:3", "--out", str(tmp_path / "t.h5"))  # fmt: skip
     assert res.exit_code == 1 and "contradicts" in res.output and len(res.output.splitlines()) == 1

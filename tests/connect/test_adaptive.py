@@ -11,7 +11,7 @@ import pytest
 from landscape.io.connect import read_connect
 from landscape.pipelines import connect as pipeline
 from tests import connect_specs as specs
-from tests.connect.helpers import assert_resumed_equals_whole, run
+from tests.connect.helpers import assert_resumed_equals_whole, dies_after, run
 
 KW = {"points": 6, "batch_size": 8, "progress": False}
 
@@ -70,16 +70,8 @@ def test_recomputed_batchnorm_start_is_exact(tmp_path):
 
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, pair, monkeypatch):
     whole = connect(tmp_path, pair, "whole.h5", tolerance=0.1)
-    calls = {"n": 0}
     real = pipeline.evaluate_point
-
-    def dies_after_three(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "evaluate_point", dies_after_three)
+    monkeypatch.setattr(pipeline, "evaluate_point", dies_after(real, 3))
     with pytest.raises(KeyboardInterrupt):
         connect(tmp_path, pair, "part.h5", tolerance=0.1)
     assert read_connect(tmp_path / "part.h5").paths["linear"].done.sum() == 3

@@ -15,7 +15,7 @@ from landscape.errors import LandscapeError
 from landscape.io.connect import read_connect
 from landscape.pipelines import connect as pipeline
 from tests import connect_specs as specs
-from tests.connect.helpers import assert_resumed_equals_whole, run
+from tests.connect.helpers import assert_resumed_equals_whole, dies_after, run
 
 DATA = "tests.connect_specs:data"
 
@@ -80,17 +80,9 @@ def test_interrupted_evaluation_resumes_to_the_same_values(tmp_path, pair, monke
     whole = pipeline.connect(
         specs.mlp(), *pair, specs.data(), out=tmp_path / "whole.h5", points=6, progress=False
     )
-    calls = {"n": 0}
     real = pipeline.evaluate_point
-
-    def dies_after_three(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
     out = tmp_path / "part.h5"
-    monkeypatch.setattr(pipeline, "evaluate_point", dies_after_three)
+    monkeypatch.setattr(pipeline, "evaluate_point", dies_after(real, 3))
     with pytest.raises(KeyboardInterrupt):
         pipeline.connect(specs.mlp(), *pair, specs.data(), out=out, points=6, progress=False)
     assert read_connect(out).paths["linear"].done.sum() == 3

@@ -14,17 +14,9 @@ from landscape.curvature.allocation import allocate_rows, grow_rows
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos, lanczos_steps
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
-from landscape.data import Split
 from landscape.errors import LandscapeError
-from landscape.models import MLP
-from landscape.objective import Objective
-
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
-
-
-def wishart(n: int, m: int, seed: int) -> torch.Tensor:
-    x = torch.randn(n, m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return x @ x.T / m
+from tests.curvature.cases import mlp_objective, wishart
+from tests.helpers_specs import tiny_args
 
 
 class Counting:
@@ -67,15 +59,8 @@ def test_a_basis_on_disk_gives_the_in_memory_results_exactly(tmp_path: Path, dty
 
 
 def test_a_hessian_spectrum_with_the_basis_on_disk_equals_the_in_memory_one(tmp_path) -> None:
-    torch.manual_seed(0)
-    model = MLP(6, 4, hidden=(8,)).double()
-    gen = torch.Generator().manual_seed(1)
-    split = Split(
-        torch.randn(40, 6, generator=gen, dtype=torch.float64),
-        torch.randint(0, 4, (40,), generator=gen),
-    )
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    op = HessianLinearOperator(Objective(model, split, batch_size=15), params)
+    obj, params = mlp_objective(40, batch_size=15)
+    op = HessianLinearOperator(obj, params)
     ram = lanczos(op, 3, tol=1e-8)
     disk = lanczos(op, 3, tol=1e-8, basis_dir=tmp_path)
     np.testing.assert_array_equal(disk.eigenvalues, ram.eigenvalues)
@@ -157,7 +142,7 @@ def _in_memory_and_on_disk(tmp_path: Path, base: list[str]) -> Path:
 def test_cli_hessian_with_the_basis_on_disk_writes_the_same_spectrum(
     tmp_path: Path, ckpt: Path
 ) -> None:
-    base = ["-q", "hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "2", "--bottom-k", "1"]
+    base = ["-q", "hessian", *tiny_args(ckpt), "--top-k", "2", "--bottom-k", "1"]
     base += ["--trace", "--trace-hvps", "12"]
     folder = _in_memory_and_on_disk(tmp_path, base)
     with h5py.File(tmp_path / "ram.h5") as ram, h5py.File(tmp_path / "disk.h5") as disk:
@@ -187,7 +172,7 @@ def test_a_basis_that_cannot_fit_is_refused_before_any_product(monkeypatch) -> N
 def test_cli_sharpness_with_the_basis_on_disk_writes_the_same_measures(
     tmp_path: Path, ckpt: Path
 ) -> None:
-    base = ["-q", "sharpness", *BASE, "--checkpoint", str(ckpt), "--measures", "lambda_max,trace"]
+    base = ["-q", "sharpness", *tiny_args(ckpt), "--measures", "lambda_max,trace"]
     base += ["--trace-hvps", "12"]
     folder = _in_memory_and_on_disk(tmp_path, base)
     with h5py.File(tmp_path / "ram.h5") as ram, h5py.File(tmp_path / "disk.h5") as disk:

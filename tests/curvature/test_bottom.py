@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.func import hessian
 
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos
 from landscape.data import Split
 from landscape.models import MLP
 from landscape.objective import Objective
-from landscape.params import flatten, unflatten
 from landscape.pipelines.curvature import Setup
 from landscape.pipelines.curvature import hessian as hessian_run
+from tests.curvature.cases import dense_hessian
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +31,7 @@ def trained() -> tuple[Objective, dict[str, torch.Tensor], np.ndarray]:
         opt.step()
     obj = Objective(model, Split(x, y), batch_size=45)  # batches of 45, 45, 10
     params = {k: v.detach() for k, v in model.named_parameters()}
-    dense = hessian(lambda flat: obj.loss(unflatten(flat, params)))(flatten(params))
+    dense = dense_hessian(obj, params)
     return obj, params, np.linalg.eigvalsh(dense.numpy())
 
 

@@ -15,8 +15,7 @@ from landscape.data import Split
 from landscape.objective import Objective
 from landscape.params import model_params
 from tests.conftest import tiny_data, tiny_net
-
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
+from tests.helpers_specs import TINY_SPEC, tiny_args
 
 
 def run(*args: str) -> object:
@@ -50,10 +49,8 @@ def train_ckpt(tmp_path: Path) -> Path:
 
 def test_hessian_cli_writes_and_resumes(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "curv.h5"
-    args = [
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
+    args = tiny_args(
+        ckpt,
         "--top-k",
         "3",
         "--bottom-k",
@@ -70,7 +67,7 @@ def test_hessian_cli_writes_and_resumes(tmp_path: Path, ckpt: Path) -> None:
         "1e-6",
         "--out",
         str(out),
-    ]
+    )
     res = run("hessian", *args)
     assert res.exit_code == 0, res.output
     model = tiny_net()
@@ -97,28 +94,13 @@ def test_hessian_cli_writes_and_resumes(tmp_path: Path, ckpt: Path) -> None:
 
 def test_hessian_cli_refuses_other_settings_without_overwrite(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "curv.h5"
-    assert (
-        run(
-            "hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "1", "--out", str(out)
-        ).exit_code
-        == 0
-    )
+    assert run("hessian", *tiny_args(ckpt), "--top-k", "1", "--out", str(out)).exit_code == 0
     before = out.read_bytes()
-    res = run("hessian", *BASE, "--checkpoint", str(ckpt), "--top-k", "2", "--out", str(out))
+    res = run("hessian", *tiny_args(ckpt), "--top-k", "2", "--out", str(out))
     assert res.exit_code == 1
     assert res.output.count("\n") == 1 and "different settings (top_k)" in res.output
     assert out.read_bytes() == before
-    res = run(
-        "hessian",
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--top-k",
-        "2",
-        "--out",
-        str(out),
-        "--overwrite",
-    )
+    res = run("hessian", *tiny_args(ckpt), "--top-k", "2", "--out", str(out), "--overwrite")
     assert res.exit_code == 0
     with h5py.File(out, "r") as f:
         assert len(f["curvature/hessian/top/eigenvalues"]) == 2
@@ -135,14 +117,19 @@ def test_hessian_cli_refuses_other_settings_without_overwrite(tmp_path: Path, ck
 def test_hessian_cli_bad_options(
     tmp_path: Path, ckpt: Path, extra: list[str], code: int, text: str
 ) -> None:
-    res = run("hessian", *BASE, "--checkpoint", str(ckpt), "--out", str(tmp_path / "c.h5"), *extra)
+    res = run("hessian", *tiny_args(ckpt), "--out", str(tmp_path / "c.h5"), *extra)
     assert res.exit_code == code and text in res.output and len(res.output.splitlines()) == 1
     assert not (tmp_path / "c.h5").exists()
 
 
 def test_hessian_cli_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
     res = run(
-        "hessian", *BASE, "--checkpoint", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "c.h5")
+        "hessian",
+        *TINY_SPEC,
+        "--checkpoint",
+        str(tmp_path / "nope.pt"),
+        "--out",
+        str(tmp_path / "c.h5"),
     )
     assert res.exit_code == 1 and res.output.strip().startswith("Error: checkpoint not found")
     assert res.output.count("\n") == 1 and not (tmp_path / "c.h5").exists()
@@ -152,9 +139,7 @@ def test_sharpness_cli_with_optimizer_state(tmp_path: Path, train_ckpt: Path) ->
     out = tmp_path / "curv.h5"
     res = run(
         "sharpness",
-        *BASE,
-        "--checkpoint",
-        str(train_ckpt),
+        *tiny_args(train_ckpt),
         "--optimizer-state",
         str(train_ckpt),
         "--measures",
@@ -184,31 +169,13 @@ def test_sharpness_cli_with_optimizer_state(tmp_path: Path, train_ckpt: Path) ->
 
 def test_sharpness_cli_bad_measure_and_state(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "curv.h5"
-    res = run(
-        "sharpness",
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--measures",
-        "lambda_max,vibes",
-        "--out",
-        str(out),
-    )
+    res = run("sharpness", *tiny_args(ckpt), "--measures", "lambda_max,vibes", "--out", str(out))
     assert (
         res.exit_code == 1
         and "measures: expected a comma list" in res.output
         and res.output.count("\n") == 1
     )
-    res = run(
-        "sharpness",
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--optimizer-state",
-        str(ckpt),
-        "--out",
-        str(out),
-    )
+    res = run("sharpness", *tiny_args(ckpt), "--optimizer-state", str(ckpt), "--out", str(out))
     assert res.exit_code == 1 and "optimizer state" in res.output and res.output.count("\n") == 1
     assert not out.exists()
 
@@ -216,17 +183,7 @@ def test_sharpness_cli_bad_measure_and_state(tmp_path: Path, ckpt: Path) -> None
 def test_quiet_hessian_prints_no_progress(tmp_path: Path, ckpt: Path) -> None:
     res = CliRunner().invoke(
         cli,
-        [
-            "-q",
-            "hessian",
-            *BASE,
-            "--checkpoint",
-            str(ckpt),
-            "--top-k",
-            "1",
-            "--out",
-            str(tmp_path / "c.h5"),
-        ],
+        ["-q", "hessian", *tiny_args(ckpt), "--top-k", "1", "--out", str(tmp_path / "c.h5")],
     )
     assert res.exit_code == 0 and "hvp" not in res.output
 
@@ -243,9 +200,7 @@ def test_spectrum_plot(tmp_path: Path, ckpt: Path) -> None:
     assert (
         run(
             "hessian",
-            *BASE,
-            "--checkpoint",
-            str(ckpt),
+            *tiny_args(ckpt),
             "--top-k",
             "2",
             "--density",
@@ -270,18 +225,7 @@ def test_hessian_cli_resumes_an_interrupted_run_at_the_missing_stage(
     tmp_path: Path, ckpt: Path
 ) -> None:
     out = tmp_path / "curv.h5"
-    args = [
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--top-k",
-        "2",
-        "--trace",
-        "--trace-hvps",
-        "9",
-        "--out",
-        str(out),
-    ]
+    args = tiny_args(ckpt, "--top-k", "2", "--trace", "--trace-hvps", "9", "--out", str(out))
     assert run("hessian", *args).exit_code == 0
     with h5py.File(out, "r") as f:
         full = dict(f["curvature/hessian/trace"].attrs)
@@ -301,11 +245,13 @@ def test_hessian_rerun_from_another_directory(
     (tmp_path / "a" / "m.pt").write_bytes(ckpt.read_bytes())
     monkeypatch.chdir(tmp_path / "a")
     assert (
-        run("hessian", *BASE, "--checkpoint", "m.pt", "--top-k", "2", "--out", "c.h5").exit_code
+        run(
+            "hessian", *TINY_SPEC, "--checkpoint", "m.pt", "--top-k", "2", "--out", "c.h5"
+        ).exit_code
         == 0
     )
     before = (tmp_path / "a" / "c.h5").read_bytes()
     monkeypatch.chdir(tmp_path)
-    res = run("hessian", *BASE, "--checkpoint", "a/m.pt", "--top-k", "2", "--out", "a/c.h5")
+    res = run("hessian", *TINY_SPEC, "--checkpoint", "a/m.pt", "--top-k", "2", "--out", "a/c.h5")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "a" / "c.h5").read_bytes() == before  # found complete: nothing recomputed

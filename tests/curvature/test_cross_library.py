@@ -16,7 +16,7 @@ import torch
 
 from landscape.curvature.lanczos import lanczos
 from landscape.curvature.matrices import curvature_operator
-from tests.curvature.test_ggn_fisher import make_case
+from tests.curvature.cases import make_case
 
 curvlinops = pytest.importorskip(
     "curvlinops", reason="curvlinops-for-pytorch is not installed (optional cross-library oracle)"

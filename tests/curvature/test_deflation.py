@@ -15,8 +15,7 @@ from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, xtrace
 from landscape.errors import LandscapeError
 from landscape.io.curvature import read_stages
 from landscape.pipelines import curvature as api
-from tests.curvature.test_ggn_fisher import make_case
-from tests.pipelines.test_curvature_matrices import dense_matrix
+from tests.curvature.cases import dense_matrix, make_case
 
 
 def outlier_matrix(n: int = 40, seed: int = 0) -> torch.Tensor:

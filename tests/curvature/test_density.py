@@ -8,7 +8,7 @@ import torch
 
 from landscape.curvature.density import slq_density
 from landscape.curvature.hvp import HessianLinearOperator
-from tests.curvature.test_ggn_fisher import make_case
+from tests.curvature.cases import make_case
 
 
 def indefinite(n: int = 30) -> torch.Tensor:

@@ -12,27 +12,14 @@ import numpy as np
 from click.testing import CliRunner
 
 from landscape.cli import cli
+from tests.helpers_specs import tiny_args
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 
 
 def test_two_ranks_equal_single_process_hessian(tmp_path: Path, ckpt: Path) -> None:
-    args = [
-        "hessian",
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--top-k",
-        "2",
-        "--trace",
-        "--trace-hvps",
-        "6",
-        "--dtype",
-        "float64",
-        "--tol",
-        "1e-8",
-    ]
+    args = ["hessian", *tiny_args(ckpt, "--top-k", "2", "--trace", "--trace-hvps", "6")]
+    args += ["--dtype", "float64", "--tol", "1e-8"]
     single = tmp_path / "single.h5"
     assert CliRunner().invoke(cli, ["-q", *args, "--out", str(single)]).exit_code == 0
     dist = tmp_path / "dist.h5"

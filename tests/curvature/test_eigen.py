@@ -5,38 +5,20 @@ import importlib
 import numpy as np
 import pytest
 import torch
-from torch.func import hessian
 
 from landscape.curvature import hessian_directions, lanczos, power_iteration
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.lanczos import lanczos_steps
-from landscape.data import Split
 from landscape.errors import LandscapeError
-from landscape.models import MLP
 from landscape.objective import Objective
-from landscape.params import flatten, norm, unflatten
-
-
-def wishart(n: int, m: int, seed: int) -> torch.Tensor:
-    x = torch.randn(n, m, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return x @ x.T / m
+from landscape.params import flatten, norm
+from tests.curvature.cases import dense_hessian, mlp_objective, wishart
 
 
 @pytest.fixture(scope="module")
 def mlp_hessian() -> tuple[Objective, dict[str, torch.Tensor], torch.Tensor]:
-    torch.manual_seed(0)
-    model = MLP(6, 4, hidden=(8,)).double()
-    gen = torch.Generator().manual_seed(1)
-    obj = Objective(
-        model,
-        Split(
-            torch.randn(40, 6, generator=gen, dtype=torch.float64),
-            torch.randint(0, 4, (40,), generator=gen),
-        ),
-        batch_size=15,
-    )
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    hess = hessian(lambda flat: obj.loss(unflatten(flat, params)))(flatten(params))
+    obj, params = mlp_objective(40, batch_size=15)
+    hess = dense_hessian(obj, params)
     return obj, params, hess
 
 

@@ -9,35 +9,20 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch.func import hessian
 
 from landscape.cli import cli
 from landscape.curvature.estimators import hutchinson_diagonal, hutchinson_frobenius
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.trace import hutchinson_trace, hutchpp_trace, probes, xtrace
-from landscape.data import Split
 from landscape.errors import LandscapeError
-from landscape.models import MLP
-from landscape.objective import Objective
-from landscape.params import flatten, unflatten
-
-
-def decaying(n: int, seed: int, power: float = 2.0) -> torch.Tensor:
-    q, _ = torch.linalg.qr(
-        torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    )
-    return q @ torch.diag(torch.arange(1, n + 1, dtype=torch.float64) ** -power) @ q.T
+from tests.curvature.cases import decaying, dense_hessian, mlp_objective
+from tests.helpers_specs import tiny_args
 
 
 @pytest.fixture(scope="module")
 def network() -> tuple[HessianLinearOperator, torch.Tensor]:
-    torch.manual_seed(0)
-    model = MLP(6, 4, hidden=(8,)).double()
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(30, 6, generator=gen, dtype=torch.float64)
-    obj = Objective(model, Split(x, torch.randint(0, 4, (30,), generator=gen)), batch_size=13)
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    dense = hessian(lambda f: obj.loss(unflatten(f, params)))(flatten(params))
+    obj, params = mlp_objective(30, batch_size=13)
+    dense = dense_hessian(obj, params)
     return HessianLinearOperator(obj, params), dense
 
 
@@ -146,8 +131,7 @@ def test_estimator_bad_arguments() -> None:
 
 def test_cli_trace_method_xtrace(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "x.h5"
-    args = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
-    args += ["--checkpoint", str(ckpt), "--top-k", "1", "--trace", "--trace-method", "xtrace"]
+    args = tiny_args(ckpt, "--top-k", "1", "--trace", "--trace-method", "xtrace")
     res = CliRunner().invoke(cli, ["-q", "hessian", *args, "--trace-hvps", "13", "--out", str(out)])
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:

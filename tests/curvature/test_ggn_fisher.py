@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch.func import hessian, jacrev
 
 from landscape.cli import cli
 from landscape.curvature.fisher import (
@@ -23,72 +22,16 @@ from landscape.curvature.matrices import curvature_operator
 from landscape.data import Split
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
-from landscape.models import MLP, CNN1d
+from landscape.models import MLP
 from landscape.objective import Objective
-from landscape.params import flatten, unflatten
 from landscape.pipelines import curvature as api
-
-CASES = {
-    "mlp-ce": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="cross_entropy", batch=3),
-    "mlp-mse": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="mse", batch=4),
-    "cnn-ce": dict(
-        model=lambda: CNN1d(length=8, num_classes=3, channels=2),
-        features=8,
-        loss="cross_entropy",
-        batch=7,
-    ),
-}
-
-
-def make_case(name: str, rows: int = 11) -> tuple[Objective, dict[str, torch.Tensor]]:
-    spec = CASES[name]
-    torch.manual_seed(0)
-    model = spec["model"]().double()
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(rows, spec["features"], generator=gen, dtype=torch.float64)
-    y = (
-        torch.randn(rows, 3, generator=gen, dtype=torch.float64)
-        if spec["loss"] == "mse"
-        else torch.randint(0, 3, (rows,), generator=gen)
-    )
-    obj = Objective(model, Split(x, y), loss=spec["loss"], batch_size=spec["batch"])
-    return obj, {k: v.detach().clone() for k, v in model.named_parameters()}
+from tests.curvature.cases import CASES, dense_ggn, dense_outer, make_case
+from tests.helpers_specs import tiny_args
 
 
 @pytest.fixture(params=sorted(CASES))
 def case(request: pytest.FixtureRequest) -> tuple[Objective, dict[str, torch.Tensor]]:
     return make_case(request.param)  # 11 rows: unequal batches
-
-
-def jacobian(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``(rows, outputs, n)``: the Jacobian of the outputs on the whole split at once."""
-    return jacrev(lambda flat: obj.forward(unflatten(flat, params), obj.split.x))(flatten(params))
-
-
-def dense_ggn(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    out = obj.forward(params, obj.split.x).detach()
-    h_out = hessian(lambda o: obj.loss_sum(o, obj.split.y))(out)  # (B, C, B, C)
-    j = jacobian(obj, params)
-    return torch.einsum("bcn,bcde,dem->nm", j, h_out, j) / obj.num_samples
-
-
-def dense_outer(
-    obj: Objective, params: dict[str, torch.Tensor], targets: torch.Tensor
-) -> torch.Tensor:
-    """``(1/(N S)) sum_s sum_i g_i g_iᵀ`` of the per-row gradients at ``targets`` ``(S, rows, ...)``."""
-    x = obj.split.x
-    total = torch.zeros(2 * (flatten(params).numel(),), dtype=torch.float64)
-    for t in targets:
-        g = jacrev(
-            lambda flat, t=t: torch.stack(
-                [
-                    obj.loss_sum(obj.forward(unflatten(flat, params), x[i : i + 1]), t[i : i + 1])
-                    for i in range(len(x))
-                ]
-            )
-        )(flatten(params))
-        total += g.T @ g
-    return total / (obj.num_samples * len(targets))
 
 
 def test_ggn_equals_its_dense_form(case: tuple) -> None:
@@ -208,22 +151,9 @@ def test_api_hessian_takes_any_matrix() -> None:
         api.hessian(setup, matrix="fisher", fisher_samples=0)
 
 
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
-
-
 def test_cli_matrix_option(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "f.h5"
-    args = [
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--top-k",
-        "1",
-        "--matrix",
-        "fisher",
-        "--fisher-samples",
-        "2",
-    ]
+    args = tiny_args(ckpt, "--top-k", "1", "--matrix", "fisher", "--fisher-samples", "2")
     res = CliRunner().invoke(cli, ["-q", "hessian", *args, "--out", str(out)])
     assert res.exit_code == 0, res.output
     with h5py.File(out, "r") as f:

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.func import hessian
 
 from landscape.curvature.hvp import HessianLinearOperator, check_deterministic, loss_and_gradient
 from landscape.data import Split
 from landscape.errors import LandscapeError
-from landscape.models import MLP, CNN1d
+from landscape.models import MLP
 from landscape.objective import Objective
 from landscape.params import flatten, unflatten
+from tests.curvature.cases import CASES as SHARED_CASES
+from tests.curvature.cases import dense_hessian, make_case
 
 
 class WithUnused(nn.Module):
@@ -26,38 +27,14 @@ class WithUnused(nn.Module):
 
 
 CASES = {
-    "mlp-ce": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="cross_entropy", batch=3),
-    "mlp-mse": dict(model=lambda: MLP(5, 3, hidden=(4,)), features=5, loss="mse", batch=4),
-    "cnn-ce": dict(
-        model=lambda: CNN1d(length=8, num_classes=3, channels=2),
-        features=8,
-        loss="cross_entropy",
-        batch=7,
-    ),
+    **SHARED_CASES,
     "unused-ce": dict(model=WithUnused, features=5, loss="cross_entropy", batch=None),
 }
 
 
 @pytest.fixture(params=sorted(CASES))
 def case(request: pytest.FixtureRequest) -> tuple[Objective, dict[str, torch.Tensor]]:
-    spec = CASES[request.param]
-    torch.manual_seed(0)
-    model = spec["model"]().double()
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(11, spec["features"], generator=gen, dtype=torch.float64)
-    y = (
-        torch.randn(11, 3, generator=gen, dtype=torch.float64)
-        if spec["loss"] == "mse"
-        else torch.randint(0, 3, (11,), generator=gen)
-    )
-    obj = Objective(
-        model, Split(x, y), loss=spec["loss"], batch_size=spec["batch"]
-    )  # 11 rows: unequal batches
-    return obj, {k: v.detach().clone() for k, v in model.named_parameters()}
-
-
-def dense_hessian(obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    return hessian(lambda flat: obj.loss(unflatten(flat, params)))(flatten(params))
+    return make_case(request.param, cases=CASES)  # 11 rows: unequal batches
 
 
 def test_hvp_equals_dense_hessian_times_vector(case: tuple[Objective, dict]) -> None:

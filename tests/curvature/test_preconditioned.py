@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.func import hessian
 
 from landscape.curvature.hvp import HessianLinearOperator
 from landscape.curvature.preconditioned import (
@@ -23,7 +22,8 @@ from landscape.data import Split
 from landscape.errors import LandscapeError
 from landscape.models import MLP
 from landscape.objective import Objective
-from landscape.params import flatten, model_params, unflatten
+from landscape.params import flatten, model_params
+from tests.curvature.cases import dense_hessian
 
 OPTIMIZERS = {
     "adam": lambda p: torch.optim.Adam(p, lr=1e-2, betas=(0.8, 0.99)),
@@ -72,7 +72,7 @@ def test_preconditioned_sharpness_equals_dense(name: str) -> None:
     model, opt, data = trained(name)
     obj = Objective(model, data)
     params = model_params(model)
-    hess = hessian(lambda f: obj.loss(unflatten(f, params)))(flatten(params))
+    hess = dense_hessian(obj, params)
     prec = dense_preconditioner(name, opt)
     expected = np.linalg.eigvalsh((hess / prec.sqrt()[:, None] / prec.sqrt()[None, :]).numpy())[-1]
     state = from_optimizer(opt, model)
@@ -130,7 +130,7 @@ def test_probe_reports_sharpness_and_warm_starts() -> None:
     first = probe(params, opt)
     assert set(first) == set(KEYS)
     sub = probe.objective
-    hess = hessian(lambda f: sub.loss(unflatten(f, params)))(flatten(params))
+    hess = dense_hessian(sub, params)
     assert first["lambda_max"] == pytest.approx(float(torch.linalg.eigvalsh(hess)[-1]), rel=1e-7)
     prec = dense_preconditioner("adam", opt)
     expected = float(torch.linalg.eigvalsh(hess / prec.sqrt()[:, None] / prec.sqrt()[None, :])[-1])

@@ -64,26 +64,13 @@ def test_pac_bayes_sigma_matches_quadratic_closed_form(quadratic: tuple) -> None
     obj, params = quadratic
     target = 0.02
     expected = math.sqrt(2 * target / float(H_DIAG.sum()))  # E[L(w* + u)] = σ² tr(H) / 2
-    s = pac_bayes_sigma(
-        obj,
-        params,
-        target=target,
-        metric="loss",
-        magnitude_aware=False,
-        num_samples=100,
-        iterations=25,
+    options = dict(
+        target=target, metric="loss", magnitude_aware=False, num_samples=100, iterations=25
     )
+    s = pac_bayes_sigma(obj, params, **options)
     assert s.value == pytest.approx(expected, rel=0.2)
     sharper = Objective(obj.model, Split(obj.split.x * 2, obj.split.y * 2), loss="mse")
-    s2 = pac_bayes_sigma(
-        sharper,
-        params,
-        target=target,
-        metric="loss",
-        magnitude_aware=False,
-        num_samples=100,
-        iterations=25,
-    )
+    s2 = pac_bayes_sigma(sharper, params, **options)
     assert s2.value == pytest.approx(s.value / 2, rel=1e-6)  # same draws, H four times larger
     with pytest.raises(LandscapeError, match="metric 'error' needs a classification objective"):
         pac_bayes_sigma(obj, params, metric="error")

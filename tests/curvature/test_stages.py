@@ -9,15 +9,14 @@ from click.testing import CliRunner
 
 from landscape import progress
 from landscape.cli import cli
-
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
+from tests.helpers_specs import tiny_args
 
 
 def test_sharpness_progress_lines_without_a_terminal(tmp_path: Path, ckpt: Path, monkeypatch):
     """Stderr is not a terminal under CliRunner: interim lines name the stage, count and ETA."""
     monkeypatch.setattr(progress, "REPORT_EVERY_S", 0.0)
     out = tmp_path / "c.h5"
-    args = ["sharpness", *BASE, "--checkpoint", str(ckpt), "--measures", "lambda_max,trace"]
+    args = ["sharpness", *tiny_args(ckpt), "--measures", "lambda_max,trace"]
     res = CliRunner().invoke(cli, [*args, "--trace-hvps", "8", "--out", str(out)])
     assert res.exit_code == 0, res.output
     pattern = re.compile(

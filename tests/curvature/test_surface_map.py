@@ -7,18 +7,17 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch.func import hessian
 
 from landscape.cli import cli
 from landscape.curvature.surface_map import taylor_model
 from landscape.data import Split
 from landscape.io.surface import read_surface
 from landscape.objective import Objective
-from landscape.params import combine, flatten, model_params, unflatten
+from landscape.params import combine, flatten, model_params
 from landscape.records import Surface
 from tests.conftest import tiny_data, tiny_net
-
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
+from tests.curvature.cases import dense_hessian
+from tests.helpers_specs import TINY_SPEC, tiny_args
 
 
 def run(*args: str) -> object:
@@ -28,22 +27,9 @@ def run(*args: str) -> object:
 @pytest.fixture
 def surface(tmp_path: Path, ckpt: Path) -> Path:
     out = tmp_path / "surf.h5"
-    res = run(
-        "surface",
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--x=-0.4:0.4:3",
-        "--y=-0.2:0.2:2",
-        "--out",
-        str(out),
-    )
+    res = run("surface", *tiny_args(ckpt), "--x=-0.4:0.4:3", "--y=-0.2:0.2:2", "--out", str(out))
     assert res.exit_code == 0, res.output
     return out
-
-
-def dense_at(obj: Objective, point: dict[str, torch.Tensor]) -> torch.Tensor:
-    return hessian(lambda f: obj.loss(unflatten(f, point)))(flatten(point))
 
 
 def test_curvature_map_matches_dense_eigenvalues_on_a_non_square_grid(
@@ -52,9 +38,7 @@ def test_curvature_map_matches_dense_eigenvalues_on_a_non_square_grid(
     res = run(
         "curvature-map",
         str(surface),
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
+        *tiny_args(ckpt),
         "--tol",
         "1e-7",
         "--max-iter",
@@ -74,7 +58,7 @@ def test_curvature_map_matches_dense_eigenvalues_on_a_non_square_grid(
         assert g["lambda_max"].shape == (2, 3) and g["done"][()].all()
         for iy, ix in [(0, 2), (1, 0)]:  # [iy, ix]: rows follow ycoordinates
             point = combine(origin, [(grid.x[ix], dirs[0]), (grid.y[iy], dirs[1])])
-            ev = torch.linalg.eigvalsh(dense_at(obj, point)).numpy()
+            ev = torch.linalg.eigvalsh(dense_hessian(obj, point)).numpy()
             assert g["lambda_max"][iy, ix] == pytest.approx(ev[-1], rel=1e-6)
             assert g["lambda_min"][iy, ix] == pytest.approx(ev[0], rel=1e-4, abs=1e-8)
             assert g["ratio"][iy, ix] == pytest.approx(abs(ev[0] / ev[-1]), rel=1e-4)
@@ -82,7 +66,7 @@ def test_curvature_map_matches_dense_eigenvalues_on_a_non_square_grid(
         residual = f["curvature/taylor/residual"][()]
         np.testing.assert_allclose(residual, f["train_loss"][()] - taylor, rtol=1e-12)
     # the quadratic model from the dense Hessian at the origin
-    hess = dense_at(obj, origin)
+    hess = dense_hessian(obj, origin)
     p = {k: v.clone().requires_grad_(True) for k, v in origin.items()}
     grad = torch.autograd.grad(obj.loss(p), list(p.values()))
     gvec = torch.cat([t.reshape(-1) for t in grad])
@@ -107,7 +91,7 @@ def test_curvature_map_plot(surface: Path, ckpt: Path) -> None:
     with pytest.raises(LandscapeError, match="no curvature map"):
         plot_curvature_map(surface, ax)
     args = ["--checkpoint", str(ckpt), "--no-taylor", "--max-iter", "20"]
-    assert run("curvature-map", str(surface), *BASE, *args).exit_code == 0
+    assert run("curvature-map", str(surface), *TINY_SPEC, *args).exit_code == 0
     assert plot_curvature_map(surface, ax, metric="lambda_max") is ax
     assert ax.get_title() == "curvature map: λ_max"
     with pytest.raises(LandscapeError, match="metric: expected one of ratio"):
@@ -116,40 +100,18 @@ def test_curvature_map_plot(surface: Path, ckpt: Path) -> None:
 
 
 def test_curvature_map_resumes_missing_points(surface: Path, ckpt: Path) -> None:
-    args = [
-        "curvature-map",
-        str(surface),
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--no-taylor",
-        "--tol",
-        "1e-5",
-        "--dtype",
-        "float64",
-    ]
-    assert run(*args).exit_code == 0
+    args = ["curvature-map", str(surface), *tiny_args(ckpt), "--no-taylor", "--dtype", "float64"]
+    assert run(*args, "--tol", "1e-5").exit_code == 0
     with h5py.File(surface, "r") as f:
         full = f["curvature/map/lambda_max"][()]
     with h5py.File(surface, "r+") as f:  # as if killed after the first three points
         f["curvature/map/done"][1, :] = False
         f["curvature/map/lambda_max"][1, :] = np.nan
-    assert run(*args).exit_code == 0
+    assert run(*args, "--tol", "1e-5").exit_code == 0
     with h5py.File(surface, "r") as f:
         assert f["curvature/map/done"][()].all()
         np.testing.assert_allclose(f["curvature/map/lambda_max"][()], full, rtol=1e-5)
-    res = run(
-        "curvature-map",
-        str(surface),
-        *BASE,
-        "--checkpoint",
-        str(ckpt),
-        "--no-taylor",
-        "--tol",
-        "1e-3",
-        "--dtype",
-        "float64",
-    )
+    res = run(*args, "--tol", "1e-3")
     assert res.exit_code == 1 and "different settings (tol)" in res.output
 
 
@@ -200,7 +162,7 @@ def test_curvature_map_refuses_other_checkpoint_and_non_surface(
     with torch.no_grad():
         net.fc.bias.add_(1.0)
     torch.save(net.state_dict(), other)
-    res = run("curvature-map", str(surface), *BASE, "--checkpoint", str(other))
+    res = run("curvature-map", str(surface), *tiny_args(other))
     assert (
         res.exit_code == 1
         and "checkpoint differs from the one the surface was computed around" in res.output
@@ -210,7 +172,7 @@ def test_curvature_map_refuses_other_checkpoint_and_non_surface(
     plain = tmp_path / "plain.h5"
     with h5py.File(plain, "w") as f:
         f.create_dataset("x", data=[1.0])
-    res = run("curvature-map", str(plain), *BASE, "--checkpoint", str(other))
+    res = run("curvature-map", str(plain), *tiny_args(other))
     assert res.exit_code == 1 and "not a surface file" in res.output
 
 
@@ -225,7 +187,7 @@ def test_lambda_min_is_certified_relative_to_its_own_magnitude() -> None:
     model = torch.nn.Linear(n, 1, bias=False).double()
     obj = Objective(model, Split(x, torch.zeros(n, 1, dtype=torch.float64)), loss="mse")
     origin = {"weight": torch.zeros(1, n, dtype=torch.float64)}
-    ev = torch.linalg.eigvalsh(dense_at(obj, origin)).numpy()
+    ev = torch.linalg.eigvalsh(dense_hessian(obj, origin)).numpy()
     assert ev[-1] / ev[0] > 1e5
     grid = Surface(
         np.array([0.0]), None, {}, np.ones(1, bool), vectors=({"weight": np.zeros((1, n))},)
@@ -237,7 +199,7 @@ def test_lambda_min_is_certified_relative_to_its_own_magnitude() -> None:
 
 def test_curvature_map_refuses_other_data_or_loss(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "sub.h5"
-    common = [*BASE, "--checkpoint", str(ckpt)]
+    common = tiny_args(ckpt)
     res = run("surface", *common, "--x=-0.2:0.2:3", "--max-samples", "30", "--out", str(out))
     assert res.exit_code == 0, res.output
     for extra, message in [

@@ -3,22 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.func import hessian
 
 from landscape.curvature import hutchinson_trace, hutchpp_trace, slq_density
 from landscape.curvature.hvp import HessianLinearOperator
-from landscape.data import Split
 from landscape.errors import LandscapeError
-from landscape.models import MLP
-from landscape.objective import Objective
-from landscape.params import flatten, unflatten
-
-
-def decaying(n: int, seed: int, power: float = 2.0) -> torch.Tensor:
-    q, _ = torch.linalg.qr(
-        torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    )
-    return q @ torch.diag(torch.arange(1, n + 1, dtype=torch.float64) ** -power) @ q.T
+from tests.curvature.cases import decaying, dense_hessian, mlp_objective
 
 
 @pytest.mark.parametrize("estimator", [hutchinson_trace, hutchpp_trace])
@@ -31,18 +20,8 @@ def test_trace_within_three_standard_errors(estimator, seed: int) -> None:
 
 
 def test_trace_of_network_hessian() -> None:
-    torch.manual_seed(0)
-    model = MLP(6, 4, hidden=(8,)).double()
-    gen = torch.Generator().manual_seed(1)
-    obj = Objective(
-        model,
-        Split(
-            torch.randn(30, 6, generator=gen, dtype=torch.float64),
-            torch.randint(0, 4, (30,), generator=gen),
-        ),
-    )
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    exact = float(hessian(lambda f: obj.loss(unflatten(f, params)))(flatten(params)).trace())
+    obj, params = mlp_objective(30)
+    exact = float(dense_hessian(obj, params).trace())
     op = HessianLinearOperator(obj, params)
     for estimator in (hutchinson_trace, hutchpp_trace):
         est = estimator(op, 90, seed=0)

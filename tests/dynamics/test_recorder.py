@@ -14,6 +14,7 @@ from landscape.dynamics.step_sizes import (
 )
 from landscape.errors import LandscapeError
 from landscape.models import MLP
+from tests.dynamics.steps import one_step
 
 
 def tiny(seed=0):
@@ -22,14 +23,6 @@ def tiny(seed=0):
     x = torch.randn(16, 4)
     y = torch.randint(0, 3, (16,))
     return model, x, y
-
-
-def one_step(model, opt, x, y):
-    opt.zero_grad()
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
-    return loss
 
 
 def test_recorder_values_equal_independent_norms(tmp_path):

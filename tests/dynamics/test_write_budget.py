@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-from torch import nn
 
 from landscape.dynamics.recorder import Recorder
 from landscape.dynamics.write_budget import WriteBudget
 from landscape.io import run as run_io
 from landscape.models import MLP
+from tests.dynamics.steps import one_step
 
 
 class FakeClock:
@@ -71,14 +71,6 @@ def tiny():
     return model, torch.randn(16, 4), torch.randint(0, 3, (16,))
 
 
-def train_step(model, opt, x, y):
-    opt.zero_grad()
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
-    return loss
-
-
 def test_recorder_step_and_epoch_follow_the_rule(tmp_path, monkeypatch):
     clock = FakeClock()
     writes: list[tuple[int, int]] = []  # (steps, epochs) written, per write
@@ -100,19 +92,19 @@ def test_recorder_step_and_epoch_follow_the_rule(tmp_path, monkeypatch):
         assert writes == [(0, 1)]
         write_seconds[0] = 2.0
         clock.now = 5.0
-        rec.step(train_step(model, opt, x, y))  # within the budget, not overdue: waits
+        rec.step(one_step(model, opt, x, y))  # within the budget, not overdue: waits
         assert writes == [(0, 1)]
         rec.epoch()  # an epoch's end within the budget (0 + 0 <= 0.5): written, t = 7
         assert writes[1:] == [(1, 1)]
         clock.now = 9.0
-        rec.step(train_step(model, opt, x, y))
+        rec.step(one_step(model, opt, x, y))
         rec.epoch()  # 2 + 2 > 0.9 and 2 s since the last write: waits
         assert writes[2:] == []
         clock.now = 17.0
-        rec.step(train_step(model, opt, x, y))  # overdue, over the budget: written, t = 19
+        rec.step(one_step(model, opt, x, y))  # overdue, over the budget: written, t = 19
         assert writes[2:] == [(2, 1)]
         clock.now = 29.0
-        rec.step(train_step(model, opt, x, y))  # overdue again: written, t = 31
+        rec.step(one_step(model, opt, x, y))  # overdue again: written, t = 31
         assert writes[3:] == [(1, 0)]
         clock.now = 41.0
         rec.epoch()  # overdue at an epoch's end, 6 + 2 > 4.1: written

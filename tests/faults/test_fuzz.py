@@ -31,6 +31,7 @@ from landscape.grid import parse_grid
 from landscape.io.surface import create_surface_file, read_surface
 from landscape.records import Surface
 from tests.conftest import tiny_net
+from tests.helpers_specs import TINY_SPEC, tiny_args
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
@@ -64,17 +65,22 @@ def _resume(path: Path) -> None:
     _start(path, DIRECTIONS, empty, overwrite=False, command="test", share=False)
 
 
+def _damage(draw: st.DrawFn, good: bytes, *, runs: int, chunk: int) -> bytes:
+    """``good`` truncated, or with 1 to ``runs`` runs of up to ``chunk`` drawn bytes over it."""
+    if draw(st.booleans()):
+        return good[: draw(st.integers(0, len(good) - 1))]
+    data = bytearray(good)
+    for _ in range(draw(st.integers(1, runs))):
+        at = draw(st.integers(0, len(data) - 1))
+        piece = draw(st.binary(min_size=1, max_size=chunk))
+        data[at : at + len(piece)] = piece
+    return bytes(data[: len(good)])
+
+
 @st.composite
 def damaged(draw: st.DrawFn) -> bytes:
     """The good file truncated, or with up to 8 runs of garbage written over it."""
-    if draw(st.booleans()):
-        return GOOD[: draw(st.integers(0, len(GOOD) - 1))]
-    data = bytearray(GOOD)
-    for _ in range(draw(st.integers(1, 8))):
-        at = draw(st.integers(0, len(data) - 1))
-        chunk = draw(st.binary(min_size=1, max_size=16))
-        data[at : at + len(chunk)] = chunk
-    return bytes(data[: len(GOOD)])
+    return _damage(draw, GOOD, runs=8, chunk=16)
 
 
 def _check(reader: Callable[[Path], object], blob: bytes) -> None:
@@ -155,7 +161,6 @@ CLI_FUZZ = settings(
     phases=[Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-TINY = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 
 
 def _checkpoint_bytes(legacy: bool) -> bytes:
@@ -171,15 +176,7 @@ CHECKPOINTS = (_checkpoint_bytes(False), _checkpoint_bytes(True))
 @st.composite
 def damaged_checkpoint(draw: st.DrawFn) -> bytes:
     """A torch.save file (zip or legacy pickle) truncated, or with bytes written over it."""
-    good = CHECKPOINTS[draw(st.integers(0, 1))]
-    if draw(st.booleans()):
-        return good[: draw(st.integers(0, len(good) - 1))]
-    data = bytearray(good)
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data) - 1))
-        chunk = draw(st.binary(min_size=1, max_size=8))
-        data[at : at + len(chunk)] = chunk
-    return bytes(data[: len(good)])
+    return _damage(draw, CHECKPOINTS[draw(st.integers(0, 1))], runs=6, chunk=8)
 
 
 def _one_line_or_success(res, *outputs: Path) -> None:
@@ -197,7 +194,7 @@ def test_commands_on_damaged_checkpoints(blob: bytes, command: str) -> None:
         ckpt, out = Path(tmp) / "c.pt", Path(tmp) / "out.h5"
         ckpt.write_bytes(blob)
         extra = ["--x=-1:1:2"] if command == "surface" else ["--top-k", "1", "--max-iter", "5"]
-        args = [command, *TINY, "--checkpoint", str(ckpt), *extra, "--out", str(out)]
+        args = [command, *tiny_args(ckpt, *extra), "--out", str(out)]
         _one_line_or_success(CliRunner().invoke(cli, ["-q", *args]), out)
         assert sorted(p.name for p in Path(tmp).iterdir()) in (["c.pt"], ["c.pt", "out.h5"])
 
@@ -348,7 +345,7 @@ RUN_CRAFTS = [
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("fuzz") / "run"
-    args = ["train", *TINY, "--epochs", "2", "--batch-size", "16", "--out", str(run)]
+    args = ["train", *TINY_SPEC, "--epochs", "2", "--batch-size", "16", "--out", str(run)]
     res = CliRunner().invoke(cli, ["-q", *args])
     assert res.exit_code == 0, res.output
     return run
@@ -359,8 +356,8 @@ def _command_args(command: str, run: Path, out: Path) -> list[str]:
         "info": ["info", str(run / "run.h5")],
         "plot": ["plot", str(run), "--out", str(out.with_suffix(".png"))],
         "diagnose": ["diagnose", str(run)],
-        "trajectory": ["trajectory", str(run), *TINY, "--resolution", "3", "--out", str(out)],
-        "compare": ["compare", str(run), *TINY, "--no-profiles", "--out", str(out)],
+        "trajectory": ["trajectory", str(run), *TINY_SPEC, "--resolution", "3", "--out", str(out)],
+        "compare": ["compare", str(run), *TINY_SPEC, "--no-profiles", "--out", str(out)],
     }[command]
 
 

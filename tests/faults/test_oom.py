@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from landscape.cli import cli
 from landscape.evaluators import PointEvaluator, StackedEvaluator
+from tests.helpers_specs import tiny_args
 
-SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 GRID = ["--x=-1:1:5", "--y=-1:1:4"]
 
 
@@ -46,7 +46,7 @@ def test_batched_pass_falls_back_to_fewer_points(
     tmp_path: Path, ckpt: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref, out = tmp_path / "ref.h5", tmp_path / "oom.h5"
-    base = ["surface", *SPEC, "--checkpoint", str(ckpt), *GRID]
+    base = ["surface", *tiny_args(ckpt), *GRID]
     assert (
         CliRunner()
         .invoke(cli, ["-q", *base, "--points-per-pass", "1", "--out", str(ref)])
@@ -77,18 +77,7 @@ def test_single_point_out_of_memory_is_one_line(
 ) -> None:
     monkeypatch.setattr(PointEvaluator, "__call__", tight_memory(0, PointEvaluator.__call__))
     out = tmp_path / "oom.h5"
-    args = [
-        "-q",
-        "surface",
-        *SPEC,
-        "--checkpoint",
-        str(ckpt),
-        *GRID,
-        "--points-per-pass",
-        "1",
-        "--out",
-        str(out),
-    ]
+    args = ["-q", "surface", *tiny_args(ckpt), *GRID, "--points-per-pass", "1", "--out", str(out)]
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert res.exit_code == 1
     assert (

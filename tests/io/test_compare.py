@@ -17,7 +17,7 @@ from landscape.io.compare import (
 )
 from landscape.records import CurvatureSeries, Finding, Phase
 from landscape.store import atomic_update
-from tests.report.test_explain import FAST_FLAT, SLOW_SHARP
+from tests.report.summaries import FAST_FLAT, SLOW_SHARP
 from tests.report.test_figures import comparison  # noqa: F401  (the fixture)
 
 

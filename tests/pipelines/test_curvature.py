@@ -17,8 +17,7 @@ from landscape.pipelines import curvature as api
 from landscape.pipelines import curvature_stages as stage_runner
 from landscape.pipelines import sharpness as sharpness_pipeline
 from tests.conftest import tiny_net
-
-BASE = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
+from tests.helpers_specs import tiny_args
 
 
 class Bar:
@@ -112,7 +111,7 @@ def _config(path: Path) -> dict[str, Any]:
 def test_data_seed_alone_draws_the_subset(tmp_path: Path, ckpt: Path) -> None:
     def run(name: str, *extra: str) -> dict[str, Any]:
         out = tmp_path / name
-        args = [*BASE, "--checkpoint", str(ckpt), "--top-k", "1", "--max-samples", "20"]
+        args = tiny_args(ckpt, "--top-k", "1", "--max-samples", "20")
         res = CliRunner().invoke(cli, ["-q", "hessian", *args, *extra, "--out", str(out)])
         assert res.exit_code == 0, res.output
         return _config(out)
@@ -125,7 +124,7 @@ def test_data_seed_alone_draws_the_subset(tmp_path: Path, ckpt: Path) -> None:
 
 
 def test_cli_prints_error_bounds_as_such(tmp_path: Path, ckpt: Path) -> None:
-    args = [*BASE, "--checkpoint", str(ckpt), "--top-k", "1", "--bottom-k", "1"]
+    args = tiny_args(ckpt, "--top-k", "1", "--bottom-k", "1")
     res = CliRunner().invoke(cli, ["hessian", *args, "--out", str(tmp_path / "h.h5")])
     assert res.exit_code == 0, res.output
     assert "top eigenvalues (± error bound): " in res.output
@@ -133,7 +132,7 @@ def test_cli_prints_error_bounds_as_such(tmp_path: Path, ckpt: Path) -> None:
     measures = ["--measures", "lambda_max,trace", "--trace-hvps", "6"]
     res = CliRunner().invoke(
         cli,
-        ["sharpness", *BASE, "--checkpoint", str(ckpt), *measures, "--out", str(tmp_path / "s.h5")],
+        ["sharpness", *tiny_args(ckpt), *measures, "--out", str(tmp_path / "s.h5")],
     )
     assert res.exit_code == 0, res.output
     assert "lambda_max: " in res.output and "(error bound " in res.output
@@ -143,7 +142,8 @@ def test_cli_prints_error_bounds_as_such(tmp_path: Path, ckpt: Path) -> None:
 def test_cli_rejects_a_negative_atol(tmp_path: Path, ckpt: Path) -> None:
     out = tmp_path / "h.h5"
     res = CliRunner().invoke(
-        cli, ["-q", "hessian", *BASE, "--checkpoint", str(ckpt), "--atol", "-1", "--out", str(out)]
+        cli,
+        ["-q", "hessian", *tiny_args(ckpt), "--atol", "-1", "--out", str(out)],
     )
     assert res.exit_code == 1 and "--atol" in res.output and not out.exists()
     with pytest.raises(api.LandscapeError, match="atol: expected a number >= 0"):

@@ -9,34 +9,20 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch.func import hessian
 
 from landscape.cli import cli
-from landscape.curvature.fisher import MonteCarloFisherLinearOperator
 from landscape.curvature.matrices import MATRICES
 from landscape.curvature.preconditioned import OptimizerState, preconditioner, update_direction
 from landscape.errors import LandscapeError
 from landscape.objective import Objective
-from landscape.params import flatten, unflatten
+from landscape.params import flatten
 from landscape.pipelines import curvature as api
 from landscape.pipelines import sharpness as sharpness_pipeline
-from tests.curvature.test_ggn_fisher import BASE, dense_ggn, dense_outer, make_case
+from tests.curvature.cases import dense_matrix, make_case
+from tests.helpers_specs import tiny_args
 
 FISHER_SAMPLES = 2
 SEED = 3
-
-
-def dense_matrix(matrix: str, obj: Objective, params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The dense float64 form of ``matrix``, written independently of the operators."""
-    if matrix == "hessian":
-        return hessian(lambda f: obj.loss(unflatten(f, params)))(flatten(params))
-    if matrix == "ggn":
-        return dense_ggn(obj, params)
-    if matrix == "empirical-fisher":
-        return dense_outer(obj, params, obj.split.y[None])
-    draws = MonteCarloFisherLinearOperator(obj, params, num_samples=FISHER_SAMPLES, seed=SEED)
-    targets = torch.cat([draws.targets(b) for b in range(len(list(obj.batches())))], dim=1)
-    return dense_outer(obj, params, targets)
 
 
 def adagrad_state(params: dict[str, torch.Tensor]) -> OptimizerState:
@@ -65,7 +51,7 @@ def test_sharpness_measures_of_each_matrix_equal_its_dense_form(matrix: str, cas
         seed=SEED,
         progress=False,
     ).measures
-    c = dense_matrix(matrix, obj, params)
+    c = dense_matrix(matrix, obj, params, fisher_samples=FISHER_SAMPLES, seed=SEED)
     np.testing.assert_allclose(
         report["lambda_max"].value, np.linalg.eigvalsh(c.numpy())[-1], rtol=1e-8
     )
@@ -115,7 +101,7 @@ def test_sharpness_bad_matrix() -> None:
 
 
 def test_sharpness_cli_matrix(tmp_path: Path, ckpt: Path) -> None:
-    common = [*BASE, "--checkpoint", str(ckpt), "--measures", "lambda_max,trace"]
+    common = tiny_args(ckpt, "--measures", "lambda_max,trace")
     runner = CliRunner()
     out = tmp_path / "s.h5"
     res = runner.invoke(cli, ["sharpness", *common, "--matrix", "ggn", "--out", str(out), "-q"])

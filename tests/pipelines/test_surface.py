@@ -12,8 +12,8 @@ from landscape.adaptive_units import pilot_rows
 from landscape.cli import cli
 from landscape.pipelines.surface import surface
 from tests.conftest import tiny_data, tiny_net
+from tests.helpers_specs import tiny_args
 
-SPEC = ["--model", "tests.helpers_specs:tiny_net", "--data", "tests.helpers_specs:tiny_data"]
 GRID = ["--x=-1:1:5", "--y=-1:1:3", "--batch-size", "2"]
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
@@ -24,7 +24,7 @@ def run(*args: str):
 
 def surface_file(tmp_path, ckpt, name: str, *extra: str):
     out = tmp_path / name
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), *GRID, *extra, "--out", str(out))
+    res = run("surface", *tiny_args(ckpt), *GRID, *extra, "--out", str(out))
     assert res.exit_code == 0, res.output
     return out
 
@@ -80,7 +80,7 @@ def test_every_point_within_a_few_standard_errors_of_the_full_value(tmp_path, ck
 )
 def test_bad_tolerance_one_line_and_nothing_written(tmp_path, ckpt, extra, message):
     out = tmp_path / "s.h5"
-    res = run("surface", *SPEC, "--checkpoint", str(ckpt), *GRID, *extra, "--out", str(out))
+    res = run("surface", *tiny_args(ckpt), *GRID, *extra, "--out", str(out))
     assert res.exit_code == 1 and message in res.output
     assert len(res.output.strip().splitlines()) == 1 and not out.exists()
 
@@ -88,9 +88,7 @@ def test_bad_tolerance_one_line_and_nothing_written(tmp_path, ckpt, extra, messa
 def test_resume_with_another_tolerance_refused(tmp_path, ckpt):
     out = surface_file(tmp_path, ckpt, "a.h5", "--tolerance", "0.3")
     before = out.read_bytes()
-    res = run(
-        "surface", *SPEC, "--checkpoint", str(ckpt), *GRID, "--tolerance", "0.1", "--out", str(out)
-    )
+    res = run("surface", *tiny_args(ckpt), *GRID, "--tolerance", "0.1", "--out", str(out))
     assert res.exit_code == 1 and "tolerance" in res.output and "--overwrite" in res.output
     assert out.read_bytes() == before
 
@@ -101,11 +99,10 @@ def test_a_file_made_under_another_stopping_rule_is_not_resumed(tmp_path, ckpt, 
     out = surface_file(tmp_path, ckpt, "a.h5", "--tolerance", "0.3")
     with h5py.File(out, "r") as f:
         assert f'"tolerance_rule": {adaptive.RULE}' in f["surface"].attrs["config"]
-    assert run("surface", *SPEC, "--checkpoint", str(ckpt), *GRID, "--tolerance", "0.3",
-               "--out", str(out)).exit_code == 0  # fmt: skip
+    assert run("surface", *tiny_args(ckpt), *GRID, "--tolerance", "0.3", "--out", str(out)).exit_code == 0  # fmt: skip
     monkeypatch.setattr(adaptive, "RULE", adaptive.RULE + 1)
     before = out.read_bytes()
-    again = ["surface", *SPEC, "--checkpoint", str(ckpt), *GRID, "--tolerance", "0.3"]
+    again = ["surface", *tiny_args(ckpt), *GRID, "--tolerance", "0.3"]
     res = run(*again, "--out", str(out))
     assert res.exit_code == 1 and "tolerance_rule" in res.output and "--overwrite" in res.output
     assert len(res.output.strip().splitlines()) == 1

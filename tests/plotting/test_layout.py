@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -22,7 +21,8 @@ from landscape.plotting.compare import plot_surface_pair
 from landscape.plotting.spectrum import draw_spectrum
 from landscape.plotting.style import figure, save
 from landscape.plotting.trajectory import draw_paths
-from landscape.records import Trajectory
+from tests.plotting.surface_files import write_surface
+from tests.trajectories import runs_trajectory
 
 LI = Path(__file__).resolve().parents[1] / "fixtures" / "li2018"
 
@@ -67,25 +67,6 @@ def bowl(nx=9, ny=7):
     x, y = np.linspace(-1, 1, nx), np.linspace(-1, 1, ny)
     xx, yy = np.meshgrid(x, y)
     return x, y, 0.3 + xx**2 + 0.6 * yy**2 + 0.3 * xx * yy
-
-
-def write_surface(path, values, x, y=None, *, directions=None, done=None):
-    with h5py.File(path, "w") as f:
-        f.attrs["schema_version"] = 1
-        f["xcoordinates"] = x
-        if y is not None:
-            f["ycoordinates"] = y
-        for k, v in values.items():
-            f[k] = v
-        g = f.create_group("surface")
-        g.attrs["metrics"] = json.dumps(list(values))
-        g["done"] = (
-            np.logical_and.reduce([np.isfinite(v) for v in values.values()])
-            if done is None
-            else done
-        )
-        f.create_group("directions").attrs.update(directions or {"kind": "random"})
-    return path
 
 
 def assert_contour_labels_inside(fig, ax):
@@ -196,16 +177,8 @@ def test_spectrum_legend_leaves_the_eigenvalue_marks_free():
 def test_path_plot_labels_do_not_overlap():
     n = 12  # a crowded path: checkpoints close together
     coords = np.column_stack([np.linspace(-1, 0, n) ** 3, np.linspace(-0.3, 0, n)])
-    traj = Trajectory(
-        coords=np.vstack([coords, coords * 0.8]),
-        epochs=np.tile(np.arange(n), 2),
-        steps=np.tile(np.arange(n) * 10, 2),
-        run=np.repeat([0, 1], n),
-        labels=("sgd", "adam"),
-        residual=np.zeros(2 * n),
-        explained_variance_ratio=np.array([0.9, 0.08]),
-        origin_label="adam",
-    )
+    paths = {"sgd": coords, "adam": coords * 0.8}
+    traj = runs_trajectory(paths, explained=(0.9, 0.08), origin_label="adam")
     fig, ax = figure()
     draw_paths(ax, traj)
     renderer = draw(fig)

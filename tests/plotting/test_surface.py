@@ -1,7 +1,5 @@
-import json
 import warnings
 
-import h5py
 import numpy as np
 import pytest
 from matplotlib.colors import LogNorm
@@ -12,6 +10,7 @@ from landscape.errors import LandscapeError
 from landscape.io.surface import read_surface
 from landscape.plotting import surface as S  # noqa: N812
 from landscape.plotting.style import PNG_DPI, figure, save
+from tests.plotting.surface_files import write_surface
 
 X = np.linspace(-1.0, 1.0, 9)  # nx = 9
 Y = np.linspace(-0.5, 0.5, 5)  # ny = 5
@@ -35,18 +34,7 @@ def bowl():
 
 
 def write(path, values, *, x=X, y=Y, kind="random"):
-    with h5py.File(path, "w") as f:
-        f.attrs["schema_version"] = 1
-        f["xcoordinates"] = x
-        if y is not None:
-            f["ycoordinates"] = y
-        for k, v in values.items():
-            f[k] = v
-        g = f.create_group("surface")
-        g.attrs["metrics"] = json.dumps(list(values))
-        g["done"] = np.logical_and.reduce([np.isfinite(v) for v in values.values()])
-        f.create_group("directions").attrs.update({"kind": kind, "norm": "filter"})
-    return path
+    return write_surface(path, values, x, y, directions={"kind": kind, "norm": "filter"})
 
 
 def contour_set(ax):

@@ -23,12 +23,12 @@ from landscape.records import (
     RunResult,
     Series,
     Stability,
-    Trajectory,
 )
 from landscape.report.document import write_report
 from landscape.report.figures import SurfacePair
 from landscape.report.table import format_number
-from tests.report.test_explain import FAST_FLAT, SLOW_SHARP
+from tests.report.summaries import FAST_FLAT, SLOW_SHARP
+from tests.trajectories import runs_trajectory
 
 
 def result(summary, scale):
@@ -58,22 +58,13 @@ def result(summary, scale):
 @pytest.fixture
 def comparison(tmp_path):
     k = 6
-    coords = np.concatenate(
-        [
-            np.c_[np.linspace(-3, 0, k), np.linspace(0, 1, k)],
-            np.c_[np.linspace(-3, -1, k), np.linspace(0, -1, k)],
-        ]
-    )
-    plane = Trajectory(
-        coords=coords,
-        epochs=np.tile(np.arange(k), 2),
-        steps=np.tile(np.arange(k) * 10, 2),
-        run=np.repeat([0, 1], k),
-        labels=("slow", "fast"),
-        residual=np.zeros(2 * k),
-        explained_variance_ratio=np.array([0.8, 0.15]),
-        origin_label="fast",
-        lambda_max=np.r_[np.geomspace(1, 50, k), np.geomspace(1, 5, k)],
+    paths = {
+        "slow": np.c_[np.linspace(-3, 0, k), np.linspace(0, 1, k)],
+        "fast": np.c_[np.linspace(-3, -1, k), np.linspace(0, -1, k)],
+    }
+    lambda_max = np.r_[np.geomspace(1, 50, k), np.geomspace(1, 5, k)]
+    plane = runs_trajectory(
+        paths, explained=(0.8, 0.15), origin_label="fast", lambda_max=lambda_max
     )
     return Comparison(
         tmp_path / "compare.h5",

@@ -32,29 +32,17 @@ def claims_of(table):
     return group_claims(table, [Q[k] for k in table])
 
 
+def edge_text(label, **kw):
+    """``edge_mechanism`` over epochs 3-9 with 12 records and noise 0.05 before, but for ``kw``."""
+    options = dict(start_epoch=3, end_epoch=9, records=12, noise_before=0.05)
+    return edge_mechanism(label, **(options | kw))
+
+
 def test_edge_mechanism_oscillation_and_monotone_cases():
-    text = edge_mechanism(
-        "Adam",
-        adaptive=True,
-        start_epoch=3,
-        end_epoch=9,
-        median_ratio=0.97,
-        records=12,
-        noise_inside=0.2,
-        noise_before=0.05,
-    )
+    text = edge_text("Adam", adaptive=True, median_ratio=0.97, noise_inside=0.2)
     assert "oscillated over epochs 3-9" in text and "preconditioned λ_max" in text
     assert "Cohen et al. 2022" in text and "0.97" in text
-    calm = edge_mechanism(
-        "GD",
-        adaptive=False,
-        start_epoch=3,
-        end_epoch=9,
-        median_ratio=1.01,
-        records=12,
-        noise_inside=0.06,
-        noise_before=0.05,
-    )
+    calm = edge_text("GD", adaptive=False, median_ratio=1.01, noise_inside=0.06)
     assert "no clear oscillation" in calm and "Cohen et al. 2021" in calm
 
 

@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from landscape.records import Trajectory
 from landscape.report.paths import panels_note, paths_figure, separate_panels, start_groups
 from tests.report.test_figures import comparison  # noqa: F401  (fixture)
+from tests.trajectories import runs_trajectory
 
 
 def _two_starts(k=5):
@@ -31,14 +31,9 @@ def test_runs_sharing_a_start_are_grouped_and_panelled():
 def test_paths_figure_draws_a_zoomed_panel_per_start(comparison):  # noqa: F811
     coords = _two_starts()
     labels = list(coords)
-    plane = Trajectory(
-        coords=np.concatenate(list(coords.values())),
-        epochs=np.tile(np.arange(5), 4),
-        steps=np.tile(np.arange(5) * 10, 4),
-        run=np.repeat(np.arange(4), 5),
-        labels=tuple(labels),
-        residual=np.zeros(20),
-        explained_variance_ratio=np.array([0.93, 0.03]),
+    plane = runs_trajectory(
+        coords,
+        explained=(0.93, 0.03),
         origin_label="adam seed 1",
         lambda_max=np.geomspace(1, 9, 20),
     )
