@@ -55,9 +55,13 @@ class Interval:
         '0.5 (95% CI 0.4 to 0.6, n=3)'
         >>> Interval(0.5, math.nan, math.nan, 1, "t").text()
         '0.5 (n=1, no interval)'
+        >>> Interval(7.0, 7.0, 7.0, 3, "t").text()   # measured at a resolution, not certain
+        '7 (the same in all 3 seeds)'
         """
         if not self.known:
             return f"{self.estimate:{fmt}} (n={self.n}, no interval)"
+        if self.low == self.high:
+            return f"{self.estimate:{fmt}} (the same in all {self.n} seeds)"
         return (
             f"{self.estimate:{fmt}} ({LEVEL:.0%} CI {self.low:{fmt}} to {self.high:{fmt}}, "
             f"n={self.n})"

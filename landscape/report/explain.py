@@ -43,15 +43,19 @@ def _family(claims: Sequence[Claim]) -> int:
 
 
 def _values(claims: Sequence[Claim], quantity: str) -> str:
-    """Each contender's mean with its interval, e.g. ``A 1.2 (95% CI 1.1 to 1.3), B 2``."""
+    """Each contender's mean with its interval, e.g. ``A 1.2 (95% CI 1.1 to 1.3), B 2``.
+
+    Seeds without spread are said to agree rather than given an interval of zero width,
+    which would claim a certainty that a quantity measured per epoch does not have.
+    """
     out = []
     for c in claims:
         if c.quantity == quantity and len(c.runs) == 1:
-            ci = (
-                f" ({LEVEL:.0%} CI {_fmt(c.ci_low)} to {_fmt(c.ci_high)})"
-                if math.isfinite(c.ci_low) and math.isfinite(c.ci_high)
-                else ""
-            )
+            ci = ""
+            if c.ci_low == c.ci_high:
+                ci = " (the same in every seed)"
+            elif math.isfinite(c.ci_low) and math.isfinite(c.ci_high):
+                ci = f" ({LEVEL:.0%} CI {_fmt(c.ci_low)} to {_fmt(c.ci_high)})"
             out.append(f"{c.runs[0]} {_fmt(c.estimate)}{ci}")
     return ", ".join(out)
 
