@@ -329,6 +329,7 @@ INTEGER_CONTEXTS = (
     (r"in (\d+) of (\d+) runs?", "k of n"),
     (r"at least (\d+) consecutive records", "records"),
     (r"n=(\d+)", "seeds"),
+    (r"the same in all (\d+) seeds", "seeds"),
     (r"epochs (\d+)-(\d+)", "edge epochs"),
     (r"for (\d+) steps", "steps"),
     (r"(?:at|from) epoch (\d+)", "finding epochs"),
