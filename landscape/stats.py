@@ -61,7 +61,8 @@ class Interval:
         if not self.known:
             return f"{self.estimate:{fmt}} (n={self.n}, no interval)"
         if self.low == self.high:
-            return f"{self.estimate:{fmt}} (the same in all {self.n} seeds)"
+            seeds = "both seeds" if self.n == 2 else f"all {self.n} seeds"
+            return f"{self.estimate:{fmt}} (the same in {seeds})"
         return (
             f"{self.estimate:{fmt}} ({LEVEL:.0%} CI {self.low:{fmt}} to {self.high:{fmt}}, "
             f"n={self.n})"

@@ -57,7 +57,7 @@ def _differences(stored):
 def _has_interval_or_reason(claim):
     known = math.isfinite(claim.ci_low) and math.isfinite(claim.ci_high)
     if known and claim.ci_low == claim.ci_high:  # seeds without spread: no zero-width interval
-        return claim.estimate == claim.ci_low and "the same in all" in claim.statement
+        return claim.estimate == claim.ci_low and "(the same in " in claim.statement
     if known:
         return claim.ci_low <= claim.estimate <= claim.ci_high and "95% CI" in claim.statement
     return "no interval" in claim.statement or "cannot be compared by a test" in claim.statement
