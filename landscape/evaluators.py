@@ -32,7 +32,7 @@ from torch.func import vmap
 
 from landscape.data import Inputs, Split
 from landscape.objective import Objective
-from landscape.params import ParamDict
+from landscape.params import ParamDict, to_device
 
 BNMode = Literal["eval", "recompute"]
 ALIGN_BYTES = 64
@@ -384,7 +384,7 @@ class StackedEvaluator:
         self.origin = {k: origin[k].to(dev) for k in names}
         self.directions = [{k: d[k].to(dev) for k in names} for d in directions]
         self.buffer_directions = (
-            [{k: v.to(dev) for k, v in d.items()} for d in buffer_directions]
+            [to_device(d, dev) for d in buffer_directions]
             if buffer_directions is not None
             else None
         )

@@ -140,13 +140,6 @@ def num_params(p: Mapping[str, Tensor]) -> int:
     return sum(t.numel() for t in p.values())
 
 
-def to_device(
-    p: Mapping[str, Tensor], device: torch.device | str, dtype: torch.dtype | None = None
-) -> ParamDict:
-    """Move every tensor of ``p`` to ``device`` (and ``dtype`` for floating tensors)."""
-    return {
-        k: v.to(
-            device=device, dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype
-        )
-        for k, v in p.items()
-    }
+def to_device(p: Mapping[str, Tensor], device: torch.device | str) -> ParamDict:
+    """Every tensor of ``p`` on ``device`` (those already there are not copied)."""
+    return {k: v.to(device) for k, v in p.items()}

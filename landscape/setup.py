@@ -34,7 +34,7 @@ from landscape.errors import LandscapeError, model_errors
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.models import MODELS
 from landscape.objective import Objective
-from landscape.params import ParamDict, model_buffers, model_params
+from landscape.params import ParamDict, model_buffers, model_params, to_device
 
 DType = Literal["float32", "float64"]
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
@@ -144,8 +144,7 @@ def load_objective(
     )
     if dtype is not None:
         net, params, buffers, loaded = _cast(net, params, buffers, loaded, DTYPES[dtype])
-    params = {k: v.to(dev) for k, v in params.items()}
-    buffers = {k: v.to(dev) for k, v in buffers.items()}
+    params, buffers = to_device(params, dev), to_device(buffers, dev)
     objectives = {}
     for name, part in loaded.splits.items():
         with model_errors(name):

@@ -23,7 +23,7 @@ from landscape.attention import double_backward_attention
 from landscape.data import Inputs
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
-from landscape.params import ParamDict, flatten, unflatten
+from landscape.params import ParamDict, flatten, num_params, unflatten
 
 
 class BatchObjective(Protocol):
@@ -216,7 +216,7 @@ class CurvatureLinearOperator(ABC):
         self.objective = objective
         self.params: ParamDict = {k: v.detach() for k, v in params.items()}
         first = next(iter(self.params.values()))
-        n = sum(v.numel() for v in self.params.values())
+        n = num_params(self.params)
         self.shape = (n, n)
         self.dtype = first.dtype
         self.device = first.device

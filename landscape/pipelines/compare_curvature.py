@@ -22,6 +22,7 @@ from landscape.data import Split
 from landscape.dynamics.runs import Run
 from landscape.io.compare import CURVATURE_KEYS
 from landscape.loading import load_torch_file
+from landscape.params import to_device
 from landscape.pipelines.compare_config import CompareConfig
 from landscape.progress import progress as progress_bar
 from landscape.records import CurvatureSeries, RunSpectrum
@@ -75,7 +76,7 @@ def measure_curvature(
     batches = np.zeros(0)
     spectrum = None
     if indices:
-        last = {k: v.to(probe.objective.device) for k, v in run_path.params[indices[-1]].items()}
+        last = to_device(run_path.params[indices[-1]], probe.objective.device)
         op = HessianLinearOperator(probe.objective, last, check=False)
         est = hutchinson_trace(op, config.trace_probes, seed=config.seed)
         trace = est.estimate, est.std_error

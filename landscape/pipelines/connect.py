@@ -42,7 +42,7 @@ from landscape.errors import LandscapeError
 from landscape.io import connect as io
 from landscape.loading import file_sha256, load_checkpoint
 from landscape.objective import Objective
-from landscape.params import ParamDict
+from landscape.params import ParamDict, to_device
 from landscape.progress import progress as progress_bar
 from landscape.setup import load_objective
 
@@ -187,7 +187,7 @@ def connect(
             raise LandscapeError("connect: --curve and --bn recompute need the train split")
         b_params, b_buf = load_checkpoint(loaded.model, target, trust=trust_checkpoint)
         a_params, a_buf = loaded.params, loaded.buffers
-        b_params, b_buf = ({k: v.to(dev) for k, v in d.items()} for d in (b_params, b_buf))
+        b_params, b_buf = to_device(b_params, dev), to_device(b_buf, dev)
         config: dict[str, Any] = {
             "model": model if isinstance(model, str) else type(model).__qualname__,
             "checkpoint": {"sha256": file_sha256(checkpoint)},

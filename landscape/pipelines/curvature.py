@@ -29,7 +29,7 @@ from landscape.data import Data
 from landscape.distributed import Context
 from landscape.errors import LandscapeError
 from landscape.objective import Objective
-from landscape.params import ParamDict, flatten
+from landscape.params import ParamDict, flatten, num_params
 from landscape.pipelines.curvature_stages import run_stages
 from landscape.records import Eigenpairs, Spectrum
 from landscape.setup import DType, load_objective
@@ -232,7 +232,7 @@ def hessian(
             op, num_runs=density_runs, num_steps=density_steps, sigma=sigma, seed=seed
         )
     finished: dict[str, Any] = {}
-    n = sum(v.numel() for v in setup.params.values())
+    n = num_params(setup.params)
     budgets = {
         "top": max_lanczos_steps(n, top_k, max_iter),
         "bottom": max_lanczos_steps(n, bottom_k, _bottom_steps(bottom_k, max_iter)),

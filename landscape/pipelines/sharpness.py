@@ -36,7 +36,7 @@ from landscape.curvature.sharpness import (
 )
 from landscape.curvature.trace import hutchpp_trace
 from landscape.errors import LandscapeError
-from landscape.params import ParamDict, flatten
+from landscape.params import ParamDict, flatten, num_params
 from landscape.pipelines.curvature import Setup
 from landscape.pipelines.curvature_stages import run_stages
 
@@ -170,7 +170,7 @@ def sharpness(
         operator=lambda ctx: curvature_operator(
             matrix, obj, params, fisher_samples=fisher_samples, seed=seed, context=ctx
         ),
-        budgets=_sharpness_budgets(sum(v.numel() for v in setup.params.values()), trace_hvps),
+        budgets=_sharpness_budgets(num_params(setup.params), trace_hvps),
         out=out,
         overwrite=overwrite,
         progress=progress,

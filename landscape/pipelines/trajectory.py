@@ -25,6 +25,7 @@ from landscape.errors import LandscapeError
 from landscape.io.directions import write_directions
 from landscape.io.trajectory import write_trajectory
 from landscape.loading import build_model
+from landscape.params import to_device
 from landscape.records import Surface, Trajectory
 from landscape.setup import load_objective, run_spec
 from landscape.trajectory import PCAPlane, load_run_path, surface_grid, trajectory_plane
@@ -178,7 +179,7 @@ def compute_trajectory(
             trust_checkpoint=trust,
             context=ctx,
         )
-        center = {k: v.to(loaded.device) for k, v in plane.origin.items()}
+        center = to_device(plane.origin, loaded.device)
         result_surface = compute_surface(
             loaded.objectives,
             center,
