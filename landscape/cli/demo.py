@@ -10,9 +10,9 @@ from landscape.cli.options import command_line, device_option, verbosity_options
 from landscape.cli.threads import threads_option
 
 DEMO_THREADS = 1
-"""The demo's default ``--threads``: its MNIST-1D models are small, and side by side on this
-2-core machine (load 2-4) the default demo took 120 s with one thread and over 14 minutes
-with two (BENCHMARKS.md, "Demo and report"); more threads pay for larger models only."""
+"""The demo's default ``--threads``: its MNIST-1D models are small, and on this 2-core
+machine the default demo took 120 s with one thread, against 7.5 minutes and (with a test
+run beside it) over 15 with two (BENCHMARKS.md, "Demo and report")."""
 
 
 @click.command("demo")
