@@ -262,6 +262,17 @@ class Objective:
     DEFAULTS: ClassVar[dict[str, Any]] = {"task": None, "output": None, "accuracy": True}
     """Defaults of the scoring arguments (provenance records only those that differ)."""
 
+    @classmethod
+    def changed_scoring(cls, scoring: Mapping[str, Any]) -> dict[str, Any]:
+        """The scoring arguments of ``scoring`` that differ from :attr:`DEFAULTS`.
+
+        What a file's config records, so that a file scored by the defaults stays as it was.
+
+        >>> Objective.changed_scoring({"task": "lm", "output": None, "accuracy": True})
+        {'task': 'lm'}
+        """
+        return {k: v for k, v in scoring.items() if v != cls.DEFAULTS[k]}
+
     def __init__(
         self,
         model: nn.Module,

@@ -204,8 +204,7 @@ def connect(
             "max_samples": max_samples,
             "split": split,
             "seed": seed,
-            # absent at their defaults: a connection scored as before keeps its file as it was
-            **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
+            **Objective.changed_scoring(scoring),
             **tolerance_config(tolerance),
         }
         end_params, end_buf, perms = b_params, b_buf, None

@@ -108,7 +108,7 @@ def prepare(
         "max_samples": max_samples,
         "loss": loss,
         "dtype": dtype,
-        **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
+        **Objective.changed_scoring(scoring),
     }
     return Setup(loaded.objective, loaded.params, identity, loaded.context)
 

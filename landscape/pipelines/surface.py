@@ -148,7 +148,7 @@ def surface(
         "batch_size": batch_size,
         "max_samples": max_samples,
         "split": split,
-        **{k: v for k, v in scoring.items() if v != Objective.DEFAULTS[k]},
+        **Objective.changed_scoring(scoring),
     }
     if loaded.checkpoint_sha256 is not None:
         # by content, not path: a resume from another directory names it differently
