@@ -14,7 +14,12 @@ import torch
 
 from landscape.curvature.linop import Operator
 from landscape.curvature.sketch import SLICE_ENTRIES, row_dots
-from landscape.curvature.trace import Distribution, hutchinson_products
+from landscape.curvature.trace import (
+    Distribution,
+    hutchinson_products,
+    hutchinson_samples,
+    mean_and_error,
+)
 
 
 @dataclass(frozen=True)
@@ -132,19 +137,14 @@ def hutchinson_frobenius(
     >>> round(hutchinson_frobenius(3 * Q, 4).estimate, 10)   # ||3 Q z||² = 9 ||z||² = 18
     18.0
     """
-    blocks = hutchinson_products(
+    samples = hutchinson_samples(
         op,
         num_matvecs,
+        lambda _, hz: row_dots(hz, hz),
         seed=seed,
         distribution=distribution,
         what="frobenius",
         dtype=dtype,
         directory=directory,
     )
-    samples = torch.cat([row_dots(hz, hz) for _, hz in blocks]).cpu().numpy()
-    return FrobeniusEstimate(
-        float(samples.mean()),
-        float(samples.std(ddof=1) / np.sqrt(num_matvecs)),
-        num_matvecs,
-        "hutchinson",
-    )
+    return FrobeniusEstimate(*mean_and_error(samples), num_matvecs, "hutchinson")
