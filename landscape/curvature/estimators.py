@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from landscape.curvature.linop import Operator
-from landscape.curvature.sketch import SLICE_ENTRIES, row_dots
+from landscape.curvature.sketch import SLICE_ENTRIES, Distribution, row_dots
 from landscape.curvature.trace import (
-    Distribution,
     hutchinson_products,
     hutchinson_samples,
     mean_and_error,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -36,7 +37,8 @@ block (measured at 5M parameters: 6.0 copies for one vector, 16.8 for three),
 so only models under about 4M float32 parameters get blocks of several
 vectors (one vmapped data pass each); larger ones go one vector at a time."""
 
-DISTRIBUTIONS = ("rademacher", "gaussian")
+Distribution = Literal["rademacher", "gaussian"]
+DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 """The probe distributions, ``E[z zᵀ] = I`` for both."""
 
 KEEP = 0.5

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -20,7 +19,9 @@ from landscape.curvature.allocation import allocate_rows, check_sketch_fits, ite
 from landscape.curvature.lanczos import basis_dtype
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import TraceEstimate
+from landscape.curvature.sketch import DISTRIBUTIONS as DISTRIBUTIONS  # re-exported
 from landscape.curvature.sketch import (
+    Distribution,
     block_rows,
     gram,
     orthonormalize_rows,
@@ -29,9 +30,6 @@ from landscape.curvature.sketch import (
     row_products,
 )
 from landscape.errors import LandscapeError
-
-Distribution = Literal["rademacher", "gaussian"]
-DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 
 WORK_ROWS = 2
 """Vectors in the operator's dtype per row of a product block (its input and output)."""
