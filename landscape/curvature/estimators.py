@@ -77,7 +77,6 @@ def hutchinson_diagonal(
     mean and sum of squared deviations a block and a slice at a time (Chan,
     Golub & LeVeque 1983), so they are never all held.
 
-    >>>
     >>> A = torch.tensor([[2.0, 0.0], [0.0, 3.0]], dtype=torch.float64)
     >>> hutchinson_diagonal(A, 4).diagonal.tolist()   # diagonal: exact
     [2.0, 3.0]
@@ -131,7 +130,6 @@ def hutchinson_frobenius(
     deviation of ``||H z_i||²`` over ``sqrt(m)``. The probes are held as in
     :func:`~landscape.curvature.trace.hutchinson_trace` (``dtype``, ``directory``).
 
-    >>>
     >>> Q = torch.tensor([[0.6, 0.8], [-0.8, 0.6]], dtype=torch.float64)
     >>> round(hutchinson_frobenius(3 * Q, 4).estimate, 10)   # ||3 Q z||² = 9 ||z||² = 18
     18.0
