@@ -171,12 +171,12 @@ def orthonormalize_rows(rows: Tensor) -> Tensor:
     r = torch.zeros(s, s, dtype=torch.float64, device=rows.device)
     for i in range(s):
         v = rows[i]
-        norms = [_norm(v)]
+        norms = [vector_norm(v)]
         for _ in range(2 if i else 0):
             c = gram(rows[:i], v[None])[:, 0]
             v.addmv_(rows[:i].T, c.to(rows.dtype), alpha=-1)
             r[:i, i] += c
-            norms.append(_norm(v))
+            norms.append(vector_norm(v))
         if norms[-1] == 0.0 or (i and norms[-1] < KEEP * norms[-2]):
             v.zero_()
         else:
@@ -185,5 +185,10 @@ def orthonormalize_rows(rows: Tensor) -> Tensor:
     return r
 
 
-def _norm(v: Tensor) -> float:
+def vector_norm(v: Tensor) -> float:
+    """``||v||`` of a vector, its square accumulated in float64 a slice at a time (:func:`row_dots`).
+
+    >>> vector_norm(torch.tensor([3.0, 4.0]))
+    5.0
+    """
     return float(row_dots(v[None], v[None])[0]) ** 0.5
