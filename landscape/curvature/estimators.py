@@ -13,8 +13,12 @@ import numpy as np
 import torch
 
 from landscape.curvature.linop import Operator
-from landscape.curvature.sketch import SLICE_ENTRIES, row_dots
-from landscape.curvature.trace import Distribution, hutchinson_products
+from landscape.curvature.sketch import SLICE_ENTRIES, Distribution, row_dots
+from landscape.curvature.trace import (
+    hutchinson_products,
+    hutchinson_samples,
+    mean_and_error,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,6 @@ def hutchinson_diagonal(
     mean and sum of squared deviations a block and a slice at a time (Chan,
     Golub & LeVeque 1983), so they are never all held.
 
-    >>>
     >>> A = torch.tensor([[2.0, 0.0], [0.0, 3.0]], dtype=torch.float64)
     >>> hutchinson_diagonal(A, 4).diagonal.tolist()   # diagonal: exact
     [2.0, 3.0]
@@ -127,24 +130,18 @@ def hutchinson_frobenius(
     deviation of ``||H z_i||²`` over ``sqrt(m)``. The probes are held as in
     :func:`~landscape.curvature.trace.hutchinson_trace` (``dtype``, ``directory``).
 
-    >>>
     >>> Q = torch.tensor([[0.6, 0.8], [-0.8, 0.6]], dtype=torch.float64)
     >>> round(hutchinson_frobenius(3 * Q, 4).estimate, 10)   # ||3 Q z||² = 9 ||z||² = 18
     18.0
     """
-    blocks = hutchinson_products(
+    samples = hutchinson_samples(
         op,
         num_matvecs,
+        lambda _, hz: row_dots(hz, hz),
         seed=seed,
         distribution=distribution,
         what="frobenius",
         dtype=dtype,
         directory=directory,
     )
-    samples = torch.cat([row_dots(hz, hz) for _, hz in blocks]).cpu().numpy()
-    return FrobeniusEstimate(
-        float(samples.mean()),
-        float(samples.std(ddof=1) / np.sqrt(num_matvecs)),
-        num_matvecs,
-        "hutchinson",
-    )
+    return FrobeniusEstimate(*mean_and_error(samples), num_matvecs, "hutchinson")

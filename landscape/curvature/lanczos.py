@@ -32,7 +32,7 @@ from torch import Tensor
 from landscape.curvature.allocation import allocate_rows, check_basis_fits, grow_rows
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import EigenResult
-from landscape.curvature.sketch import gram, row_dots
+from landscape.curvature.sketch import gram, row_dots, vector_norm
 from landscape.errors import LandscapeError
 
 Which = Literal["largest", "smallest"]
@@ -217,7 +217,7 @@ def lanczos_steps(
         if j > 0:
             w.add_(state.basis[j - 1].to(device), alpha=-state.beta[j - 1])
         w = _orthogonalize(state.basis, w)
-        b = float(row_dots(w[None], w[None])[0]) ** 0.5
+        b = vector_norm(w)
         state.alpha.append(a)
         scale = max(scale, abs(a) + b + (state.beta[j - 1] if j else 0.0))
         if len(state.alpha) == n:
@@ -227,7 +227,7 @@ def lanczos_steps(
             b = 0.0
             fresh = random_unit(n, seed=seed + 7919 * (j + 1), device=device).to(kind)
             w = _orthogonalize(state.basis, fresh)
-            w.div_(float(row_dots(w[None], w[None])[0]) ** 0.5)
+            w.div_(vector_norm(w))
         else:
             w.div_(b)
         state.beta.append(b)

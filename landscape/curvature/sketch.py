@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -36,7 +37,8 @@ block (measured at 5M parameters: 6.0 copies for one vector, 16.8 for three),
 so only models under about 4M float32 parameters get blocks of several
 vectors (one vmapped data pass each); larger ones go one vector at a time."""
 
-DISTRIBUTIONS = ("rademacher", "gaussian")
+Distribution = Literal["rademacher", "gaussian"]
+DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 """The probe distributions, ``E[z zᵀ] = I`` for both."""
 
 KEEP = 0.5
@@ -169,12 +171,12 @@ def orthonormalize_rows(rows: Tensor) -> Tensor:
     r = torch.zeros(s, s, dtype=torch.float64, device=rows.device)
     for i in range(s):
         v = rows[i]
-        norms = [_norm(v)]
+        norms = [vector_norm(v)]
         for _ in range(2 if i else 0):
             c = gram(rows[:i], v[None])[:, 0]
             v.addmv_(rows[:i].T, c.to(rows.dtype), alpha=-1)
             r[:i, i] += c
-            norms.append(_norm(v))
+            norms.append(vector_norm(v))
         if norms[-1] == 0.0 or (i and norms[-1] < KEEP * norms[-2]):
             v.zero_()
         else:
@@ -183,5 +185,10 @@ def orthonormalize_rows(rows: Tensor) -> Tensor:
     return r
 
 
-def _norm(v: Tensor) -> float:
+def vector_norm(v: Tensor) -> float:
+    """``||v||`` of a vector, its square accumulated in float64 a slice at a time (:func:`row_dots`).
+
+    >>> vector_norm(torch.tensor([3.0, 4.0]))
+    5.0
+    """
     return float(row_dots(v[None], v[None])[0]) ** 0.5

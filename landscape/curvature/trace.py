@@ -8,9 +8,8 @@ what they need is checked before the first product.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -20,7 +19,9 @@ from landscape.curvature.allocation import allocate_rows, check_sketch_fits, ite
 from landscape.curvature.lanczos import basis_dtype
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import TraceEstimate
+from landscape.curvature.sketch import DISTRIBUTIONS as DISTRIBUTIONS  # re-exported
 from landscape.curvature.sketch import (
+    Distribution,
     block_rows,
     gram,
     orthonormalize_rows,
@@ -29,9 +30,6 @@ from landscape.curvature.sketch import (
     row_products,
 )
 from landscape.errors import LandscapeError
-
-Distribution = Literal["rademacher", "gaussian"]
-DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 
 WORK_ROWS = 2
 """Vectors in the operator's dtype per row of a product block (its input and output)."""
@@ -132,6 +130,50 @@ def hutchinson_products(
         yield z[part], hz
 
 
+def hutchinson_samples(
+    op: Operator,
+    num_matvecs: int,
+    sample: Callable[[Tensor, Tensor], Tensor],
+    *,
+    seed: int,
+    distribution: Distribution,
+    what: str,
+    dtype: torch.dtype | None = None,
+    directory: str | Path | None = None,
+) -> np.ndarray:
+    """The ``m`` float64 per-probe scalars ``sample(z, H z)`` of :func:`hutchinson_products`.
+
+    ``sample`` maps a block of probe rows and their products to one float64
+    value per row (``z_iᵀ H z_i`` for ``tr(H)``, ``||H z_i||²`` for ``||H||_F²``).
+
+    Raises:
+        LandscapeError: as :func:`hutchinson_products`.
+
+    """
+    blocks = hutchinson_products(
+        op,
+        num_matvecs,
+        seed=seed,
+        distribution=distribution,
+        what=what,
+        dtype=dtype,
+        directory=directory,
+    )
+    return torch.cat([sample(z, hz) for z, hz in blocks]).cpu().numpy()
+
+
+def mean_and_error(samples: np.ndarray) -> tuple[float, float]:
+    """The mean of per-probe ``samples`` and its standard error ``std(ddof=1) / sqrt(m)``.
+
+    The standard error is NaN for a single sample.
+
+    >>> mean_and_error(np.array([1.0, 3.0]))
+    (2.0, 1.0)
+    """
+    error = samples.std(ddof=1) / np.sqrt(len(samples)) if len(samples) > 1 else float("nan")
+    return float(samples.mean()), float(error)
+
+
 def hutchinson_trace(
     op: Operator,
     num_matvecs: int = 100,
@@ -153,17 +195,17 @@ def hutchinson_trace(
     >>> hutchinson_trace(torch.eye(4, dtype=torch.float64), 8).estimate   # z^T I z = n exactly
     4.0
     """
-    blocks = hutchinson_products(
+    samples = hutchinson_samples(
         op,
         num_matvecs,
+        row_dots,
         seed=seed,
         distribution=distribution,
         what="trace",
         dtype=dtype,
         directory=directory,
     )
-    samples = torch.cat([row_dots(z, hz) for z, hz in blocks]).cpu().numpy()
-    return TraceEstimate(float(samples.mean()), _std_error(samples), num_matvecs, "hutchinson")
+    return TraceEstimate(*mean_and_error(samples), num_matvecs, "hutchinson")
 
 
 def hutchpp_trace(
@@ -214,10 +256,8 @@ def hutchpp_trace(
     z, _ = probe_rows(n, g, seed=seed + 1, distribution=distribution, **place)
     z.addmm_(gram(z, q).to(kind), q, alpha=-1)  # z - Q Qᵀ z, in place
     samples = torch.cat([row_dots(z[part], hz) for part, hz in row_products(op, z)])
-    samples = samples.cpu().numpy()
-    return TraceEstimate(
-        low_rank + float(samples.mean()), _std_error(samples), num_matvecs, "hutch++"
-    )
+    mean, error = mean_and_error(samples.cpu().numpy())
+    return TraceEstimate(low_rank + mean, error, num_matvecs, "hutch++")
 
 
 def xtrace(
@@ -298,9 +338,4 @@ def xtrace(
     scale = (n - s + 1) / (n - (w**2).sum(0) + d_sw**2)
     residual = d_whw - d_tw + d_tmhw_s * d_sw + d_sw**2 * d_shs + d_sw * d_s_rmhw
     ests = h.trace() - d_shs + residual * scale
-    samples = ests.cpu().numpy()
-    return TraceEstimate(float(samples.mean()), _std_error(samples), 2 * s, "xtrace")
-
-
-def _std_error(samples: np.ndarray) -> float:
-    return float(samples.std(ddof=1) / np.sqrt(len(samples))) if len(samples) > 1 else float("nan")
+    return TraceEstimate(*mean_and_error(ests.cpu().numpy()), 2 * s, "xtrace")

@@ -6,6 +6,8 @@ import torch
 
 from landscape.curvature import hutchinson_trace, hutchpp_trace, slq_density
 from landscape.curvature.hvp import HessianLinearOperator
+from landscape.curvature.sketch import row_dots
+from landscape.curvature.trace import hutchinson_samples, mean_and_error, probes
 from landscape.errors import LandscapeError
 from tests.curvature.cases import decaying, dense_hessian, mlp_objective
 
@@ -78,3 +80,18 @@ def test_slq_density_bad_arguments() -> None:
         slq_density(torch.eye(3, dtype=torch.float64), num_runs=0)
     with pytest.raises(LandscapeError, match="sigma should be positive"):
         slq_density(torch.eye(3, dtype=torch.float64), sigma=0.0)
+
+
+def test_hutchinson_samples_are_the_per_probe_quadratic_forms() -> None:
+    mat = decaying(20, 2)
+    z = probes(20, 5, seed=4, distribution="gaussian")
+    samples = hutchinson_samples(mat, 5, row_dots, seed=4, distribution="gaussian", what="trace")
+    np.testing.assert_allclose(samples, ((mat @ z) * z).sum(0).numpy(), rtol=1e-12)
+    assert samples.dtype == np.float64 and samples.shape == (5,)
+
+
+def test_mean_and_error_of_per_probe_samples() -> None:
+    samples = np.array([1.0, 2.0, 6.0])
+    assert mean_and_error(samples) == (3.0, float(samples.std(ddof=1) / np.sqrt(3)))
+    mean, error = mean_and_error(np.array([4.0]))
+    assert mean == 4.0 and np.isnan(error)
