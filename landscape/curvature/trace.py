@@ -19,7 +19,6 @@ from landscape.curvature.allocation import allocate_rows, check_sketch_fits, ite
 from landscape.curvature.lanczos import basis_dtype
 from landscape.curvature.linop import Operator
 from landscape.curvature.results import TraceEstimate
-from landscape.curvature.sketch import DISTRIBUTIONS as DISTRIBUTIONS  # re-exported
 from landscape.curvature.sketch import (
     Distribution,
     block_rows,
