@@ -8,7 +8,7 @@ one folder and returns what it wrote with a caption for each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,21 @@ def _group_legend(fig: Figure, ax: Axes, groups: dict[str, str]) -> None:
         )
 
 
+def _overlay_figure(
+    c: Comparison,
+    labels: list[str],
+    plot: Callable[..., Axes],
+    xs: dict[str, np.ndarray],
+    ys: dict[str, np.ndarray],
+) -> Figure:
+    """One single-column panel ``plot(ax, xs, ys)``: a colour and a legend entry per contender."""
+    groups = _groups(c, labels)
+    fig, (ax,) = _figure("single", HEIGHTS["single"])
+    plot(ax, xs, ys, colors=_group_colors(groups), legend=False)
+    _group_legend(fig, ax, groups)
+    return fig
+
+
 def convergence_figure(c: Comparison) -> Figure:
     """Training and validation loss per epoch of every run, side by side, with the target levels.
 
@@ -150,17 +165,8 @@ def stability_figure(c: Comparison) -> Figure | None:
     }
     if not any(np.isfinite(v).any() for v in ratios.values()):
         return None
-    groups = _groups(c, labels)
-    fig, (ax,) = _figure("single", HEIGHTS["single"])
-    plot_stability(
-        ax,
-        {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)},
-        ratios,
-        colors=_group_colors(groups),
-        legend=False,
-    )
-    _group_legend(fig, ax, groups)
-    return fig
+    epochs = {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)}
+    return _overlay_figure(c, labels, plot_stability, epochs, ratios)
 
 
 def profiles_figure(c: Comparison) -> Figure | None:
@@ -169,17 +175,8 @@ def profiles_figure(c: Comparison) -> Figure | None:
     have = [(k, r.profile) for k, r in zip(labels, c.runs, strict=True) if r.profile is not None]
     if not have:
         return None
-    groups = _groups(c, labels)
-    fig, (ax,) = _figure("single", HEIGHTS["single"])
-    plot_profiles(
-        ax,
-        {k: p.x for k, p in have},
-        {k: p.train_loss for k, p in have},
-        colors=_group_colors(groups),
-        legend=False,
-    )
-    _group_legend(fig, ax, groups)
-    return fig
+    x, losses = {k: p.x for k, p in have}, {k: p.train_loss for k, p in have}
+    return _overlay_figure(c, labels, plot_profiles, x, losses)
 
 
 def paths_figure(c: Comparison) -> Figure | None:
