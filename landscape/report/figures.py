@@ -8,7 +8,7 @@ one folder and returns what it wrote with a caption for each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,21 +90,24 @@ def contender_labels(c: Comparison) -> dict[str, str]:
     return {r.summary.name: of.get(r.summary.name, r.summary.label) for r in c.runs}
 
 
-def _group_colors(c: Comparison, labels: list[str]) -> dict[str, str]:
-    """One colour per contender: the seeds of a group share it."""
+def _groups(c: Comparison, labels: list[str]) -> dict[str, str]:
+    """The contender of each run, by its label in ``labels`` (:func:`contender_labels`)."""
     contender = contender_labels(c)
-    by_label = run_colors(list(dict.fromkeys(contender.values())))
-    return {k: by_label[contender[r.summary.name]] for k, r in zip(labels, c.runs, strict=True)}
+    return {k: contender[r.summary.name] for k, r in zip(labels, c.runs, strict=True)}
 
 
-def _group_legend(fig: Figure, ax: Axes, c: Comparison) -> None:
+def _group_colors(groups: dict[str, str]) -> dict[str, str]:
+    """One colour per contender: the seeds of a group share it."""
+    by_label = run_colors(list(dict.fromkeys(groups.values())))
+    return {k: by_label[g] for k, g in groups.items()}
+
+
+def _group_legend(fig: Figure, ax: Axes, groups: dict[str, str]) -> None:
     """A legend above ``fig`` with one entry per contender (the first line of each group)."""
     handles, names = ax.get_legend_handles_labels()
-    contender = contender_labels(c)
-    label_of = {k: contender[r.summary.name] for k, r in zip(_labels(c), c.runs, strict=True)}
     kept: dict[str, Any] = {}
     for handle, name in zip(handles, names, strict=True):
-        kept.setdefault(label_of.get(name, name), handle)
+        kept.setdefault(groups.get(name, name), handle)
     wide = fig.get_size_inches()[0] > WIDTHS["single"]
     with style_context():
         fig.legend(
@@ -115,13 +118,29 @@ def _group_legend(fig: Figure, ax: Axes, c: Comparison) -> None:
         )
 
 
+def _overlay_figure(
+    c: Comparison,
+    labels: list[str],
+    plot: Callable[..., Axes],
+    xs: dict[str, np.ndarray],
+    ys: dict[str, np.ndarray],
+) -> Figure:
+    """One single-column panel ``plot(ax, xs, ys)``: a colour and a legend entry per contender."""
+    groups = _groups(c, labels)
+    fig, (ax,) = _figure("single", HEIGHTS["single"])
+    plot(ax, xs, ys, colors=_group_colors(groups), legend=False)
+    _group_legend(fig, ax, groups)
+    return fig
+
+
 def convergence_figure(c: Comparison) -> Figure:
     """Training and validation loss per epoch of every run, side by side, with the target levels.
 
     The seeds of one contender share its colour and one legend entry.
     """
     labels = _labels(c)
-    colors = _group_colors(c, labels)
+    groups = _groups(c, labels)
+    colors = _group_colors(groups)
     fig, axes = _figure("double", HEIGHTS["double"], 2)
     epochs = {k: r.series.epoch for k, r in zip(labels, c.runs, strict=True)}
     panels = (
@@ -133,7 +152,7 @@ def convergence_figure(c: Comparison) -> Figure:
         plot_loss_curves(
             ax, epochs, losses, target=target, ylabel=ylabel, colors=colors, legend=False
         )
-    _group_legend(fig, axes[1], c)
+    _group_legend(fig, axes[1], groups)
     return fig
 
 
@@ -146,16 +165,8 @@ def stability_figure(c: Comparison) -> Figure | None:
     }
     if not any(np.isfinite(v).any() for v in ratios.values()):
         return None
-    fig, (ax,) = _figure("single", HEIGHTS["single"])
-    plot_stability(
-        ax,
-        {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)},
-        ratios,
-        colors=_group_colors(c, labels),
-        legend=False,
-    )
-    _group_legend(fig, ax, c)
-    return fig
+    epochs = {k: r.stability.epoch for k, r in zip(labels, c.runs, strict=True)}
+    return _overlay_figure(c, labels, plot_stability, epochs, ratios)
 
 
 def profiles_figure(c: Comparison) -> Figure | None:
@@ -164,23 +175,14 @@ def profiles_figure(c: Comparison) -> Figure | None:
     have = [(k, r.profile) for k, r in zip(labels, c.runs, strict=True) if r.profile is not None]
     if not have:
         return None
-    fig, (ax,) = _figure("single", HEIGHTS["single"])
-    plot_profiles(
-        ax,
-        {k: p.x for k, p in have},
-        {k: p.train_loss for k, p in have},
-        colors=_group_colors(c, labels),
-        legend=False,
-    )
-    _group_legend(fig, ax, c)
-    return fig
+    x, losses = {k: p.x for k, p in have}, {k: p.train_loss for k, p in have}
+    return _overlay_figure(c, labels, plot_profiles, x, losses)
 
 
 def paths_figure(c: Comparison) -> Figure | None:
     """Every run's path on the shared PCA plane (:func:`landscape.report.paths.paths_figure`)."""
-    labels, contender = _labels(c), contender_labels(c)
-    groups = {k: contender[r.summary.name] for k, r in zip(labels, c.runs, strict=True)}
-    return draw_paths_figure(c, labels, groups)
+    labels = _labels(c)
+    return draw_paths_figure(c, labels, _groups(c, labels))
 
 
 SPECTRA_COLUMNS = 3

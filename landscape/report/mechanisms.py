@@ -32,6 +32,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from landscape.report.claims import Claim
+from landscape.stats import LEVEL
 
 NOISE_RATIO = 2.0
 """Noise inside an edge stretch must exceed the noise before it by this factor to be called
@@ -43,6 +44,11 @@ FLAT_GRADIENT = 0.5
 
 def _fmt(value: float) -> str:
     return f"{value:.3g}"
+
+
+def _with_interval(estimate: float, low: float, high: float) -> str:
+    """``estimate (95% CI low to high)``, at the report's :data:`~landscape.stats.LEVEL`."""
+    return f"{_fmt(estimate)} ({LEVEL:.0%} CI {_fmt(low)} to {_fmt(high)})"
 
 
 def difference(claims: Sequence[Claim], quantity: str, a: str, b: str) -> tuple[Claim, int] | None:
@@ -81,7 +87,7 @@ def _delta(claims: Sequence[Claim], quantity: str, a: str, b: str) -> str:
     assert found is not None
     claim, sign = found
     low, high = sorted((sign * claim.ci_low, sign * claim.ci_high))
-    return f"{_fmt(sign * claim.estimate)} (95% CI {_fmt(low)} to {_fmt(high)})"
+    return _with_interval(sign * claim.estimate, low, high)
 
 
 def edge_mechanism(
@@ -171,7 +177,7 @@ def _estimate(claims: Sequence[Claim], quantity: str, label: str) -> str:
     for c in claims:
         if c.quantity == quantity and c.runs == (label,):
             if math.isfinite(c.ci_low) and math.isfinite(c.ci_high):
-                return f"{_fmt(c.estimate)} (95% CI {_fmt(c.ci_low)} to {_fmt(c.ci_high)})"
+                return _with_interval(c.estimate, c.ci_low, c.ci_high)
             return _fmt(c.estimate)
     return "?"
 

@@ -1,6 +1,7 @@
 """Run summaries with known properties, for the explanation, figure and io tests."""
 
 from landscape.dynamics.diagnose import Finding
+from landscape.dynamics.summary import EdgeTime
 from landscape.records import RunSummary
 
 NAN = float("nan")
@@ -70,12 +71,7 @@ SLOW_SHARP = summary(
     final_val_acc=0.6,
     loss_gap=0.05,
     distance_from_init=2.0,
-    edge_epoch=5,
-    edge_end_epoch=9,
-    edge_steps=40,
-    edge_epochs=4.0,
-    edge_share=0.4,
-    edge_median_ratio=1.01,
+    **EdgeTime(5, 9, steps=40, epochs=4.0, share=0.4, median_ratio=1.01).summary_fields(),
     max_stability_ratio=1.1,
     findings=(Finding("divergence", 6, None, "loss left its initial 2.3 for good"),),
 )

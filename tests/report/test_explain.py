@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from landscape.dynamics.summary import EdgeTime
 from landscape.records import Comparison, RunResult, Series, Stability
 from landscape.report.claims import Quantity, group_claims
 from landscape.report.explain import (
@@ -102,12 +103,7 @@ def test_adaptive_edge_names_the_preconditioned_measure():
         "adam",
         label="Adam",
         optimizer="adam",
-        edge_epoch=1,
-        edge_end_epoch=2,
-        edge_steps=10,
-        edge_epochs=1.0,
-        edge_share=0.1,
-        edge_median_ratio=0.97,
+        **EdgeTime(1, 2, steps=10, epochs=1.0, share=0.1, median_ratio=0.97).summary_fields(),
     )
     (s,) = edge_sentences([], {"Adam": [adam]}, fraction=0.9, records=3)
     assert "its preconditioned λ_max stayed at or above 0.9" in s
