@@ -53,8 +53,36 @@ class Quantity:
     bounds: tuple[float, float] | None = None
 
 
-def _fmt(value: float) -> str:
+def fmt(value: float) -> str:
+    """A number as the report writes it: three significant digits.
+
+    >>> fmt(0.123456), fmt(12345.0)
+    ('0.123', '1.23e+04')
+    """
     return f"{value:.3g}"
+
+
+def with_interval(estimate: float, low: float, high: float) -> str:
+    """``estimate (95% CI low to high)``, at the report's :data:`~landscape.stats.LEVEL`."""
+    return f"{fmt(estimate)} ({LEVEL:.0%} CI {fmt(low)} to {fmt(high)})"
+
+
+def estimate_text(claim: Claim) -> str:
+    """A contender's mean with its interval over seeds, as a sentence quotes it.
+
+    Seeds without spread are said to agree rather than given an interval of zero width,
+    which would claim a certainty that a quantity measured per epoch does not have;
+    without an interval (one run) the mean stands alone.
+
+    >>> c = Claim("", "q", ("A",), 7.0, 7.0, 7.0, False, "")
+    >>> estimate_text(c), estimate_text(Claim("", "q", ("A",), 2.0, 1.5, 2.5, False, ""))
+    ('7 (the same in every seed)', '2 (95% CI 1.5 to 2.5)')
+    """
+    if not (math.isfinite(claim.ci_low) and math.isfinite(claim.ci_high)):
+        return fmt(claim.estimate)
+    if claim.ci_low == claim.ci_high:
+        return f"{fmt(claim.estimate)} (the same in every seed)"
+    return with_interval(claim.estimate, claim.ci_low, claim.ci_high)
 
 
 def estimate_claim(quantity: Quantity, label: str, values: Sequence[float]) -> Claim:
@@ -91,25 +119,25 @@ def _difference_statement(
     a, b = pair
     iv = difference.interval
     comparisons = f"{family} comparison{'s' if family != 1 else ''}"
-    numbers = f"{_fmt(means[0])} against {_fmt(means[1])}"
+    numbers = f"{fmt(means[0])} against {fmt(means[1])}"
     if not iv.known or math.isnan(adjusted_p):
         return (
             f"{a}'s and {b}'s {quantity.words} cannot be compared by a test ({numbers}): "
             f"it needs at least two seeds with spread in each."
         )
     test = (
-        f"unadjusted {LEVEL:.0%} CI {_fmt(iv.low)} to {_fmt(iv.high)}; Welch t-test, "
+        f"unadjusted {LEVEL:.0%} CI {fmt(iv.low)} to {fmt(iv.high)}; Welch t-test, "
         f"Holm-adjusted p = {adjusted_p:.3g} over {comparisons}"
     )
     if not significant:
         return (
             f"No clear difference in {quantity.words} between {a} and {b}: {numbers}, "
-            f"a difference of {_fmt(iv.estimate)} ({test})."
+            f"a difference of {fmt(iv.estimate)} ({test})."
         )
     direction = "lower" if iv.estimate < 0 else "higher"
     return (
         f"{a}'s {quantity.words} is {direction} than {b}'s: {numbers}, a difference of "
-        f"{_fmt(iv.estimate)} ({test})."
+        f"{fmt(iv.estimate)} ({test})."
     )
 
 

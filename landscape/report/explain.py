@@ -21,15 +21,12 @@ from landscape.dynamics.diagnose import Finding
 from landscape.io.compare import read_stored_findings
 from landscape.records import Claim, Comparison, RunSummary
 from landscape.records.optimizers import ADAPTIVE
+from landscape.report.claims import estimate_text, fmt
 from landscape.report.findings import ALPHA, comparison_claims, curvature_sample
 from landscape.stats import LEVEL
 
 UNSTABLE_KINDS = ("divergence", "exploding gradients")
 TEST = "Welch t-test over seeds, Holm-adjusted"
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"
 
 
 def _join(items: Sequence[str]) -> str:
@@ -43,20 +40,12 @@ def _family(claims: Sequence[Claim]) -> int:
 
 
 def _values(claims: Sequence[Claim], quantity: str) -> str:
-    """Each contender's mean with its interval, e.g. ``A 1.2 (95% CI 1.1 to 1.3), B 2``.
-
-    Seeds without spread are said to agree rather than given an interval of zero width,
-    which would claim a certainty that a quantity measured per epoch does not have.
-    """
-    out = []
-    for c in claims:
-        if c.quantity == quantity and len(c.runs) == 1:
-            ci = ""
-            if c.ci_low == c.ci_high:
-                ci = " (the same in every seed)"
-            elif math.isfinite(c.ci_low) and math.isfinite(c.ci_high):
-                ci = f" ({LEVEL:.0%} CI {_fmt(c.ci_low)} to {_fmt(c.ci_high)})"
-            out.append(f"{c.runs[0]} {_fmt(c.estimate)}{ci}")
+    """Each contender's mean with its interval, e.g. ``A 1.2 (95% CI 1.1 to 1.3), B 2``."""
+    out = [
+        f"{c.runs[0]} {estimate_text(c)}"
+        for c in claims
+        if c.quantity == quantity and len(c.runs) == 1
+    ]
     return ", ".join(out)
 
 
@@ -126,8 +115,8 @@ def comparative_sentence(
     for d in significant:
         hi, lo, delta, low, high = _oriented(d)
         parts.append(
-            f"{hi}'s is higher than {lo}'s by {_fmt(delta)} ({LEVEL:.0%} CI {_fmt(low)} to "
-            f"{_fmt(high)}, p = {d.p_value:.3g})"
+            f"{hi}'s is higher than {lo}'s by {fmt(delta)} ({LEVEL:.0%} CI {fmt(low)} to "
+            f"{fmt(high)}, p = {d.p_value:.3g})"
         )
     rest = len(diffs) - len(significant)
     others = (
@@ -156,7 +145,7 @@ def convergence_sentence(
         label: sum(getattr(s, field) is not None for s in seeds) for label, seeds in runs.items()
     }
     longest = max(s.epochs for seeds in runs.values() for s in seeds)
-    name = f"the {split}-loss target {_fmt(target)}"
+    name = f"the {split}-loss target {fmt(target)}"
     if not any(reached.values()):
         return f"No run reached {name} within {longest} epochs."
     if all(reached[k] == len(v) for k, v in runs.items()):
@@ -197,7 +186,7 @@ def edge_sentences(
     stability threshold for 120 steps (6 epochs, 60% of training; median ratio 1.02).
     """
     rule = (
-        f"{_fmt(fraction)} times the stability threshold for at least {records} consecutive records"
+        f"{fmt(fraction)} times the stability threshold for at least {records} consecutive records"
     )
     measured = {k: v for k, v in runs.items() if any(math.isfinite(s.edge_share) for s in v)}
     if not measured:
@@ -212,9 +201,9 @@ def edge_sentences(
             s = at[0]
             out.append(
                 f"{label} sat at the edge of stability over epochs {s.edge_epoch}-"
-                f"{s.edge_end_epoch}: its {measure} stayed at or above {_fmt(fraction)} times its "
-                f"stability threshold for {s.edge_steps} steps ({_fmt(s.edge_epochs)} epochs, "
-                f"{s.edge_share:.0%} of training; median ratio {_fmt(s.edge_median_ratio)})."
+                f"{s.edge_end_epoch}: its {measure} stayed at or above {fmt(fraction)} times its "
+                f"stability threshold for {s.edge_steps} steps ({fmt(s.edge_epochs)} epochs, "
+                f"{s.edge_share:.0%} of training; median ratio {fmt(s.edge_median_ratio)})."
             )
             continue
         estimate = next(
@@ -311,7 +300,7 @@ def explain_claims(
     seeds = {k: len(v) for k, v in runs.items()}
     sample = curvature_sample(summaries)
     matched = (
-        f"the matched training loss {_fmt(matched_loss)} (each run's first measured "
+        f"the matched training loss {fmt(matched_loss)} (each run's first measured "
         "checkpoint at or below it)"
         if math.isfinite(matched_loss)
         else ""
@@ -376,7 +365,7 @@ def targets_sentence(targets: str, matched_loss: float) -> str | None:
     parts = [f"Convergence targets: {targets}." if targets else ""]
     if math.isfinite(matched_loss):
         parts.append(
-            f"λ_max is compared at the end and at the matched training loss {_fmt(matched_loss)}."
+            f"λ_max is compared at the end and at the matched training loss {fmt(matched_loss)}."
         )
     text = " ".join(p for p in parts if p)
     return text or None

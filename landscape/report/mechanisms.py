@@ -31,8 +31,7 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from landscape.report.claims import Claim
-from landscape.stats import LEVEL
+from landscape.report.claims import Claim, estimate_text, fmt, with_interval
 
 NOISE_RATIO = 2.0
 """Noise inside an edge stretch must exceed the noise before it by this factor to be called
@@ -40,15 +39,6 @@ an oscillation."""
 
 FLAT_GRADIENT = 0.5
 """A plateau's gradient norm must be below this fraction of the norm after it."""
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"
-
-
-def _with_interval(estimate: float, low: float, high: float) -> str:
-    """``estimate (95% CI low to high)``, at the report's :data:`~landscape.stats.LEVEL`."""
-    return f"{_fmt(estimate)} ({LEVEL:.0%} CI {_fmt(low)} to {_fmt(high)})"
 
 
 def difference(claims: Sequence[Claim], quantity: str, a: str, b: str) -> tuple[Claim, int] | None:
@@ -87,7 +77,7 @@ def _delta(claims: Sequence[Claim], quantity: str, a: str, b: str) -> str:
     assert found is not None
     claim, sign = found
     low, high = sorted((sign * claim.ci_low, sign * claim.ci_high))
-    return _with_interval(sign * claim.estimate, low, high)
+    return with_interval(sign * claim.estimate, low, high)
 
 
 def edge_mechanism(
@@ -120,10 +110,10 @@ def edge_mechanism(
     source = "Cohen et al. 2022" if adaptive else "Cohen et al. 2021"
     at_edge = (
         f"its {measure} sat at its stability threshold there (median ratio "
-        f"{_fmt(median_ratio)} over {records} records)"
+        f"{fmt(median_ratio)} over {records} records)"
     )
     span = f"epochs {start_epoch}-{end_epoch}"
-    noise = f"epoch-to-epoch noise {_fmt(noise_inside)}, against {_fmt(noise_before)} before"
+    noise = f"epoch-to-epoch noise {fmt(noise_inside)}, against {fmt(noise_before)} before"
     if math.isfinite(noise_before) and noise_inside >= NOISE_RATIO * noise_before:
         return (
             f"{label}'s training loss oscillated over {span} ({noise}) because {at_edge}: "
@@ -176,9 +166,7 @@ def _estimate(claims: Sequence[Claim], quantity: str, label: str) -> str:
     """``label``'s mean of ``quantity`` with its interval, as text (``?`` when not stored)."""
     for c in claims:
         if c.quantity == quantity and c.runs == (label,):
-            if math.isfinite(c.ci_low) and math.isfinite(c.ci_high):
-                return _with_interval(c.estimate, c.ci_low, c.ci_high)
-            return _fmt(c.estimate)
+            return estimate_text(c)
     return "?"
 
 
@@ -342,6 +330,6 @@ def plateau_mechanism(
         return None
     return (
         f"{label}'s loss stalled over epochs {start_epoch}-{end_epoch} while its gradient norm "
-        f"was {_fmt(grad_inside)}, {_fmt(ratio)} times its {_fmt(grad_after)} afterwards: a "
+        f"was {fmt(grad_inside)}, {fmt(ratio)} times its {fmt(grad_after)} afterwards: a "
         f"flat region the optimizer crossed slowly (Goodfellow et al. 2016, section 8.2.3)."
     )
