@@ -285,10 +285,9 @@ def private_temporary(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-"""Flags for a file that must not exist yet and must not be reached through a link."""
-_NEW_RW_FILE = (_NEW_FILE & ~os.O_WRONLY) | os.O_RDWR
-"""The same, opened for reading too (HDF5 reads back what it writes)."""
+_NEW_RW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""Flags for a file that must not exist yet and must not be reached through a link, opened
+for reading too (HDF5 reads back what it writes)."""
 
 
 def _os_error_line(path: Path, exc: OSError) -> str | None:
