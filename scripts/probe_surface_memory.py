@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_memory import mlp_of
+from bench_memory import mlp_of, rss_anon_kib
 
 import landscape
 from landscape import engine
@@ -49,11 +49,8 @@ class Sampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        status = Path("/proc/self/status")
         while not self._stop.is_set():
-            for line in status.read_text().splitlines():
-                if line.startswith("RssAnon:"):
-                    self.samples.append((time.perf_counter(), int(line.split()[1])))
+            self.samples.append((time.perf_counter(), rss_anon_kib()))
             self._stop.wait(SAMPLE_S)
 
     def __enter__(self) -> Sampler:
