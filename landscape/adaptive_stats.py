@@ -93,7 +93,16 @@ def regression_fit(
     ([2.0], 0.0, 1)
     """
     b, residual, df = regression_residuals(sums, sizes, references)
-    return b, float(residual @ residual) / (df * float(sizes.mean()) ** 2), df
+    return b, residual_variance(residual, sizes, df), df
+
+
+def residual_variance(residual: np.ndarray, sizes: np.ndarray, df: int) -> float:
+    """``s^2 = sum e_i^2 / (df mbar^2)``, the variance per unit of the mean loss per row.
+
+    >>> residual_variance(np.array([1.0, -1.0, 0.0]), np.full(3, 2.0), 2)
+    0.25
+    """
+    return float(residual @ residual) / (df * float(sizes.mean()) ** 2)
 
 
 def regression_residuals(
@@ -266,14 +275,13 @@ class UnitSample:
         if n0 >= self.total or n0 - 1 - q <= 0:  # no room for a second stage
             return full()
         sums, correct = sample(0, n0)
+        if not math.isfinite(float(sums.sum())):  # the full loss is not finite either
+            return full()
         refs = self.references[:n0] if q else None
-        slopes, variance, df, need = np.zeros(q), math.nan, n0 - 1 - q, self.total
-        if math.isfinite(float(sums.sum())):
-            slopes, residual, df = regression_residuals(sums, self.sizes[:n0], refs)
-            variance = float(residual @ residual) / (df * float(self.sizes[:n0].mean()) ** 2)
-            need = max(units_needed(variance, df, self.tolerance, self.total), skew_rule(residual))
-            need = max(n0, need)
-        if need >= self.total:  # includes a non-finite loss: the full one is too
+        slopes, residual, df = regression_residuals(sums, self.sizes[:n0], refs)
+        variance = residual_variance(residual, self.sizes[:n0], df)
+        need = max(n0, units_needed(variance, df, self.tolerance, self.total), skew_rule(residual))
+        if need >= self.total:
             return full()
         more, more_correct = sample(n0, need)
         size = float(self.sizes[:need].sum())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -193,30 +193,27 @@ class BatchUnits:
 
     def sample(self, call: Call, start: int, stop: int) -> tuple[np.ndarray, int]:
         """Summed losses of the batches at positions ``[start, stop)``, and their correct count."""
+        return self._sums(call, self.order[start:stop].tolist())
+
+    def reference(self, call: Call) -> tuple[np.ndarray, float, float]:
+        """One pass in the split's batch order: batch sums (in the sampled order), loss, acc."""
         obj = self.objective
-        sums = torch.empty(stop - start, dtype=torch.float64, device=obj.device)
+        in_order, correct = self._sums(call, range(len(self.batches)))
+        acc = correct / obj.num_samples if obj.has_accuracy else math.nan
+        return in_order[self.order.numpy()], in_order_sum(in_order) / obj.num_samples, acc
+
+    def _sums(self, call: Call, indices: Sequence[int]) -> tuple[np.ndarray, int]:
+        """Summed losses of the batches ``indices`` (in that order), and their correct count."""
+        obj = self.objective
+        sums = torch.empty(len(indices), dtype=torch.float64, device=obj.device)
         correct = torch.zeros((), dtype=torch.int64, device=obj.device)
-        for j, index in enumerate(self.order[start:stop].tolist()):
+        for j, index in enumerate(indices):
             x, y = self.batches[index]
             out = call(x)
             sums[j] = obj.loss_sum(out, y)
             if obj.has_accuracy:
                 correct += obj.num_correct(out, y)
         return sums.cpu().numpy(), int(correct)
-
-    def reference(self, call: Call) -> tuple[np.ndarray, float, float]:
-        """One pass in the split's batch order: batch sums (in the sampled order), loss, acc."""
-        obj = self.objective
-        sums = torch.empty(len(self.batches), dtype=torch.float64, device=obj.device)
-        correct = torch.zeros((), dtype=torch.int64, device=obj.device)
-        for j, (x, y) in enumerate(self.batches):
-            out = call(x)
-            sums[j] = obj.loss_sum(out, y)
-            if obj.has_accuracy:
-                correct += obj.num_correct(out, y)
-        in_order = sums.cpu().numpy()
-        acc = int(correct) / obj.num_samples if obj.has_accuracy else math.nan
-        return in_order[self.order.numpy()], in_order_sum(in_order) / obj.num_samples, acc
 
 
 def unit_source(objective: Objective, seed: int) -> RowUnits | BatchUnits:

@@ -51,17 +51,17 @@ def reraised(message: Callable[[str], str], *types: type[Exception]) -> Iterator
         raise LandscapeError(message(one_line(exc))) from exc
 
 
+HDF5_ERRORS: tuple[type[Exception], ...] = (OSError, KeyError, ValueError, TypeError, RuntimeError)
+"""What h5py raises on a damaged file's content."""
+
+
 def damaged_file_errors(path: str | Path, kind: str) -> contextlib.AbstractContextManager[None]:
     """h5py's errors about a damaged ``kind`` file's content, as one line naming the way out."""
     return reraised(
         lambda reason: (
             f"{path}: damaged {kind} file ({reason}); pass --overwrite to start it again"
         ),
-        OSError,
-        KeyError,
-        ValueError,
-        TypeError,
-        RuntimeError,
+        *HDF5_ERRORS,
     )
 
 

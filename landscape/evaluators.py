@@ -85,7 +85,6 @@ class PointEvaluator:
             else weights
         )
         self.model = self.weights.model_copy(objective.model).eval()
-        self.params = dict(self.model.named_parameters())
         for name, buf in self.model.named_buffers():
             if name in objective.buffers:
                 buf.copy_(objective.buffers[name])

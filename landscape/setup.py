@@ -31,6 +31,7 @@ from landscape.data import SPLITS, Data, Inputs, Split, SplitChoice, as_splits, 
 from landscape.devices import resolve_device
 from landscape.distributed import Context, rank_device
 from landscape.errors import LandscapeError, model_errors
+from landscape.evaluators import use_as_parameters
 from landscape.loading import build_model, file_sha256, load_checkpoint
 from landscape.models import MODELS
 from landscape.objective import Objective
@@ -182,10 +183,9 @@ def _share_weights(objectives: list[Objective]) -> None:
     """
     if not objectives:
         return
-    first = dict(objectives[0].model.named_parameters())
+    first = {name: p.data for name, p in objectives[0].model.named_parameters()}
     for obj in objectives[1:]:
-        for name, p in obj.model.named_parameters():
-            p.data = first[name].data
+        use_as_parameters(obj.model, first)
 
 
 def _load_data(

@@ -40,7 +40,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from landscape.errors import LandscapeError, one_line
+from landscape.errors import HDF5_ERRORS, LandscapeError, reraised
 from landscape.failsafe_file import FailsafeFile
 from landscape.hdf5_safety import FOLLOW_EXTERNAL_ENV as FOLLOW_EXTERNAL_ENV
 from landscape.hdf5_safety import MAX_UNSTORED_ENV as MAX_UNSTORED_ENV
@@ -115,12 +115,9 @@ def open_read(path: str | Path) -> Iterator[h5py.File]:
     except OSError as exc:
         raise LandscapeError(f"{path}: not a readable HDF5 file (truncated or corrupt?)") from exc
     try:
-        check_no_links(f, path, writing=False)
-        yield f
-    except LandscapeError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise LandscapeError(f"{path}: damaged HDF5 content ({one_line(exc)})") from exc
+        with reraised(lambda reason: f"{path}: damaged HDF5 content ({reason})", *HDF5_ERRORS):
+            check_no_links(f, path, writing=False)
+            yield f
     finally:
         f.close()
 
@@ -288,10 +285,9 @@ def private_temporary(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-"""Flags for a file that must not exist yet and must not be reached through a link."""
-_NEW_RW_FILE = (_NEW_FILE & ~os.O_WRONLY) | os.O_RDWR
-"""The same, opened for reading too (HDF5 reads back what it writes)."""
+_NEW_RW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+"""Flags for a file that must not exist yet and must not be reached through a link, opened
+for reading too (HDF5 reads back what it writes)."""
 
 
 def _os_error_line(path: Path, exc: OSError) -> str | None:

@@ -9,7 +9,8 @@ rows used per point, the share of points whose adaptive train loss is within TOL
 full-data value, the largest error, and the share within ``1.96`` of each point's own
 standard errors (its 95% interval). Since every point of one surface shares one row order,
 those shares come from one draw; ``--orders N`` also evaluates every point with N other row
-orders (seeds 1..N, not timed, with the surface's reference points) and prints the coverage over all of them. Usage::
+orders (seeds 1..N, not timed, with the surface's reference points) and prints the coverage
+over all of them. Usage::
 
     python scripts/bench_adaptive.py [--rows 60000] [--steps 11] [--tolerance 0.02]
         [--batch-size 1000] [--threads 1] [--orders 0]

@@ -135,13 +135,16 @@ def mlp_of(params: int) -> nn.Module:
     return nn.Sequential(nn.Linear(64, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 10))
 
 
+def rss_anon_kib() -> int:
+    """``RssAnon`` of this process (KiB): its anonymous memory, not its file pages."""
+    lines = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith("RssAnon:"))
+
+
 def peak_anon(peak: list[int], stop: threading.Event) -> None:
-    """Keep ``peak[0]`` at the largest ``RssAnon`` (KiB) of this process until ``stop``."""
-    status = Path("/proc/self/status")
+    """Keep ``peak[0]`` at the largest :func:`rss_anon_kib` of this process until ``stop``."""
     while not stop.is_set():
-        for line in status.read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                peak[0] = max(peak[0], int(line.split()[1]))
+        peak[0] = max(peak[0], rss_anon_kib())
         stop.wait(0.005)
 
 

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import functools
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -26,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_memory import mlp_of, rss_anon_kib
 
 import landscape
 from landscape import engine
@@ -44,11 +49,8 @@ class Sampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        status = Path("/proc/self/status")
         while not self._stop.is_set():
-            for line in status.read_text().splitlines():
-                if line.startswith("RssAnon:"):
-                    self.samples.append((time.perf_counter(), int(line.split()[1])))
+            self.samples.append((time.perf_counter(), rss_anon_kib()))
             self._stop.wait(SAMPLE_S)
 
     def __enter__(self) -> Sampler:
@@ -97,15 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    p = int(args.params)
-    h = int((-76 + (76**2 + 4 * max(p - 10, 1)) ** 0.5) / 2)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(64, h),
-        torch.nn.ReLU(),
-        torch.nn.Linear(h, h),
-        torch.nn.ReLU(),
-        torch.nn.Linear(h, 10),
-    )
+    model = mlp_of(int(args.params))
     n = sum(t.numel() for t in model.parameters())
     g = torch.Generator().manual_seed(0)
     data = {

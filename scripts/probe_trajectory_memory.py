@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_memory import mlp_of
+from bench_memory import mlp_of, rss_anon_kib
 
 from landscape import trajectory
 from landscape.checkpoint_mmap import open_checkpoint_lazily
@@ -37,10 +37,7 @@ SAMPLE_S = 0.003
 
 def rss_anon_mib() -> float:
     """``RssAnon`` of this process, MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_anon_kib() / 1024
 
 
 class Sampler:

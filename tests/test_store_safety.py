@@ -319,3 +319,14 @@ def test_writers_do_not_follow_a_symlink_at_their_old_temporary_name(
     assert written.is_file() and not written.is_symlink() and written.stat().st_size > 0
     leftovers = [p.name for p in written.parent.iterdir() if ".tmp" in p.name and p != planted]
     assert leftovers == []
+
+
+def test_open_read_turns_an_error_on_the_content_into_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = np.zeros(2)
+    damaged = r"f\.h5: damaged HDF5 content \('missing'\)$"
+    with pytest.raises(LandscapeError, match=damaged), store.open_read(path):
+        raise KeyError("missing")
+    with pytest.raises(LandscapeError, match=r"^bad grid$"), store.open_read(path):
+        raise LandscapeError("bad grid")  # passes through unchanged
