@@ -199,7 +199,7 @@ def compute_surface(
             bn=bn,
             buffer_vectors=directions.buffer_vectors,
             tolerance=tolerance,
-            anchors=axis_anchors(coords),
+            anchors=axis_anchors(coords) if tolerance is not None else None,
         )
         pending = np.flatnonzero(~done.ravel())
         writer = _Writer(path if ctx.is_main else None, values, done)

@@ -22,7 +22,7 @@ from types import ModuleType
 
 from torch import nn
 
-from landscape.errors import LandscapeError
+from landscape.errors import LandscapeError, one_line
 
 PREFIX = "hf:"
 """Model specs starting with this name a local Hugging Face directory."""
@@ -92,7 +92,7 @@ def load_pretrained(spec: str) -> nn.Module:
         config = transformers.AutoConfig.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise LandscapeError(
-            f"model {spec!r}: config.json does not load ({_first_line(exc)})"
+            f"model {spec!r}: config.json does not load ({one_line(exc)})"
         ) from exc
     names = list(getattr(config, "architectures", None) or [])
     cls = getattr(transformers, names[0], None) if names else None
@@ -105,7 +105,7 @@ def load_pretrained(spec: str) -> nn.Module:
         with _quiet(transformers):
             model = cls.from_pretrained(directory, local_files_only=True)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise LandscapeError(f"model {spec!r}: weights do not load ({_first_line(exc)})") from exc
+        raise LandscapeError(f"model {spec!r}: weights do not load ({one_line(exc)})") from exc
     model.config.use_cache = False
     return model.eval()
 
@@ -147,8 +147,3 @@ def _quiet(transformers: ModuleType) -> Iterator[None]:
         logs.set_verbosity(verbosity)
         if bars:
             logs.enable_progress_bar()
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__
